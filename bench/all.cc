@@ -1,0 +1,12 @@
+#include "bench/all.h"
+
+namespace iranker::bench {
+
+const std::vector<Benchmark>& AllBenchmarks() {
+  static const std::vector<Benchmark> all = {
+      {"matmul", "fp32 matmul GFLOP/s through libtorch vs numpy/OpenBLAS (the MFU peak)", RunMatmul},
+  };
+  return all;
+}
+
+}  // namespace iranker::bench

@@ -1,0 +1,8 @@
+// bench/all.h — one declaration per benchmark; bench/all.cc lists them for the registry.
+#pragma once
+
+#include "bench/bench.h"
+
+namespace iranker::bench {
+BenchResult RunMatmul(const BenchArgs& args);
+}  // namespace iranker::bench

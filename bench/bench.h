@@ -1,0 +1,58 @@
+// bench/bench.h — the benchmark frame behind `iranker bench NAME [--json]`.
+//
+// A benchmark measures real work and a reference doing the same work in the same run, and reports
+// `ratio` oriented so that higher is better for iranker (value/reference for throughputs,
+// reference/value for times). Timings are medians over repeats, warm-up excluded.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace iranker::bench {
+
+struct BenchArgs {
+  int repeats = 5;      // timed repeats (median reported)
+  int warmup = 1;       // untimed repeats before
+  int threads = 0;      // torch threads; 0 = all cores
+  bool quick = false;   // smaller sizes, for smoke tests
+  std::vector<std::string> params;  // NAME=VALUE extras a benchmark may read
+  std::string Param(const std::string& name, const std::string& fallback) const;
+};
+
+struct BenchResult {
+  std::string value_name;  // what `value` measures, e.g. "fp32 matmul GFLOP/s"
+  double value = 0;
+  std::string unit;
+  std::string reference;   // what the reference is
+  double reference_value = 0;
+  double ratio = 0;        // higher is better
+  nlohmann::json extra = nlohmann::json::object();  // further figures, definitions
+};
+
+struct Benchmark {
+  std::string name;
+  std::string description;
+  std::function<BenchResult(const BenchArgs&)> run;
+};
+
+// All benchmarks, in the order `iranker bench --list` shows them.
+const std::vector<Benchmark>& AllBenchmarks();
+
+// Median of per-repeat timings in seconds: calls fn() warmup times untimed, then repeats times.
+double MedianSeconds(const std::function<void()>& fn, int warmup, int repeats);
+double Median(std::vector<double> xs);
+
+// The /usr/bin/python3 interpreter with Debian's python3-torch/numpy; used by references.
+// Runs `script` with args and returns its stdout; throws Error naming the script on failure.
+std::string RunPythonReference(const std::string& script, const std::vector<std::string>& args);
+
+// Directory holding the reference scripts (bench/reference/ in the source tree, or next to the
+// installed binary); IRANKER_SOURCE_DIR overrides.
+std::string ReferenceScriptDir();
+
+nlohmann::json ToJson(const std::string& name, const BenchResult& r);
+
+}  // namespace iranker::bench

@@ -1,0 +1,62 @@
+# All third-party dependencies. A missing one fails at configure time naming the Debian package;
+# scripts/setup.sh installs them all.
+
+macro(iranker_require found what debian)
+  if(NOT ${found})
+    message(FATAL_ERROR "iranker needs ${what}. Install it with scripts/setup.sh "
+                        "(or: apt-get install ${debian}).")
+  endif()
+endmacro()
+
+find_package(Threads REQUIRED)
+find_package(PkgConfig)
+iranker_require(PkgConfig_FOUND "pkg-config" "pkg-config")
+
+find_package(Torch QUIET)
+iranker_require(Torch_FOUND "libtorch (TorchConfig.cmake)" "libtorch-dev libopenblas0-openmp")
+find_package(MPI QUIET COMPONENTS C)
+iranker_require(MPI_C_FOUND "an MPI implementation" "openmpi-bin libopenmpi-dev")
+find_package(cppzmq QUIET)
+iranker_require(cppzmq_FOUND "ZeroMQ and cppzmq" "libzmq3-dev cppzmq-dev")
+find_package(yaml-cpp QUIET)
+iranker_require(yaml-cpp_FOUND "yaml-cpp" "libyaml-cpp-dev")
+find_package(HDF5 QUIET COMPONENTS C CXX)
+iranker_require(HDF5_FOUND "HDF5 (C and C++)" "libhdf5-dev")
+find_package(spdlog QUIET)
+iranker_require(spdlog_FOUND "spdlog" "libspdlog-dev")
+find_package(CLI11 QUIET)
+iranker_require(CLI11_FOUND "CLI11" "libcli11-dev")
+find_package(nlohmann_json QUIET)
+iranker_require(nlohmann_json_FOUND "nlohmann-json" "nlohmann-json3-dev")
+pkg_check_modules(PCRE2 QUIET IMPORTED_TARGET libpcre2-8)
+iranker_require(PCRE2_FOUND "PCRE2" "libpcre2-dev")
+pkg_check_modules(UTF8PROC QUIET IMPORTED_TARGET libutf8proc)
+iranker_require(UTF8PROC_FOUND "utf8proc" "libutf8proc-dev")
+pkg_check_modules(XXHASH QUIET IMPORTED_TARGET libxxhash)
+iranker_require(XXHASH_FOUND "xxHash" "libxxhash-dev")
+pkg_check_modules(SODIUM QUIET IMPORTED_TARGET libsodium)
+iranker_require(SODIUM_FOUND "libsodium" "libsodium-dev")
+if(IRANKER_BUILD_TESTS)
+  find_package(GTest QUIET)
+  iranker_require(GTest_FOUND "GoogleTest" "libgtest-dev libgmock-dev")
+endif()
+
+# NCCL: optional, auto-detected (the CUDA toolkit in /usr/local/cuda ships it).
+set(IRANKER_HAVE_NCCL OFF)
+if(NOT IRANKER_NCCL STREQUAL "OFF")
+  find_path(NCCL_INCLUDE_DIR nccl.h HINTS ENV NCCL_HOME ENV CUDA_HOME
+            PATHS /usr/local/cuda /usr PATH_SUFFIXES include)
+  find_library(NCCL_LIBRARY nccl HINTS ENV NCCL_HOME ENV CUDA_HOME
+               PATHS /usr/local/cuda /usr PATH_SUFFIXES lib64 lib lib/x86_64-linux-gnu)
+  find_path(CUDART_INCLUDE_DIR cuda_runtime_api.h PATHS /usr/local/cuda PATH_SUFFIXES include)
+  find_library(CUDART_LIBRARY cudart PATHS /usr/local/cuda PATH_SUFFIXES lib64 lib)
+  if(NCCL_INCLUDE_DIR AND NCCL_LIBRARY AND CUDART_INCLUDE_DIR AND CUDART_LIBRARY)
+    set(IRANKER_HAVE_NCCL ON)
+    message(STATUS "iranker: NCCL back-end ON (${NCCL_LIBRARY})")
+  elseif(IRANKER_NCCL STREQUAL "ON")
+    message(FATAL_ERROR "IRANKER_NCCL=ON but nccl.h/libnccl or the CUDA runtime was not found; "
+                        "set NCCL_HOME or CUDA_HOME, or configure with -DIRANKER_NCCL=OFF.")
+  else()
+    message(STATUS "iranker: NCCL back-end OFF (not found)")
+  endif()
+endif()

@@ -1,0 +1,80 @@
+#include "base/atomic_file.h"
+
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+
+#include "base/error.h"
+
+namespace iranker {
+namespace {
+namespace fs = std::filesystem;
+
+std::string TempDir() {
+  std::string d = fs::temp_directory_path() / ("iranker_af_" + std::to_string(::getpid()) + "_" +
+                                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+TEST(AtomicFile, WriteReadAndReplace) {
+  auto d = TempDir();
+  WriteFileAtomic(d + "/f", "one");
+  EXPECT_EQ(ReadFile(d + "/f"), "one");
+  WriteFileAtomic(d + "/f", "two");
+  EXPECT_EQ(ReadFile(d + "/f"), "two");
+  for (const auto& e : fs::directory_iterator(d))
+    EXPECT_EQ(e.path().filename(), "f") << "temporary file left behind";
+}
+
+TEST(AtomicFile, MissingFileIsNotFound) {
+  try {
+    ReadFile("/nonexistent/iranker/file");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/iranker/file"), std::string::npos);
+  }
+}
+
+TEST(AtomicFile, FileSizeLimitKeepsOldFileIntact) {
+  auto d = TempDir();
+  WriteFileAtomic(d + "/f", "good");
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {1024, 1024};
+    setrlimit(RLIMIT_FSIZE, &rl);
+    try {
+      WriteFileAtomic(d + "/f", std::string(1 << 20, 'x'));
+    } catch (const Error& e) {
+      _exit(e.code() == ErrorCode::kResourceExhausted ? 42 : 43);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 42);
+  EXPECT_EQ(ReadFile(d + "/f"), "good");
+  size_t n = 0;
+  for (auto it = fs::directory_iterator(d); it != fs::directory_iterator(); ++it) ++n;
+  EXPECT_EQ(n, 1u) << "temporary file left behind";
+}
+
+TEST(AtomicFile, CommitDirectoryRefusesOverwrite) {
+  auto d = TempDir();
+  MakeDirs(d + "/tmp");
+  WriteFileAtomic(d + "/tmp/a", "x");
+  CommitDirectory(d + "/tmp", d + "/final");
+  EXPECT_EQ(ReadFile(d + "/final/a"), "x");
+  MakeDirs(d + "/tmp2");
+  EXPECT_THROW(CommitDirectory(d + "/tmp2", d + "/final"), Error);
+}
+
+}  // namespace
+}  // namespace iranker

@@ -1,0 +1,204 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "base/error.h"
+#include "trainer/config_io.h"
+#include "trainer/yaml_visitors.h"
+
+namespace iranker {
+namespace {
+namespace fs = std::filesystem;
+
+// A toy options tree exercising every field type and constraint.
+struct Inner {
+  double lr = 1e-3;
+  std::vector<int> sizes = {1, 2};
+  template <class V>
+  void Visit(V& v) {
+    v.Field("lr", lr, "learning rate", Range(0.0, 1.0));
+    v.Field("sizes", sizes, "sizes", AtLeast(1));
+  }
+};
+struct Toy {
+  int steps = 10;
+  bool flag = false;
+  std::string mode = "a";
+  uint64_t seed = 3;
+  std::vector<std::string> names = {"x"};
+  Inner inner;
+  template <class V>
+  void Visit(V& v) {
+    v.Field("steps", steps, "steps", AtLeast(1));
+    v.Field("flag", flag, "flag");
+    v.Field("mode", mode, "mode", OneOf({"a", "b"}));
+    v.Field("seed", seed, "seed");
+    v.Field("names", names, "names");
+    v.Section("inner", inner, "inner");
+    v.Check(steps != 13, "steps", "must not be 13");
+  }
+};
+
+std::vector<std::string> DecodeErrors(const std::string& yaml, Toy* out = nullptr) {
+  DecodeContext ctx;
+  ctx.file = "toy.yaml";
+  Toy t;
+  YAML::Node root = YAML::Load(yaml);
+  YamlDecoder d(root, "", &ctx);
+  t.Visit(d);
+  d.Finish();
+  if (out) *out = t;
+  return ctx.errors;
+}
+
+TEST(ConfigDecode, ReadsEveryType) {
+  Toy t;
+  auto errs = DecodeErrors(
+      "steps: 5\nflag: true\nmode: b\nseed: 18446744073709551615\nnames: [p, q]\n"
+      "inner:\n  lr: 0.5\n  sizes: [3, 4, 5]\n", &t);
+  ASSERT_TRUE(errs.empty()) << errs[0];
+  EXPECT_EQ(t.steps, 5);
+  EXPECT_TRUE(t.flag);
+  EXPECT_EQ(t.mode, "b");
+  EXPECT_EQ(t.seed, 18446744073709551615ull);
+  EXPECT_EQ(t.names, (std::vector<std::string>{"p", "q"}));
+  EXPECT_DOUBLE_EQ(t.inner.lr, 0.5);
+  EXPECT_EQ(t.inner.sizes, (std::vector<int>{3, 4, 5}));
+}
+
+TEST(ConfigDecode, MissingKeysKeepDefaults) {
+  Toy t;
+  EXPECT_TRUE(DecodeErrors("inner: {}\n", &t).empty());
+  EXPECT_EQ(t.steps, 10);
+  EXPECT_DOUBLE_EQ(t.inner.lr, 1e-3);
+}
+
+struct BadCase {
+  const char* yaml;
+  const char* expected;  // substring of the single error
+};
+
+class ConfigDecodeBad : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigDecodeBad, NamesFileLineKeyAndExpectation) {
+  auto errs = DecodeErrors(GetParam().yaml);
+  ASSERT_EQ(errs.size(), 1u) << (errs.empty() ? "no error" : errs[0]);
+  EXPECT_NE(errs[0].find(GetParam().expected), std::string::npos) << errs[0];
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllKinds, ConfigDecodeBad,
+    ::testing::Values(
+        BadCase{"steps: 5\nstesp: 3\n", "toy.yaml:2:1: stesp: unknown key (did you mean 'steps'?)"},
+        BadCase{"inner:\n  lrr: 0.1\n", "toy.yaml:2:3: inner.lrr: unknown key (did you mean 'inner.lr'?)"},
+        BadCase{"zzzzzz: 1\n", "zzzzzz: unknown key (known keys: steps, flag, mode, seed, names, inner)"},
+        BadCase{"steps: abc\n", "toy.yaml:1:8: steps: expected an integer, got 'abc'"},
+        BadCase{"steps: 1.5\n", "steps: expected an integer, got '1.5'"},
+        BadCase{"steps: 0\n", "steps: expected a value >= 1, got '0'"},
+        BadCase{"steps: 99999999999\n", "steps: expected an integer"},
+        BadCase{"flag: maybe\n", "flag: expected a boolean (true or false), got 'maybe'"},
+        BadCase{"mode: c\n", "mode: expected one of 'a', 'b', got 'c'"},
+        BadCase{"seed: -1\n", "seed: expected a non-negative integer"},
+        BadCase{"names: x\n", "names: expected a list, got 'x'"},
+        BadCase{"steps: [1]\n", "steps: expected a value, not a list"},
+        BadCase{"inner: 3\n", "inner: expected a section (a map of keys), got '3'"},
+        BadCase{"inner:\n  lr: 2\n", "toy.yaml:2:7: inner.lr: expected a value in [0, 1], got '2'"},
+        BadCase{"inner:\n  sizes: [1, 0]\n", "inner.sizes: expected item 1: a value >= 1"},
+        BadCase{"inner:\n  sizes: [1, x]\n", "inner.sizes: item 1: expected an integer"},
+        BadCase{"steps: 13\n", "toy.yaml:1:8: steps: must not be 13"},
+        BadCase{"steps: 2\nsteps: 3\n", "steps: duplicate key"},
+        BadCase{"mode:\n", "mode: expected a string"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) { return "case" + std::to_string(info.index); });
+
+TEST(ConfigDecode, ReportsAllProblemsAtOnce) {
+  auto errs = DecodeErrors("steps: x\nmode: z\nbogus: 1\n");
+  EXPECT_EQ(errs.size(), 3u);
+}
+
+class ConfigFile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("iranker_cfg_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Write(const std::string& text) {
+    std::string p = dir_ + "/c.yaml";
+    std::ofstream(p) << text;
+    return p;
+  }
+  std::string dir_;
+};
+
+TEST_F(ConfigFile, OverridesApplyAfterFile) {
+  auto p = Write("run:\n  seed: 5\n  name: a\n");
+  Config c = LoadConfig(p, {"run.seed=9", "run.threads=2"});
+  EXPECT_EQ(c.run.seed, 9u);
+  EXPECT_EQ(c.run.threads, 2);
+  EXPECT_EQ(c.run.name, "a");
+}
+
+TEST_F(ConfigFile, BadOverrideNamesTheOverride) {
+  auto p = Write("run:\n  seed: 5\n");
+  try {
+    LoadConfig(p, {"run.threads=-3"});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "command-line override 'run.threads=-3': run.threads: expected a value >= 0"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(LoadConfig(p, {"run.seed"}), Error);          // no '='
+  EXPECT_THROW(LoadConfig(p, {"run.seed.x=1"}), Error);      // a value used as a section
+  EXPECT_THROW(LoadConfig(p, {"nosuch.section.key=1"}), Error);
+}
+
+TEST_F(ConfigFile, FileErrorsNameTheFile) {
+  auto p = Write("run:\n  seed: [\n");
+  try {
+    LoadConfig(p, {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(p + ":"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not valid YAML"), std::string::npos) << e.what();
+  }
+  p = Write("- a\n- b\n");
+  EXPECT_THROW(LoadConfig(p, {}), Error);
+  try {
+    LoadConfig(dir_ + "/missing.yaml", {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+  }
+}
+
+TEST_F(ConfigFile, ResolvedConfigRoundTrips) {
+  auto p = Write("run:\n  seed: 5\n  name: rt\n");
+  Config c = LoadConfig(p, {"run.log_level=warn"});
+  WriteResolvedConfig(c, dir_ + "/run");
+  Config again = LoadConfig(dir_ + "/run/config.yaml", {});
+  EXPECT_EQ(ConfigToYaml(again), ConfigToYaml(c));
+  EXPECT_EQ(again.run.log_level, "warn");
+}
+
+TEST(ConfigRepo, EveryShippedConfigLoads) {
+  int n = 0;
+  for (const auto& e : fs::recursive_directory_iterator(std::string(IRANKER_SOURCE_DIR) + "/configs")) {
+    if (e.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(LoadConfig(e.path().string(), {})) << e.path();
+    ++n;
+  }
+  EXPECT_GE(n, 1);
+}
+
+TEST(ConfigReference, ListsEveryKey) {
+  std::string ref = ConfigReference();
+  EXPECT_NE(ref.find("| `run.seed` | uint | `1` |"), std::string::npos) << ref;
+  EXPECT_NE(ref.find("`run.log_level`"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace iranker

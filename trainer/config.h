@@ -1,0 +1,51 @@
+// trainer/config.h — the whole resolved configuration of a run: one section per room.
+// Each section's struct lives in its room's header; this file only assembles them.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "base/fields.h"
+
+namespace iranker {
+
+// Options of the run as a whole (trainer/).
+struct RunOptions {
+  // Name of the run; the run directory defaults to runs/<name>.
+  std::string name = "run";
+  // Run directory (resolved config, checkpoints, HDF5 log, metrics, plots). "" = runs/<name>.
+  std::string dir = "";
+  // Master seed: every other seed (actors, data order, sampling) is derived from it.
+  uint64_t seed = 1;
+  // Intra-op threads for torch in this process; 0 = all cores of the machine divided by the
+  // processes that share it.
+  int threads = 0;
+  // Log level: trace, debug, info, warn, error or off.
+  std::string log_level = "info";
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("name", name, "Name of the run; the run directory defaults to runs/<name>.");
+    v.Field("dir", dir, "Run directory (config, checkpoints, HDF5 log, metrics, plots); \"\" = runs/<name>.");
+    v.Field("seed", seed, "Master seed; all other seeds derive from it.");
+    v.Field("threads", threads, "Torch intra-op threads per process; 0 = cores / processes on the host.",
+            AtLeast(0));
+    v.Field("log_level", log_level, "Log level.", OneOf({"trace", "debug", "info", "warn", "error", "off"}));
+    v.Check(!name.empty() && name.find('/') == std::string::npos, "name",
+            "must be non-empty and contain no '/'");
+  }
+};
+
+struct Config {
+  RunOptions run;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Section("run", run, "The run as a whole.");
+  }
+
+  // The run directory after defaults are applied.
+  std::string RunDir() const { return run.dir.empty() ? "runs/" + run.name : run.dir; }
+};
+
+}  // namespace iranker
