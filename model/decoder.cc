@@ -1,0 +1,251 @@
+#include "model/decoder.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "base/error.h"
+
+namespace iranker {
+using torch::indexing::Slice;
+
+namespace {
+at::Tensor RmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) {
+  auto xf = x.to(torch::kFloat32);
+  auto y = xf * torch::rsqrt(xf.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return w * y.to(x.scalar_type());
+}
+
+at::Tensor RotateHalf(const at::Tensor& x) {
+  auto half = x.size(-1) / 2;
+  return torch::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
+}
+
+struct Norm : torch::nn::Module {
+  explicit Norm(int64_t n) { weight = register_parameter("weight", torch::ones({n})); }
+  at::Tensor weight;
+};
+
+struct Attention : torch::nn::Module {
+  Attention(const ModelConfig& c) {
+    const int64_t hd = c.HeadDim();
+    auto lin = [&](const char* name, int64_t in, int64_t out, bool bias) {
+      return register_module(name, torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias)));
+    };
+    q = lin("q_proj", c.hidden_size, c.num_attention_heads * hd, c.attention_bias);
+    k = lin("k_proj", c.hidden_size, c.num_key_value_heads * hd, c.attention_bias);
+    v = lin("v_proj", c.hidden_size, c.num_key_value_heads * hd, c.attention_bias);
+    o = lin("o_proj", c.num_attention_heads * hd, c.hidden_size, false);
+  }
+  torch::nn::Linear q{nullptr}, k{nullptr}, v{nullptr}, o{nullptr};
+};
+
+struct Mlp : torch::nn::Module {
+  Mlp(const ModelConfig& c) {
+    auto lin = [&](const char* name, int64_t in, int64_t out) {
+      return register_module(name, torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(c.mlp_bias)));
+    };
+    gate = lin("gate_proj", c.hidden_size, c.intermediate_size);
+    up = lin("up_proj", c.hidden_size, c.intermediate_size);
+    down = lin("down_proj", c.intermediate_size, c.hidden_size);
+  }
+  at::Tensor forward(const at::Tensor& x) { return down(torch::silu(gate(x)) * up(x)); }
+  torch::nn::Linear gate{nullptr}, up{nullptr}, down{nullptr};
+};
+}  // namespace
+
+struct DecoderLM::Layer : torch::nn::Module {
+  explicit Layer(const ModelConfig& c) {
+    attn = register_module("self_attn", std::make_shared<Attention>(c));
+    mlp = register_module("mlp", std::make_shared<Mlp>(c));
+    in_norm = register_module("input_layernorm", std::make_shared<Norm>(c.hidden_size));
+    post_norm = register_module("post_attention_layernorm", std::make_shared<Norm>(c.hidden_size));
+  }
+  std::shared_ptr<Attention> attn;
+  std::shared_ptr<Mlp> mlp;
+  std::shared_ptr<Norm> in_norm, post_norm;
+};
+
+KVCache::KVCache(const ModelConfig& cfg, int64_t slots, int64_t capacity, c10::ScalarType dtype,
+                 c10::Device device)
+    : length(slots, 0), capacity_(capacity) {
+  IR_CHECK_GT(slots, 0);
+  IR_CHECK_GT(capacity, 0);
+  auto opts = torch::TensorOptions().dtype(dtype).device(device);
+  for (int64_t l = 0; l < cfg.num_hidden_layers; ++l) {
+    k.push_back(torch::zeros({slots, cfg.num_key_value_heads, capacity, cfg.HeadDim()}, opts));
+    v.push_back(torch::zeros({slots, cfg.num_key_value_heads, capacity, cfg.HeadDim()}, opts));
+  }
+}
+
+void KVCache::CopyPrefix(int64_t src, int64_t dst, int64_t len) {
+  IR_CHECK_LE(len, length[src]);
+  if (src != dst && len > 0) {
+    for (size_t l = 0; l < k.size(); ++l) {
+      k[l][dst].narrow(1, 0, len).copy_(k[l][src].narrow(1, 0, len));
+      v[l][dst].narrow(1, 0, len).copy_(v[l][src].narrow(1, 0, len));
+    }
+  }
+  length[dst] = len;
+}
+
+int64_t KVCache::Bytes() const {
+  int64_t b = 0;
+  for (size_t l = 0; l < k.size(); ++l) b += 2 * k[l].numel() * k[l].element_size();
+  return b;
+}
+
+DecoderLM::DecoderLM(const ModelConfig& cfg) : cfg_(cfg) {
+  cfg_.Validate("model config");
+  auto body = register_module("model", std::make_shared<torch::nn::Module>());
+  body_ = body.get();
+  embed_ = body->register_module("embed_tokens", torch::nn::Embedding(cfg.vocab_size, cfg.hidden_size));
+  layers_ = body->register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
+    auto layer = std::make_shared<Layer>(cfg);
+    layers_->push_back(layer);
+    layer_ptrs_.push_back(layer);
+  }
+  final_norm_ = body->register_module("norm", std::make_shared<Norm>(cfg.hidden_size))->weight;
+  if (!cfg.tie_word_embeddings)
+    lm_head_ = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(cfg.hidden_size, cfg.vocab_size).bias(false)));
+  const int64_t hd = cfg.HeadDim();
+  // inv_freq in float64 then rounded, as transformers computes it in float32 from an int64 arange.
+  inv_freq_ = 1.0 / torch::pow(cfg.rope_theta, torch::arange(0, hd, 2, torch::kInt64).to(torch::kFloat32) / hd);
+  InitializeWeights();
+}
+
+void DecoderLM::InitializeWeights() {
+  torch::NoGradGuard no_grad;
+  for (auto& p : named_parameters()) {
+    const std::string& n = p.key();
+    if (n.find("norm") != std::string::npos) p.value().fill_(1.0);
+    else if (n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0) p.value().zero_();
+    else p.value().normal_(0.0, cfg_.initializer_range);
+  }
+}
+
+std::vector<std::pair<std::string, at::Tensor>> DecoderLM::NamedWeights() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& p : named_parameters()) out.emplace_back(p.key(), p.value());
+  return out;
+}
+
+std::pair<at::Tensor, at::Tensor> DecoderLM::Rotary(const at::Tensor& pos) {
+  auto inv = inv_freq_.to(pos.device());
+  auto freqs = pos.to(torch::kFloat32).unsqueeze(-1) * inv;  // [B, T, hd/2]
+  auto emb = torch::cat({freqs, freqs}, -1);
+  return {emb.cos(), emb.sin()};
+}
+
+template <class KV>
+at::Tensor DecoderLM::RunLayers(at::Tensor x, const at::Tensor& pos, const at::Tensor& mask, KV&& kv) {
+  const int64_t B = x.size(0), T = x.size(1);
+  const int64_t h = cfg_.num_attention_heads, kvh = cfg_.num_key_value_heads, g = h / kvh;
+  const int64_t hd = cfg_.HeadDim();
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  auto [cos, sin] = Rotary(pos);
+  cos = cos.to(x.scalar_type()).unsqueeze(2);  // [B, T, 1, hd]
+  sin = sin.to(x.scalar_type()).unsqueeze(2);
+  const bool low_precision = x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kFloat64;
+  for (size_t l = 0; l < layer_ptrs_.size(); ++l) {
+    Layer& layer = *layer_ptrs_[l];
+    auto hn = RmsNorm(x, layer.in_norm->weight, cfg_.rms_norm_eps);
+    auto q = layer.attn->q(hn).view({B, T, h, hd});
+    auto k = layer.attn->k(hn).view({B, T, kvh, hd});
+    auto v = layer.attn->v(hn).view({B, T, kvh, hd});
+    q = q * cos + RotateHalf(q) * sin;
+    k = k * cos + RotateHalf(k) * sin;
+    // [B, kvh, g*T, hd]: query heads of one group side by side, sharing that group's keys.
+    auto qg = q.view({B, T, kvh, g, hd}).permute({0, 2, 3, 1, 4}).reshape({B, kvh, g * T, hd});
+    auto [keys, values] = kv(l, k.permute({0, 2, 1, 3}), v.permute({0, 2, 1, 3}));
+    const int64_t L = keys.size(2);
+    auto scores = torch::matmul(qg, keys.transpose(-1, -2)).view({B, kvh, g, T, L});
+    if (low_precision) scores = scores.to(torch::kFloat32);
+    scores = (scores * scale).masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+    auto probs = torch::softmax(scores, -1).to(values.scalar_type()).view({B, kvh, g * T, L});
+    auto ctx = torch::matmul(probs, values).view({B, kvh, g, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, h * hd});
+    x = x + layer.attn->o(ctx);
+    x = x + layer.mlp->forward(RmsNorm(x, layer.post_norm->weight, cfg_.rms_norm_eps));
+  }
+  return RmsNorm(x, final_norm_, cfg_.rms_norm_eps);
+}
+
+at::Tensor DecoderLM::ForwardHidden(const at::Tensor& ids) {
+  IR_CHECK_EQ(ids.dim(), 2);
+  const int64_t B = ids.size(0), T = ids.size(1);
+  auto pos = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(ids.device())).unsqueeze(0).expand({B, T});
+  auto causal = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(ids.device())).tril().view({1, 1, 1, T, T});
+  return RunLayers(embed_(ids), pos, causal, [](size_t, const at::Tensor& k, const at::Tensor& v) {
+    return std::make_pair(k, v);
+  });
+}
+
+at::Tensor DecoderLM::Logits(const at::Tensor& hidden) {
+  auto w = lm_head_ ? lm_head_->weight : embed_->weight;
+  return torch::linear(hidden, w).to(torch::kFloat32);
+}
+
+at::Tensor DecoderLM::Prefill(KVCache& cache, int64_t slot, const at::Tensor& ids) {
+  IR_CHECK_EQ(ids.dim(), 1);
+  IR_CHECK(slot >= 0 && slot < cache.slots());
+  const int64_t T = ids.size(0), p0 = cache.length[slot], L = p0 + T;
+  IR_CHECK_GT(T, 0);
+  if (L > cache.capacity())
+    Fail(ErrorCode::kResourceExhausted, "sequence of ", L, " tokens exceeds the KV cache capacity of ",
+         cache.capacity(), " (raise the maximum sequence length)");
+  auto dev = ids.device();
+  auto pos = torch::arange(p0, L, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(0);
+  // Query t (absolute position p0 + t) may see keys 0..p0+t.
+  auto qpos = torch::arange(p0, L, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(1);
+  auto kpos = torch::arange(L, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(0);
+  auto mask = (kpos <= qpos).view({1, 1, 1, T, L});
+  auto out = RunLayers(embed_(ids.unsqueeze(0)), pos, mask,
+                       [&](size_t l, const at::Tensor& k, const at::Tensor& v) {
+                         auto ks = cache.k[l][slot], vs = cache.v[l][slot];  // [kvh, cap, hd]
+                         ks.narrow(1, p0, T).copy_(k[0]);
+                         vs.narrow(1, p0, T).copy_(v[0]);
+                         return std::make_pair(ks.narrow(1, 0, L).unsqueeze(0), vs.narrow(1, 0, L).unsqueeze(0));
+                       });
+  cache.length[slot] = L;
+  return out[0];
+}
+
+at::Tensor DecoderLM::Decode(KVCache& cache, const std::vector<int64_t>& slots, const at::Tensor& ids) {
+  const int64_t S = static_cast<int64_t>(slots.size());
+  IR_CHECK_GT(S, 0);
+  IR_CHECK_EQ(ids.numel(), S);
+  auto dev = ids.device();
+  std::vector<int64_t> positions(S);
+  int64_t lmax = 0;
+  bool contiguous = true;
+  for (int64_t i = 0; i < S; ++i) {
+    const int64_t s = slots[i];
+    IR_CHECK(s >= 0 && s < cache.slots());
+    positions[i] = cache.length[s];
+    if (positions[i] + 1 > cache.capacity())
+      Fail(ErrorCode::kResourceExhausted, "sequence in slot ", s, " exceeds the KV cache capacity of ",
+           cache.capacity(), " (raise the maximum sequence length)");
+    lmax = std::max(lmax, positions[i] + 1);
+    if (slots[i] != slots[0] + i) contiguous = false;
+  }
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64);
+  auto pos_t = torch::from_blob(positions.data(), {S}, i64).clone().to(dev);
+  auto slot_t = torch::from_blob(const_cast<int64_t*>(slots.data()), {S}, i64).clone().to(dev);
+  auto mask = (torch::arange(lmax, i64.device(dev)).unsqueeze(0) <= pos_t.unsqueeze(1)).view({S, 1, 1, 1, lmax});
+  auto out = RunLayers(embed_(ids.view({S, 1})), pos_t.view({S, 1}), mask,
+                       [&](size_t l, const at::Tensor& k, const at::Tensor& v) {
+                         using torch::indexing::Slice;
+                         cache.k[l].index_put_({slot_t, Slice(), pos_t}, k.squeeze(2));
+                         cache.v[l].index_put_({slot_t, Slice(), pos_t}, v.squeeze(2));
+                         if (contiguous)
+                           return std::make_pair(cache.k[l].narrow(0, slots[0], S).narrow(2, 0, lmax),
+                                                 cache.v[l].narrow(0, slots[0], S).narrow(2, 0, lmax));
+                         return std::make_pair(cache.k[l].index_select(0, slot_t).narrow(2, 0, lmax),
+                                               cache.v[l].index_select(0, slot_t).narrow(2, 0, lmax));
+                       });
+  for (int64_t i = 0; i < S; ++i) cache.length[slots[i]] = positions[i] + 1;
+  return out.view({S, -1});
+}
+
+}  // namespace iranker
