@@ -5,6 +5,7 @@ namespace iranker::bench {
 const std::vector<Benchmark>& AllBenchmarks() {
   static const std::vector<Benchmark> all = {
       {"matmul", "fp32 matmul GFLOP/s through libtorch vs numpy/OpenBLAS (the MFU peak)", RunMatmul},
+      {"generate", "greedy generation tokens/s, ragged batch, small preset, vs transformers-style PyTorch", RunGenerate},
   };
   return all;
 }

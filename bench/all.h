@@ -5,4 +5,5 @@
 
 namespace iranker::bench {
 BenchResult RunMatmul(const BenchArgs& args);
+BenchResult RunGenerate(const BenchArgs& args);
 }  // namespace iranker::bench
