@@ -1,0 +1,213 @@
+#include "learner/learner.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "base/atomic_file.h"
+#include "base/error.h"
+#include "learner/advantages.h"
+#include "learner/losses.h"
+#include "model/scoring.h"
+
+namespace iranker {
+
+Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& options, int64_t total_steps,
+                 DataParallel* dp)
+    : policy_(std::move(policy)), options_(options), total_steps_(std::max<int64_t>(1, total_steps)), dp_(dp) {
+  torch::optim::AdamWOptions adam(options_.lr);
+  adam.betas({options_.beta1, options_.beta2}).eps(options_.adam_eps).weight_decay(options_.weight_decay);
+  optimizer_ = std::make_unique<torch::optim::AdamW>(policy_->parameters(), adam);
+  if (options_.kl_coef > 0) {
+    reference_ = std::make_shared<DecoderLM>(policy_->config());
+    torch::NoGradGuard ng;
+    auto src = policy_->named_parameters();
+    for (auto& p : reference_->named_parameters()) {
+      p.value().set_data(src[p.key()].detach().clone());
+      p.value().set_requires_grad(false);
+    }
+    reference_->eval();
+  }
+}
+
+double Learner::LearningRate(int64_t step) const {
+  const double lr = options_.lr;
+  if (step < options_.warmup_steps) return lr * double(step + 1) / options_.warmup_steps;
+  if (options_.schedule == "constant") return lr;
+  const double span = std::max<int64_t>(1, total_steps_ - options_.warmup_steps);
+  const double progress = std::min(1.0, double(step - options_.warmup_steps) / span);
+  const double floor = options_.min_lr_ratio;
+  return lr * (floor + (1.0 - floor) * 0.5 * (1.0 + std::cos(M_PI * progress)));
+}
+
+Metrics Learner::Step(std::vector<TrainSample> samples) {
+  Metrics m;
+  const int world = dp_ ? dp_->world_size() : 1;
+  // Stale data.
+  std::vector<TrainSample> kept;
+  std::vector<bool> stale_flags;
+  double dropped = 0, stale = 0, lag_sum = 0;
+  for (auto& s : samples) {
+    IR_CHECK_EQ(s.response.size(), s.behaviour_logprobs.size());
+    const int64_t lag = int64_t(version_) - int64_t(s.policy_version);
+    lag_sum += std::max<int64_t>(0, lag);
+    const bool is_stale = lag > options_.max_staleness;
+    stale += is_stale;
+    if (is_stale && options_.stale_policy == "drop") {
+      ++dropped;
+      continue;
+    }
+    if (s.response.empty()) continue;
+    stale_flags.push_back(is_stale);
+    kept.push_back(std::move(s));
+  }
+  m["samples"] = samples.size();
+  m["stale_fraction"] = samples.empty() ? 0 : stale / samples.size();
+  m["dropped_stale"] = dropped;
+  m["policy_lag"] = samples.empty() ? 0 : lag_sum / samples.size();
+
+  // Advantages per sample.
+  std::vector<float> rewards;
+  std::vector<uint64_t> groups;
+  for (const auto& s : kept) rewards.push_back(s.reward), groups.push_back(s.group);
+  auto adv = options_.algorithm == "rloo" ? RlooAdvantages(rewards, groups)
+                                          : GrpoAdvantages(rewards, groups, options_.normalize_std);
+  double reward_sum = std::accumulate(rewards.begin(), rewards.end(), 0.0);
+  m["reward_mean"] = kept.empty() ? 0 : reward_sum / kept.size();
+
+  // Normaliser over the whole step (all ranks); gradients are then averaged over ranks, so each
+  // rank scales by world / global count.
+  double local_units = 0;
+  for (const auto& s : kept) local_units += options_.loss_agg == "token_mean" ? s.response.size() : 1;
+  double global_units = dp_ ? dp_->SumScalar(local_units) : local_units;
+  const double normaliser = std::max(1.0, global_units) / world;
+
+  // Micro-batches: longest first, packed while padded tokens fit the budget.
+  std::vector<size_t> order(kept.size());
+  std::iota(order.begin(), order.end(), 0);
+  auto len = [&](size_t i) { return int64_t(kept[i].prompt.size() + kept[i].response.size()); };
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return len(a) > len(b); });
+  std::vector<std::vector<size_t>> batches;
+  for (size_t i : order) {
+    if (batches.empty() || int64_t(batches.back().size() + 1) * len(batches.back()[0]) > options_.micro_batch_tokens)
+      batches.emplace_back();
+    batches.back().push_back(i);
+  }
+
+  policy_->train();
+  optimizer_->zero_grad();
+  double pg = 0, kl = 0, ent = 0, clipped = 0, ratio = 0, tokens = 0, mismatch = 0, mismatch_n = 0, padded = 0;
+  const auto device = policy_->parameters().front().device();
+  for (const auto& mb : batches) {
+    const int64_t B = mb.size(), T = len(mb[0]);
+    padded += B * T;
+    auto ids = torch::zeros({B, T}, torch::kInt64);
+    auto mask = torch::zeros({B, T}, torch::kFloat32);
+    auto old_lp = torch::zeros({B, T}, torch::kFloat32);
+    auto advt = torch::zeros({B, T}, torch::kFloat32);
+    auto fresh = torch::zeros({B, T}, torch::kFloat32);
+    auto stale_rows = torch::zeros({B, 1}, torch::kFloat32);
+    auto ids_a = ids.accessor<int64_t, 2>();
+    auto mask_a = mask.accessor<float, 2>(), old_a = old_lp.accessor<float, 2>(), adv_a = advt.accessor<float, 2>();
+    auto fresh_a = fresh.accessor<float, 2>();
+    for (int64_t b = 0; b < B; ++b) {
+      const auto& s = kept[mb[b]];
+      int64_t t = 0;
+      for (int32_t x : s.prompt) ids_a[b][t++] = x;
+      for (size_t k = 0; k < s.response.size(); ++k, ++t) {
+        ids_a[b][t] = s.response[k];
+        mask_a[b][t] = 1;
+        old_a[b][t] = s.behaviour_logprobs[k];
+        adv_a[b][t] = adv[mb[b]];
+        fresh_a[b][t] = s.policy_version == version_;
+      }
+      stale_rows[b][0] = stale_flags[mb[b]] ? 1.0f : 0.0f;
+    }
+    ids = ids.to(device);
+    auto scores = ScoreTokens(*policy_, ids, mask.to(torch::kBool).to(device), options_.temperature,
+                              /*with_entropy=*/options_.entropy_coef > 0);
+    PolicyLossInputs in;
+    in.logprobs = scores.logprobs;
+    in.old_logprobs = old_lp.to(device);
+    in.advantages = advt.to(device);
+    in.mask = mask.to(device);
+    in.entropy = scores.entropy;
+    if (reference_) {
+      torch::NoGradGuard ng;
+      in.ref_logprobs = ScoreTokens(*reference_, ids, mask.to(torch::kBool).to(device), options_.temperature).logprobs;
+    }
+    if (options_.stale_policy == "truncate_is" && stale_rows.sum().item<float>() > 0) {
+      auto w = torch::clamp_max(torch::exp(scores.logprobs.detach() - in.old_logprobs), options_.is_cap);
+      auto rows = stale_rows.to(device);
+      in.is_weights = rows * w + (1 - rows);
+    }
+    auto loss = ComputePolicyLoss(in, options_, normaliser);
+    loss.loss.backward();
+    pg += loss.pg_sum, kl += loss.kl_sum, ent += loss.entropy_sum, clipped += loss.clipped_tokens;
+    ratio += loss.ratio_sum, tokens += loss.tokens;
+    {
+      torch::NoGradGuard ng;
+      auto f = fresh.to(device);
+      mismatch += ((scores.logprobs.detach() - in.old_logprobs).abs() * f).sum().item<double>();
+      mismatch_n += f.sum().item<double>();
+    }
+  }
+  auto params = policy_->parameters();
+  for (auto& p : params)
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+  if (dp_) dp_->AverageGradients(params);
+  double grad_norm = options_.max_grad_norm > 0
+                         ? torch::nn::utils::clip_grad_norm_(params, options_.max_grad_norm)
+                         : torch::nn::utils::clip_grad_norm_(params, 1e30);
+  const double lr = LearningRate(step_);
+  for (auto& g : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+  optimizer_->step();
+  ++step_;
+  ++version_;
+  policy_->eval();
+  const double tok = std::max(1.0, tokens);
+  m["pg_loss"] = pg / tok;
+  m["kl"] = kl / tok;
+  m["entropy"] = ent / tok;
+  m["clip_fraction"] = clipped / tok;
+  m["ratio_mean"] = ratio / tok;
+  m["response_tokens"] = tokens;
+  double real = 0;
+  for (size_t i = 0; i < kept.size(); ++i) real += len(i);
+  m["padding_fraction"] = padded > 0 ? 1.0 - real / padded : 0;
+  m["micro_batches"] = batches.size();
+  m["grad_norm"] = grad_norm;
+  m["lr"] = lr;
+  m["logprob_mismatch"] = mismatch_n > 0 ? mismatch / mismatch_n : 0;
+  return m;
+}
+
+void Learner::SaveState(const std::string& dir) const {
+  torch::serialize::OutputArchive archive;
+  optimizer_->save(archive);
+  const std::string tmp = dir + "/optimizer.pt.tmp";
+  archive.save_to(tmp);
+  FsyncPath(tmp);
+  if (std::rename(tmp.c_str(), (dir + "/optimizer.pt").c_str()) != 0)
+    Fail(ErrorCode::kInternal, "cannot rename ", tmp);
+  nlohmann::json j = {{"step", step_}, {"policy_version", version_}};
+  WriteFileAtomic(dir + "/learner_state.json", j.dump(2) + "\n");
+}
+
+void Learner::LoadState(const std::string& dir) {
+  auto j = nlohmann::json::parse(ReadFile(dir + "/learner_state.json"));
+  step_ = j.at("step").get<int64_t>();
+  version_ = j.at("policy_version").get<uint64_t>();
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(dir + "/optimizer.pt");
+  } catch (const c10::Error& e) {
+    Fail(ErrorCode::kDataLoss, dir, "/optimizer.pt: cannot be read: ", e.what_without_backtrace());
+  }
+  optimizer_->load(archive);
+}
+
+}  // namespace iranker

@@ -1,0 +1,77 @@
+// learner/learner.h — one data-parallel learner rank: turns elimination-step samples into policy
+// updates.
+//
+// Step(): drop or re-weight stale samples, compute advantages (GRPO or RLOO, per group of samples
+// that share a query and step), pack samples into token-budget micro-batches (longest first,
+// padding minimised), score them with the same model code the actor generated with, backpropagate
+// the policy loss with gradient accumulation, average gradients across ranks, clip by the global
+// norm, step AdamW under the learning-rate schedule, and advance the policy version.
+//
+// Not thread-safe. All ranks must call Step() with their own shard in lock-step.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/optim/adamw.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "learner/options.h"
+#include "model/decoder.h"
+
+namespace iranker {
+
+// One elimination step's response, as the learner needs it.
+struct TrainSample {
+  std::vector<int32_t> prompt, response;
+  std::vector<float> behaviour_logprobs;  // one per response token
+  float reward = 0;
+  uint64_t group = 0;           // samples sharing a query and step (GRPO/RLOO baseline)
+  uint64_t policy_version = 0;  // version that generated it
+};
+
+// Gradient averaging and scalar sums across data-parallel ranks. A single process uses none.
+class DataParallel {
+ public:
+  virtual ~DataParallel() = default;
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+  // Replaces every parameter's gradient by the mean over ranks.
+  virtual void AverageGradients(const std::vector<at::Tensor>& params) = 0;
+  virtual double SumScalar(double x) = 0;
+};
+
+using Metrics = std::map<std::string, double>;
+
+class Learner {
+ public:
+  // total_steps feeds the cosine schedule.
+  Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& options, int64_t total_steps,
+          DataParallel* dp = nullptr);
+
+  Metrics Step(std::vector<TrainSample> samples);
+
+  uint64_t version() const { return version_; }
+  int64_t step() const { return step_; }
+  DecoderLM& policy() { return *policy_; }
+  double LearningRate(int64_t step) const;
+
+  // Optimizer state, step and version into / from `dir` (weights are saved by the caller in
+  // Hugging Face format). Load restores exactly what Save wrote.
+  void SaveState(const std::string& dir) const;
+  void LoadState(const std::string& dir);
+
+ private:
+  std::shared_ptr<DecoderLM> policy_;
+  std::shared_ptr<DecoderLM> reference_;  // frozen initial policy, when kl_coef > 0
+  LearnerOptions options_;
+  int64_t total_steps_;
+  DataParallel* dp_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  int64_t step_ = 0;
+  uint64_t version_ = 0;
+};
+
+}  // namespace iranker

@@ -1,0 +1,65 @@
+// learner/options.h — the learner's configuration (`learner:` section).
+#pragma once
+
+#include <string>
+
+#include "base/fields.h"
+
+namespace iranker {
+
+struct LearnerOptions {
+  // Policy-gradient algorithm: "grpo" (group-normalised advantages, no critic) or "rloo"
+  // (leave-one-out baseline, REINFORCE-style). PPO with a learned critic is not implemented yet.
+  std::string algorithm = "grpo";
+  double lr = 1e-6;             // AdamW learning rate after warm-up
+  double weight_decay = 0.0;
+  double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
+  int warmup_steps = 0;          // linear warm-up from 0
+  std::string schedule = "constant";  // "constant" or "cosine" (to min_lr_ratio * lr)
+  double min_lr_ratio = 0.0;
+  double max_grad_norm = 1.0;    // global-norm clipping; 0 = off
+  double clip_eps = 0.2;         // PPO ratio clip
+  double entropy_coef = 0.0;     // entropy bonus
+  double kl_coef = 0.0;          // KL to the frozen reference policy; 0 = no reference model
+  std::string kl_estimator = "k3";   // "k1" or "k3"
+  // "token_mean": every response token of the step weighs the same; "seq_mean": each response
+  // weighs the same (token mean within a response, then mean over responses).
+  std::string loss_agg = "token_mean";
+  int micro_batch_tokens = 8192; // padded tokens per forward/backward (gradient accumulation)
+  double temperature = 1.0;      // must equal the actor's sampling temperature
+  bool normalize_std = true;     // GRPO: divide by the group's standard deviation
+  // Stale data: trajectories more than max_staleness policy versions old are dropped
+  // ("drop") or kept with truncated importance weights min(pi_current/pi_behaviour, is_cap)
+  // ("truncate_is").
+  int max_staleness = 4;
+  std::string stale_policy = "drop";
+  double is_cap = 2.0;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Field("algorithm", algorithm, "Policy-gradient algorithm.", OneOf({"grpo", "rloo"}));
+    v.Field("lr", lr, "AdamW learning rate after warm-up.", Range(0.0, 1.0));
+    v.Field("weight_decay", weight_decay, "AdamW decoupled weight decay.", Range(0.0, 1.0));
+    v.Field("beta1", beta1, "AdamW beta1.", Range(0.0, 1.0));
+    v.Field("beta2", beta2, "AdamW beta2.", Range(0.0, 1.0));
+    v.Field("adam_eps", adam_eps, "AdamW epsilon.", Range(0.0, 1.0));
+    v.Field("warmup_steps", warmup_steps, "Linear learning-rate warm-up steps.", AtLeast(0));
+    v.Field("schedule", schedule, "Learning-rate schedule after warm-up.", OneOf({"constant", "cosine"}));
+    v.Field("min_lr_ratio", min_lr_ratio, "Cosine schedule floor, as a fraction of lr.", Range(0.0, 1.0));
+    v.Field("max_grad_norm", max_grad_norm, "Global gradient-norm clip; 0 = off.", AtLeast(0.0));
+    v.Field("clip_eps", clip_eps, "PPO ratio clip epsilon.", Range(0.0, 1.0));
+    v.Field("entropy_coef", entropy_coef, "Entropy bonus coefficient.", AtLeast(0.0));
+    v.Field("kl_coef", kl_coef, "KL-to-reference loss coefficient; 0 = no reference model.", AtLeast(0.0));
+    v.Field("kl_estimator", kl_estimator, "KL estimator.", OneOf({"k1", "k3"}));
+    v.Field("loss_agg", loss_agg, "Loss aggregation over tokens.", OneOf({"token_mean", "seq_mean"}));
+    v.Field("micro_batch_tokens", micro_batch_tokens, "Padded tokens per micro-batch.", AtLeast(1));
+    v.Field("temperature", temperature, "Logit temperature; must equal the actor's.", Range(1e-3, 100.0));
+    v.Field("normalize_std", normalize_std, "GRPO: divide advantages by the group std.");
+    v.Field("max_staleness", max_staleness, "Oldest accepted policy lag, in versions.", AtLeast(0));
+    v.Field("stale_policy", stale_policy, "What to do with older data.", OneOf({"drop", "truncate_is"}));
+    v.Field("is_cap", is_cap, "Truncation of importance weights for stale data.", AtLeast(1.0));
+    v.Check(!(schedule == "cosine" && min_lr_ratio > 1.0), "min_lr_ratio", "must be <= 1");
+  }
+};
+
+}  // namespace iranker

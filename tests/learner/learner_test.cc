@@ -1,0 +1,378 @@
+#include "learner/learner.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <condition_variable>
+#include <thread>
+
+#include "learner/advantages.h"
+#include "learner/losses.h"
+#include "model/checkpoint.h"
+#include "model/generate.h"
+#include "../model/test_util.h"
+
+namespace iranker {
+namespace {
+
+TEST(Advantages, GrpoNormalisesWithinGroups) {
+  auto a = GrpoAdvantages({1, 3, 5, 10}, {7, 7, 7, 9}, /*normalize_std=*/true, 0.0f);
+  const double sd = std::sqrt(8.0 / 3.0);  // population std of {1,3,5}
+  EXPECT_NEAR(a[0], -2 / sd, 1e-5);
+  EXPECT_NEAR(a[1], 0, 1e-6);
+  EXPECT_NEAR(a[2], 2 / sd, 1e-5);
+  EXPECT_EQ(a[3], 0);  // a group of one has no baseline
+  auto b = GrpoAdvantages({1, 3}, {1, 1}, false);
+  EXPECT_FLOAT_EQ(b[0], -1);
+  auto same = GrpoAdvantages({2, 2, 2}, {1, 1, 1}, true);
+  for (float x : same) EXPECT_EQ(x, 0);  // all equal: no signal, no NaN
+}
+
+TEST(Advantages, RlooLeavesOneOut) {
+  auto a = RlooAdvantages({1, 2, 6}, {0, 0, 0});
+  EXPECT_FLOAT_EQ(a[0], 1 - 4.0f);
+  EXPECT_FLOAT_EQ(a[1], 2 - 3.5f);
+  EXPECT_FLOAT_EQ(a[2], 6 - 1.5f);
+}
+
+TEST(Advantages, GaeOnKnownSequence) {
+  // gamma = lambda = 1: advantage = return-to-go - value.
+  auto r = Gae({1, 0, 2}, {0.5, 1.0, 1.5}, 1.0, 1.0);
+  EXPECT_FLOAT_EQ(r.returns[0], 3);
+  EXPECT_FLOAT_EQ(r.returns[1], 2);
+  EXPECT_FLOAT_EQ(r.returns[2], 2);
+  EXPECT_FLOAT_EQ(r.advantages[0], 2.5);
+  EXPECT_FLOAT_EQ(r.advantages[2], 0.5);
+  // gamma = 0.5, lambda = 0: one-step TD errors.
+  auto td = Gae({1, 0, 2}, {0.5, 1.0, 1.5}, 0.5, 0.0);
+  EXPECT_FLOAT_EQ(td.advantages[0], 1 + 0.5f * 1.0f - 0.5f);
+  EXPECT_FLOAT_EQ(td.advantages[1], 0 + 0.5f * 1.5f - 1.0f);
+  EXPECT_FLOAT_EQ(td.advantages[2], 2 - 1.5f);
+}
+
+TEST(Losses, PpoClippedSurrogateHandComputed) {
+  LearnerOptions o;
+  o.clip_eps = 0.2;
+  PolicyLossInputs in;
+  // ratios: e^0.1 (inside), e^0.5 (clipped at 1.2 for A>0), e^-0.5 (clipped at 0.8 for A<0: min picks clipped)
+  in.logprobs = torch::tensor({{0.1f, 0.5f, -0.5f}});
+  in.old_logprobs = torch::zeros({1, 3});
+  in.advantages = torch::tensor({{1.0f, 1.0f, -1.0f}});
+  in.mask = torch::ones({1, 3});
+  auto l = ComputePolicyLoss(in, o, 3.0);
+  double expected = (-std::exp(0.1) - 1.2 + 0.8) / 3.0;  // third: -min(e^-0.5*-1, 0.8*-1) = 0.8
+  EXPECT_NEAR(l.loss.item<double>(), expected, 1e-6);
+  EXPECT_EQ(l.clipped_tokens, 2);
+  // seq_mean divides each row by its length.
+  o.loss_agg = "seq_mean";
+  in.mask = torch::tensor({{1.0f, 1.0f, 0.0f}});
+  auto s = ComputePolicyLoss(in, o, 1.0);
+  EXPECT_NEAR(s.loss.item<double>(), (-std::exp(0.1) - 1.2) / 2.0, 1e-6);
+}
+
+TEST(Losses, KlEstimators) {
+  auto lp = torch::tensor({-1.0}), ref = torch::tensor({-1.5});
+  EXPECT_NEAR(KlEstimate(lp, ref, "k1").item<double>(), 0.5, 1e-6);
+  EXPECT_NEAR(KlEstimate(lp, ref, "k3").item<double>(), std::exp(-0.5) + 0.5 - 1, 1e-6);
+  EXPECT_NEAR(KlEstimate(lp, lp, "k3").item<double>(), 0.0, 1e-9);
+}
+
+TEST(Losses, GradientMatchesFiniteDifferences) {
+  LearnerOptions o;
+  o.kl_coef = 0.1;
+  o.entropy_coef = 0.01;
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  auto base = torch::tensor({{-0.3, -1.2, 0.05, -0.7}}, opts);
+  PolicyLossInputs in;
+  in.old_logprobs = torch::tensor({{-0.4, -1.0, 0.0, -0.2}}, opts);
+  in.advantages = torch::tensor({{0.7, -1.3, 2.0, 0.4}}, opts);
+  in.mask = torch::tensor({{1.0, 1.0, 1.0, 0.0}}, opts);
+  in.ref_logprobs = torch::tensor({{-0.5, -0.9, -0.1, -0.3}}, opts);
+  in.entropy = torch::tensor({{1.0, 2.0, 0.5, 0.1}}, opts);
+  auto x = base.clone().requires_grad_(true);
+  in.logprobs = x;
+  ComputePolicyLoss(in, o, 2.0).loss.backward();
+  for (int i = 0; i < 4; ++i) {
+    const double h = 1e-6;
+    auto plus = base.clone(), minus = base.clone();
+    plus[0][i] += h;
+    minus[0][i] -= h;
+    in.logprobs = plus;
+    double fp = ComputePolicyLoss(in, o, 2.0).loss.item<double>();
+    in.logprobs = minus;
+    double fm = ComputePolicyLoss(in, o, 2.0).loss.item<double>();
+    EXPECT_NEAR(x.grad()[0][i].item<double>(), (fp - fm) / (2 * h), 1e-6) << "token " << i;
+  }
+}
+
+// A contextual bandit the tiny model must learn: from a fixed prompt, emit token 7.
+std::vector<TrainSample> Rollout(DecoderLM& m, uint64_t version, int group, uint64_t seed_base) {
+  EngineOptions eo;
+  eo.slots = group;
+  GenerationEngine e(m, eo);
+  for (int g = 0; g < group; ++g) {
+    GenerationRequest r;
+    r.id = g;
+    r.prompt = {1, 2, 3, 4, 5};
+    r.params.max_new_tokens = 1;
+    r.params.seed = seed_base * 1000 + g;
+    e.Submit(r);
+  }
+  std::vector<TrainSample> out;
+  for (auto& res : e.RunAll()) {
+    TrainSample s;
+    s.prompt = {1, 2, 3, 4, 5};
+    s.response = res.tokens;
+    s.behaviour_logprobs = res.logprobs;
+    s.reward = res.tokens[0] == 7 ? 1.0f : 0.0f;
+    s.group = 1;
+    s.policy_version = version;
+    out.push_back(s);
+  }
+  return out;
+}
+
+double ProbOf7(DecoderLM& m) {
+  torch::NoGradGuard ng;
+  auto h = m.ForwardHidden(torch::tensor({{1, 2, 3, 4, 5}}, torch::kInt64));
+  return torch::softmax(m.Logits(h)[0][4], -1)[7].item<double>();
+}
+
+TEST(Learner, GrpoLearnsABandit) {
+  auto m = testing::TinyModel(31);
+  LearnerOptions o;
+  o.lr = 3e-3;
+  Learner learner(m, o, 40);
+  const double before = ProbOf7(*m);
+  double mismatch = 0;
+  for (int step = 0; step < 40; ++step) {
+    auto metrics = learner.Step(Rollout(*m, learner.version(), 16, step));
+    mismatch = std::max(mismatch, metrics["logprob_mismatch"]);
+  }
+  const double after = ProbOf7(*m);
+  EXPECT_GT(after, 0.5) << "before " << before;
+  EXPECT_LT(before, 0.05);
+  EXPECT_LT(mismatch, 1e-5) << "actor and learner disagree on log-probabilities";
+  EXPECT_EQ(learner.version(), 40u);
+}
+
+TEST(Learner, StaleSamplesAreDroppedOrReweighted) {
+  auto m = testing::TinyModel(32);
+  LearnerOptions o;
+  o.max_staleness = 0;
+  Learner drop(m, o, 10);
+  auto samples = Rollout(*m, 0, 4, 1);
+  drop.Step(samples);  // version becomes 1; these are now one version old
+  auto metrics = drop.Step(samples);
+  EXPECT_EQ(metrics["dropped_stale"], 4);
+  EXPECT_EQ(metrics["stale_fraction"], 1);
+  o.stale_policy = "truncate_is";
+  Learner keep(testing::TinyModel(32), o, 10);
+  keep.Step(samples);
+  auto m2 = keep.Step(samples);
+  EXPECT_EQ(m2["dropped_stale"], 0);
+  EXPECT_EQ(m2["stale_fraction"], 1);
+  EXPECT_GT(m2["response_tokens"], 0);
+}
+
+std::vector<TrainSample> FixedBatch(int n, uint64_t seed) {
+  std::vector<TrainSample> out;
+  for (int i = 0; i < n; ++i) {
+    TrainSample s;
+    for (int t = 0; t < 5 + (i * 7 + seed) % 9; ++t) s.prompt.push_back((t * 13 + i + seed) % 97);
+    for (int t = 0; t < 1 + i % 4; ++t) {
+      s.response.push_back((t * 5 + i) % 97);
+      s.behaviour_logprobs.push_back(-4.5f - 0.1f * t);
+    }
+    s.reward = float((i * 37 + seed) % 5);
+    s.group = i % 3;
+    out.push_back(s);
+  }
+  return out;
+}
+
+// Adam's first step moves every weight by about lr * sign(gradient), which turns rounding noise in
+// near-zero gradients into full-size differences. With a huge epsilon the step is lr/eps * gradient,
+// so comparing weights compares gradients.
+LearnerOptions LinearUpdate() {
+  LearnerOptions o;
+  o.adam_eps = 1.0;
+  o.lr = 1.0;
+  o.max_grad_norm = 0;
+  return o;
+}
+
+void ExpectClose(DecoderLM& a, DecoderLM& b, double tol) {
+  auto pa = a.named_parameters(), pb = b.named_parameters();
+  for (const auto& p : pa)
+    EXPECT_LE((p.value() - pb[p.key()]).abs().max().item<double>(), tol) << p.key();
+}
+
+TEST(Learner, MicroBatchingDoesNotChangeTheUpdate) {
+  LearnerOptions big = LinearUpdate(), small = LinearUpdate();
+  big.micro_batch_tokens = 1 << 20;
+  small.micro_batch_tokens = 20;  // many micro-batches
+  auto a = testing::TinyModel(33), b = testing::TinyModel(33);
+  Learner la(a, big, 5), lb(b, small, 5);
+  auto batch = FixedBatch(12, 3);
+  auto ma = la.Step(batch), mb = lb.Step(batch);
+  EXPECT_EQ(ma["micro_batches"], 1);
+  EXPECT_GT(mb["micro_batches"], 4);
+  ExpectClose(*a, *b, 1e-7);
+}
+
+// A reusable barrier (C++17 has none).
+class Barrier {
+ public:
+  explicit Barrier(int n) : n_(n) {}
+  void arrive_and_wait() {
+    std::unique_lock<std::mutex> l(mu_);
+    const uint64_t gen = gen_;
+    if (++count_ == n_) {
+      count_ = 0;
+      ++gen_;
+      cv_.notify_all();
+    } else {
+      cv_.wait(l, [&] { return gen != gen_; });
+    }
+  }
+
+ private:
+  int n_, count_ = 0;
+  uint64_t gen_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+};
+
+// N ranks as N threads: sums through a shared buffer and a barrier.
+class ThreadGroup {
+ public:
+  explicit ThreadGroup(int n) : n_(n), barrier_(n) {}
+  class Rank : public DataParallel {
+   public:
+    Rank(ThreadGroup* g, int r) : g_(g), r_(r) {}
+    int rank() const override { return r_; }
+    int world_size() const override { return g_->n_; }
+    void AverageGradients(const std::vector<at::Tensor>& params) override {
+      std::vector<at::Tensor> grads;
+      for (const auto& p : params) grads.push_back(p.grad().flatten());
+      auto flat = torch::cat(grads);
+      auto sum = Reduce(flat) / double(g_->n_);
+      int64_t off = 0;
+      for (const auto& p : params) {
+        p.grad().copy_(sum.narrow(0, off, p.numel()).view_as(p));
+        off += p.numel();
+      }
+    }
+    double SumScalar(double x) override { return Reduce(torch::tensor({x}, torch::kFloat64)).item<double>(); }
+
+   private:
+    at::Tensor Reduce(const at::Tensor& t) {
+      {
+        std::lock_guard<std::mutex> l(g_->mu_);
+        g_->sum_ = g_->sum_.defined() ? g_->sum_ + t : t.clone();
+      }
+      g_->barrier_.arrive_and_wait();
+      auto out = g_->sum_.clone();
+      g_->barrier_.arrive_and_wait();
+      if (r_ == 0) g_->sum_ = at::Tensor();
+      g_->barrier_.arrive_and_wait();
+      return out;
+    }
+    ThreadGroup* g_;
+    int r_;
+  };
+
+ private:
+  int n_;
+  Barrier barrier_;
+  std::mutex mu_;
+  at::Tensor sum_;
+};
+
+TEST(Learner, DataParallelRanksStayIdentical) {
+  LearnerOptions o = LinearUpdate();
+  auto batch = FixedBatch(12, 5);
+  ThreadGroup group(2);
+  std::vector<std::shared_ptr<DecoderLM>> models = {testing::TinyModel(34), testing::TinyModel(34)};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r)
+    threads.emplace_back([&, r] {
+      at::set_num_threads(1);
+      ThreadGroup::Rank dp(&group, r);
+      std::vector<TrainSample> shard;
+      for (size_t i = r; i < batch.size(); i += 2) shard.push_back(batch[i]);  // groups split across ranks
+      Learner(models[r], o, 5, &dp).Step(shard);
+    });
+  for (auto& t : threads) t.join();
+  ExpectClose(*models[0], *models[1], 0);  // every rank applies the same averaged update
+}
+
+TEST(Learner, DataParallelGroupAlignedShardsMatchSingleRank) {
+  LearnerOptions o = LinearUpdate();
+  auto batch = FixedBatch(12, 6);  // groups 0,1,2
+  auto single = testing::TinyModel(35);
+  Learner(single, o, 5).Step(batch);
+  ThreadGroup group(2);
+  std::vector<std::shared_ptr<DecoderLM>> models = {testing::TinyModel(35), testing::TinyModel(35)};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r)
+    threads.emplace_back([&, r] {
+      ThreadGroup::Rank dp(&group, r);
+      std::vector<TrainSample> shard;
+      for (const auto& s : batch)
+        if ((s.group == 0) == (r == 0)) shard.push_back(s);  // rank 0: group 0; rank 1: groups 1, 2
+      Learner(models[r], o, 5, &dp).Step(shard);
+    });
+  for (auto& t : threads) t.join();
+  ExpectClose(*models[0], *single, 1e-7);
+  ExpectClose(*models[1], *single, 1e-7);
+}
+
+TEST(Learner, SaveAndResumeIsBitExact) {
+  LearnerOptions o;
+  o.lr = 1e-3;
+  o.warmup_steps = 2;
+  o.schedule = "cosine";
+  o.kl_coef = 0.01;
+  auto straight = testing::TinyModel(36);
+  Learner ls(straight, o, 4);
+  for (int s = 0; s < 3; ++s) ls.Step(FixedBatch(8, s));
+
+  auto first = testing::TinyModel(36);
+  Learner l1(first, o, 4);
+  l1.Step(FixedBatch(8, 0));
+  auto dir = testing::TempDir("learner_resume");
+  SaveModel(*first, dir);
+  l1.SaveState(dir);
+  auto resumed = LoadModel(dir).model;
+  // The reference policy is the *initial* policy: rebuild it from the initial weights.
+  Learner l2(testing::TinyModel(36), o, 4);
+  {
+    torch::NoGradGuard ng;
+    auto src = resumed->named_parameters();
+    for (auto& p : l2.policy().named_parameters()) p.value().copy_(src[p.key()]);
+  }
+  l2.LoadState(dir);
+  EXPECT_EQ(l2.step(), 1);
+  for (int s = 1; s < 3; ++s) l2.Step(FixedBatch(8, s));
+  auto pa = straight->named_parameters(), pb = l2.policy().named_parameters();
+  for (const auto& p : pa) EXPECT_TRUE(torch::equal(p.value(), pb[p.key()])) << p.key();
+}
+
+TEST(Learner, LearningRateSchedule) {
+  LearnerOptions o;
+  o.lr = 1.0;
+  o.warmup_steps = 4;
+  o.schedule = "cosine";
+  o.min_lr_ratio = 0.1;
+  Learner l(testing::TinyModel(), o, 14);
+  EXPECT_DOUBLE_EQ(l.LearningRate(0), 0.25);
+  EXPECT_DOUBLE_EQ(l.LearningRate(3), 1.0);
+  EXPECT_DOUBLE_EQ(l.LearningRate(4), 1.0);
+  EXPECT_NEAR(l.LearningRate(9), 0.1 + 0.9 * 0.5, 1e-12);
+  EXPECT_NEAR(l.LearningRate(14), 0.1, 1e-12);
+}
+
+}  // namespace
+}  // namespace iranker
