@@ -6,6 +6,7 @@ const std::vector<Benchmark>& AllBenchmarks() {
   static const std::vector<Benchmark> all = {
       {"matmul", "fp32 matmul GFLOP/s through libtorch vs numpy/OpenBLAS (the MFU peak)", RunMatmul},
       {"generate", "greedy generation tokens/s, ragged batch, small preset, vs transformers-style PyTorch", RunGenerate},
+      {"learner", "PPO learner step tokens/s and MFU, small preset, vs the same step in Python/PyTorch", RunLearner},
   };
   return all;
 }

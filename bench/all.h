@@ -6,4 +6,5 @@
 namespace iranker::bench {
 BenchResult RunMatmul(const BenchArgs& args);
 BenchResult RunGenerate(const BenchArgs& args);
+BenchResult RunLearner(const BenchArgs& args);
 }  // namespace iranker::bench

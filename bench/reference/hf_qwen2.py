@@ -9,6 +9,7 @@ Only Debian's python3-torch and python3-numpy are needed; weights are read from 
 Usage:
   hf_qwen2.py logits CKPT_DIR IDS_JSON            -> JSON logits of one sequence
   hf_qwen2.py generate CKPT_DIR PROMPTS_JSON NEW THREADS WARMUP REPEATS -> JSON timing + tokens
+  hf_qwen2.py train_step CKPT_DIR BATCH_JSON THREADS WARMUP REPEATS     -> JSON timing of a PPO step
 """
 import json
 import math
@@ -243,6 +244,44 @@ def main():
         k = len(times)
         med = times[k // 2] if k % 2 else 0.5 * (times[k // 2 - 1] + times[k // 2])
         print(json.dumps({"seconds": med, "tokens": toks}))
+    elif cmd == "train_step":
+        # One PPO step (forward, clipped-surrogate loss on response tokens, backward, AdamW), timed.
+        batch = json.load(open(sys.argv[3]))
+        threads, warmup, repeats = (int(x) for x in sys.argv[4:7])
+        torch.set_num_threads(threads)
+        m = load_model(ckpt).train()
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-6, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+        ids = torch.tensor(batch["ids"])
+        mask = torch.tensor(batch["mask"], dtype=torch.float32)
+        old = torch.tensor(batch["old"], dtype=torch.float32)
+        adv = torch.tensor(batch["adv"], dtype=torch.float32)
+        b, t = ids.shape
+        attn = torch.ones_like(ids)
+        cmask = causal_mask(attn, t, 0)
+        pos = torch.arange(t)[None].expand(b, t)
+
+        def step():
+            logits, _ = m(ids, pos, cmask)
+            logp = torch.log_softmax(logits[:, :-1], -1).gather(-1, ids[:, 1:, None]).squeeze(-1)
+            mk, o, a = mask[:, 1:], old[:, 1:], adv[:, 1:]
+            ratio = torch.exp(logp - o)
+            pg = -torch.min(ratio * a, torch.clamp(ratio, 0.8, 1.2) * a)
+            loss = (pg * mk).sum() / mk.sum()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+            opt.step()
+
+        times = []
+        for i in range(warmup + repeats):
+            t0 = time.perf_counter()
+            step()
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+        times.sort()
+        k = len(times)
+        med = times[k // 2] if k % 2 else 0.5 * (times[k // 2 - 1] + times[k // 2])
+        print(json.dumps({"seconds": med}))
     else:
         sys.exit("unknown command " + cmd)
 
