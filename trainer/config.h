@@ -3,9 +3,17 @@
 #pragma once
 
 #include <cstdint>
+#include <cmath>
 #include <string>
 
+#include "actor/options.h"
 #include "base/fields.h"
+#include "learner/options.h"
+#include "model/options.h"
+#include "ranking/jsonl.h"
+#include "ranking/prompt.h"
+#include "ranking/reward.h"
+#include "trainer/train_options.h"
 
 namespace iranker {
 
@@ -38,10 +46,26 @@ struct RunOptions {
 
 struct Config {
   RunOptions run;
+  ModelOptions model;
+  DataOptions data;
+  PromptOptions prompt;
+  RewardOptions reward;
+  ActorOptions actor;
+  LearnerOptions learner;
+  TrainOptions train;
 
   template <class V>
   void Visit(V& v) {
     v.Section("run", run, "The run as a whole.");
+    v.Section("data", data, "Ranking datasets (JSONL, docs/DATA.md) and bad-line policy.");
+    v.Section("prompt", prompt, "Prompt templates and chat formatting.");
+    v.Section("reward", reward, "IRanker/DRanker reward terms and answer matching.");
+    v.Section("model", model, "The policy: checkpoint or preset, dtype, device.");
+    v.Section("actor", actor, "Rollout actors: episodes, sampling, generation engine.");
+    v.Section("learner", learner, "Learner ranks: RL algorithm, optimizer, batching.");
+    v.Section("train", train, "Training schedule: steps, evaluation, checkpoints.");
+    v.Check(std::abs(learner.temperature - actor.temperature) < 1e-9, "learner",
+            "learner.temperature must equal actor.temperature (log-probabilities must match)");
   }
 
   // The run directory after defaults are applied.

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   iranker::AddConfigCommand(app);
   iranker::AddBenchCommand(app);
+  iranker::AddMetricsCommand(app);
+  iranker::AddDataCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
