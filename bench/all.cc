@@ -7,6 +7,7 @@ const std::vector<Benchmark>& AllBenchmarks() {
       {"matmul", "fp32 matmul GFLOP/s through libtorch vs numpy/OpenBLAS (the MFU peak)", RunMatmul},
       {"generate", "greedy generation tokens/s, ragged batch, small preset, vs transformers-style PyTorch", RunGenerate},
       {"learner", "PPO learner step tokens/s and MFU, small preset, vs the same step in Python/PyTorch", RunLearner},
+      {"tokenize", "Qwen tokenizer encode tokens/s on the parity corpus vs the JavaScript reference (transformers.js)", RunTokenize},
   };
   return all;
 }

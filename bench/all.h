@@ -7,4 +7,5 @@ namespace iranker::bench {
 BenchResult RunMatmul(const BenchArgs& args);
 BenchResult RunGenerate(const BenchArgs& args);
 BenchResult RunLearner(const BenchArgs& args);
+BenchResult RunTokenize(const BenchArgs& args);
 }  // namespace iranker::bench

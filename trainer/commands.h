@@ -10,6 +10,7 @@ void AddConfigCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
 void AddMetricsCommand(CLI::App& app);
 void AddDataCommand(CLI::App& app);
+void AddTokenizeCommand(CLI::App& app);
 
 // Sets torch's intra-op thread count: `threads` if > 0, else the host's cores divided by the
 // processes of this job that share the host (from the MPI/Slurm local size). Returns it.

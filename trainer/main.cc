@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   iranker::AddBenchCommand(app);
   iranker::AddMetricsCommand(app);
   iranker::AddDataCommand(app);
+  iranker::AddTokenizeCommand(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
