@@ -8,4 +8,7 @@ BenchResult RunMatmul(const BenchArgs& args);
 BenchResult RunGenerate(const BenchArgs& args);
 BenchResult RunLearner(const BenchArgs& args);
 BenchResult RunTokenize(const BenchArgs& args);
+BenchResult RunStream(const BenchArgs& args);
+BenchResult RunAllreduce(const BenchArgs& args);
+BenchResult RunWeights(const BenchArgs& args);
 }  // namespace iranker::bench

@@ -1,0 +1,115 @@
+// `iranker bench stream`: trajectory bytes/s through the actor -> learner stream on loopback TCP
+// (encode, checksum, credit, receipt, decode, ACK) vs a bare ZeroMQ PUSH/PULL loop moving frames
+// of the same sizes. value = frame bytes delivered per second (MB/s, 1e6); ratio = value / bare.
+// Params: batches=N (default 3000, quick 300), steps=S per batch (8), prompt=P tokens (1024),
+// response=R tokens (256), window=W credit window (8).
+#include <zmq.hpp>
+
+#include <chrono>
+#include <thread>
+
+#include "bench/all.h"
+#include "comm/stream.h"
+
+namespace iranker::bench {
+
+namespace {
+
+TrajectoryBatch MakeBatch(int steps, int prompt, int response) {
+  TrajectoryBatch b;
+  for (int i = 0; i < steps; ++i) {
+    StepRecord s;
+    s.episode_id = i;
+    s.query_id = "q" + std::to_string(i);
+    s.dataset = "bench";
+    s.prompt_ids.assign(prompt, 17);
+    s.response_ids.assign(response, 42);
+    s.logprobs.assign(response, -0.5f);
+    s.answer_text = "[3] > [1] > [2]";
+    b.steps.push_back(std::move(s));
+  }
+  return b;
+}
+
+double StreamSeconds(int batches, const TrajectoryBatch& proto, int window, uint64_t* bytes) {
+  zmq::context_t lctx, actx;  // two contexts: as separate processes would have
+  comm::StreamOptions o;
+  o.learner_endpoints = {"tcp://127.0.0.1:*"};
+  o.credit_window = window;
+  o.learner_queue_batches = window * 2;
+  comm::TrajectoryReceiver learner(lctx, o, 0);
+  o.learner_endpoints = {learner.endpoint()};
+  comm::TrajectorySender actor(actx, o, 1);
+  // Warm-up: connection and credit established.
+  actor.Send(proto, std::chrono::seconds(10));
+  TrajectoryBatch got;
+  learner.Receive(&got, std::chrono::seconds(10));
+  actor.Flush(std::chrono::seconds(10));
+  uint64_t bytes0 = learner.stats().bytes_received;
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread consumer([&] {
+    TrajectoryBatch b;
+    for (int i = 0; i < batches; ++i) learner.Receive(&b, std::chrono::seconds(30));
+  });
+  for (int i = 0; i < batches; ++i) actor.Send(proto, std::chrono::seconds(30));
+  consumer.join();
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  actor.Flush(std::chrono::seconds(10));
+  *bytes = learner.stats().bytes_received - bytes0;
+  return s;
+}
+
+double BareSeconds(int batches, size_t frame_bytes) {
+  zmq::context_t rctx, sctx;
+  zmq::socket_t pull(rctx, zmq::socket_type::pull), push(sctx, zmq::socket_type::push);
+  pull.bind("tcp://127.0.0.1:*");
+  push.connect(pull.get(zmq::sockopt::last_endpoint));
+  std::string frame(frame_bytes, 'x');
+  push.send(zmq::buffer(frame));
+  zmq::message_t m;
+  (void)pull.recv(m);
+  auto t0 = std::chrono::steady_clock::now();
+  std::thread consumer([&] {
+    zmq::message_t msg;
+    for (int i = 0; i < batches; ++i) (void)pull.recv(msg);
+  });
+  for (int i = 0; i < batches; ++i) push.send(zmq::message_t(frame.data(), frame.size()), zmq::send_flags::none);
+  consumer.join();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+BenchResult RunStream(const BenchArgs& args) {
+  int batches = std::stoi(args.Param("batches", args.quick ? "300" : "3000"));
+  int steps = std::stoi(args.Param("steps", "8"));
+  int prompt = std::stoi(args.Param("prompt", "1024"));
+  int response = std::stoi(args.Param("response", "256"));
+  int window = std::stoi(args.Param("window", "8"));
+  TrajectoryBatch proto = MakeBatch(steps, prompt, response);
+  uint64_t bytes = 0;
+  std::vector<double> ours, bare;
+  for (int r = 0; r < args.warmup + std::max(1, args.repeats); ++r) {
+    double s = StreamSeconds(batches, proto, window, &bytes);
+    double b = BareSeconds(batches, bytes / batches);
+    if (r >= args.warmup) {
+      ours.push_back(s);
+      bare.push_back(b);
+    }
+  }
+  double s = Median(ours), b = Median(bare);
+  BenchResult res;
+  res.value_name = "trajectory stream throughput (loopback TCP)";
+  res.unit = "MB/s";
+  res.value = bytes / s / 1e6;
+  res.reference = "bare ZeroMQ PUSH/PULL, same frame sizes";
+  res.reference_value = bytes / b / 1e6;
+  res.ratio = res.value / res.reference_value;
+  res.extra = {{"batches", batches},
+               {"frame_bytes", bytes / batches},
+               {"batches_per_s", batches / s},
+               {"definition", "frame bytes (header + encoded batch) delivered to Receive per second"}};
+  return res;
+}
+
+}  // namespace iranker::bench

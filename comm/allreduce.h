@@ -1,0 +1,123 @@
+// comm/allreduce.h — gradient all-reduce across the data-parallel learner ranks.
+//
+// One interface, two back-ends: MPI for CPU tensors (MakeMpiCollective) and NCCL for CUDA tensors
+// (MakeNcclCollective; its communicator is bootstrapped by broadcasting the ncclUniqueId over MPI;
+// compiled only where NCCL was found, see comm/CMakeLists.txt). GradientBucketer flattens the
+// parameters' gradients into buckets of AllreduceOptions::bucket_mb and starts each bucket's
+// non-blocking all-reduce as soon as autograd has produced all of its gradients, so communication
+// overlaps the rest of backward; FinishBackward leaves every rank's .grad() equal to the average
+// over ranks.
+//
+// Time-outs: every wait polls the collective until AllreduceOptions::timeout_ms and then throws
+// Error(kDeadlineExceeded) naming the collective, this rank, the world size and the host, instead
+// of hanging. A timed-out MPI request cannot be cancelled: it is parked and completed (or given up
+// on) when MpiSession ends; the process is expected to exit after such an error.
+//
+// Threading: a Collective serialises its own MPI calls (MPI initialised with at least
+// MPI_THREAD_SERIALIZED). All ranks must issue collectives in the same order; the bucketer starts
+// buckets strictly in bucket order for that reason.
+//
+// Torch types appear only by forward declaration: include <torch/torch.h> to use these.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "comm/options.h"
+
+namespace at {
+class Tensor;
+}
+
+namespace iranker::comm {
+
+// Initialises MPI (MPI_THREAD_SERIALIZED or better) unless already initialised, and finalises it
+// on destruction if it initialised it. One per process, in main().
+class MpiSession {
+ public:
+  MpiSession(int* argc, char*** argv);
+  ~MpiSession();
+  MpiSession(const MpiSession&) = delete;
+  MpiSession& operator=(const MpiSession&) = delete;
+  int rank() const;
+  int size() const;
+};
+
+// A started collective. Wait() blocks until it completes or the deadline passes (then throws).
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  virtual bool Test() = 0;  // non-blocking progress; true once complete
+  virtual void Wait() = 0;
+};
+
+class Collective {
+ public:
+  virtual ~Collective() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+  virtual std::string backend() const = 0;
+
+  // In-place sum over ranks of a contiguous float32/float64 tensor (CPU for MPI, CUDA for NCCL).
+  // `what` names the collective in time-out messages.
+  virtual std::unique_ptr<PendingCollective> StartAllreduceSum(const at::Tensor& t,
+                                                               const std::string& what) = 0;
+  void AllreduceSum(const at::Tensor& t, const std::string& what);
+  void AllreduceMean(const at::Tensor& t, const std::string& what);
+  // In-place broadcast of a contiguous tensor from `root`.
+  virtual void Broadcast(const at::Tensor& t, int root, const std::string& what) = 0;
+  // Broadcast of a byte string of any length from `root` (receivers' strings are resized).
+  virtual void BroadcastBytes(std::string* bytes, int root, const std::string& what) = 0;
+  virtual void Barrier(const std::string& what) = 0;
+  // Sum over ranks of a few doubles (metrics, losses, norms), in place.
+  virtual void AllreduceSumDoubles(std::vector<double>* values, const std::string& what) = 0;
+};
+
+// MPI back-end over a duplicate of MPI_COMM_WORLD (MPI must be initialised).
+std::unique_ptr<Collective> MakeMpiCollective(const AllreduceOptions& options);
+// NCCL back-end for CUDA tensors on `device`; throws Error(kFailedPrecondition) when this build
+// has no NCCL. Bootstraps over MPI (MPI must be initialised).
+std::unique_ptr<Collective> MakeNcclCollective(const AllreduceOptions& options, int device);
+// "mpi", "nccl" or "auto" (nccl for CUDA parameters when available, else mpi).
+std::unique_ptr<Collective> MakeCollective(const AllreduceOptions& options, bool cuda_params,
+                                           int device = 0);
+bool NcclAvailable();
+
+// sqrt(sum over ranks of the squared L2 norms of `local`): the global norm of a gradient that is
+// split across ranks. (After GradientBucketer, gradients are replicated: use the local norm.)
+double GlobalL2Norm(Collective& c, const std::vector<at::Tensor>& local);
+
+struct BucketerStats {
+  int buckets = 0;
+  int64_t bytes = 0;                 // gradient bytes reduced per backward
+  int buckets_started_in_backward = 0;  // buckets whose reduce overlapped backward (last pass)
+  double finish_wait_seconds = 0;    // time FinishBackward waited on communication (last pass)
+};
+
+class GradientBucketer {
+ public:
+  // `params`: trainable parameters, all on one device with one floating dtype. Buckets are filled
+  // in reverse parameter order (the order backward produces gradients). Registers hooks on
+  // the parameters; the destructor removes them.
+  GradientBucketer(Collective& collective, const std::vector<at::Tensor>& params,
+                   const AllreduceOptions& options);
+  ~GradientBucketer();
+  GradientBucketer(const GradientBucketer&) = delete;
+  GradientBucketer& operator=(const GradientBucketer&) = delete;
+
+  // Arms the hooks for the next backward (the one whose gradients are reduced; gradients already
+  // accumulated in .grad() by earlier micro-batches are included).
+  void BeginBackward();
+  // Starts the buckets still pending (parameters without a gradient this pass count as zero),
+  // waits for all, and writes the averaged gradients into every parameter's .grad().
+  void FinishBackward();
+  BucketerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace iranker::comm

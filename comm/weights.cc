@@ -1,0 +1,627 @@
+#include "comm/weights.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "base/error.h"
+#include "base/log.h"
+#include "comm/bytes.h"
+#include "comm/security.h"
+#include "comm/wire.h"
+#include "comm/zmq_util.h"
+
+namespace iranker::comm {
+
+namespace {
+
+constexpr uint32_t kBlobMagic = 0x54575249;  // "IRWT"
+constexpr uint32_t kBlobFormat = 1;
+constexpr size_t kAlign = 64;
+
+size_t AlignUp(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+bool ShapeBytes(DType d, const std::vector<int64_t>& shape, size_t* bytes) {
+  size_t n = DTypeSize(d);
+  if (n == 0) return false;
+  for (int64_t s : shape) {
+    if (s < 0) return false;
+    if (s != 0 && n > SIZE_MAX / static_cast<size_t>(s)) return false;
+    n *= static_cast<size_t>(s);
+  }
+  *bytes = n;
+  return true;
+}
+
+zmq::message_t Frame(MsgType t, uint64_t sender, const std::string& payload) {
+  return SharedFrameMessage(std::make_shared<const std::string>(EncodeMessage(t, sender, payload)));
+}
+
+bool SendNoWait(zmq::socket_t& s, zmq::message_t&& m, bool more) {
+  try {
+    auto flags = zmq::send_flags::dontwait | (more ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    return s.send(std::move(m), flags).has_value();
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH || e.num() == EAGAIN) return false;
+    throw;
+  }
+}
+
+}  // namespace
+
+size_t DTypeSize(DType d) {
+  switch (d) {
+    case DType::kFloat32: case DType::kInt32: return 4;
+    case DType::kFloat16: case DType::kBFloat16: return 2;
+    case DType::kFloat64: case DType::kInt64: return 8;
+    case DType::kInt8: case DType::kUInt8: case DType::kBool: return 1;
+  }
+  return 0;
+}
+
+const char* DTypeName(DType d) {
+  switch (d) {
+    case DType::kFloat32: return "float32";
+    case DType::kFloat16: return "float16";
+    case DType::kBFloat16: return "bfloat16";
+    case DType::kFloat64: return "float64";
+    case DType::kInt64: return "int64";
+    case DType::kInt32: return "int32";
+    case DType::kInt8: return "int8";
+    case DType::kUInt8: return "uint8";
+    case DType::kBool: return "bool";
+  }
+  return "?";
+}
+
+const WeightSet::Entry* WeightSet::Find(const std::string& name) const {
+  for (const auto& e : tensors)
+    if (e.name == name) return &e;
+  return nullptr;
+}
+
+std::string SerializeWeights(uint64_t version, const std::vector<TensorView>& tensors) {
+  std::string manifest;
+  ByteWriter w(&manifest);
+  w.Put(kBlobMagic);
+  w.Put(kBlobFormat);
+  w.Put(version);
+  w.Put(static_cast<uint32_t>(tensors.size()));
+  size_t manifest_size = manifest.size();
+  for (const auto& t : tensors)
+    manifest_size += 4 + t.name.size() + 1 + 4 + 8 * t.shape.size() + 8 + 8;
+  size_t offset = AlignUp(manifest_size);
+  std::vector<size_t> offsets;
+  for (const auto& t : tensors) {
+    size_t expect = 0;
+    if (!ShapeBytes(t.dtype, t.shape, &expect) || expect != t.nbytes)
+      Fail(ErrorCode::kInvalidArgument, "weight '", t.name, "': ", t.nbytes,
+           " bytes do not match its shape and dtype ", DTypeName(t.dtype));
+    offsets.push_back(offset);
+    w.PutString(t.name);
+    w.Put(static_cast<uint8_t>(t.dtype));
+    w.Put(static_cast<uint32_t>(t.shape.size()));
+    for (int64_t s : t.shape) w.Put(s);
+    w.Put(static_cast<uint64_t>(offset));
+    w.Put(static_cast<uint64_t>(t.nbytes));
+    offset = AlignUp(offset + t.nbytes);
+  }
+  IR_CHECK_EQ(manifest.size(), manifest_size);
+  std::string blob(offset, '\0');
+  std::memcpy(blob.data(), manifest.data(), manifest.size());
+  for (size_t i = 0; i < tensors.size(); ++i)
+    if (tensors[i].nbytes) std::memcpy(blob.data() + offsets[i], tensors[i].data, tensors[i].nbytes);
+  return blob;
+}
+
+bool ParseWeights(std::shared_ptr<const std::string> blob, WeightSet* out, std::string* why) {
+  auto bad = [&](const std::string& w) {
+    if (why) *why = w;
+    return false;
+  };
+  if (!blob) return bad("no blob");
+  ByteReader r(blob->data(), blob->size());
+  uint32_t magic = 0, format = 0, count = 0;
+  WeightSet ws;
+  if (!r.Get(&magic) || magic != kBlobMagic) return bad("not a weight blob (magic)");
+  if (!r.Get(&format) || format != kBlobFormat) return bad("unknown weight blob format");
+  if (!r.Get(&ws.version) || !r.GetCount(&count, 4 + 1 + 4 + 16)) return bad("truncated manifest");
+  ws.tensors.resize(count);
+  for (auto& e : ws.tensors) {
+    uint8_t dtype = 0;
+    uint32_t ndim = 0;
+    uint64_t off = 0, n = 0;
+    if (!r.GetString(&e.name) || !r.Get(&dtype) || !r.GetCount(&ndim, 8)) return bad("truncated manifest entry");
+    e.dtype = static_cast<DType>(dtype);
+    e.shape.resize(ndim);
+    for (auto& s : e.shape)
+      if (!r.Get(&s)) return bad("truncated shape");
+    if (!r.Get(&off) || !r.Get(&n)) return bad("truncated manifest entry");
+    size_t expect = 0;
+    if (!ShapeBytes(e.dtype, e.shape, &expect) || expect != n)
+      return bad("tensor '" + e.name + "': size does not match shape/dtype");
+    if (off > blob->size() || n > blob->size() - off) return bad("tensor '" + e.name + "' lies outside the blob");
+    e.offset = off;
+    e.nbytes = n;
+  }
+  ws.blob = std::move(blob);
+  *out = std::move(ws);
+  return true;
+}
+
+// ----------------------------------------------------------------------------------------------
+
+struct WeightPublisher::Impl {
+  struct Version {
+    uint64_t version = 0;
+    std::shared_ptr<const std::string> blob;
+    std::vector<uint64_t> chunk_hash;
+    uint64_t blob_hash = 0;
+    size_t chunk_bytes = 0;
+  };
+
+  WeightsOptions opt;
+  uint64_t id;
+  zmq::socket_t socket;
+  std::shared_ptr<ZapHandler> zap;
+  std::string endpoint;
+  WakeFd wake;
+  WireStats wire;
+  mutable std::mutex mu;
+  std::shared_ptr<const Version> current;   // guarded by mu
+  bool announce_pending = false;            // guarded by mu
+  bool stop = false;                        // guarded by mu
+  PublisherStats st;                        // guarded by mu
+  std::map<std::string, int64_t> subscribers;  // I/O thread: route -> last seen
+  std::thread thread;
+
+  Impl(zmq::context_t& ctx, const WeightsOptions& o, uint64_t publisher_id)
+      : opt(o), id(publisher_id), socket(ctx, zmq::socket_type::router) {
+    CheckBindAllowed(opt.endpoint, opt.security);
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::router_mandatory, 1);
+    socket.set(zmq::sockopt::sndhwm, 100000);
+    socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(1 << 20));  // requests are small
+    zap = ApplyServerSecurity(ctx, socket, opt.security, "iranker-weights");
+    endpoint = BindResolved(socket, opt.endpoint);
+    thread = std::thread([this] { Loop(); });
+  }
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+    }
+    wake.Signal();
+    thread.join();
+  }
+
+  std::string AnnouncePayload(const Version* v) {
+    std::string p;
+    ByteWriter w(&p);
+    w.Put<uint64_t>(v ? v->version : 0);
+    w.Put<uint64_t>(v ? v->blob->size() : 0);
+    w.Put<uint64_t>(v ? v->chunk_bytes : 0);
+    w.Put<uint32_t>(v ? static_cast<uint32_t>(v->chunk_hash.size()) : 0);
+    w.Put<uint64_t>(v ? v->blob_hash : 0);
+    return p;
+  }
+
+  void Loop() {
+    try {
+      while (true) {
+        std::shared_ptr<const Version> v;
+        bool announce;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (stop) return;
+          v = current;
+          announce = announce_pending;
+          announce_pending = false;
+        }
+        int64_t now = SteadyMs();
+        for (auto it = subscribers.begin(); it != subscribers.end();)
+          it = now - it->second > opt.peer_timeout_ms ? subscribers.erase(it) : std::next(it);
+        if (announce && v) {
+          for (const auto& [route, seen] : subscribers) {
+            if (SendNoWait(socket, zmq::message_t(route.data(), route.size()), true))
+              socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(v.get())), zmq::send_flags::none);
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          st.announces += subscribers.size();
+        }
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          st.subscribers = static_cast<int>(subscribers.size());
+        }
+        zmq::pollitem_t items[2] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
+                                    {nullptr, wake.fd(), ZMQ_POLLIN, 0}};
+        zmq::poll(items, 2, std::chrono::milliseconds(100));
+        if (items[1].revents & ZMQ_POLLIN) wake.Drain();
+        if (items[0].revents & ZMQ_POLLIN) ReadAll(v);
+      }
+    } catch (const std::exception& e) {
+      IR_LOG_ERROR("comm: weight publisher {} I/O thread failed: {}", endpoint, e.what());
+    }
+  }
+
+  void ReadAll(const std::shared_ptr<const Version>& v) {
+    while (true) {
+      zmq::message_t route, body;
+      if (!socket.recv(route, zmq::recv_flags::dontwait)) return;
+      if (!route.more()) continue;
+      if (!socket.recv(body, zmq::recv_flags::none)) return;
+      while (body.more()) {
+        zmq::message_t extra;
+        if (!socket.recv(extra, zmq::recv_flags::none) || !extra.more()) break;
+      }
+      std::string r = route.to_string();
+      subscribers[r] = SteadyMs();
+      MessageView m;
+      if (!DecodeChecked(body.data(), body.size(), 1 << 20, &wire, "weights subscriber", &m)) {
+        std::lock_guard<std::mutex> lock(mu);
+        ++st.malformed;
+        continue;
+      }
+      ByteReader rd(m.payload, m.payload_size);
+      if (m.type == MsgType::kWeightsPoll) {
+        if (SendNoWait(socket, zmq::message_t(r.data(), r.size()), true))
+          socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(v.get())), zmq::send_flags::none);
+        continue;
+      }
+      uint64_t version = 0;
+      uint32_t chunk = 0;
+      if (m.type != MsgType::kWeightsRequest || !rd.Get(&version) || !rd.Get(&chunk) || !rd.done()) {
+        wire.Record(WireReject::kBadPayload, "weights subscriber");
+        std::lock_guard<std::mutex> lock(mu);
+        ++st.malformed;
+        continue;
+      }
+      if (!v || version != v->version || chunk >= v->chunk_hash.size()) {
+        std::string p;
+        ByteWriter w(&p);
+        w.Put<uint64_t>(v ? v->version : 0);
+        if (SendNoWait(socket, zmq::message_t(r.data(), r.size()), true))
+          socket.send(Frame(MsgType::kWeightsStale, id, p), zmq::send_flags::none);
+        std::lock_guard<std::mutex> lock(mu);
+        ++st.stale_replies;
+        continue;
+      }
+      size_t off = static_cast<size_t>(chunk) * v->chunk_bytes;
+      size_t n = std::min(v->chunk_bytes, v->blob->size() - off);
+      std::string hdr;
+      ByteWriter w(&hdr);
+      w.Put(version);
+      w.Put(chunk);
+      w.Put<uint64_t>(off);
+      w.Put<uint64_t>(n);
+      w.Put(v->chunk_hash[chunk]);
+      if (!SendNoWait(socket, zmq::message_t(r.data(), r.size()), true)) continue;
+      socket.send(Frame(MsgType::kWeightsChunk, id, hdr), zmq::send_flags::sndmore);
+      socket.send(SharedSliceMessage(v->blob, off, n), zmq::send_flags::none);
+      std::lock_guard<std::mutex> lock(mu);
+      ++st.chunks_sent;
+      st.bytes_sent += n;
+    }
+  }
+};
+
+WeightPublisher::WeightPublisher(zmq::context_t& ctx, const WeightsOptions& options,
+                                 uint64_t publisher_id)
+    : impl_(std::make_unique<Impl>(ctx, options, publisher_id)) {}
+WeightPublisher::~WeightPublisher() = default;
+
+size_t WeightPublisher::Publish(uint64_t version, const std::vector<TensorView>& tensors) {
+  Impl& s = *impl_;
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (s.current && version <= s.current->version)
+      Fail(ErrorCode::kInvalidArgument, "weight version ", version, " does not increase (last ",
+           s.current->version, ")");
+  }
+  auto v = std::make_shared<Impl::Version>();
+  v->version = version;
+  v->blob = std::make_shared<const std::string>(SerializeWeights(version, tensors));
+  v->chunk_bytes = static_cast<size_t>(s.opt.chunk_bytes);
+  const std::string& b = *v->blob;
+  for (size_t off = 0; off < b.size(); off += v->chunk_bytes)
+    v->chunk_hash.push_back(XXH3_64bits(b.data() + off, std::min(v->chunk_bytes, b.size() - off)));
+  v->blob_hash = XXH3_64bits(b.data(), b.size());
+  size_t size = b.size();
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.current = std::move(v);
+    s.announce_pending = true;
+    s.st.version = version;
+  }
+  s.wake.Signal();
+  return size;
+}
+
+PublisherStats WeightPublisher::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->st;
+}
+const std::string& WeightPublisher::endpoint() const { return impl_->endpoint; }
+
+// ----------------------------------------------------------------------------------------------
+
+struct WeightSubscriber::Impl {
+  struct Download {
+    uint64_t version = 0, blob_hash = 0;
+    size_t size = 0, chunk_bytes = 0;
+    uint32_t nchunks = 0, received = 0;
+    std::shared_ptr<std::string> blob;
+    std::vector<uint8_t> have;
+    std::deque<uint32_t> to_request;
+    int inflight = 0;
+    int64_t announce_ms = 0, progress_ms = 0;
+  };
+
+  WeightsOptions opt;
+  uint64_t id;
+  zmq::socket_t socket;
+  WakeFd wake;
+  WireStats wire;
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  WeightSet staged;       // guarded by mu (version 0 = none)
+  SubscriberStats st;     // guarded by mu
+  bool stop = false;      // guarded by mu
+  Download dl;            // I/O thread only
+  std::atomic<int64_t> last_heard_ms{-(1ll << 40)};
+  std::thread thread;
+
+  Impl(zmq::context_t& ctx, const WeightsOptions& o, uint64_t sub_id)
+      : opt(o), id(sub_id), socket(ctx, zmq::socket_type::dealer) {
+    socket.set(zmq::sockopt::linger, 0);
+    socket.set(zmq::sockopt::immediate, 1);
+    socket.set(zmq::sockopt::reconnect_ivl, 100);
+    socket.set(zmq::sockopt::reconnect_ivl_max, 1000);
+    socket.set(zmq::sockopt::rcvhwm, 100000);
+    socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opt.chunk_bytes + 4096));
+    ApplyClientSecurity(socket, opt.security);
+    try {
+      socket.connect(opt.endpoint);
+    } catch (const zmq::error_t& e) {
+      Fail(ErrorCode::kInvalidArgument, "cannot connect to weight publisher ", opt.endpoint, ": ", e.what());
+    }
+    thread = std::thread([this] { Loop(); });
+  }
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      stop = true;
+    }
+    wake.Signal();
+    thread.join();
+  }
+
+  uint64_t Known() {  // newest version we have or are fetching
+    std::lock_guard<std::mutex> lock(mu);
+    return std::max({dl.version, staged.version, st.taken_version});
+  }
+
+  void Loop() {
+    try {
+      int64_t next_poll = 0;
+      while (true) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (stop) return;
+        }
+        int64_t now = SteadyMs();
+        if (now >= next_poll) {
+          std::string p;
+          ByteWriter w(&p);
+          w.Put(Known());
+          SendNoWait(socket, Frame(MsgType::kWeightsPoll, id, p), false);
+          next_poll = now + opt.poll_ms;
+        }
+        if (dl.blob && now - dl.progress_ms > opt.peer_timeout_ms) {
+          IR_LOG_WARN("comm: weights: download of version {} stalled for {} ms at {}/{} chunks; "
+                      "re-requesting the missing ones", dl.version, now - dl.progress_ms,
+                      dl.received, dl.nchunks);
+          dl.to_request.clear();
+          for (uint32_t i = 0; i < dl.nchunks; ++i)
+            if (!dl.have[i]) dl.to_request.push_back(i);
+          dl.inflight = 0;
+          dl.progress_ms = now;
+          std::lock_guard<std::mutex> lock(mu);
+          ++st.restarts;
+        }
+        RequestMore();
+        zmq::pollitem_t items[2] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
+                                    {nullptr, wake.fd(), ZMQ_POLLIN, 0}};
+        zmq::poll(items, 2, std::chrono::milliseconds(std::max<int64_t>(1, next_poll - now)));
+        if (items[1].revents & ZMQ_POLLIN) wake.Drain();
+        if (items[0].revents & ZMQ_POLLIN) ReadAll();
+      }
+    } catch (const std::exception& e) {
+      IR_LOG_ERROR("comm: weight subscriber {} I/O thread failed: {}", id, e.what());
+    }
+  }
+
+  void RequestMore() {
+    while (dl.blob && dl.inflight < opt.chunks_in_flight && !dl.to_request.empty()) {
+      std::string p;
+      ByteWriter w(&p);
+      w.Put(dl.version);
+      w.Put(dl.to_request.front());
+      if (!SendNoWait(socket, Frame(MsgType::kWeightsRequest, id, p), false)) return;
+      dl.to_request.pop_front();
+      ++dl.inflight;
+    }
+  }
+
+  void ReadAll() {
+    while (true) {
+      zmq::message_t head;
+      if (!socket.recv(head, zmq::recv_flags::dontwait)) return;
+      zmq::message_t data;
+      bool has_data = false;
+      if (head.more()) {
+        has_data = socket.recv(data, zmq::recv_flags::none).has_value();
+        while (data.more()) {  // never sent by a publisher; drain
+          zmq::message_t extra;
+          if (!socket.recv(extra, zmq::recv_flags::none) || !extra.more()) break;
+        }
+      }
+      last_heard_ms = SteadyMs();
+      MessageView m;
+      if (!DecodeChecked(head.data(), head.size(), 1 << 20, &wire, opt.endpoint, &m)) {
+        std::lock_guard<std::mutex> lock(mu);
+        ++st.chunk_rejects;
+        continue;
+      }
+      ByteReader r(m.payload, m.payload_size);
+      if (m.type == MsgType::kWeightsAnnounce) {
+        OnAnnounce(r);
+      } else if (m.type == MsgType::kWeightsChunk && has_data) {
+        OnChunk(r, data);
+      } else if (m.type == MsgType::kWeightsStale) {
+        if (dl.blob) {
+          dl = Download();  // the announce of the new version follows
+          std::lock_guard<std::mutex> lock(mu);
+          ++st.restarts;
+        }
+      } else {
+        wire.Record(WireReject::kBadPayload, opt.endpoint);
+        std::lock_guard<std::mutex> lock(mu);
+        ++st.chunk_rejects;
+      }
+    }
+  }
+
+  void OnAnnounce(ByteReader& r) {
+    uint64_t version = 0, size = 0, chunk_bytes = 0, hash = 0;
+    uint32_t nchunks = 0;
+    if (!r.Get(&version) || !r.Get(&size) || !r.Get(&chunk_bytes) || !r.Get(&nchunks) ||
+        !r.Get(&hash) || !r.done())
+      return wire.Record(WireReject::kBadPayload, opt.endpoint);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      st.announced_version = std::max(st.announced_version, version);
+    }
+    if (version == 0 || version <= Known()) return;
+    if (size > static_cast<uint64_t>(opt.max_blob_bytes) || chunk_bytes == 0 ||
+        nchunks != (size + chunk_bytes - 1) / chunk_bytes) {
+      IR_LOG_ERROR("comm: weights: version {} announced with {} bytes in {} chunks of {} is "
+                   "inconsistent or over max_blob_bytes {}; ignored",
+                   version, size, nchunks, chunk_bytes, opt.max_blob_bytes);
+      return;
+    }
+    dl = Download();
+    dl.version = version;
+    dl.size = size;
+    dl.chunk_bytes = chunk_bytes;
+    dl.nchunks = nchunks;
+    dl.blob_hash = hash;
+    dl.blob = std::make_shared<std::string>(size, '\0');
+    dl.have.assign(nchunks, 0);
+    for (uint32_t i = 0; i < nchunks; ++i) dl.to_request.push_back(i);
+    dl.announce_ms = dl.progress_ms = SteadyMs();
+    RequestMore();
+  }
+
+  void OnChunk(ByteReader& r, const zmq::message_t& data) {
+    uint64_t version = 0, off = 0, n = 0, hash = 0;
+    uint32_t chunk = 0;
+    if (!r.Get(&version) || !r.Get(&chunk) || !r.Get(&off) || !r.Get(&n) || !r.Get(&hash) || !r.done())
+      return wire.Record(WireReject::kBadPayload, opt.endpoint);
+    if (!dl.blob || version != dl.version) return;  // a chunk of an abandoned download
+    --dl.inflight;
+    bool ok = chunk < dl.nchunks && off == static_cast<uint64_t>(chunk) * dl.chunk_bytes &&
+              n == std::min<uint64_t>(dl.chunk_bytes, dl.size - off) && data.size() == n &&
+              XXH3_64bits(data.data(), n) == hash;
+    if (!ok) {
+      wire.Record(WireReject::kBadChecksum, opt.endpoint);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++st.chunk_rejects;
+      }
+      if (chunk < dl.nchunks && !dl.have[chunk]) dl.to_request.push_back(chunk);
+      return;
+    }
+    if (dl.have[chunk]) return;
+    std::memcpy(dl.blob->data() + off, data.data(), n);
+    dl.have[chunk] = 1;
+    ++dl.received;
+    dl.progress_ms = SteadyMs();
+    if (dl.received < dl.nchunks) return RequestMore();
+    Complete();
+  }
+
+  void Complete() {
+    std::shared_ptr<const std::string> blob = std::move(dl.blob);
+    Download done = std::move(dl);
+    dl = Download();
+    WeightSet ws;
+    std::string why;
+    if (XXH3_64bits(blob->data(), blob->size()) != done.blob_hash) {
+      why = "whole-blob checksum mismatch";
+    } else if (ParseWeights(blob, &ws, &why) && ws.version != done.version) {
+      why = "blob version differs from the announced one";
+    }
+    if (!why.empty()) {
+      IR_LOG_ERROR("comm: weights: version {} rejected after download: {}", done.version, why);
+      std::lock_guard<std::mutex> lock(mu);
+      ++st.chunk_rejects;
+      return;
+    }
+    double seconds = (SteadyMs() - done.announce_ms) / 1e3;
+    std::lock_guard<std::mutex> lock(mu);
+    staged = std::move(ws);
+    st.staged_version = staged.version;
+    ++st.versions_received;
+    st.bytes_received += blob->size();
+    st.last_delivery_seconds = seconds;
+    cv.notify_all();
+  }
+};
+
+WeightSubscriber::WeightSubscriber(zmq::context_t& ctx, const WeightsOptions& options,
+                                   uint64_t subscriber_id)
+    : impl_(std::make_unique<Impl>(ctx, options, subscriber_id)) {}
+WeightSubscriber::~WeightSubscriber() = default;
+
+bool WeightSubscriber::HasNewer() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->staged.version > impl_->st.taken_version;
+}
+
+bool WeightSubscriber::TakeLatest(WeightSet* out) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  if (impl_->staged.version <= impl_->st.taken_version) return false;
+  impl_->st.taken_version = impl_->staged.version;
+  *out = std::move(impl_->staged);
+  impl_->staged = WeightSet();
+  return true;
+}
+
+bool WeightSubscriber::WaitFor(uint64_t min_version, WeightSet* out,
+                               std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  if (!impl_->cv.wait_for(lock, timeout, [&] {
+        return impl_->staged.version >= min_version && impl_->staged.version > impl_->st.taken_version;
+      }))
+    return false;
+  impl_->st.taken_version = impl_->staged.version;
+  *out = std::move(impl_->staged);
+  impl_->staged = WeightSet();
+  return true;
+}
+
+SubscriberStats WeightSubscriber::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  SubscriberStats st = impl_->st;
+  st.publisher_alive = SteadyMs() - impl_->last_heard_ms.load() <= impl_->opt.peer_timeout_ms;
+  return st;
+}
+
+}  // namespace iranker::comm

@@ -1,0 +1,126 @@
+// comm/weights.h — policy weights from learner rank 0 to every actor, over ZeroMQ.
+//
+// The publisher (rank 0) serialises a flat list of named tensors into one blob with a manifest
+// (SerializeWeights) under a policy version that must increase with every Publish. It binds a
+// ROUTER; each subscriber (actor) connects a DEALER and, on its own I/O thread:
+//   POLL     sub -> pub  {version it has}, every poll_ms (also the heartbeat)
+//   ANNOUNCE pub -> sub  {version, blob bytes, chunk bytes, chunk count, XXH3 of the blob}; the
+//            reply to POLL, and pushed to recently seen subscribers on every Publish
+//   REQUEST  sub -> pub  {version, chunk}; at most chunks_in_flight outstanding (credit)
+//   CHUNK    pub -> sub  two frames: header {version, chunk, offset, size, XXH3 of the data} and
+//            the data itself (sent zero-copy from the published blob)
+//   STALE    pub -> sub  the requested version was replaced; the subscriber starts over
+// A late joiner's first POLL is answered with the latest version, so it catches up at once. Every
+// chunk and the whole blob are checksummed; a mismatch is counted and the chunk re-requested.
+// A download making no progress for peer_timeout_ms restarts.
+//
+// The actor never blocks on this: the subscriber downloads in the background, and between
+// generation steps the actor asks HasNewer() (non-blocking) and swaps with TakeLatest(). Memory:
+// up to one published blob on the publisher; on a subscriber, one blob being downloaded, one
+// staged, plus the one the actor holds.
+#pragma once
+
+#include <zmq.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "comm/options.h"
+
+namespace iranker::comm {
+
+enum class DType : uint8_t {
+  kFloat32 = 1, kFloat16 = 2, kBFloat16 = 3, kFloat64 = 4,
+  kInt64 = 5, kInt32 = 6, kInt8 = 7, kUInt8 = 8, kBool = 9,
+};
+size_t DTypeSize(DType d);  // 0 for an unknown value
+const char* DTypeName(DType d);
+
+// A tensor to publish: borrowed memory, copied once into the blob by SerializeWeights.
+struct TensorView {
+  std::string name;
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;
+  const void* data = nullptr;
+  size_t nbytes = 0;  // must equal product(shape) * DTypeSize(dtype)
+};
+
+// A received weight set: a manifest over one shared blob (no per-tensor copies). data(e) stays
+// valid as long as the WeightSet (or a copy of its blob pointer) lives; wrap it with
+// torch::from_blob and keep `blob` alive in the deleter.
+struct WeightSet {
+  struct Entry {
+    std::string name;
+    DType dtype = DType::kFloat32;
+    std::vector<int64_t> shape;
+    size_t offset = 0, nbytes = 0;  // into *blob; offsets are 64-byte aligned
+  };
+  uint64_t version = 0;
+  std::vector<Entry> tensors;
+  std::shared_ptr<const std::string> blob;
+
+  const void* data(const Entry& e) const { return blob->data() + e.offset; }
+  const Entry* Find(const std::string& name) const;
+  size_t total_bytes() const { return blob ? blob->size() : 0; }
+};
+
+// Blob layout (little-endian): "IRWT", format version, policy version, tensor count, then per
+// tensor {name, dtype, ndim, dims, offset, nbytes}; data regions follow, 64-byte aligned.
+std::string SerializeWeights(uint64_t version, const std::vector<TensorView>& tensors);
+// Validates and indexes a blob (every entry inside the blob, sizes consistent with shapes).
+bool ParseWeights(std::shared_ptr<const std::string> blob, WeightSet* out, std::string* why);
+
+struct PublisherStats {
+  uint64_t version = 0;        // latest published
+  uint64_t chunks_sent = 0, bytes_sent = 0, stale_replies = 0, announces = 0;
+  uint64_t malformed = 0;
+  int subscribers = 0;         // seen within peer_timeout_ms
+};
+
+class WeightPublisher {
+ public:
+  // Binds options.endpoint (tcp port 0/'*' picks one; see endpoint()). Throws Error naming it.
+  WeightPublisher(zmq::context_t& ctx, const WeightsOptions& options, uint64_t publisher_id = 0);
+  ~WeightPublisher();
+  // Serialises (one copy) and makes `version` the one served. Throws Error(kInvalidArgument)
+  // unless version > the previous one. Returns the blob size in bytes.
+  size_t Publish(uint64_t version, const std::vector<TensorView>& tensors);
+  PublisherStats stats() const;
+  const std::string& endpoint() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+struct SubscriberStats {
+  uint64_t announced_version = 0;  // newest version the publisher has told us about
+  uint64_t staged_version = 0;     // newest complete, verified version ready to take
+  uint64_t taken_version = 0;      // last version handed to the caller
+  uint64_t versions_received = 0, bytes_received = 0, chunk_rejects = 0, restarts = 0;
+  double last_delivery_seconds = 0;  // announce seen -> blob verified, for the last version
+  bool publisher_alive = false;
+};
+
+class WeightSubscriber {
+ public:
+  WeightSubscriber(zmq::context_t& ctx, const WeightsOptions& options, uint64_t subscriber_id);
+  ~WeightSubscriber();
+
+  // Non-blocking: a complete, verified version newer than the last one taken is ready.
+  bool HasNewer() const;
+  // Non-blocking: moves the newest ready version into *out; false when there is none newer.
+  bool TakeLatest(WeightSet* out);
+  // Blocks until a version >= min_version is ready, then takes it; false at the deadline.
+  bool WaitFor(uint64_t min_version, WeightSet* out, std::chrono::milliseconds timeout);
+  SubscriberStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace iranker::comm
