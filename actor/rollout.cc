@@ -1,0 +1,219 @@
+#include "actor/rollout.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <map>
+
+#include "base/error.h"
+#include "ranking/answer.h"
+#include "ranking/metrics.h"
+
+namespace iranker {
+
+uint64_t DeriveSeed(uint64_t a, uint64_t b) {
+  uint64_t z = a ^ (b + 0x9E3779B97F4A7C15ull + (a << 6) + (a >> 2));
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+struct RolloutRunner::Episode {
+  const QueryRecord* record = nullptr;
+  EpisodeState state;
+  uint64_t episode_id = 0;
+  uint64_t group_key = 0;   // identifies the query (and state) shared by the group
+  uint64_t seed = 0;        // sampling seed base of this episode
+  std::vector<int32_t> prompt_ids;
+  std::string prefill;      // assistant text before the generation
+  std::shared_ptr<TokenTrie> constraint;
+  uint64_t version = 0;
+  int step_index = 0;
+};
+
+RolloutRunner::RolloutRunner(DecoderLM& policy, const Tokenizer& tokenizer, const PromptSet& prompts,
+                             const RewardOptions& rewards, const ActorOptions& options, int32_t actor_id)
+    : policy_(policy),
+      tokenizer_(tokenizer),
+      prompts_(prompts),
+      rewards_(rewards),
+      options_(options),
+      actor_id_(actor_id),
+      engine_(policy, [&] {
+        EngineOptions e;
+        e.slots = options.slots;
+        e.max_seq_len = options.max_seq_len;
+        e.prefix_reuse = options.prefix_reuse;
+        return e;
+      }()) {
+  for (const char* stop : {"<|im_end|>", "<|endoftext|>"})
+    if (auto id = tokenizer_.TokenToId(stop)) stop_ids_.push_back(*id);
+}
+
+void RolloutRunner::SubmitStep(Episode& e, uint64_t request_id, bool greedy) {
+  const auto shown = PoolTexts(*e.record, e.state);
+  const std::string prompt = prompts_.Render(*e.record, shown, RankMode::kIRanker);
+  e.prompt_ids = tokenizer_.Encode(prompt, /*parse_special=*/true);
+  GenerationRequest r;
+  r.id = request_id;
+  r.prompt = e.prompt_ids;
+  r.params.temperature = static_cast<float>(options_.temperature);
+  r.params.top_p = static_cast<float>(options_.top_p);
+  r.params.top_k = options_.top_k;
+  r.params.max_new_tokens = options_.max_new_tokens;
+  r.params.stop_ids = stop_ids_;
+  r.params.seed = DeriveSeed(e.seed, e.step_index);
+  r.params.greedy = greedy;
+  if (options_.constrained) {
+    std::vector<std::vector<int32_t>> allowed;
+    for (size_t k = 1; k <= shown.size(); ++k) {
+      std::string text = options_.answer_template;
+      text.replace(text.find("{label}"), 7, std::to_string(k));
+      allowed.push_back(tokenizer_.Encode(text, /*parse_special=*/false));
+    }
+    r.params.constraint = std::make_shared<TokenTrie>(allowed);
+    r.params.max_new_tokens = 1 << 20;  // the constraint ends the response
+  }
+  engine_.Submit(std::move(r));
+}
+
+template <class F>
+void RolloutRunner::Drive(std::vector<Episode>& episodes, bool greedy, F&& on_result) {
+  size_t next = 0, in_flight = 0;
+  auto fill = [&] {
+    while (in_flight < size_t(options_.slots) && next < episodes.size()) {
+      SubmitStep(episodes[next], next, greedy);
+      ++next;
+      ++in_flight;
+    }
+  };
+  fill();
+  while (in_flight > 0) {
+    for (auto& res : engine_.Step()) {
+      Episode& e = episodes[res.id];
+      if (on_result(e, res)) {
+        SubmitStep(e, res.id, greedy);  // the next step reuses this episode's cached prefix
+      } else {
+        --in_flight;
+      }
+    }
+    fill();
+  }
+}
+
+RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, uint64_t base_seed,
+                                uint64_t version, TrajectoryBatch* batch) {
+  torch::NoGradGuard no_grad;
+  const auto t0 = std::chrono::steady_clock::now();
+  RolloutStats stats;
+  const auto engine_before = engine_.stats();
+  // All episodes of the batch, in a fixed order: query, then state, then group member.
+  std::vector<Episode> episodes;
+  for (size_t q = 0; q < queries.size(); ++q) {
+    const QueryRecord& rec = *queries[q];
+    const uint64_t qseed = DeriveSeed(base_seed, q);
+    std::vector<EpisodeState> starts;
+    if (options_.episode_mode == "single_step") starts = SingleStepStates(rec, qseed);
+    else starts.push_back(StartEpisode(rec, qseed, options_.step_budget));
+    for (size_t s = 0; s < starts.size(); ++s)
+      for (int g = 0; g < options_.group_size; ++g) {
+        Episode e;
+        e.record = &rec;
+        e.state = starts[s];
+        e.episode_id = (uint64_t(uint32_t(actor_id_)) << 40) | (episode_counter_++ & ((1ull << 40) - 1));
+        e.group_key = DeriveSeed(qseed, s);
+        e.seed = DeriveSeed(DeriveSeed(qseed, s), 1000 + g);
+        e.version = version;
+        episodes.push_back(std::move(e));
+      }
+  }
+  const std::string prefill = prompts_.options().assistant_prefill;
+  Drive(episodes, /*greedy=*/false, [&](Episode& e, const GenerationResult& res) {
+    const std::string response = tokenizer_.Decode(res.tokens, /*skip_special=*/true);
+    const std::vector<int> pool_before = e.state.pool;
+    const int pool_size = static_cast<int>(pool_before.size());
+    RewardBreakdown rb = ApplyTrainingResponse(*e.record, &e.state, prefill + response, rewards_);
+    StepRecord s;
+    s.episode_id = e.episode_id;
+    s.step = e.step_index;
+    s.pool_size = pool_size;
+    s.query_id = e.record->id;
+    s.dataset = e.record->task;
+    s.actor_id = actor_id_;
+    s.policy_version = e.version;
+    s.seed = DeriveSeed(e.seed, e.step_index);
+    s.group_id = DeriveSeed(e.group_key, e.step_index);
+    s.prompt_ids = e.prompt_ids;
+    s.response_ids = res.tokens;
+    s.logprobs = res.logprobs;
+    s.reward = static_cast<float>(rb.total);
+    s.reward_answer = static_cast<float>(rb.correctness);
+    s.reward_format = static_cast<float>(rb.format);
+    s.reward_tags = static_cast<float>(rb.tags);
+    s.answer_text = response;
+    s.chosen = rb.match.index >= 0 ? pool_before[rb.match.index] : -1;
+    s.valid_format = rb.format == 0.0;
+    s.episode_done = EpisodeDone(e.state);
+    stats.steps++;
+    stats.generated_tokens += res.tokens.size();
+    ++e.step_index;
+    if (s.episode_done) {
+      EpisodeSummary sum;
+      sum.episode_id = e.episode_id;
+      sum.query_id = e.record->id;
+      sum.dataset = e.record->task;
+      sum.actor_id = actor_id_;
+      sum.policy_version = e.version;
+      auto ranking = FinalRanking(e.state);
+      sum.ranking.assign(ranking.begin(), ranking.end());
+      auto named = MetricsByName(ScoreRanking(ranking, e.record->relevance));
+      sum.mrr = static_cast<float>(named["mrr"]);
+      sum.ndcg10 = static_cast<float>(named["ndcg@10"]);
+      sum.hit1 = static_cast<float>(named["hit@1"]);
+      sum.num_steps = e.step_index;
+      sum.fallbacks = e.state.fallbacks;
+      batch->episodes.push_back(std::move(sum));
+      stats.episodes++;
+    }
+    const bool more = !s.episode_done;
+    batch->steps.push_back(std::move(s));
+    return more;
+  });
+  const auto& es = engine_.stats();
+  stats.prompt_tokens = (es.prefill_tokens + es.reused_tokens) - (engine_before.prefill_tokens + engine_before.reused_tokens);
+  stats.reused_tokens = es.reused_tokens - engine_before.reused_tokens;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return stats;
+}
+
+}  // namespace iranker
+
+namespace iranker {
+
+std::vector<RolloutRunner::Ranked> RolloutRunner::Rank(const std::vector<const QueryRecord*>& queries,
+                                                       uint64_t seed, const MatchOptions& match) {
+  torch::NoGradGuard no_grad;
+  std::vector<Episode> episodes(queries.size());
+  std::vector<Ranked> out(queries.size());
+  for (size_t q = 0; q < queries.size(); ++q) {
+    episodes[q].record = queries[q];
+    episodes[q].state = StartEpisode(*queries[q], DeriveSeed(seed, q), /*step_budget=*/0);
+    episodes[q].seed = DeriveSeed(seed, q);
+  }
+  const std::string prefill = prompts_.options().assistant_prefill;
+  Drive(episodes, /*greedy=*/true, [&](Episode& e, const GenerationResult& res) {
+    const size_t q = &e - episodes.data();
+    const std::string response = tokenizer_.Decode(res.tokens, /*skip_special=*/true);
+    out[q].responses.push_back(response);
+    ParsedResponse parsed = ParseResponse(prefill + response);
+    ApplyEvaluationAnswer(*e.record, &e.state, parsed.answer, match);
+    ++e.step_index;
+    if (!EpisodeDone(e.state)) return true;
+    out[q].ranking = FinalRanking(e.state);
+    out[q].fallbacks = e.state.fallbacks;
+    return false;
+  });
+  return out;
+}
+
+}  // namespace iranker

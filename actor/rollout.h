@@ -1,0 +1,82 @@
+// actor/rollout.h — running IRanker elimination episodes with the policy, in batches.
+//
+// A RolloutRunner turns queries into trajectory records. For each query it starts group_size
+// episodes (single-step states or full episodes, actor.episode_mode), renders each episode's current
+// state into a ChatML prompt, tokenises it, and hands the request to the generation engine. When a
+// response finishes, the runner decodes it, scores it (ranking/reward), applies the elimination,
+// emits one StepRecord, and — if the episode goes on — submits the next step's prompt at once.
+// At most `slots` requests are in flight, so each episode finds its previous step's keys/values
+// still cached (prefix reuse across steps), and the G samples of a state share one prefill.
+//
+// Seeds: the episode shuffle seed and each request's sampling seed are pure functions of
+// (base seed, query index, group member, step), so a rollout is reproducible given the seeds and
+// the policy weights. Not thread-safe; one runner per actor thread.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "actor/options.h"
+#include "comm/trajectory.h"
+#include "model/generate.h"
+#include "ranking/episode.h"
+#include "ranking/prompt.h"
+#include "ranking/record.h"
+#include "ranking/reward.h"
+#include "tokenizer/tokenizer.h"
+
+namespace iranker {
+
+struct RolloutStats {
+  int64_t steps = 0, episodes = 0;
+  int64_t prompt_tokens = 0, reused_tokens = 0, generated_tokens = 0;
+  double seconds = 0;
+};
+
+class RolloutRunner {
+ public:
+  RolloutRunner(DecoderLM& policy, const Tokenizer& tokenizer, const PromptSet& prompts,
+                const RewardOptions& rewards, const ActorOptions& options, int32_t actor_id);
+
+  // Runs group_size episodes for each query; appends to `batch`. `base_seed` identifies the batch
+  // (e.g. derived from the run seed and the batch index), `version` tags every record.
+  RolloutStats Run(const std::vector<const QueryRecord*>& queries, uint64_t base_seed,
+                   uint64_t version, TrajectoryBatch* batch);
+
+  // Evaluation protocol: one greedy full elimination episode per query (N - 1 steps), each answer
+  // matched with fallbacks (fuzzy, then nearest candidate by TF-IDF) so that exactly one candidate
+  // is removed per step. Returns the final rankings (candidate indices, best first).
+  struct Ranked {
+    std::vector<int> ranking;
+    int fallbacks = 0;
+    std::vector<std::string> responses;  // one per step
+  };
+  std::vector<Ranked> Rank(const std::vector<const QueryRecord*>& queries, uint64_t seed,
+                           const MatchOptions& match);
+
+  // Drops cached keys/values (call after the policy's weights change).
+  void InvalidateCache() { engine_.InvalidateCache(); }
+
+ private:
+  struct Episode;
+  void SubmitStep(Episode& e, uint64_t request_id, bool greedy);
+  // Keeps up to `slots` episodes' requests in flight; on_result(episode, result) applies a
+  // response and returns true when the episode needs another step.
+  template <class F>
+  void Drive(std::vector<Episode>& episodes, bool greedy, F&& on_result);
+
+  DecoderLM& policy_;
+  const Tokenizer& tokenizer_;
+  const PromptSet& prompts_;
+  RewardOptions rewards_;
+  ActorOptions options_;
+  int32_t actor_id_;
+  GenerationEngine engine_;
+  std::vector<int32_t> stop_ids_;
+  uint64_t episode_counter_ = 0;
+};
+
+// SplitMix64 of (a, b): the seed-derivation function used for episodes and requests.
+uint64_t DeriveSeed(uint64_t a, uint64_t b);
+
+}  // namespace iranker
