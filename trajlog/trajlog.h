@@ -1,0 +1,98 @@
+// trajlog/trajlog.h — every trajectory the learners receive, in one HDF5 file per run.
+//
+// Schema (docs/TRAJLOG.md has the full table): group /steps holds one row per elimination step in
+// parallel 1-D columns (episode_id, step, pool_size, actor_id, policy_version, seed, group_id,
+// reward and its terms, chosen, valid_format, episode_done) and ragged columns stored flat with
+// cumulative end offsets (prompt_ids/prompt_end, response_ids + logprobs/response_end,
+// answer_text/answer_end, query_id/query_end, dataset/dataset_end). Group /episodes holds one row per
+// finished episode (metrics, final ranking flat with ranking_end). Root attributes: schema_version,
+// config (YAML), model (JSON), code_version, start_time.
+//
+// Crash safety: the file is written in HDF5's single-writer/multiple-reader (SWMR) mode and flushed
+// every flush_seconds; after SIGKILL of the writer the file opens and every row flushed before the
+// last flush reads back. Readers may open it while training writes (TrajectoryLogReader with
+// swmr=true and Refresh()). A row counts only once all of its columns hold it, so a reader never sees
+// half a row.
+//
+// The writer runs on its own thread behind a bounded queue: Append blocks when the disk cannot keep
+// up (back-pressure, never a drop) and the time spent blocked is reported. A write failure (disk
+// full, I/O error) stops the writer; the data written so far stays readable and the next Append or
+// Close throws the error.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/queue.h"
+#include "comm/trajectory.h"
+#include "trajlog/options.h"
+
+namespace iranker {
+
+constexpr int kTrajlogSchemaVersion = 1;
+
+struct TrajlogStats {
+  int64_t batches = 0, steps = 0, episodes = 0, flushes = 0;
+  int64_t bytes = 0;              // payload bytes handed to HDF5 (before compression)
+  double blocked_seconds = 0;     // time Append waited for queue space
+  double write_seconds = 0;       // time the writer thread spent in HDF5 calls
+};
+
+class TrajectoryLogWriter {
+ public:
+  // Creates `path` (truncating an old file) with the given root string attributes. Throws
+  // Error naming the path when it cannot be created (directory missing, no permission, disk full).
+  TrajectoryLogWriter(const std::string& path, const TrajlogOptions& options,
+                      const std::map<std::string, std::string>& attributes);
+  ~TrajectoryLogWriter();  // Close() when not yet closed (errors logged, not thrown)
+
+  // Queues a batch; blocks while the queue is full.
+  void Append(TrajectoryBatch batch);
+  // Drains the queue, flushes and closes the file; throws the writer's error if it had one.
+  void Close();
+  TrajlogStats stats() const;
+  const std::string& path() const { return path_; }
+
+ private:
+  struct File;
+  void Run();
+  void ThrowIfFailed();
+
+  std::string path_;
+  TrajlogOptions options_;
+  std::unique_ptr<File> file_;
+  BoundedQueue<TrajectoryBatch> queue_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  TrajlogStats stats_;  // guarded by mu_
+  std::string error_;   // guarded by mu_
+  bool closed_ = false;
+};
+
+class TrajectoryLogReader {
+ public:
+  // Opens for reading; swmr=true to read while a writer appends. Throws Error naming the file when
+  // it is not an iranker trajectory log or its schema version is unknown.
+  explicit TrajectoryLogReader(const std::string& path, bool swmr = false);
+  ~TrajectoryLogReader();
+
+  void Refresh();  // pick up rows appended since opening (SWMR)
+  int64_t num_steps() const;
+  int64_t num_episodes() const;
+  // Rows [begin, end) of /steps and /episodes.
+  std::vector<StepRecord> ReadSteps(int64_t begin, int64_t end) const;
+  std::vector<EpisodeSummary> ReadEpisodes(int64_t begin, int64_t end) const;
+  std::string Attribute(const std::string& name) const;  // "" when absent
+
+ private:
+  struct File;
+  std::unique_ptr<File> file_;
+  std::string path_;
+};
+
+}  // namespace iranker
