@@ -45,7 +45,9 @@ function(iranker_test name)
   target_compile_options(${name} PRIVATE ${IRANKER_WARNINGS} -UNDEBUG)
   target_compile_definitions(${name} PRIVATE IRANKER_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
                                              IRANKER_BINARY_DIR="${PROJECT_BINARY_DIR}")
-  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests)
+  # PIC like the libraries, so a test can reuse their precompiled torch header.
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/tests
+                                           POSITION_INDEPENDENT_CODE ON)
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 120)
   endif()

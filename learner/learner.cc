@@ -6,6 +6,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <unordered_map>
 
 #include "base/atomic_file.h"
 #include "base/error.h"
@@ -85,74 +86,140 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   double global_units = dp_ ? dp_->SumScalar(local_units) : local_units;
   const double normaliser = std::max(1.0, global_units) / world;
 
-  // Micro-batches: longest first, packed while padded tokens fit the budget.
-  std::vector<size_t> order(kept.size());
-  std::iota(order.begin(), order.end(), 0);
-  auto len = [&](size_t i) { return int64_t(kept[i].prompt.size() + kept[i].response.size()); };
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return len(a) > len(b); });
-  std::vector<std::vector<size_t>> batches;
-  for (size_t i : order) {
-    if (batches.empty() || int64_t(batches.back().size() + 1) * len(batches.back()[0]) > options_.micro_batch_tokens)
-      batches.emplace_back();
-    batches.back().push_back(i);
-  }
-
   policy_->train();
   optimizer_->zero_grad();
-  double pg = 0, kl = 0, ent = 0, clipped = 0, ratio = 0, tokens = 0, mismatch = 0, mismatch_n = 0, padded = 0;
+  double pg = 0, kl = 0, ent = 0, clipped = 0, ratio = 0, tokens = 0, mismatch = 0, mismatch_n = 0;
+  double padded = 0, computed = 0;
   const auto device = policy_->parameters().front().device();
-  for (const auto& mb : batches) {
-    const int64_t B = mb.size(), T = len(mb[0]);
-    padded += B * T;
-    auto ids = torch::zeros({B, T}, torch::kInt64);
-    auto mask = torch::zeros({B, T}, torch::kFloat32);
-    auto old_lp = torch::zeros({B, T}, torch::kFloat32);
-    auto advt = torch::zeros({B, T}, torch::kFloat32);
-    auto fresh = torch::zeros({B, T}, torch::kFloat32);
-    auto stale_rows = torch::zeros({B, 1}, torch::kFloat32);
-    auto ids_a = ids.accessor<int64_t, 2>();
-    auto mask_a = mask.accessor<float, 2>(), old_a = old_lp.accessor<float, 2>(), adv_a = advt.accessor<float, 2>();
-    auto fresh_a = fresh.accessor<float, 2>();
-    for (int64_t b = 0; b < B; ++b) {
-      const auto& s = kept[mb[b]];
-      int64_t t = 0;
-      for (int32_t x : s.prompt) ids_a[b][t++] = x;
-      for (size_t k = 0; k < s.response.size(); ++k, ++t) {
-        ids_a[b][t] = s.response[k];
-        mask_a[b][t] = 1;
-        old_a[b][t] = s.behaviour_logprobs[k];
-        adv_a[b][t] = adv[mb[b]];
-        fresh_a[b][t] = s.policy_version == version_;
+  // Scores a set of rows: lp/entropy/mask are [N, S] with row r's response starting at offset[r].
+  auto apply = [&](const std::vector<size_t>& rows, const std::vector<int64_t>& offset, const at::Tensor& lp,
+                   const at::Tensor& entropy, const at::Tensor& ref_lp, const at::Tensor& mask) {
+    const int64_t N = rows.size(), S = lp.size(1);
+    auto old_lp = torch::zeros({N, S}, torch::kFloat32);
+    auto advt = torch::zeros({N, S}, torch::kFloat32);
+    auto fresh = torch::zeros({N, S}, torch::kFloat32);
+    auto stale_rows = torch::zeros({N, 1}, torch::kFloat32);
+    auto old_a = old_lp.accessor<float, 2>(), adv_a = advt.accessor<float, 2>(), fresh_a = fresh.accessor<float, 2>();
+    for (int64_t r = 0; r < N; ++r) {
+      const auto& s = kept[rows[r]];
+      for (size_t k = 0; k < s.response.size(); ++k) {
+        old_a[r][offset[r] + k] = s.behaviour_logprobs[k];
+        adv_a[r][offset[r] + k] = adv[rows[r]];
+        fresh_a[r][offset[r] + k] = s.policy_version == version_;
       }
-      stale_rows[b][0] = stale_flags[mb[b]] ? 1.0f : 0.0f;
+      stale_rows[r][0] = stale_flags[rows[r]] ? 1.0f : 0.0f;
     }
-    ids = ids.to(device);
-    auto scores = ScoreTokens(*policy_, ids, mask.to(torch::kBool).to(device), options_.temperature,
-                              /*with_entropy=*/options_.entropy_coef > 0);
     PolicyLossInputs in;
-    in.logprobs = scores.logprobs;
+    in.logprobs = lp;
     in.old_logprobs = old_lp.to(device);
     in.advantages = advt.to(device);
-    in.mask = mask.to(device);
-    in.entropy = scores.entropy;
-    if (reference_) {
-      torch::NoGradGuard ng;
-      in.ref_logprobs = ScoreTokens(*reference_, ids, mask.to(torch::kBool).to(device), options_.temperature).logprobs;
-    }
+    in.mask = mask.to(torch::kFloat32);
+    in.entropy = entropy;
+    in.ref_logprobs = ref_lp;
     if (options_.stale_policy == "truncate_is" && stale_rows.sum().item<float>() > 0) {
-      auto w = torch::clamp_max(torch::exp(scores.logprobs.detach() - in.old_logprobs), options_.is_cap);
-      auto rows = stale_rows.to(device);
-      in.is_weights = rows * w + (1 - rows);
+      auto w = torch::clamp_max(torch::exp(lp.detach() - in.old_logprobs), options_.is_cap);
+      auto st = stale_rows.to(device);
+      in.is_weights = st * w + (1 - st);
     }
     auto loss = ComputePolicyLoss(in, options_, normaliser);
     loss.loss.backward();
     pg += loss.pg_sum, kl += loss.kl_sum, ent += loss.entropy_sum, clipped += loss.clipped_tokens;
     ratio += loss.ratio_sum, tokens += loss.tokens;
-    {
-      torch::NoGradGuard ng;
-      auto f = fresh.to(device);
-      mismatch += ((scores.logprobs.detach() - in.old_logprobs).abs() * f).sum().item<double>();
-      mismatch_n += f.sum().item<double>();
+    torch::NoGradGuard ng;
+    auto f = fresh.to(device);
+    mismatch += ((lp.detach() - in.old_logprobs).abs() * f).sum().item<double>();
+    mismatch_n += f.sum().item<double>();
+  };
+  auto len = [&](size_t i) { return int64_t(kept[i].prompt.size() + kept[i].response.size()); };
+  int64_t micro_batches = 0;
+  if (options_.share_prefix) {
+    // Samples with the same prompt (the G samples of a state) are scored together; the prompt's
+    // forward and backward run once.
+    struct VecHash {
+      size_t operator()(const std::vector<int32_t>* v) const {
+        size_t h = v->size();
+        for (int32_t x : *v) h = h * 1000003u ^ static_cast<uint32_t>(x);
+        return h;
+      }
+    };
+    struct VecEq {
+      bool operator()(const std::vector<int32_t>* a, const std::vector<int32_t>* b) const { return *a == *b; }
+    };
+    std::unordered_map<const std::vector<int32_t>*, size_t, VecHash, VecEq> index;
+    std::vector<std::vector<size_t>> units;
+    for (size_t i = 0; i < kept.size(); ++i) {
+      auto it = index.find(&kept[i].prompt);
+      if (it == index.end()) {
+        index.emplace(&kept[i].prompt, units.size());
+        units.push_back({i});
+      } else {
+        units[it->second].push_back(i);
+      }
+    }
+    for (const auto& unit : units) {
+      const auto& prompt = kept[unit[0]].prompt;
+      // Split a unit whose responses exceed the token budget.
+      for (size_t b = 0; b < unit.size();) {
+        std::vector<size_t> rows;
+        int64_t S = 0;
+        while (b < unit.size()) {
+          int64_t s = std::max<int64_t>(S, kept[unit[b]].response.size());
+          if (!rows.empty() && int64_t(prompt.size()) + int64_t(rows.size() + 1) * s > options_.micro_batch_tokens) break;
+          S = s;
+          rows.push_back(unit[b++]);
+        }
+        std::vector<const std::vector<int32_t>*> responses;
+        for (size_t r : rows) responses.push_back(&kept[r].response);
+        auto sc = ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature, options_.entropy_coef > 0);
+        at::Tensor ref;
+        if (reference_) {
+          torch::NoGradGuard ng;
+          ref = ScoreSharedPrefix(*reference_, prompt, responses, options_.temperature).logprobs;
+        }
+        apply(rows, std::vector<int64_t>(rows.size(), 0), sc.logprobs, sc.entropy, ref, sc.mask);
+        padded += prompt.size() + rows.size() * S;
+        for (size_t r : rows) computed += kept[r].response.size();
+        computed += prompt.size();
+        ++micro_batches;
+      }
+    }
+  } else {
+    // Padded rows: longest first, packed while padded tokens fit the budget.
+    std::vector<size_t> order(kept.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return len(a) > len(b); });
+    std::vector<std::vector<size_t>> batches;
+    for (size_t i : order) {
+      if (batches.empty() || int64_t(batches.back().size() + 1) * len(batches.back()[0]) > options_.micro_batch_tokens)
+        batches.emplace_back();
+      batches.back().push_back(i);
+    }
+    for (const auto& mb : batches) {
+      const int64_t B = mb.size(), T = len(mb[0]);
+      padded += B * T;
+      auto ids = torch::zeros({B, T}, torch::kInt64);
+      auto mask = torch::zeros({B, T}, torch::kBool);
+      auto ids_a = ids.accessor<int64_t, 2>();
+      auto mask_a = mask.accessor<bool, 2>();
+      std::vector<int64_t> offset;
+      for (int64_t b = 0; b < B; ++b) {
+        const auto& s = kept[mb[b]];
+        int64_t t = 0;
+        for (int32_t x : s.prompt) ids_a[b][t++] = x;
+        offset.push_back(t);
+        for (int32_t x : s.response) mask_a[b][t] = true, ids_a[b][t++] = x;
+        computed += len(mb[b]);
+      }
+      ids = ids.to(device);
+      mask = mask.to(device);
+      auto sc = ScoreTokens(*policy_, ids, mask, options_.temperature, options_.entropy_coef > 0);
+      at::Tensor ref;
+      if (reference_) {
+        torch::NoGradGuard ng;
+        ref = ScoreTokens(*reference_, ids, mask, options_.temperature).logprobs;
+      }
+      apply(mb, offset, sc.logprobs, sc.entropy, ref, mask);
+      ++micro_batches;
     }
   }
   auto params = policy_->parameters();
@@ -177,8 +244,9 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   m["response_tokens"] = tokens;
   double real = 0;
   for (size_t i = 0; i < kept.size(); ++i) real += len(i);
-  m["padding_fraction"] = padded > 0 ? 1.0 - real / padded : 0;
-  m["micro_batches"] = batches.size();
+  m["padding_fraction"] = padded > 0 ? 1.0 - computed / padded : 0;
+  m["prefix_sharing"] = computed > 0 ? real / computed : 1.0;  // tokens represented per token computed
+  m["micro_batches"] = micro_batches;
   m["grad_norm"] = grad_norm;
   m["lr"] = lr;
   m["logprob_mismatch"] = mismatch_n > 0 ? mismatch / mismatch_n : 0;

@@ -26,6 +26,9 @@ struct LearnerOptions {
   // weighs the same (token mean within a response, then mean over responses).
   std::string loss_agg = "token_mean";
   int micro_batch_tokens = 8192; // padded tokens per forward/backward (gradient accumulation)
+  // Samples with the same prompt (the G samples of a state) share one forward/backward of the
+  // prompt; their responses attend to its keys and values.
+  bool share_prefix = true;
   double temperature = 1.0;      // must equal the actor's sampling temperature
   bool normalize_std = true;     // GRPO: divide by the group's standard deviation
   // Stale data: trajectories more than max_staleness policy versions old are dropped
@@ -53,6 +56,7 @@ struct LearnerOptions {
     v.Field("kl_estimator", kl_estimator, "KL estimator.", OneOf({"k1", "k3"}));
     v.Field("loss_agg", loss_agg, "Loss aggregation over tokens.", OneOf({"token_mean", "seq_mean"}));
     v.Field("micro_batch_tokens", micro_batch_tokens, "Padded tokens per micro-batch.", AtLeast(1));
+    v.Field("share_prefix", share_prefix, "Compute a prompt shared by several samples once.");
     v.Field("temperature", temperature, "Logit temperature; must equal the actor's.", Range(1e-3, 100.0));
     v.Field("normalize_std", normalize_std, "GRPO: divide advantages by the group std.");
     v.Field("max_staleness", max_staleness, "Oldest accepted policy lag, in versions.", AtLeast(0));

@@ -139,36 +139,72 @@ std::pair<at::Tensor, at::Tensor> DecoderLM::Rotary(const at::Tensor& pos) {
 }
 
 template <class KV>
-at::Tensor DecoderLM::RunLayers(at::Tensor x, const at::Tensor& pos, const at::Tensor& mask, KV&& kv) {
+at::Tensor DecoderLM::LayerForward(size_t l, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                                   const at::Tensor& mask, KV&& kv) {
   const int64_t B = x.size(0), T = x.size(1);
   const int64_t h = cfg_.num_attention_heads, kvh = cfg_.num_key_value_heads, g = h / kvh;
   const int64_t hd = cfg_.HeadDim();
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  const bool low_precision = x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kFloat64;
+  Layer& layer = *layer_ptrs_[l];
+  auto hn = RmsNorm(x, layer.in_norm->weight, cfg_.rms_norm_eps);
+  auto q = layer.attn->q(hn).view({B, T, h, hd});
+  auto k = layer.attn->k(hn).view({B, T, kvh, hd});
+  auto v = layer.attn->v(hn).view({B, T, kvh, hd});
+  q = q * cos + RotateHalf(q) * sin;
+  k = k * cos + RotateHalf(k) * sin;
+  // [B, kvh, g*T, hd]: query heads of one group side by side, sharing that group's keys.
+  auto qg = q.view({B, T, kvh, g, hd}).permute({0, 2, 3, 1, 4}).reshape({B, kvh, g * T, hd});
+  auto [keys, values] = kv(l, k.permute({0, 2, 1, 3}), v.permute({0, 2, 1, 3}));
+  const int64_t L = keys.size(2);
+  auto scores = torch::matmul(qg, keys.transpose(-1, -2)).view({B, kvh, g, T, L});
+  if (low_precision) scores = scores.to(torch::kFloat32);
+  scores = (scores * scale).masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  auto probs = torch::softmax(scores, -1).to(values.scalar_type()).view({B, kvh, g * T, L});
+  auto ctx = torch::matmul(probs, values).view({B, kvh, g, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, h * hd});
+  auto y = x + layer.attn->o(ctx);
+  return y + layer.mlp->forward(RmsNorm(y, layer.post_norm->weight, cfg_.rms_norm_eps));
+}
+
+at::Tensor DecoderLM::FinalNorm(const at::Tensor& x) { return RmsNorm(x, final_norm_, cfg_.rms_norm_eps); }
+
+template <class KV>
+at::Tensor DecoderLM::RunLayers(at::Tensor x, const at::Tensor& pos, const at::Tensor& mask, KV&& kv) {
   auto [cos, sin] = Rotary(pos);
   cos = cos.to(x.scalar_type()).unsqueeze(2);  // [B, T, 1, hd]
   sin = sin.to(x.scalar_type()).unsqueeze(2);
-  const bool low_precision = x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kFloat64;
+  for (size_t l = 0; l < layer_ptrs_.size(); ++l) x = LayerForward(l, x, cos, sin, mask, kv);
+  return FinalNorm(x);
+}
+
+std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tensor& prefix, const at::Tensor& suffix) {
+  IR_CHECK_EQ(prefix.dim(), 1);
+  IR_CHECK_EQ(suffix.dim(), 2);
+  const int64_t P = prefix.size(0), G = suffix.size(0), S = suffix.size(1);
+  IR_CHECK_GT(P, 0);
+  auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(prefix.device());
+  auto bopt = torch::TensorOptions().dtype(torch::kBool).device(prefix.device());
+  auto xp = embed_(prefix.unsqueeze(0));
+  auto xs = embed_(suffix);
+  auto [cp, sp] = Rotary(torch::arange(P, i64).unsqueeze(0));
+  auto [cs, ss] = Rotary(torch::arange(P, P + S, i64).unsqueeze(0));
+  cp = cp.to(xp.scalar_type()).unsqueeze(2), sp = sp.to(xp.scalar_type()).unsqueeze(2);
+  cs = cs.to(xp.scalar_type()).unsqueeze(2), ss = ss.to(xp.scalar_type()).unsqueeze(2);
+  auto prefix_mask = torch::ones({P, P}, bopt).tril().view({1, 1, 1, P, P});
+  // Suffix token t sees the whole prefix and suffix tokens 0..t.
+  auto suffix_mask = torch::cat({torch::ones({S, P}, bopt), torch::ones({S, S}, bopt).tril()}, 1).view({1, 1, 1, S, P + S});
   for (size_t l = 0; l < layer_ptrs_.size(); ++l) {
-    Layer& layer = *layer_ptrs_[l];
-    auto hn = RmsNorm(x, layer.in_norm->weight, cfg_.rms_norm_eps);
-    auto q = layer.attn->q(hn).view({B, T, h, hd});
-    auto k = layer.attn->k(hn).view({B, T, kvh, hd});
-    auto v = layer.attn->v(hn).view({B, T, kvh, hd});
-    q = q * cos + RotateHalf(q) * sin;
-    k = k * cos + RotateHalf(k) * sin;
-    // [B, kvh, g*T, hd]: query heads of one group side by side, sharing that group's keys.
-    auto qg = q.view({B, T, kvh, g, hd}).permute({0, 2, 3, 1, 4}).reshape({B, kvh, g * T, hd});
-    auto [keys, values] = kv(l, k.permute({0, 2, 1, 3}), v.permute({0, 2, 1, 3}));
-    const int64_t L = keys.size(2);
-    auto scores = torch::matmul(qg, keys.transpose(-1, -2)).view({B, kvh, g, T, L});
-    if (low_precision) scores = scores.to(torch::kFloat32);
-    scores = (scores * scale).masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
-    auto probs = torch::softmax(scores, -1).to(values.scalar_type()).view({B, kvh, g * T, L});
-    auto ctx = torch::matmul(probs, values).view({B, kvh, g, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, h * hd});
-    x = x + layer.attn->o(ctx);
-    x = x + layer.mlp->forward(RmsNorm(x, layer.post_norm->weight, cfg_.rms_norm_eps));
+    at::Tensor kp, vp;
+    auto next_p = LayerForward(l, xp, cp, sp, prefix_mask, [&](size_t, const at::Tensor& k, const at::Tensor& v) {
+      kp = k, vp = v;
+      return std::make_pair(k, v);
+    });
+    xs = LayerForward(l, xs, cs, ss, suffix_mask, [&](size_t, const at::Tensor& k, const at::Tensor& v) {
+      return std::make_pair(torch::cat({kp.expand({G, -1, -1, -1}), k}, 2), torch::cat({vp.expand({G, -1, -1, -1}), v}, 2));
+    });
+    xp = next_p;
   }
-  return RmsNorm(x, final_norm_, cfg_.rms_norm_eps);
+  return {FinalNorm(xp[0][P - 1]), FinalNorm(xs)};
 }
 
 at::Tensor DecoderLM::ForwardHidden(const at::Tensor& ids) {

@@ -53,6 +53,12 @@ class DecoderLM : public torch::nn::Module {
   // on its padding.
   at::Tensor ForwardHidden(const at::Tensor& ids);
 
+  // Shared-prefix forward, for training on G responses to one prompt: the prefix (1-D, P tokens) is
+  // computed once and the suffixes (suffix [G, S], right-padded) attend to its keys and values.
+  // Returns {hidden of the last prefix token [H], hidden of every suffix token [G, S, H]},
+  // differentiable; equal to ForwardHidden on each concatenated row up to summation order.
+  std::pair<at::Tensor, at::Tensor> ForwardSharedPrefix(const at::Tensor& prefix, const at::Tensor& suffix);
+
   // Output head: hidden [..., hidden] -> logits [..., vocab] in fp32.
   at::Tensor Logits(const at::Tensor& hidden);
 
@@ -77,6 +83,11 @@ class DecoderLM : public torch::nn::Module {
   // mask [B or 1, 1, 1, T, L] is true where attention is allowed.
   template <class KV>
   at::Tensor RunLayers(at::Tensor x, const at::Tensor& pos, const at::Tensor& mask, KV&& kv);
+  // One decoder layer (attention + MLP with residuals) on x [B, T, H]; cos/sin [B, T, 1, hd].
+  template <class KV>
+  at::Tensor LayerForward(size_t l, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
+                          const at::Tensor& mask, KV&& kv);
+  at::Tensor FinalNorm(const at::Tensor& x);
   std::pair<at::Tensor, at::Tensor> Rotary(const at::Tensor& pos);  // cos, sin [B, T, hd]
 
   ModelConfig cfg_;

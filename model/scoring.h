@@ -4,6 +4,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <vector>
+
 #include "model/decoder.h"
 
 namespace iranker {
@@ -19,5 +21,15 @@ struct TokenScores {
 // prompts with a large vocabulary stay cheap. temperature divides the logits, matching sampling.
 TokenScores ScoreTokens(DecoderLM& model, const at::Tensor& ids, const at::Tensor& score_mask,
                         float temperature = 1.0f, bool with_entropy = false);
+
+// Responses to one shared prompt: the prompt is computed once (DecoderLM::ForwardSharedPrefix).
+// Returns [G, S] tensors (S = longest response): logprobs of each response token, entropy (when
+// requested) and the mask of real (non-padding) tokens.
+struct SharedPrefixScores {
+  at::Tensor logprobs, entropy, mask;
+};
+SharedPrefixScores ScoreSharedPrefix(DecoderLM& model, const std::vector<int32_t>& prompt,
+                                     const std::vector<const std::vector<int32_t>*>& responses,
+                                     float temperature = 1.0f, bool with_entropy = false);
 
 }  // namespace iranker

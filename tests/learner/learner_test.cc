@@ -210,6 +210,7 @@ void ExpectClose(DecoderLM& a, DecoderLM& b, double tol) {
 
 TEST(Learner, MicroBatchingDoesNotChangeTheUpdate) {
   LearnerOptions big = LinearUpdate(), small = LinearUpdate();
+  big.share_prefix = small.share_prefix = false;  // padded micro-batches
   big.micro_batch_tokens = 1 << 20;
   small.micro_batch_tokens = 20;  // many micro-batches
   auto a = testing::TinyModel(33), b = testing::TinyModel(33);
@@ -358,6 +359,32 @@ TEST(Learner, SaveAndResumeIsBitExact) {
   for (int s = 1; s < 3; ++s) l2.Step(FixedBatch(8, s));
   auto pa = straight->named_parameters(), pb = l2.policy().named_parameters();
   for (const auto& p : pa) EXPECT_TRUE(torch::equal(p.value(), pb[p.key()])) << p.key();
+}
+
+TEST(Learner, SharedPrefixGivesTheSameUpdate) {
+  // G responses per prompt, as the actor produces them.
+  std::vector<TrainSample> batch;
+  for (int p = 0; p < 3; ++p)
+    for (int g = 0; g < 4; ++g) {
+      TrainSample s;
+      for (int t = 0; t < 20 + 5 * p; ++t) s.prompt.push_back((t * 11 + p) % 97);
+      for (int t = 0; t < 1 + (g + p) % 3; ++t) s.response.push_back((t * 3 + g) % 97), s.behaviour_logprobs.push_back(-4.6f);
+      s.reward = float((g * 7 + p) % 3);
+      s.group = p;
+      batch.push_back(s);
+    }
+  LearnerOptions shared = LinearUpdate(), padded = LinearUpdate();
+  shared.kl_coef = padded.kl_coef = 0.05;
+  shared.entropy_coef = padded.entropy_coef = 0.01;
+  padded.share_prefix = false;
+  auto a = testing::TinyModel(37), b = testing::TinyModel(37);
+  auto ma = Learner(a, shared, 5).Step(batch);
+  auto mb = Learner(b, padded, 5).Step(batch);
+  EXPECT_EQ(ma["micro_batches"], 3);
+  EXPECT_GT(ma["prefix_sharing"], 3.0);  // ~4 samples per computed prompt
+  EXPECT_NEAR(ma["pg_loss"], mb["pg_loss"], 1e-6);
+  EXPECT_NEAR(ma["entropy"], mb["entropy"], 1e-5);
+  ExpectClose(*a, *b, 1e-6);  // norm weights are ~1: one float ulp is 1.2e-7
 }
 
 TEST(Learner, LearningRateSchedule) {

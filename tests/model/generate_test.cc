@@ -174,6 +174,35 @@ TEST(Generate, StopTokensAndLengthLimit) {
   EXPECT_THROW(e.Submit(bad), Error);
 }
 
+TEST(Scoring, SharedPrefixEqualsPaddedScoring) {
+  auto m = testing::TinyModel(26);
+  std::vector<int32_t> prompt = Prompt(30, 97, 4);
+  std::vector<std::vector<int32_t>> responses = {{5, 6, 7}, {8}, {9, 10, 11, 12, 13}};
+  std::vector<const std::vector<int32_t>*> ptrs;
+  for (const auto& r : responses) ptrs.push_back(&r);
+  auto shared = ScoreSharedPrefix(*m, prompt, ptrs, 0.8f, true);
+  const int64_t T = 30 + 5;
+  auto ids = torch::zeros({3, T}, torch::kInt64);
+  auto mask = torch::zeros({3, T}, torch::kBool);
+  for (int g = 0; g < 3; ++g) {
+    for (int t = 0; t < 30; ++t) ids[g][t] = prompt[t];
+    for (size_t j = 0; j < responses[g].size(); ++j) ids[g][30 + j] = responses[g][j], mask[g][30 + j] = true;
+  }
+  auto full = ScoreTokens(*m, ids, mask, 0.8f, true);
+  for (int g = 0; g < 3; ++g)
+    for (size_t j = 0; j < responses[g].size(); ++j) {
+      EXPECT_NEAR(shared.logprobs[g][j].item<float>(), full.logprobs[g][30 + j].item<float>(), 1e-5);
+      EXPECT_NEAR(shared.entropy[g][j].item<float>(), full.entropy[g][30 + j].item<float>(), 1e-5);
+    }
+  EXPECT_EQ(shared.mask.sum().item<int64_t>(), 9);
+  // Gradients agree too.
+  shared.logprobs.sum().backward();
+  auto g1 = m->parameters()[0].grad().clone();
+  m->zero_grad();
+  full.logprobs.sum().backward();
+  EXPECT_LT((g1 - m->parameters()[0].grad()).abs().max().item<float>(), 1e-5);
+}
+
 TEST(Scoring, LearnerLogprobsEqualActorLogprobs) {
   auto m = testing::TinyModel(25);
   EngineOptions o;
