@@ -8,8 +8,13 @@ namespace iranker {
 
 void AddConfigCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
+void AddTrainCommand(CLI::App& app);
+void AddEvalCommand(CLI::App& app);
+void AddRankCommand(CLI::App& app);
+void AddInitModelCommand(CLI::App& app);
 void AddMetricsCommand(CLI::App& app);
 void AddDataCommand(CLI::App& app);
+void AddKeygenCommand(CLI::App& app);
 void AddTokenizeCommand(CLI::App& app);
 
 // Sets torch's intra-op thread count: `threads` if > 0, else the host's cores divided by the

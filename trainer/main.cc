@@ -13,8 +13,13 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   iranker::AddConfigCommand(app);
   iranker::AddBenchCommand(app);
+  iranker::AddTrainCommand(app);
+  iranker::AddEvalCommand(app);
+  iranker::AddRankCommand(app);
+  iranker::AddInitModelCommand(app);
   iranker::AddMetricsCommand(app);
   iranker::AddDataCommand(app);
+  iranker::AddKeygenCommand(app);
   iranker::AddTokenizeCommand(app);
   try {
     app.parse(argc, argv);

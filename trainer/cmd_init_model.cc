@@ -1,0 +1,30 @@
+// `iranker init-model --preset NAME --out DIR`: a randomly initialised Hugging Face checkpoint.
+#include <iostream>
+
+#include "model/model_config.h"
+#include "trainer/commands.h"
+#include "trainer/policy_setup.h"
+
+namespace iranker {
+
+void AddInitModelCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand("init-model", "Write a randomly initialised checkpoint of a preset");
+  struct Opts {
+    std::string preset, out, tokenizer, dtype = "float32";
+    uint64_t seed = 0;
+  };
+  auto o = std::make_shared<Opts>();
+  std::string presets;
+  for (const auto& p : PresetNames()) presets += (presets.empty() ? "" : ", ") + p;
+  cmd->add_option("--preset", o->preset, "One of: " + presets)->required();
+  cmd->add_option("--out", o->out, "Output directory (must not exist or be empty)")->required();
+  cmd->add_option("--tokenizer", o->tokenizer, "tokenizer.json or its directory (default: byte-level)");
+  cmd->add_option("--seed", o->seed, "Initialisation seed");
+  cmd->add_option("--dtype", o->dtype, "float32 or bfloat16");
+  cmd->callback([o] {
+    InitModelDirectory(o->preset, o->tokenizer, o->seed, o->dtype, o->out);
+    std::cout << "wrote " << o->out << " (" << o->preset << ")\n";
+  });
+}
+
+}  // namespace iranker

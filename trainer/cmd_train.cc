@@ -1,0 +1,49 @@
+// `iranker train -c CONFIG [--local] [overrides]`: train a ranker.
+#include <iostream>
+
+#include "base/atomic_file.h"
+#include "base/log.h"
+#include "trainer/commands.h"
+#include "trainer/config_io.h"
+#include "trainer/local_trainer.h"
+
+namespace iranker {
+
+nlohmann::json QuickstartSummary(const TrainResult& r) {
+  auto pick = [&](const EvalReport& rep, const std::string& sys) {
+    return nlohmann::json{{"mrr", rep.MeanOf(sys, "mrr")}, {"ndcg@10", rep.MeanOf(sys, "ndcg@10")},
+                          {"hit@1", rep.MeanOf(sys, "hit@1")}};
+  };
+  nlohmann::json j = {{"random", pick(r.final, "random")}, {"bm25", pick(r.final, "bm25")},
+                      {"trained", pick(r.final, "policy")}, {"run_dir", r.run_dir},
+                      {"checkpoint", r.final_checkpoint}, {"trajectories", r.trajectories}};
+  if (r.has_initial) j["initial"] = pick(r.initial, "policy");
+  return j;
+}
+
+void AddTrainCommand(CLI::App& app) {
+  auto* cmd = app.add_subcommand("train", "Train a ranker with reinforcement learning");
+  struct Opts {
+    std::string file;
+    std::vector<std::string> overrides;
+    bool local = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("-c,--config", o->file, "YAML config file")->required();
+  cmd->add_option("overrides", o->overrides, "key.path=value overrides");
+  cmd->add_flag("--local", o->local, "One process: the learner and the actors together (synchronous)");
+  cmd->callback([o] {
+    Config config = LoadConfig(o->file, o->overrides);
+    InitLogging(config.run.log_level);
+    ConfigureThreads(config.run.threads);
+    TrainResult r = TrainLocal(config);
+    std::cout << "final policy on held-out data (checkpoint " << r.final_checkpoint << "):\n"
+              << FormatEvalTable(r.final);
+    auto summary = QuickstartSummary(r);
+    const std::string path = r.run_dir + "/result.json";
+    WriteFileAtomic(path, summary.dump(2) + "\n");
+    std::cout << "run directory: " << r.run_dir << "\nresult: " << path << "\n";
+  });
+}
+
+}  // namespace iranker

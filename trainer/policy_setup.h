@@ -1,0 +1,34 @@
+// trainer/policy_setup.h — the policy and tokenizer a command starts from.
+//
+// A run starts either from a Hugging Face checkpoint directory (model.path) or from a preset
+// initialised with random weights. In the second case the complete directory (config.json,
+// weights, tokenizer.json, generation_config.json) is written first, so every command that takes a
+// checkpoint accepts it as it is, and the run can be re-created from its init directory.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "model/checkpoint.h"
+#include "model/options.h"
+#include "tokenizer/tokenizer.h"
+
+namespace iranker {
+
+struct Policy {
+  std::string dir;  // checkpoint directory it was loaded from
+  LoadedModel model;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+// Writes a randomly initialised checkpoint of `preset` into `out_dir` (created; must not exist or
+// be empty). tokenizer: a tokenizer.json or its directory, or "" for the byte-level tokenizer.
+// The vocabulary is at least the tokenizer's size (presets with real shapes keep theirs).
+void InitModelDirectory(const std::string& preset, const std::string& tokenizer, uint64_t seed,
+                        const std::string& dtype, const std::string& out_dir);
+
+// Loads a checkpoint directory with its tokenizer.
+Policy LoadPolicy(const std::string& dir, const std::string& dtype = "float32",
+                  const std::string& device = "cpu");
+
+}  // namespace iranker
