@@ -68,7 +68,9 @@ void RolloutRunner::SubmitStep(Episode& e, uint64_t request_id, bool greedy) {
     std::vector<std::vector<int32_t>> allowed;
     for (size_t k = 1; k <= shown.size(); ++k) {
       std::string text = options_.answer_template;
-      text.replace(text.find("{label}"), 7, std::to_string(k));
+      if (auto at = text.find("{label}"); at != std::string::npos) text.replace(at, 7, std::to_string(k));
+      if (auto at = text.find("{text}"); at != std::string::npos)
+        text.replace(at, 6, shown[k - 1]);
       allowed.push_back(tokenizer_.Encode(text, /*parse_special=*/false));
     }
     r.params.constraint = std::make_shared<TokenTrie>(allowed);

@@ -77,6 +77,12 @@ class Collective {
 
 // MPI back-end over a duplicate of MPI_COMM_WORLD (MPI must be initialised).
 std::unique_ptr<Collective> MakeMpiCollective(const AllreduceOptions& options);
+// MPI back-end over the world ranks that pass the same `color` (>= 0); collective over the whole
+// world: every rank must call it, in the same order as its other communicator creations.
+std::unique_ptr<Collective> MakeMpiCollective(const AllreduceOptions& options, int color);
+// MPI_Abort on the world (when MPI is up): one rank's fatal error ends the whole job at once
+// instead of leaving the other ranks waiting.
+void AbortWorld(int code);
 // NCCL back-end for CUDA tensors on `device`; throws Error(kFailedPrecondition) when this build
 // has no NCCL. Bootstraps over MPI (MPI must be initialised).
 std::unique_ptr<Collective> MakeNcclCollective(const AllreduceOptions& options, int device);

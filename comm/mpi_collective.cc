@@ -69,8 +69,15 @@ MPI_Datatype MpiType(const at::Tensor& t) {
 // RAII for a duplicated communicator.
 class OwnedComm {
  public:
-  OwnedComm() {
-    IR_MPI_CALL(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+  // color < 0: a duplicate of MPI_COMM_WORLD; else the world ranks that passed the same color.
+  explicit OwnedComm(int color = -1) {
+    if (color < 0) {
+      IR_MPI_CALL(MPI_Comm_dup(MPI_COMM_WORLD, &comm_));
+    } else {
+      int rank = 0;
+      MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+      IR_MPI_CALL(MPI_Comm_split(MPI_COMM_WORLD, color, rank, &comm_));
+    }
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
   }
   ~OwnedComm() {
@@ -112,7 +119,7 @@ class MpiPending : public PendingCollective {
 
 class MpiCollective : public Collective {
  public:
-  explicit MpiCollective(const AllreduceOptions& o) : opt_(o) {
+  MpiCollective(const AllreduceOptions& o, int color) : opt_(o), comm_(color) {
     int init = 0;
     MPI_Initialized(&init);
     if (!init)
@@ -270,7 +277,19 @@ int MpiSession::size() const {
 }
 
 std::unique_ptr<Collective> MakeMpiCollective(const AllreduceOptions& options) {
-  return std::make_unique<MpiCollective>(options);
+  return std::make_unique<MpiCollective>(options, -1);
+}
+
+std::unique_ptr<Collective> MakeMpiCollective(const AllreduceOptions& options, int color) {
+  IR_CHECK_GE(color, 0);
+  return std::make_unique<MpiCollective>(options, color);
+}
+
+void AbortWorld(int code) {
+  int init = 0, fin = 0;
+  MPI_Initialized(&init);
+  MPI_Finalized(&fin);
+  if (init && !fin) MPI_Abort(MPI_COMM_WORLD, code);
 }
 
 std::string DescribeRank(int rank, int size) {

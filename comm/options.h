@@ -127,4 +127,19 @@ struct AllreduceOptions {
   }
 };
 
+// The whole `comm:` section. Endpoints in stream/weights are used as given by tests and single
+// processes; `iranker train` under mpirun derives them from cluster.transport instead.
+struct CommOptions {
+  StreamOptions stream;
+  WeightsOptions weights;
+  AllreduceOptions allreduce;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Section("stream", stream, "Trajectory stream actors -> learners (credit flow control).");
+    v.Section("weights", weights, "Weight broadcast learner rank 0 -> actors.");
+    v.Section("allreduce", allreduce, "Gradient all-reduce across learner ranks.");
+  }
+};
+
 }  // namespace iranker::comm

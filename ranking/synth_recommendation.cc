@@ -1,6 +1,7 @@
 // Synthetic recommendation: genre × era catalogue, users with a dominant genre and era.
 #include <algorithm>
 #include <array>
+#include <cmath>
 
 #include "base/error.h"
 #include "ranking/rng.h"
@@ -72,10 +73,30 @@ QueryRecord SyntheticRecommendation(const SyntheticOptions& o, int index) {
   const int n = o.candidates > 0 ? o.candidates : 20;
   if (n < 2 || n > 60)
     Fail(ErrorCode::kInvalidArgument, "recommendation: candidates must be 2..60");
+  if (!(o.genre_skew >= 0 && o.genre_skew <= 10))
+    Fail(ErrorCode::kInvalidArgument, "recommendation: genre skew must be in [0, 10]");
   const auto& items = Catalogue(o.world_seed);
   Rng rng(DeriveSeed(o.seed, static_cast<uint64_t>(index)));
-  const int genre = static_cast<int>(rng.Below(kNumGenres)),
-            era = static_cast<int>(rng.Below(kNumEras));
+  int genre = 0;
+  if (o.genre_skew > 0) {
+    // Popularity order of the genres: a permutation fixed by the world.
+    std::vector<int> order(kNumGenres);
+    for (int g = 0; g < kNumGenres; ++g) order[g] = g;
+    Rng world(o.world_seed ^ 0x504F5055ULL);
+    world.Shuffle(&order);
+    double total = 0;
+    for (int k = 0; k < kNumGenres; ++k) total += std::pow(k + 1.0, -o.genre_skew);
+    double u = rng.Uniform() * total;
+    int k = 0;
+    for (; k + 1 < kNumGenres; ++k) {
+      u -= std::pow(k + 1.0, -o.genre_skew);
+      if (u < 0) break;
+    }
+    genre = order[k];
+  } else {
+    genre = static_cast<int>(rng.Below(kNumGenres));
+  }
+  const int era = static_cast<int>(rng.Below(kNumEras));
   std::vector<int> match, same_genre, same_era, other;
   for (size_t i = 0; i < items.size(); ++i) {
     const bool g = items[i].genre == genre, e = items[i].era == era;

@@ -7,7 +7,8 @@
 //
 //   recommendation  items have a genre and an era (both visible in the title line); a user's
 //                   history is mostly one genre and one era; exactly one candidate has both
-//                   (the positive); hard negatives share one of the two.
+//                   (the positive); hard negatives share one of the two. genre_skew makes some
+//                   genres more popular than others (a learnable prior).
 //   routing         a zoo of candidate LLMs with per-category skill and price (described in
 //                   their text); a query of one category carries a preference (performance,
 //                   balanced, cost: weights (1,0), (0.5,0.5), (0.2,0.8)); the positive maximises
@@ -33,6 +34,11 @@ struct SyntheticOptions {
   uint64_t world_seed = 7;  // catalogue / model zoo / topics
   int candidates = 0;       // per record; 0 = scenario default (20, 10, 9)
   std::string task;         // record task; "" = "<scenario>-synth" (routing: per preference)
+  // recommendation: popularity bias of the users' preferred genre. 0 = every genre equally likely;
+  // s > 0 = the k-th most popular genre (a world-seeded order) with weight 1/k^s, as in real
+  // catalogues where a few genres dominate. Negatives stay uniform, so a ranker gains by learning
+  // which genres are popular (a prior) as well as by reading the user's history.
+  double genre_skew = 0;
 };
 
 // Throws Error(kInvalidArgument) for an unknown scenario or an impossible candidate count.

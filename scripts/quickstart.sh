@@ -1,15 +1,62 @@
 #!/usr/bin/env bash
-# The quickstart: from a fresh Debian 12 machine, install, build and run iranker on its embedded
-# default configuration (configs/quickstart.yaml: tiny model, bundled data, CPU, one machine).
+# The quickstart: from a fresh Debian 12 machine, install, build, and train a tiny ranker on the
+# embedded default configuration (configs/quickstart.yaml: tiny model, bundled data, CPU, one
+# machine) under mpirun — one learner rank and two actor processes — then print how the trained
+# policy compares with random order and with the initial policy on held-out queries.
+#
+#   scripts/quickstart.sh [key=value overrides...]     e.g. run.seed=2 train.steps=50
+#
+# The last line printed is the path of quickstart_result.json.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${IRANKER_BUILD_DIR:-$root/build}
 bash "$root/scripts/setup.sh"
 bash "$root/scripts/build.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 iranker="$build/bin/iranker"
 cd "$root"
-echo "== resolved configuration (configs/quickstart.yaml)"
-"$iranker" config --print -c configs/quickstart.yaml "$@"
-echo "== this machine's matmul throughput through libtorch (checks the BLAS set-up)"
-"$iranker" bench matmul --repeats 3
+
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Waiting OpenMP threads sleep instead of spinning: learner and actors share the cores.
+export OMP_WAIT_POLICY=PASSIVE
+config=configs/quickstart.yaml
+run_dir=$("$iranker" config --print -c "$config" "$@" | awk '
+  /^run:/ {in_run=1; next} /^[^ ]/ {in_run=0}
+  in_run && $1=="name:" {name=$2} in_run && $1=="dir:" {dir=$2}
+  END {gsub(/"/, "", name); gsub(/"/, "", dir); print (dir != "" ? dir : "runs/" name)}')
+# A finished earlier quickstart would resume at its last step and train nothing: start afresh.
+if [[ -f "$run_dir/result.json" ]]; then
+  echo "== removing the previous quickstart run in $run_dir"
+  rm -rf "$run_dir"
+fi
+
+echo "== training (mpirun -np 3: 1 learner + 2 actors) into $run_dir"
+start=$(date +%s)
+mpirun --oversubscribe -np 3 -x OMP_WAIT_POLICY "$iranker" train -c "$config" "$@"
+echo "== training took $(( $(date +%s) - start )) s"
+
+echo "== plots"
+"$iranker" plot "$run_dir" || echo "(plotting failed; metrics are in $run_dir/metrics.jsonl)"
+
+/usr/bin/python3 - "$run_dir" <<'EOF'
+import json, os, sys
+run = sys.argv[1]
+r = json.load(open(os.path.join(run, "result.json")))
+out = {k: r[k] for k in ("random", "initial", "trained") if k in r}
+path = os.path.join(run, "quickstart_result.json")
+with open(path + ".tmp", "w") as f:
+    json.dump(out, f, indent=2)
+os.replace(path + ".tmp", path)
+print()
+print("held-out queries: %s" % ", ".join(r.get("test_sets", [])) if r.get("test_sets") else "held-out queries")
+print("%-16s %8s %8s %8s" % ("ranker", "MRR", "nDCG@10", "Hit@1"))
+for k in ("random", "bm25", "initial", "trained"):
+    if k in r:
+        label = {"initial": "initial policy", "trained": "trained policy", "bm25": "BM25"}.get(k, k)
+        print("%-16s %8.4f %8.4f %8.4f" % (label, r[k]["mrr"], r[k]["ndcg@10"], r[k]["hit@1"]))
+print()
+print("run directory:   %s" % run)
+print("trajectory logs: %s" % ", ".join(r.get("trajectory_logs", [])))
+print("plots:           %s" % os.path.join(run, "plots"))
+print("metrics:         %s" % os.path.join(run, "metrics.jsonl"))
+print(path)
+EOF

@@ -51,6 +51,8 @@ void AddGenerate(CLI::App* data) {
                   "Seed of the record stream (use different seeds for train and test)");
   cmd->add_option("--world-seed", o->synth.world_seed,
                   "Seed of the shared world (catalogue, model zoo); keep it equal across splits");
+  cmd->add_option("--genre-skew", o->synth.genre_skew,
+                  "recommendation: popularity skew of preferred genres (0 = uniform; 1 = Zipf)");
   cmd->add_option("--candidates", o->synth.candidates,
                   "Candidates per record (default 20 / 10 / 9 by scenario)");
   cmd->add_option("--task", o->synth.task, "Task (dataset) name written in each record");

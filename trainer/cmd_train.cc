@@ -3,7 +3,10 @@
 
 #include "base/atomic_file.h"
 #include "base/log.h"
+#include "cluster/roles.h"
+#include "comm/allreduce.h"
 #include "trainer/commands.h"
+#include "trainer/distributed_trainer.h"
 #include "trainer/config_io.h"
 #include "trainer/local_trainer.h"
 
@@ -16,7 +19,8 @@ nlohmann::json QuickstartSummary(const TrainResult& r) {
   };
   nlohmann::json j = {{"random", pick(r.final, "random")}, {"bm25", pick(r.final, "bm25")},
                       {"trained", pick(r.final, "policy")}, {"run_dir", r.run_dir},
-                      {"checkpoint", r.final_checkpoint}, {"trajectories", r.trajectories}};
+                      {"checkpoint", r.final_checkpoint}, {"trajectories", r.trajectories},
+                      {"trajectory_logs", r.trajlog_files}};
   if (r.has_initial) j["initial"] = pick(r.initial, "policy");
   return j;
 }
@@ -35,8 +39,35 @@ void AddTrainCommand(CLI::App& app) {
   cmd->callback([o] {
     Config config = LoadConfig(o->file, o->overrides);
     InitLogging(config.run.log_level);
-    ConfigureThreads(config.run.threads);
-    TrainResult r = TrainLocal(config);
+    // Under mpirun/srun: this process is one role of the distributed run (cluster/roles.h).
+    // Started by hand (or with --local): the learner and the actors in this one process.
+    const bool distributed = !o->local && LaunchedInParallel();
+    TrainResult r;
+    bool lead = true;
+    if (distributed) {
+      int argc = 0;
+      char** argv = nullptr;
+      comm::MpiSession mpi(&argc, &argv);
+      lead = mpi.rank() == 0;
+      if (mpi.size() == 1) {
+        ConfigureThreads(config.run.threads);
+        r = TrainLocal(config);
+      } else {
+        ConfigureThreads(config.run.threads);
+        try {
+          r = TrainDistributed(config);
+        } catch (const std::exception& e) {
+          // One rank's fatal error ends the whole job with its message, instead of a hang.
+          std::cerr << "iranker train: rank " << mpi.rank() << ": " << e.what() << std::endl;
+          comm::AbortWorld(1);
+          throw;
+        }
+      }
+    } else {
+      ConfigureThreads(config.run.threads);
+      r = TrainLocal(config);
+    }
+    if (!lead) return;
     std::cout << "final policy on held-out data (checkpoint " << r.final_checkpoint << "):\n"
               << FormatEvalTable(r.final);
     auto summary = QuickstartSummary(r);

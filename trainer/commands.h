@@ -15,6 +15,8 @@ void AddInitModelCommand(CLI::App& app);
 void AddMetricsCommand(CLI::App& app);
 void AddDataCommand(CLI::App& app);
 void AddKeygenCommand(CLI::App& app);
+void AddInspectCommand(CLI::App& app);
+void AddPlotCommand(CLI::App& app);
 void AddTokenizeCommand(CLI::App& app);
 
 // Sets torch's intra-op thread count: `threads` if > 0, else the host's cores divided by the

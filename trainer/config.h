@@ -8,12 +8,15 @@
 
 #include "actor/options.h"
 #include "base/fields.h"
+#include "cluster/options.h"
+#include "comm/options.h"
 #include "learner/options.h"
 #include "model/options.h"
 #include "ranking/jsonl.h"
 #include "ranking/prompt.h"
 #include "ranking/reward.h"
 #include "trainer/train_options.h"
+#include "trajlog/options.h"
 
 namespace iranker {
 
@@ -53,6 +56,9 @@ struct Config {
   ActorOptions actor;
   LearnerOptions learner;
   TrainOptions train;
+  TrajlogOptions trajlog;
+  ClusterOptions cluster;
+  comm::CommOptions comm;
 
   template <class V>
   void Visit(V& v) {
@@ -64,6 +70,9 @@ struct Config {
     v.Section("actor", actor, "Rollout actors: episodes, sampling, generation engine.");
     v.Section("learner", learner, "Learner ranks: RL algorithm, optimizer, batching.");
     v.Section("train", train, "Training schedule: steps, evaluation, checkpoints.");
+    v.Section("trajlog", trajlog, "HDF5 trajectory log (docs/TRAJLOG.md).");
+    v.Section("cluster", cluster, "Distributed layout under mpirun/srun: learners, transport, time-outs.");
+    v.Section("comm", comm, "ZeroMQ streams, weight broadcast, all-reduce, CURVE security.");
     v.Check(std::abs(learner.temperature - actor.temperature) < 1e-9, "learner",
             "learner.temperature must equal actor.temperature (log-probabilities must match)");
   }

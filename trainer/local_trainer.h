@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "trainer/config.h"
 #include "trainer/evaluation.h"
@@ -17,7 +18,8 @@ struct TrainResult {
   std::string final_checkpoint;
   EvalReport initial, final;
   bool has_initial = false;
-  int64_t trajectories = 0;  // step records the learner received in this process
+  int64_t trajectories = 0;  // step records the learners received (this run, all ranks)
+  std::vector<std::string> trajlog_files;  // HDF5 logs of the run directory
 };
 
 TrainResult TrainLocal(const Config& config);

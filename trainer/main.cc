@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   iranker::AddMetricsCommand(app);
   iranker::AddDataCommand(app);
   iranker::AddKeygenCommand(app);
+  iranker::AddInspectCommand(app);
+  iranker::AddPlotCommand(app);
   iranker::AddTokenizeCommand(app);
   try {
     app.parse(argc, argv);

@@ -170,6 +170,37 @@ TEST(BundledData, IsReproducibleFromTheStatedCommands) {
         ASSERT_EQ(RecordToJson(file[i]), RecordToJson(made[i])) << path << " record " << i;
     }
   }
+  // The quickstart's popularity-skewed recommendation data (data/README.md).
+  for (auto [split, n, seed] : {std::tuple<const char*, int, uint64_t>{"train", 1000, 31}, {"test", 100, 32}}) {
+    const std::string path = std::string(IRANKER_SOURCE_DIR) + "/data/quickstart/" + split + ".jsonl";
+    auto file = ReadJsonl(path, BadLinePolicy::kStop);
+    SyntheticOptions o;
+    o.scenario = "recommendation";
+    o.n = n;
+    o.seed = seed;
+    o.candidates = 10;
+    o.genre_skew = 1.2;
+    o.task = "rec-popular";
+    auto made = GenerateSynthetic(o);
+    ASSERT_EQ(file.size(), made.size()) << path;
+    for (size_t i = 0; i < made.size(); ++i)
+      ASSERT_EQ(RecordToJson(file[i]), RecordToJson(made[i])) << path << " record " << i;
+  }
+}
+
+TEST(Synthetic, GenreSkewMakesPopularGenresCommon) {
+  SyntheticOptions o;
+  o.scenario = "recommendation";
+  o.n = 2000;
+  o.genre_skew = 1.2;
+  std::map<std::string, int> count;
+  for (const auto& r : GenerateSynthetic(o)) ++count[r.extra.at("preferred_genre").get<std::string>()];
+  int top = 0;
+  for (const auto& [g, c] : count) top = std::max(top, c);
+  EXPECT_EQ(count.size(), 8u);
+  EXPECT_GT(top, 2000 * 0.3);  // 1/H(8, 1.2) of the mass; uniform would be 12.5%
+  o.genre_skew = -1;
+  EXPECT_THROW(GenerateSynthetic(o), Error);
 }
 
 }  // namespace

@@ -1,0 +1,366 @@
+#include "trainer/distributed_trainer.h"
+
+#include <torch/torch.h>
+#include <zmq.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <set>
+#include <thread>
+
+#include "actor/rollout.h"
+#include "actor/weight_sync.h"
+#include "base/atomic_file.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "cluster/roles.h"
+#include "comm/allreduce.h"
+#include "comm/stream.h"
+#include "comm/weights.h"
+#include "learner/learner.h"
+#include "trainer/config_io.h"
+#include "trainer/policy_setup.h"
+#include "trainer/progress.h"
+#include "trainer/run_dir.h"
+#include "trainer/train_common.h"
+
+namespace iranker {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+
+// Gradient averaging over the learner ranks: one flat all-reduce of every gradient.
+class CollectiveDataParallel : public DataParallel {
+ public:
+  explicit CollectiveDataParallel(comm::Collective& c) : c_(c) {}
+  int rank() const override { return c_.rank(); }
+  int world_size() const override { return c_.size(); }
+  void AverageGradients(const std::vector<at::Tensor>& params) override {
+    std::vector<at::Tensor> grads;
+    for (const auto& p : params) {
+      at::Tensor g = p.grad();
+      grads.push_back(g.defined() ? g.reshape({-1}).to(torch::kFloat) : torch::zeros({p.numel()}, torch::kFloat));
+    }
+    at::Tensor flat = torch::cat(grads).contiguous();
+    c_.AllreduceMean(flat, "gradients");
+    int64_t off = 0;
+    for (const auto& p : params) {
+      const int64_t n = p.numel();
+      at::Tensor g = flat.slice(0, off, off + n).view(p.sizes()).to(p.scalar_type());
+      if (p.grad().defined())
+        p.mutable_grad().copy_(g);
+      else
+        p.mutable_grad() = g.clone();
+      off += n;
+    }
+  }
+  double SumScalar(double x) override {
+    std::vector<double> v = {x};
+    c_.AllreduceSumDoubles(&v, "learner scalar");
+    return v[0];
+  }
+
+ private:
+  comm::Collective& c_;
+};
+
+struct Endpoints {
+  std::vector<std::string> streams;  // one per learner rank
+  std::string weights;
+};
+
+// Every learner binds, then each bound address is broadcast from its owner to the whole world.
+// The broadcasts run in the same order on every rank (learner 0..L-1, then the publisher).
+Endpoints ExchangeEndpoints(comm::Collective& world, const RankLayout& me, const std::string& my_stream,
+                            const std::string& my_weights) {
+  Endpoints e;
+  for (int r = 0; r < me.learners; ++r) {
+    std::string s = me.learner_rank == r ? my_stream : std::string();
+    world.BroadcastBytes(&s, r, "stream endpoint of learner " + std::to_string(r));
+    e.streams.push_back(s);
+  }
+  std::string w = me.world_rank == 0 ? my_weights : std::string();
+  world.BroadcastBytes(&w, 0, "weights endpoint");
+  e.weights = w;
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Learner ranks.
+
+TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collective& world,
+                       comm::Collective& learners, const std::string& init_dir) {
+  TrainResult result;
+  const std::string run_dir = config.RunDir();
+  result.run_dir = run_dir;
+  const bool lead = me.learner_rank == 0;
+  const uint64_t seed = config.run.seed;
+
+  Policy policy = LoadPolicy(init_dir, config.model.dtype, config.model.device);
+  DecoderLM& model = *policy.model.model;
+  std::unique_ptr<CollectiveDataParallel> dp;
+  if (me.learners > 1) dp = std::make_unique<CollectiveDataParallel>(learners);
+  Learner learner(policy.model.model, config.learner, config.train.steps, dp.get());
+  const ResumePoint resume = ReadResumePoint(run_dir, seed);
+  int64_t step = resume.step;
+  if (!resume.checkpoint.empty()) {
+    LoadWeightsInto(model, resume.checkpoint);
+    learner.LoadState(resume.checkpoint);
+    if (lead) IR_LOG_INFO("resuming from {} (step {})", resume.checkpoint, step);
+  }
+
+  zmq::context_t ctx(1);
+  comm::StreamOptions sopt = config.comm.stream;
+  sopt.learner_endpoints.assign(me.learners, "");
+  sopt.learner_endpoints[me.learner_rank] = StreamBindEndpoint(config.cluster, run_dir, me.learner_rank);
+  comm::TrajectoryReceiver receiver(ctx, sopt, me.learner_rank);
+  std::unique_ptr<comm::WeightPublisher> publisher;
+  if (lead) {
+    comm::WeightsOptions wopt = config.comm.weights;
+    wopt.endpoint = WeightsBindEndpoint(config.cluster, run_dir);
+    publisher = std::make_unique<comm::WeightPublisher>(ctx, wopt, /*publisher_id=*/0);
+  }
+  ExchangeEndpoints(world, me, receiver.endpoint(), publisher ? publisher->endpoint() : std::string());
+  if (lead) IR_LOG_INFO("learner 0: trajectories at {}, weights at {}", receiver.endpoint(), publisher->endpoint());
+
+  auto publish = [&] {
+    if (!publisher) return;
+    // On the wire, version v + 1 carries the weights after v optimizer steps: the subscriber
+    // treats 0 as "nothing yet".
+    [[maybe_unused]] const size_t bytes = publisher->Publish(learner.version() + 1, PolicyTensorViews(model));
+    IR_LOG_DEBUG("published policy version {} ({} bytes)", learner.version(), static_cast<uint64_t>(bytes));
+  };
+  if (learner.version() != static_cast<uint64_t>(step))
+    Fail(ErrorCode::kFailedPrecondition, resume.checkpoint, ": policy version ", learner.version(),
+         " differs from the step ", step);
+  publish();
+
+  auto trajlog = OpenTrajectoryLog(config, run_dir, me.learner_rank, step, model.config().ToJson());
+  std::unique_ptr<MetricsLog> metrics;
+  std::vector<Dataset> test_full, test_periodic;
+  PromptSet prompts(config.prompt);
+  if (lead) {
+    metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
+    test_full = LoadTestSets(config.data, 0);
+    test_periodic = LoadTestSets(config.data, config.train.eval_queries);
+  }
+  auto evaluate = [&](const std::vector<Dataset>& sets) {
+    return Evaluate(model, *policy.tokenizer, prompts, config.actor, config.reward.match, sets,
+                    DeriveSeed(seed, 0xE7A1), /*baselines=*/true);
+  };
+  // The initial evaluation overlaps the actors' first rollout.
+  if (lead && step == 0) {
+    result.initial = evaluate(test_full);
+    result.has_initial = true;
+    metrics->Write(EvalJson(0, result.initial));
+    std::cerr << "initial policy on held-out data:\n" << FormatEvalTable(result.initial);
+  }
+
+  // Actors with a non-empty share of each step's queries each send one batch per step.
+  const int expected = std::min(me.actors, config.actor.queries_per_batch);
+  std::unique_ptr<Progress> progress;
+  if (lead) progress = std::make_unique<Progress>(config.train.steps, step);
+  const auto t_start = Clock::now();
+  double last_eval_mrr = result.has_initial ? result.initial.MeanOf("policy", "mrr") : -1;
+  int64_t stale_dropped = 0;
+  while (step < config.train.steps) {
+    // Collect this step's batches across the learner ranks.
+    const auto t0 = Clock::now();
+    std::vector<TrajectoryBatch> batches;
+    std::set<int> from;
+    double total = 0;
+    while (true) {
+      TrajectoryBatch b;
+      while (receiver.Receive(&b, std::chrono::milliseconds(me.learners > 1 ? 20 : 200))) {
+        const uint64_t v = b.steps.empty() ? static_cast<uint64_t>(step) : b.steps.front().policy_version;
+        if (v != static_cast<uint64_t>(step)) {
+          ++stale_dropped;
+          IR_LOG_WARN("learner {}: dropped a batch of actor {} for policy version {} at step {}", me.learner_rank,
+                      b.actor_id, v, step);
+          continue;
+        }
+        from.insert(b.actor_id);
+        batches.push_back(std::move(b));
+        b = TrajectoryBatch();
+        if (me.learners == 1) break;
+      }
+      if (me.learners > 1) {
+        std::vector<double> n = {static_cast<double>(batches.size())};
+        learners.AllreduceSumDoubles(&n, "batch count of step " + std::to_string(step));
+        total = n[0];
+      } else {
+        total = batches.size();
+      }
+      if (total >= expected) break;
+      if (Seconds(t0) > config.cluster.collect_timeout_s) {
+        std::string have;
+        for (int a : from) have += " " + std::to_string(a);
+        Fail(ErrorCode::kDeadlineExceeded, "learner ", me.learner_rank, ": step ", step, " has ", total, " of ",
+             expected, " actor batches after cluster.collect_timeout_s=", config.cluster.collect_timeout_s,
+             " s (this rank received from actors:", have.empty() ? " none" : have, "; ", receiver.live_actors(),
+             " actors alive): an actor is stuck or dead; see its log");
+      }
+    }
+    const double wait_s = Seconds(t0);
+    if (trajlog)
+      for (const auto& b : batches) trajlog->Append(b);
+
+    nlohmann::json rec = {{"type", "train"}, {"step", step + 1}};
+    std::vector<TrainSample> samples = SamplesFromBatches(batches, &rec);
+    int64_t learn_tokens = 0;
+    for (const auto& s : samples) learn_tokens += s.prompt.size() + s.response.size();
+    std::vector<double> counts = {static_cast<double>(samples.size()), static_cast<double>(learn_tokens)};
+    if (me.learners > 1) learners.AllreduceSumDoubles(&counts, "trajectory count");
+    result.trajectories += static_cast<int64_t>(counts[0]);
+
+    const auto t1 = Clock::now();
+    Metrics m = learner.Step(std::move(samples));
+    const double learn_s = Seconds(t1);
+    ++step;
+    publish();  // the actors start the next rollout while this rank logs, evaluates, checkpoints
+
+    if (!lead) continue;
+    for (const auto& [k, v] : m) rec[k] = v;
+    rec["trajectories"] = counts[0];
+    rec["wait_seconds"] = wait_s;
+    rec["learn_seconds"] = learn_s;
+    rec["learner_tokens_per_s"] = counts[1] / std::max(1e-9, learn_s);
+    // All actors together: the step's response tokens over the time the learner waited for them.
+    rec["generated_tokens_per_s"] = m.count("response_tokens") ? m["response_tokens"] / std::max(1e-9, wait_s) : 0;
+    rec["stale_batches_dropped"] = stale_dropped;
+    rec["elapsed_s"] = Seconds(t_start);
+    if (config.train.eval_every > 0 && step % config.train.eval_every == 0 && step < config.train.steps) {
+      auto r = evaluate(test_periodic);
+      last_eval_mrr = r.MeanOf("policy", "mrr");
+      metrics->Write(EvalJson(step, r));
+    }
+    if (last_eval_mrr >= 0) rec["eval_mrr"] = last_eval_mrr;
+    metrics->Write(rec);
+    progress->Update(step, rec);
+    if ((config.train.checkpoint_every > 0 && step % config.train.checkpoint_every == 0) || step == config.train.steps)
+      SaveCheckpoint(run_dir, step, model, learner, init_dir, step * config.actor.queries_per_batch, seed,
+                     config.train.keep_checkpoints);
+  }
+  if (trajlog) trajlog->Close();
+  learners.Barrier("trajectory logs closed");
+  if (lead) {
+    progress->Finish();
+    result.trajlog_files = TrajectoryLogFiles(run_dir, config.trajlog);
+    result.final_checkpoint = CheckpointDir(run_dir, config.train.steps);
+    result.final = evaluate(test_full);
+    metrics->Write(EvalJson(step, result.final));
+    auto s = receiver.stats();
+    IR_LOG_INFO("learner 0: {} batches received, {} duplicates, {} malformed, {} refused (queue full)", s.received,
+                s.duplicates, s.malformed, s.refused_full);
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actors.
+
+void RunActor(const Config& config, const RankLayout& me, comm::Collective& world, const std::string& init_dir) {
+  const std::string run_dir = config.RunDir();
+  Policy policy = LoadPolicy(init_dir, config.model.dtype, config.model.device);
+  DecoderLM& model = *policy.model.model;
+  auto train = LoadTrainRecords(config.data);
+  QueryStream stream(train.size(), config.run.seed);
+  PromptSet prompts(config.prompt);
+  RolloutRunner runner(model, *policy.tokenizer, prompts, config.reward, config.actor, me.actor_id);
+
+  Endpoints ep = ExchangeEndpoints(world, me, "", "");
+  zmq::context_t ctx(1);
+  comm::StreamOptions sopt = config.comm.stream;
+  sopt.learner_endpoints = ep.streams;
+  comm::WeightsOptions wopt = config.comm.weights;
+  wopt.endpoint = ep.weights;
+  comm::WeightSubscriber weights(ctx, wopt, /*subscriber_id=*/me.actor_id + 1);
+  comm::TrajectorySender sender(ctx, sopt, me.actor_id);
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(config.cluster.weights_timeout_s * 1000));
+
+  // Returns the policy version (optimizer steps behind the weights); the wire version is one more.
+  auto take = [&](uint64_t min_version) {
+    comm::WeightSet ws;
+    if (!weights.WaitFor(min_version + 1, &ws, timeout))
+      Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": no policy version >= ", min_version, " from ",
+           ep.weights, " within cluster.weights_timeout_s=", config.cluster.weights_timeout_s,
+           " s: learner rank 0 is stuck or dead; see its log");
+    ApplyWeights(model, ws);
+    runner.InvalidateCache();
+    return ws.version - 1;
+  };
+  uint64_t version = take(0);
+  while (static_cast<int64_t>(version) < config.train.steps) {
+    auto part = ActorQueries(train, stream, version, config.actor.queries_per_batch, me.actor_id, me.actors);
+    if (!part.empty()) {
+      TrajectoryBatch batch;
+      batch.actor_id = me.actor_id;
+      [[maybe_unused]] const auto t0 = Clock::now();
+      [[maybe_unused]] auto rs = runner.Run(part, ActorSeed(config.run.seed, version, me.actor_id), version, &batch);
+      IR_LOG_DEBUG("actor {}: version {}: {} steps in {:.2f} s, {:.0f}% of prompt tokens reused", me.actor_id, version,
+                   rs.steps, Seconds(t0), rs.prompt_tokens ? 100.0 * rs.reused_tokens / rs.prompt_tokens : 0.0);
+      if (!sender.Send(std::move(batch), timeout))
+        Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": no learner took the batch of version ", version,
+             " within cluster.weights_timeout_s=", config.cluster.weights_timeout_s, " s");
+    }
+    if (static_cast<int64_t>(version) + 1 >= config.train.steps) break;
+    version = take(version + 1);
+  }
+  if (!sender.Flush(timeout))
+    Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": batches not accepted by the learners at the end");
+}
+
+}  // namespace
+
+TrainResult TrainDistributed(const Config& config) {
+  // The world (endpoint exchange, start and end) and one communicator per role (the learners'
+  // carries the gradients). Created in the same order on every rank.
+  comm::AllreduceOptions world_opt = config.comm.allreduce;
+  world_opt.timeout_ms = static_cast<int>(std::min(2e9, 1000 * std::max(config.cluster.weights_timeout_s,
+                                                                        world_opt.timeout_ms / 1000.0)));
+  auto world = comm::MakeMpiCollective(world_opt);
+  const RankLayout me = LayoutOf(world->rank(), world->size(), config.cluster, config.train.actors);
+  // Torch threads by role (run.threads = 0): the learners and the actors take turns in a
+  // synchronous run, so each role divides the host's cores among its own processes on the host.
+  if (config.run.threads <= 0) {
+    const int cores = std::max(1u, std::thread::hardware_concurrency());
+    int local = me.world_size;
+    if (const char* v = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local = std::max(1, std::atoi(v));
+    else if (const char* v2 = std::getenv("SLURM_NTASKS_PER_NODE")) local = std::max(1, std::atoi(v2));
+    const double share = std::min(1.0, double(local) / me.world_size);  // of the world on this host
+    const int on_host = std::max(1, static_cast<int>(std::lround(
+                                        share * (me.role == Role::kLearner ? me.learners : me.actors))));
+    torch::set_num_threads(std::max(1, cores / on_host));
+  }
+  auto role_comm = comm::MakeMpiCollective(config.comm.allreduce, me.role == Role::kLearner ? 0 : 1);
+  const std::string run_dir = config.RunDir();
+
+  // Rank 0 prepares the run directory and the initial policy; the others wait for its path.
+  std::string init_dir;
+  if (me.world_rank == 0) {
+    MakeDirs(run_dir + "/checkpoints");
+    WriteResolvedConfig(config, run_dir);
+    init_dir = PrepareInitDir(config, run_dir);
+    IR_LOG_INFO("distributed run: {} learner rank(s), {} actor(s), launcher {}, transport {}", me.learners, me.actors,
+                DetectLauncher().empty() ? "none" : DetectLauncher(), config.cluster.transport);
+  }
+  world->BroadcastBytes(&init_dir, 0, "initial policy directory");
+
+  TrainResult result;
+  if (me.role == Role::kLearner) {
+    result = RunLearner(config, me, *world, *role_comm, init_dir);
+  } else {
+    RunActor(config, me, *world, init_dir);
+  }
+  // Actors wait here (polling, not spinning) while rank 0 runs the final evaluation.
+  world->Barrier("end of training");
+  return result;
+}
+
+}  // namespace iranker

@@ -1,0 +1,177 @@
+#include "trainer/train_common.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <numeric>
+#include <random>
+
+#include "base/atomic_file.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "base/version.h"
+#include "model/checkpoint.h"
+#include "trainer/config_io.h"
+#include "trainer/policy_setup.h"
+#include "trainer/run_dir.h"
+
+namespace iranker {
+namespace fs = std::filesystem;
+
+QueryStream::QueryStream(size_t n, uint64_t seed) : n_(n), seed_(seed) { IR_CHECK_GT(n, 0u); }
+
+size_t QueryStream::At(int64_t cursor) {
+  const int64_t epoch = cursor / static_cast<int64_t>(n_);
+  if (epoch != epoch_) {
+    perm_.resize(n_);
+    std::iota(perm_.begin(), perm_.end(), 0);
+    std::mt19937_64 rng(DeriveSeed(seed_, 0xE90C + epoch));
+    std::shuffle(perm_.begin(), perm_.end(), rng);
+    epoch_ = epoch;
+  }
+  return perm_[cursor % n_];
+}
+
+std::vector<QueryRecord> LoadTrainRecords(const DataOptions& data) {
+  std::vector<QueryRecord> all;
+  for (const auto& path : data.train) {
+    auto recs = ReadJsonl(path, data.policy(), data.max_bad_lines);
+    for (auto& r : recs) all.push_back(std::move(r));
+  }
+  if (all.empty()) Fail(ErrorCode::kInvalidArgument, "data.train: no training records");
+  return all;
+}
+
+std::vector<const QueryRecord*> ActorQueries(const std::vector<QueryRecord>& train, QueryStream& stream,
+                                             int64_t step, int queries_per_batch, int actor, int actors) {
+  std::vector<const QueryRecord*> out;
+  const int64_t base = step * queries_per_batch;
+  for (int q = actor; q < queries_per_batch; q += actors) out.push_back(&train[stream.At(base + q)]);
+  return out;
+}
+
+uint64_t ActorSeed(uint64_t run_seed, int64_t step, int actor) {
+  return DeriveSeed(DeriveSeed(run_seed, step), actor);
+}
+
+std::string PrepareInitDir(const Config& config, const std::string& run_dir) {
+  if (!config.model.path.empty()) return config.model.path;
+  const std::string init_dir = run_dir + "/init";
+  if (!fs::exists(init_dir + "/config.json")) {
+    // Written under a temporary name and renamed, so a crash never leaves a half-written init.
+    const std::string tmp = init_dir + ".tmp-" + std::to_string(::getpid());
+    fs::remove_all(tmp);
+    InitModelDirectory(config.model.preset, config.model.tokenizer, config.run.seed, config.model.dtype, tmp);
+    fs::remove_all(init_dir);
+    CommitDirectory(tmp, init_dir);
+  }
+  return init_dir;
+}
+
+ResumePoint ReadResumePoint(const std::string& run_dir, uint64_t seed) {
+  ResumePoint r;
+  r.checkpoint = LatestCheckpoint(run_dir);
+  if (r.checkpoint.empty()) return r;
+  const std::string state_file = r.checkpoint + "/trainer_state.json";
+  nlohmann::json st;
+  try {
+    st = nlohmann::json::parse(ReadFile(state_file));
+    if (st.at("seed").get<uint64_t>() != seed)
+      Fail(ErrorCode::kFailedPrecondition, r.checkpoint, " was written with run.seed ", st.at("seed").get<uint64_t>(),
+           ", this run has ", seed, "; use another run.name or the same seed");
+    r.step = st.at("step").get<int64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    Fail(ErrorCode::kInvalidArgument, state_file, ": ", e.what());
+  }
+  return r;
+}
+
+void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy, const Learner& learner,
+                    const std::string& tokenizer_dir, int64_t cursor, uint64_t seed, int keep) {
+  const std::string final_dir = CheckpointDir(run_dir, step);
+  if (fs::exists(final_dir)) return;  // already written (e.g. a resumed run at the same step)
+  const std::string tmp = final_dir + ".tmp-" + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  MakeDirs(tmp);
+  SaveModel(policy, tmp);
+  CopyTokenizerFiles(tokenizer_dir, tmp);
+  learner.SaveState(tmp);
+  nlohmann::json st = {{"step", step}, {"query_cursor", cursor}, {"seed", seed},
+                       {"policy_version", learner.version()}};
+  WriteFileAtomic(tmp + "/trainer_state.json", st.dump(2) + "\n");
+  CommitDirectory(tmp, final_dir);
+  PruneCheckpoints(run_dir, keep);
+}
+
+std::vector<TrainSample> SamplesFromBatches(std::vector<TrajectoryBatch>& batches, nlohmann::json* rec) {
+  std::stable_sort(batches.begin(), batches.end(),
+                   [](const TrajectoryBatch& a, const TrajectoryBatch& b) { return a.actor_id < b.actor_id; });
+  std::vector<TrainSample> samples;
+  double valid = 0, episode_mrr = 0;
+  int64_t episodes = 0;
+  for (auto& batch : batches) {
+    for (auto& s : batch.steps) {
+      valid += s.valid_format;
+      TrainSample t;
+      t.prompt = std::move(s.prompt_ids);
+      t.response = std::move(s.response_ids);
+      t.behaviour_logprobs = std::move(s.logprobs);
+      t.reward = s.reward;
+      t.group = s.group_id;
+      t.policy_version = s.policy_version;
+      samples.push_back(std::move(t));
+    }
+    for (const auto& e : batch.episodes) episode_mrr += e.mrr;
+    episodes += batch.episodes.size();
+  }
+  if (rec) {
+    (*rec)["valid_format"] = samples.empty() ? 0 : valid / samples.size();
+    (*rec)["episode_mrr"] = episodes ? episode_mrr / episodes : 0;
+    (*rec)["trajectories"] = samples.size();
+  }
+  return samples;
+}
+
+nlohmann::json EvalJson(int64_t step, const EvalReport& r) {
+  return {{"type", "eval"}, {"step", step}, {"rows", EvalReportJson(r)},
+          {"mrr", r.MeanOf("policy", "mrr")}, {"ndcg@10", r.MeanOf("policy", "ndcg@10")},
+          {"hit@1", r.MeanOf("policy", "hit@1")}};
+}
+
+namespace {
+std::string LogStem(const TrajlogOptions& o) {
+  std::string f = o.file;
+  if (f.size() > 3 && f.compare(f.size() - 3, 3, ".h5") == 0) f.resize(f.size() - 3);
+  return f;
+}
+}  // namespace
+
+std::unique_ptr<TrajectoryLogWriter> OpenTrajectoryLog(const Config& config, const std::string& run_dir,
+                                                       int learner_rank, int64_t start_step,
+                                                       const std::string& model_json) {
+  if (!config.trajlog.enabled) return nullptr;
+  std::string name = LogStem(config.trajlog);
+  if (learner_rank > 0) name += ".rank-" + std::to_string(learner_rank);
+  if (start_step > 0) name += ".resume-" + std::to_string(start_step);
+  const std::string path = run_dir + "/" + name + ".h5";
+  std::map<std::string, std::string> attrs = {
+      {"config", ConfigToYaml(config)}, {"model", model_json},
+      {"code_version", IRANKER_VERSION}, {"learner_rank", std::to_string(learner_rank)},
+      {"start_step", std::to_string(start_step)}};
+  return std::make_unique<TrajectoryLogWriter>(path, config.trajlog, attrs);
+}
+
+std::vector<std::string> TrajectoryLogFiles(const std::string& run_dir, const TrajlogOptions& options) {
+  std::vector<std::string> files;
+  const std::string stem = LogStem(options);
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(run_dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(stem, 0) == 0 && n.size() > 3 && n.compare(n.size() - 3, 3, ".h5") == 0) files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace iranker

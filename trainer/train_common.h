@@ -1,0 +1,76 @@
+// trainer/train_common.h — pieces shared by the single-process trainer (local_trainer.cc) and the
+// distributed roles (distributed_trainer.cc), so that both make the same decisions:
+//
+//   * which queries step s uses: QueryStream, a fresh permutation of the training set per epoch
+//     derived from run.seed; step s consumes queries [s*Q, (s+1)*Q) of that stream
+//     (Q = actor.queries_per_batch), so the step number alone fixes the position (exact resume);
+//   * which of them actor a rolls out: every A-th one starting at a (ActorShare), with the seed
+//     DeriveSeed(DeriveSeed(run.seed, s), a) — a local run with train.actors = A and a distributed
+//     one with A actor processes generate the same trajectories from the same weights;
+//   * how the learner orders what it receives: batches sorted by actor id (SamplesFromBatches);
+//   * the checkpoint layout and trainer_state.json (SaveCheckpoint / ReadResumePoint).
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "actor/rollout.h"
+#include "comm/trajectory.h"
+#include "learner/learner.h"
+#include "trainer/config.h"
+#include "trainer/evaluation.h"
+#include "trajlog/trajlog.h"
+
+namespace iranker {
+
+class QueryStream {
+ public:
+  QueryStream(size_t n, uint64_t seed);
+  size_t At(int64_t cursor);
+
+ private:
+  size_t n_;
+  uint64_t seed_;
+  int64_t epoch_ = -1;
+  std::vector<size_t> perm_;
+};
+
+std::vector<QueryRecord> LoadTrainRecords(const DataOptions& data);
+
+// The queries of `step` that actor `actor` of `actors` rolls out, and its seed.
+std::vector<const QueryRecord*> ActorQueries(const std::vector<QueryRecord>& train, QueryStream& stream,
+                                             int64_t step, int queries_per_batch, int actor, int actors);
+uint64_t ActorSeed(uint64_t run_seed, int64_t step, int actor);
+
+// The initial policy directory: model.path, or <run>/init written from the preset once.
+std::string PrepareInitDir(const Config& config, const std::string& run_dir);
+
+struct ResumePoint {
+  std::string checkpoint;  // "" = fresh start
+  int64_t step = 0;
+};
+// The newest complete checkpoint of the run; throws when it was written with another run.seed.
+ResumePoint ReadResumePoint(const std::string& run_dir, uint64_t seed);
+
+// Writes <run>/checkpoints/step-N atomically (temporary directory + rename) and prunes old ones.
+void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy, const Learner& learner,
+                    const std::string& tokenizer_dir, int64_t cursor, uint64_t seed, int keep);
+
+// The learner's training samples from one step's batches, in actor-id order. Also fills the
+// rollout figures of the step (valid_format, episode_mrr, trajectories).
+std::vector<TrainSample> SamplesFromBatches(std::vector<TrajectoryBatch>& batches, nlohmann::json* rec);
+
+nlohmann::json EvalJson(int64_t step, const EvalReport& r);
+
+// The HDF5 trajectory log of this learner rank (nullptr when trajlog.enabled is false). A resumed
+// run writes a new file (<stem>.resume-<step>.h5) so nothing already logged is overwritten.
+std::unique_ptr<TrajectoryLogWriter> OpenTrajectoryLog(const Config& config, const std::string& run_dir,
+                                                       int learner_rank, int64_t start_step,
+                                                       const std::string& model_json);
+// Every trajectory log file of a run directory, oldest first.
+std::vector<std::string> TrajectoryLogFiles(const std::string& run_dir, const TrajlogOptions& options);
+
+}  // namespace iranker
