@@ -11,12 +11,13 @@ struct ActorOptions {
   // Samples per state: G episodes of each query (GRPO's group). 1 = the paper's PPO setting.
   int group_size = 8;
   // "single_step": the paper's training states, one elimination from pools of every size 2..N;
-  // "full": whole on-policy elimination episodes (each step's pool is what the policy left).
+  // "full": whole on-policy elimination episodes (each step's pool is what the policy left);
+  // "dranker": DRanker, the whole ranking in one answer (unconstrained; nDCG reward).
   std::string episode_mode = "single_step";
   // Eliminations per full episode; 0 = until one candidate is left.
   int step_budget = 0;
   // Constrained answers: the response must be one of the remaining candidates' labels, written
-  // with answer_template: {label} is replaced by the candidate's number, {text} by its text (the
+  // with answer_template (IRanker modes only; DRanker answers are free text): {label} is replaced by the candidate's number, {text} by its text (the
   // answer then names the item itself); for small policies and guaranteed-valid inference.
   bool constrained = true;
   std::string answer_template = "{label}\n</answer>";
@@ -34,7 +35,7 @@ struct ActorOptions {
   template <class V>
   void Visit(V& v) {
     v.Field("group_size", group_size, "Samples per state (GRPO group).", AtLeast(1));
-    v.Field("episode_mode", episode_mode, "Training states.", OneOf({"single_step", "full"}));
+    v.Field("episode_mode", episode_mode, "Training states.", OneOf({"single_step", "full", "dranker"}));
     v.Field("step_budget", step_budget, "Eliminations per full episode; 0 = all.", AtLeast(0));
     v.Field("constrained", constrained, "Constrain answers to the remaining candidates' labels.");
     v.Field("answer_template", answer_template, "Constrained continuation; {label} = candidate number, {text} = its text.");

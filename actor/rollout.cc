@@ -11,12 +11,6 @@
 
 namespace iranker {
 
-uint64_t DeriveSeed(uint64_t a, uint64_t b) {
-  uint64_t z = a ^ (b + 0x9E3779B97F4A7C15ull + (a << 6) + (a >> 2));
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 struct RolloutRunner::Episode {
   const QueryRecord* record = nullptr;
@@ -52,7 +46,8 @@ RolloutRunner::RolloutRunner(DecoderLM& policy, const Tokenizer& tokenizer, cons
 
 void RolloutRunner::SubmitStep(Episode& e, uint64_t request_id, bool greedy) {
   const auto shown = PoolTexts(*e.record, e.state);
-  const std::string prompt = prompts_.Render(*e.record, shown, RankMode::kIRanker);
+  const bool dranker = options_.episode_mode == "dranker";
+  const std::string prompt = prompts_.Render(*e.record, shown, dranker ? RankMode::kDRanker : RankMode::kIRanker);
   e.prompt_ids = tokenizer_.Encode(prompt, /*parse_special=*/true);
   GenerationRequest r;
   r.id = request_id;
@@ -64,7 +59,7 @@ void RolloutRunner::SubmitStep(Episode& e, uint64_t request_id, bool greedy) {
   r.params.stop_ids = stop_ids_;
   r.params.seed = DeriveSeed(e.seed, e.step_index);
   r.params.greedy = greedy;
-  if (options_.constrained) {
+  if (options_.constrained && !dranker) {
     std::vector<std::vector<int32_t>> allowed;
     for (size_t k = 1; k <= shown.size(); ++k) {
       std::string text = options_.answer_template;
@@ -116,6 +111,7 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
     const uint64_t qseed = DeriveSeed(base_seed, q);
     std::vector<EpisodeState> starts;
     if (options_.episode_mode == "single_step") starts = SingleStepStates(rec, qseed);
+    else if (options_.episode_mode == "dranker") starts.push_back(StartEpisode(rec, qseed, 0));
     else starts.push_back(StartEpisode(rec, qseed, options_.step_budget));
     for (size_t s = 0; s < starts.size(); ++s)
       for (int g = 0; g < options_.group_size; ++g) {
@@ -130,11 +126,33 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
       }
   }
   const std::string prefill = prompts_.options().assistant_prefill;
+  const bool dranker = options_.episode_mode == "dranker";
   Drive(episodes, /*greedy=*/false, [&](Episode& e, const GenerationResult& res) {
     const std::string response = tokenizer_.Decode(res.tokens, /*skip_special=*/true);
     const std::vector<int> pool_before = e.state.pool;
     const int pool_size = static_cast<int>(pool_before.size());
-    RewardBreakdown rb = ApplyTrainingResponse(*e.record, &e.state, prefill + response, rewards_);
+    RewardBreakdown rb;
+    std::vector<int> dranker_ranking;
+    if (dranker) {
+      // DRanker: the whole ranking in one answer, scored by nDCG (+ coverage) over the display order.
+      const auto texts = PoolTexts(*e.record, e.state);
+      std::vector<double> rel;
+      for (int c : pool_before) rel.push_back(e.record->relevance[c]);
+      rb = DRankerReward(prefill + response, texts, rel, rewards_);
+      ParsedResponse parsed = ParseResponse(prefill + response);
+      RankingMatch m = MatchRankingLines(parsed.answer, texts, rewards_.match);
+      std::vector<bool> used(pool_before.size(), false);
+      for (int d : m.order) {
+        dranker_ranking.push_back(pool_before[d]);
+        used[d] = true;
+      }
+      for (size_t d = 0; d < pool_before.size(); ++d)
+        if (!used[d]) dranker_ranking.push_back(pool_before[d]);  // unranked: after, in display order
+      e.state.steps = 1;
+      e.state.step_budget = 1;
+    } else {
+      rb = ApplyTrainingResponse(*e.record, &e.state, prefill + response, rewards_);
+    }
     StepRecord s;
     s.episode_id = e.episode_id;
     s.step = e.step_index;
@@ -155,7 +173,7 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
     s.answer_text = response;
     s.chosen = rb.match.index >= 0 ? pool_before[rb.match.index] : -1;
     s.valid_format = rb.format == 0.0;
-    s.episode_done = EpisodeDone(e.state);
+    s.episode_done = dranker || EpisodeDone(e.state);
     stats.steps++;
     stats.generated_tokens += res.tokens.size();
     ++e.step_index;
@@ -166,7 +184,7 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
       sum.dataset = e.record->task;
       sum.actor_id = actor_id_;
       sum.policy_version = e.version;
-      auto ranking = FinalRanking(e.state);
+      auto ranking = dranker ? dranker_ranking : FinalRanking(e.state);
       sum.ranking.assign(ranking.begin(), ranking.end());
       auto named = MetricsByName(ScoreRanking(ranking, e.record->relevance));
       sum.mrr = static_cast<float>(named["mrr"]);
@@ -208,6 +226,22 @@ std::vector<RolloutRunner::Ranked> RolloutRunner::Rank(const std::vector<const Q
     const std::string response = tokenizer_.Decode(res.tokens, /*skip_special=*/true);
     out[q].responses.push_back(response);
     ParsedResponse parsed = ParseResponse(prefill + response);
+    if (options_.episode_mode == "dranker") {
+      // One answer ranks everything; unmatched candidates follow in display order.
+      const auto texts = PoolTexts(*e.record, e.state);
+      RankingMatch m = MatchRankingLines(parsed.answer, texts, match);
+      std::vector<bool> used(texts.size(), false);
+      for (int d : m.order) {
+        out[q].ranking.push_back(e.state.pool[d]);
+        used[d] = true;
+      }
+      for (size_t d = 0; d < texts.size(); ++d)
+        if (!used[d]) {
+          out[q].ranking.push_back(e.state.pool[d]);
+          ++out[q].fallbacks;
+        }
+      return false;
+    }
     ApplyEvaluationAnswer(*e.record, &e.state, parsed.answer, match);
     ++e.step_index;
     if (!EpisodeDone(e.state)) return true;

@@ -23,6 +23,7 @@
 #include "ranking/prompt.h"
 #include "ranking/record.h"
 #include "ranking/reward.h"
+#include "ranking/rng.h"  // DeriveSeed: the one seed-derivation function of the project
 #include "tokenizer/tokenizer.h"
 
 namespace iranker {
@@ -76,7 +77,5 @@ class RolloutRunner {
   uint64_t episode_counter_ = 0;
 };
 
-// SplitMix64 of (a, b): the seed-derivation function used for episodes and requests.
-uint64_t DeriveSeed(uint64_t a, uint64_t b);
 
 }  // namespace iranker

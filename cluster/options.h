@@ -1,8 +1,10 @@
 // cluster/options.h — how a distributed run is laid out (`cluster:` section).
 //
-// Under mpirun or srun, world ranks [0, learners) are the data-parallel learner ranks and ranks
-// [learners, learners + train.actors) are the rollout actors. The world size must equal
-// learners + train.actors; anything else is refused with the numbers to fix.
+// The MPI world (mpirun -np L, srun -n L) is the L data-parallel learner ranks. The train.actors
+// rollout actors are separate processes outside that world, so one actor's death cannot abort the
+// job: learner rank 0 starts and supervises them (spawn_actors), or they are started by hand /
+// by a second srun step with `iranker actor -c RUN/config.yaml --id K`. Actors find the learners
+// through RUN/rendezvous.json, which learner rank 0 writes once the endpoints are bound.
 #pragma once
 
 #include <string>
@@ -12,8 +14,12 @@
 namespace iranker {
 
 struct ClusterOptions {
-  // Data-parallel learner ranks.
+  // Data-parallel learner ranks: must equal the MPI world size.
   int learners = 1;
+  // Learner rank 0 starts the train.actors actor processes on its host and restarts any that die
+  // (up to max_actor_restarts each). false: start them yourself (`iranker actor`).
+  bool spawn_actors = true;
+  int max_actor_restarts = 10;
   // How actors reach the learners: "ipc" (one host: sockets in the run directory) or "tcp"
   // (any host: each learner binds `host` on a free port and publishes the address over MPI).
   std::string transport = "ipc";
@@ -28,7 +34,9 @@ struct ClusterOptions {
   double weights_timeout_s = 900;
   template <class V>
   void Visit(V& v) {
-    v.Field("learners", learners, "Data-parallel learner ranks (world ranks 0..learners-1).", AtLeast(1));
+    v.Field("learners", learners, "Data-parallel learner ranks (= the MPI world size).", AtLeast(1));
+    v.Field("spawn_actors", spawn_actors, "Learner rank 0 starts and supervises the actor processes.");
+    v.Field("max_actor_restarts", max_actor_restarts, "Restarts of one actor before giving up on it.", AtLeast(0));
     v.Field("transport", transport, "Actor-learner transport.", OneOf({"ipc", "tcp"}));
     v.Field("host", host, "Interface learners bind for tcp (\"*\" = this host's name).");
     v.Field("collect_timeout_s", collect_timeout_s, "Learner wait for one step's batches (s).", Range(1.0, 1e7));

@@ -3,31 +3,73 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
 
+#include "base/atomic_file.h"
 #include "base/error.h"
 
 namespace iranker {
 namespace fs = std::filesystem;
 
-RankLayout LayoutOf(int world_rank, int world_size, const ClusterOptions& cluster, int actors) {
-  if (world_size != cluster.learners + actors)
-    Fail(ErrorCode::kInvalidArgument, "the job has ", world_size, " processes but cluster.learners=",
-         cluster.learners, " + train.actors=", actors, " = ", cluster.learners + actors,
-         ": launch with -np ", cluster.learners + actors, " or change those keys");
+RankLayout LearnerLayout(int world_rank, int world_size, const ClusterOptions& cluster, int actors) {
+  if (world_size != cluster.learners)
+    Fail(ErrorCode::kInvalidArgument, "the MPI job has ", world_size, " processes but cluster.learners=",
+         cluster.learners, ": launch with -np ", cluster.learners,
+         " (actors are separate processes: cluster.spawn_actors, or `iranker actor`)");
   RankLayout l;
   l.world_rank = world_rank;
   l.world_size = world_size;
+  l.role = Role::kLearner;
+  l.learner_rank = world_rank;
   l.learners = cluster.learners;
   l.actors = actors;
-  if (world_rank < cluster.learners) {
-    l.role = Role::kLearner;
-    l.learner_rank = world_rank;
-  } else {
-    l.role = Role::kActor;
-    l.actor_id = world_rank - cluster.learners;
-  }
   return l;
+}
+
+RankLayout ActorLayout(int actor_id, const ClusterOptions& cluster, int actors) {
+  if (actor_id < 0 || actor_id >= actors)
+    Fail(ErrorCode::kInvalidArgument, "actor id ", actor_id, " is outside 0..", actors - 1, " (train.actors=", actors,
+         ")");
+  RankLayout l;
+  l.role = Role::kActor;
+  l.actor_id = actor_id;
+  l.learners = cluster.learners;
+  l.actors = actors;
+  return l;
+}
+
+std::string RendezvousPath(const std::string& run_dir) { return run_dir + "/rendezvous.json"; }
+
+void WriteRendezvous(const std::string& run_dir, const Rendezvous& r) {
+  nlohmann::json j = {{"streams", r.streams}, {"weights", r.weights}, {"init_dir", r.init_dir},
+                      {"session", r.session}};
+  WriteFileAtomic(RendezvousPath(run_dir), j.dump(2) + "\n");
+}
+
+Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s) {
+  const std::string path = RendezvousPath(run_dir);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (!fs::exists(path)) {
+    if (std::chrono::steady_clock::now() > deadline)
+      Fail(ErrorCode::kDeadlineExceeded, path, " did not appear within ", timeout_s,
+           " s: is learner rank 0 running with this run directory?");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  Rendezvous r;
+  try {
+    auto j = nlohmann::json::parse(ReadFile(path));
+    r.streams = j.at("streams").get<std::vector<std::string>>();
+    r.weights = j.at("weights").get<std::string>();
+    r.init_dir = j.at("init_dir").get<std::string>();
+    r.session = j.at("session").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    Fail(ErrorCode::kInvalidArgument, path, ": ", e.what());
+  }
+  if (r.streams.empty() || r.weights.empty()) Fail(ErrorCode::kInvalidArgument, path, ": no endpoints");
+  return r;
 }
 
 const char* RoleName(Role r) { return r == Role::kLearner ? "learner" : "actor"; }

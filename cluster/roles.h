@@ -1,9 +1,8 @@
 // cluster/roles.h — which job a process does in a distributed run, and where it finds its peers.
 //
-// Roles come from the world rank alone (cluster/options.h): ranks [0, learners) are learners,
-// the rest actors, so mpirun -np N and srun -n N need no per-rank arguments. The launcher is
-// detected from its environment variables, so `iranker train` knows whether it was started by
-// mpirun, srun or by hand.
+// `iranker train` processes are learner ranks (the MPI world); `iranker actor` processes are actors
+// (outside it). The launcher is detected from its environment variables, so `iranker train` knows
+// whether it was started by mpirun, srun or by hand.
 #pragma once
 
 #include <string>
@@ -23,9 +22,24 @@ struct RankLayout {
   int learners = 1, actors = 1;
 };
 
-// Throws Error(kInvalidArgument) naming cluster.learners and train.actors when the world size
-// does not equal learners + actors.
-RankLayout LayoutOf(int world_rank, int world_size, const ClusterOptions& cluster, int actors);
+// A learner rank's layout. Throws Error(kInvalidArgument) naming cluster.learners when the world
+// size differs from it.
+RankLayout LearnerLayout(int world_rank, int world_size, const ClusterOptions& cluster, int actors);
+// An actor process's layout.
+RankLayout ActorLayout(int actor_id, const ClusterOptions& cluster, int actors);
+
+// RUN/rendezvous.json: where the actors find the learners (written atomically by learner rank 0).
+struct Rendezvous {
+  std::vector<std::string> streams;  // learner rank r's trajectory endpoint
+  std::string weights;               // the weight publisher
+  std::string init_dir;              // the policy directory actors load their model shape from
+  std::string session;               // random per learner start; a restart writes a new one
+};
+std::string RendezvousPath(const std::string& run_dir);
+void WriteRendezvous(const std::string& run_dir, const Rendezvous& r);
+// Waits until the file exists and parses (polling); throws Error(kDeadlineExceeded) naming the
+// file after timeout_s, Error(kInvalidArgument) for a malformed file.
+Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s);
 const char* RoleName(Role r);
 
 // "mpirun" (Open MPI / MPICH env), "slurm" (srun), or "" when started by hand.

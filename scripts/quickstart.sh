@@ -29,9 +29,9 @@ if [[ -f "$run_dir/result.json" ]]; then
   rm -rf "$run_dir"
 fi
 
-echo "== training (mpirun -np 3: 1 learner + 2 actors) into $run_dir"
+echo "== training (mpirun -np 1: one learner rank; it starts and supervises the 2 actor processes) into $run_dir"
 start=$(date +%s)
-mpirun --oversubscribe -np 3 -x OMP_WAIT_POLICY "$iranker" train -c "$config" "$@"
+mpirun --oversubscribe -np 1 -x OMP_WAIT_POLICY "$iranker" train -c "$config" "$@"
 echo "== training took $(( $(date +%s) - start )) s"
 
 echo "== plots"

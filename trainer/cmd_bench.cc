@@ -27,7 +27,8 @@ void AddBenchCommand(CLI::App& app) {
   cmd->add_flag("--quick", o->args.quick, "Small sizes (smoke test)");
   cmd->add_option("-p,--param", o->args.params, "NAME=VALUE parameters for the benchmark");
   cmd->callback([o] {
-    const auto& all = bench::AllBenchmarks();
+    auto all = bench::AllBenchmarks();
+    for (auto& b : TrainerBenchmarks()) all.push_back(b);
     if (o->list || o->name.empty()) {
       for (const auto& b : all) std::cout << std::left << std::setw(12) << b.name << b.description << "\n";
       return;

@@ -35,37 +35,31 @@ void AddTrainCommand(CLI::App& app) {
   auto o = std::make_shared<Opts>();
   cmd->add_option("-c,--config", o->file, "YAML config file")->required();
   cmd->add_option("overrides", o->overrides, "key.path=value overrides");
-  cmd->add_flag("--local", o->local, "One process: the learner and the actors together (synchronous)");
+  cmd->add_flag("--local", o->local, "One process: the learner and the actors together (no MPI)");
   cmd->callback([o] {
     Config config = LoadConfig(o->file, o->overrides);
     InitLogging(config.run.log_level);
-    // Under mpirun/srun: this process is one role of the distributed run (cluster/roles.h).
-    // Started by hand (or with --local): the learner and the actors in this one process.
-    const bool distributed = !o->local && LaunchedInParallel();
+    // Default: this process is one learner rank of the MPI world (mpirun/srun, or a singleton
+    // started by hand), and learner rank 0 supervises the actor processes. --local: the learner
+    // and the actors in this one process, no MPI.
     TrainResult r;
     bool lead = true;
-    if (distributed) {
+    if (o->local) {
+      ConfigureThreads(config.run.threads);
+      r = TrainLocal(config);
+    } else {
       int argc = 0;
       char** argv = nullptr;
       comm::MpiSession mpi(&argc, &argv);
       lead = mpi.rank() == 0;
-      if (mpi.size() == 1) {
-        ConfigureThreads(config.run.threads);
-        r = TrainLocal(config);
-      } else {
-        ConfigureThreads(config.run.threads);
-        try {
-          r = TrainDistributed(config);
-        } catch (const std::exception& e) {
-          // One rank's fatal error ends the whole job with its message, instead of a hang.
-          std::cerr << "iranker train: rank " << mpi.rank() << ": " << e.what() << std::endl;
-          comm::AbortWorld(1);
-          throw;
-        }
+      try {
+        r = TrainDistributed(config);
+      } catch (const std::exception& e) {
+        // One rank's fatal error ends the whole job with its message, instead of a hang.
+        std::cerr << "iranker train: learner rank " << mpi.rank() << ": " << e.what() << std::endl;
+        if (mpi.size() > 1) comm::AbortWorld(1);
+        throw;
       }
-    } else {
-      ConfigureThreads(config.run.threads);
-      r = TrainLocal(config);
     }
     if (!lead) return;
     std::cout << "final policy on held-out data (checkpoint " << r.final_checkpoint << "):\n"

@@ -4,11 +4,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "bench/bench.h"
+
 namespace iranker {
 
 void AddConfigCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
 void AddTrainCommand(CLI::App& app);
+void AddActorCommand(CLI::App& app);
 void AddEvalCommand(CLI::App& app);
 void AddRankCommand(CLI::App& app);
 void AddInitModelCommand(CLI::App& app);
@@ -16,6 +19,8 @@ void AddMetricsCommand(CLI::App& app);
 void AddDataCommand(CLI::App& app);
 void AddKeygenCommand(CLI::App& app);
 void AddInspectCommand(CLI::App& app);
+// Benchmarks that run whole training jobs (trainer/bench_train.cc), listed after bench/'s.
+std::vector<bench::Benchmark> TrainerBenchmarks();
 void AddPlotCommand(CLI::App& app);
 void AddTokenizeCommand(CLI::App& app);
 

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "cluster/roles.h"
+#include "cluster/supervisor.h"
 #include "comm/allreduce.h"
 #include "comm/stream.h"
 #include "comm/weights.h"
@@ -70,32 +72,51 @@ class CollectiveDataParallel : public DataParallel {
   comm::Collective& c_;
 };
 
-struct Endpoints {
-  std::vector<std::string> streams;  // one per learner rank
-  std::string weights;
-};
-
-// Every learner binds, then each bound address is broadcast from its owner to the whole world.
-// The broadcasts run in the same order on every rank (learner 0..L-1, then the publisher).
-Endpoints ExchangeEndpoints(comm::Collective& world, const RankLayout& me, const std::string& my_stream,
-                            const std::string& my_weights) {
-  Endpoints e;
+// Every learner binds, then each bound address is broadcast from its owner to all learners (in
+// rank order on every rank); rank 0 writes them to the rendezvous file for the actors.
+std::vector<std::string> ExchangeStreamEndpoints(comm::Collective& learners, const RankLayout& me,
+                                                 const std::string& mine) {
+  std::vector<std::string> all;
   for (int r = 0; r < me.learners; ++r) {
-    std::string s = me.learner_rank == r ? my_stream : std::string();
-    world.BroadcastBytes(&s, r, "stream endpoint of learner " + std::to_string(r));
-    e.streams.push_back(s);
+    std::string s = me.learner_rank == r ? mine : std::string();
+    learners.BroadcastBytes(&s, r, "stream endpoint of learner " + std::to_string(r));
+    all.push_back(s);
   }
-  std::string w = me.world_rank == 0 ? my_weights : std::string();
-  world.BroadcastBytes(&w, 0, "weights endpoint");
-  e.weights = w;
-  return e;
+  return all;
+}
+
+std::string RandomSession() {
+  std::random_device rd;
+  char b[17];
+  std::snprintf(b, sizeof b, "%08x%08x", rd(), rd());
+  return b;
+}
+
+// The actor processes learner rank 0 supervises: this binary's `actor` command on the run's
+// resolved config, with each actor's share of the host's cores.
+std::unique_ptr<ProcessSupervisor> SpawnActors(const Config& config, const std::string& run_dir) {
+  std::error_code ec;
+  std::string self = fs::read_symlink("/proc/self/exe", ec).string();
+  if (ec) Fail(ErrorCode::kInternal, "cannot find this executable (/proc/self/exe): ", ec.message());
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int threads = config.run.threads > 0 ? config.run.threads : std::max(1, cores / config.train.actors);
+  const std::string abs_run = fs::absolute(run_dir).string();
+  std::vector<ChildSpec> children;
+  for (int a = 0; a < config.train.actors; ++a)
+    children.push_back({"actor-" + std::to_string(a),
+                        {self, "actor", "-c", abs_run + "/config.yaml", "--id", std::to_string(a),
+                         "run.dir=" + abs_run, "run.threads=" + std::to_string(threads)}});
+  auto sup = std::make_unique<ProcessSupervisor>(std::move(children), abs_run + "/logs",
+                                                 config.cluster.max_actor_restarts);
+  sup->Start();
+  return sup;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Learner ranks.
 
-TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collective& world,
-                       comm::Collective& learners, const std::string& init_dir) {
+TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collective& learners,
+                       const std::string& init_dir) {
   TrainResult result;
   const std::string run_dir = config.RunDir();
   result.run_dir = run_dir;
@@ -119,15 +140,22 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   comm::StreamOptions sopt = config.comm.stream;
   sopt.learner_endpoints.assign(me.learners, "");
   sopt.learner_endpoints[me.learner_rank] = StreamBindEndpoint(config.cluster, run_dir, me.learner_rank);
-  comm::TrajectoryReceiver receiver(ctx, sopt, me.learner_rank);
+  auto receiver_ptr = std::make_unique<comm::TrajectoryReceiver>(ctx, sopt, me.learner_rank);
+  comm::TrajectoryReceiver& receiver = *receiver_ptr;
   std::unique_ptr<comm::WeightPublisher> publisher;
   if (lead) {
     comm::WeightsOptions wopt = config.comm.weights;
     wopt.endpoint = WeightsBindEndpoint(config.cluster, run_dir);
     publisher = std::make_unique<comm::WeightPublisher>(ctx, wopt, /*publisher_id=*/0);
   }
-  ExchangeEndpoints(world, me, receiver.endpoint(), publisher ? publisher->endpoint() : std::string());
-  if (lead) IR_LOG_INFO("learner 0: trajectories at {}, weights at {}", receiver.endpoint(), publisher->endpoint());
+  const auto streams = ExchangeStreamEndpoints(learners, me, receiver.endpoint());
+  std::unique_ptr<ProcessSupervisor> supervisor;
+  if (lead) {
+    WriteRendezvous(run_dir, {streams, publisher->endpoint(), fs::absolute(init_dir).string(), RandomSession()});
+    IR_LOG_INFO("learner 0: trajectories at {}, weights at {}; actors find them in {}", receiver.endpoint(),
+                publisher->endpoint(), RendezvousPath(run_dir));
+    if (config.cluster.spawn_actors) supervisor = SpawnActors(config, run_dir);
+  }
 
   auto publish = [&] {
     if (!publisher) return;
@@ -185,7 +213,12 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
                       b.actor_id, v, step);
           continue;
         }
-        from.insert(b.actor_id);
+        if (!from.insert(b.actor_id).second) {
+          // A restarted actor rolled out the step it had already delivered: keep the first.
+          IR_LOG_WARN("learner {}: dropped a second batch of actor {} for step {} (restarted actor)", me.learner_rank,
+                      b.actor_id, step);
+          continue;
+        }
         batches.push_back(std::move(b));
         b = TrajectoryBatch();
         if (me.learners == 1) break;
@@ -204,7 +237,8 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
         Fail(ErrorCode::kDeadlineExceeded, "learner ", me.learner_rank, ": step ", step, " has ", total, " of ",
              expected, " actor batches after cluster.collect_timeout_s=", config.cluster.collect_timeout_s,
              " s (this rank received from actors:", have.empty() ? " none" : have, "; ", receiver.live_actors(),
-             " actors alive): an actor is stuck or dead; see its log");
+             " actors alive", supervisor ? "; " + supervisor->Describe() : std::string(),
+             "): an actor is stuck or dead; see ", run_dir, "/logs");
       }
     }
     const double wait_s = Seconds(t0);
@@ -232,7 +266,8 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     rec["learn_seconds"] = learn_s;
     rec["learner_tokens_per_s"] = counts[1] / std::max(1e-9, learn_s);
     // All actors together: the step's response tokens over the time the learner waited for them.
-    rec["generated_tokens_per_s"] = m.count("response_tokens") ? m["response_tokens"] / std::max(1e-9, wait_s) : 0;
+    // (Only when the learner actually waited: batches that arrived during an evaluation say nothing.)
+    if (wait_s > 0.05 && m.count("response_tokens")) rec["generated_tokens_per_s"] = m["response_tokens"] / wait_s;
     rec["stale_batches_dropped"] = stale_dropped;
     rec["elapsed_s"] = Seconds(t_start);
     if (config.train.eval_every > 0 && step % config.train.eval_every == 0 && step < config.train.steps) {
@@ -248,6 +283,14 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
                      config.train.keep_checkpoints);
   }
   if (trajlog) trajlog->Close();
+  // The actors are done: close the stream before the final evaluation (its peers fall silent).
+  const comm::ReceiverStats stream_stats = receiver.stats();
+  if (supervisor) {
+    supervisor->Stop(/*grace_s=*/10);
+    IR_LOG_INFO("actors: {}", supervisor->Describe());
+  }
+  receiver_ptr.reset();
+  publisher.reset();
   learners.Barrier("trajectory logs closed");
   if (lead) {
     progress->Finish();
@@ -255,7 +298,7 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     result.final_checkpoint = CheckpointDir(run_dir, config.train.steps);
     result.final = evaluate(test_full);
     metrics->Write(EvalJson(step, result.final));
-    auto s = receiver.stats();
+    const auto& s = stream_stats;
     IR_LOG_INFO("learner 0: {} batches received, {} duplicates, {} malformed, {} refused (queue full)", s.received,
                 s.duplicates, s.malformed, s.refused_full);
   }
@@ -265,16 +308,18 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
 // ---------------------------------------------------------------------------------------------
 // Actors.
 
-void RunActor(const Config& config, const RankLayout& me, comm::Collective& world, const std::string& init_dir) {
+void RunActor(const Config& config, const RankLayout& me) {
   const std::string run_dir = config.RunDir();
-  Policy policy = LoadPolicy(init_dir, config.model.dtype, config.model.device);
+  const Rendezvous ep = ReadRendezvous(run_dir, config.cluster.weights_timeout_s);
+  IR_LOG_INFO("actor {}: learners at {}, weights at {} (session {})", me.actor_id, ep.streams.front(), ep.weights,
+              ep.session);
+  Policy policy = LoadPolicy(ep.init_dir, config.model.dtype, config.model.device);
   DecoderLM& model = *policy.model.model;
   auto train = LoadTrainRecords(config.data);
   QueryStream stream(train.size(), config.run.seed);
   PromptSet prompts(config.prompt);
   RolloutRunner runner(model, *policy.tokenizer, prompts, config.reward, config.actor, me.actor_id);
 
-  Endpoints ep = ExchangeEndpoints(world, me, "", "");
   zmq::context_t ctx(1);
   comm::StreamOptions sopt = config.comm.stream;
   sopt.learner_endpoints = ep.streams;
@@ -319,48 +364,37 @@ void RunActor(const Config& config, const RankLayout& me, comm::Collective& worl
 }  // namespace
 
 TrainResult TrainDistributed(const Config& config) {
-  // The world (endpoint exchange, start and end) and one communicator per role (the learners'
-  // carries the gradients). Created in the same order on every rank.
-  comm::AllreduceOptions world_opt = config.comm.allreduce;
-  world_opt.timeout_ms = static_cast<int>(std::min(2e9, 1000 * std::max(config.cluster.weights_timeout_s,
-                                                                        world_opt.timeout_ms / 1000.0)));
-  auto world = comm::MakeMpiCollective(world_opt);
-  const RankLayout me = LayoutOf(world->rank(), world->size(), config.cluster, config.train.actors);
-  // Torch threads by role (run.threads = 0): the learners and the actors take turns in a
-  // synchronous run, so each role divides the host's cores among its own processes on the host.
+  auto learners = comm::MakeMpiCollective(config.comm.allreduce);
+  const RankLayout me = LearnerLayout(learners->rank(), learners->size(), config.cluster, config.train.actors);
+  // Torch threads (run.threads = 0): learners and actors take turns in a synchronous run, so the
+  // learner ranks on a host share all of its cores.
   if (config.run.threads <= 0) {
     const int cores = std::max(1u, std::thread::hardware_concurrency());
-    int local = me.world_size;
+    int local = me.learners;
     if (const char* v = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local = std::max(1, std::atoi(v));
     else if (const char* v2 = std::getenv("SLURM_NTASKS_PER_NODE")) local = std::max(1, std::atoi(v2));
-    const double share = std::min(1.0, double(local) / me.world_size);  // of the world on this host
-    const int on_host = std::max(1, static_cast<int>(std::lround(
-                                        share * (me.role == Role::kLearner ? me.learners : me.actors))));
-    torch::set_num_threads(std::max(1, cores / on_host));
+    torch::set_num_threads(std::max(1, cores / std::min(local, me.learners)));
   }
-  auto role_comm = comm::MakeMpiCollective(config.comm.allreduce, me.role == Role::kLearner ? 0 : 1);
   const std::string run_dir = config.RunDir();
 
   // Rank 0 prepares the run directory and the initial policy; the others wait for its path.
   std::string init_dir;
   if (me.world_rank == 0) {
     MakeDirs(run_dir + "/checkpoints");
+    std::error_code ec;
+    fs::remove(RendezvousPath(run_dir), ec);  // a previous start's endpoints are stale
     WriteResolvedConfig(config, run_dir);
     init_dir = PrepareInitDir(config, run_dir);
-    IR_LOG_INFO("distributed run: {} learner rank(s), {} actor(s), launcher {}, transport {}", me.learners, me.actors,
+    IR_LOG_INFO("distributed run: {} learner rank(s), {} actor process(es){}, launcher {}, transport {}", me.learners,
+                me.actors, config.cluster.spawn_actors ? " (supervised by learner 0)" : " (started separately)",
                 DetectLauncher().empty() ? "none" : DetectLauncher(), config.cluster.transport);
   }
-  world->BroadcastBytes(&init_dir, 0, "initial policy directory");
+  learners->BroadcastBytes(&init_dir, 0, "initial policy directory");
+  return RunLearner(config, me, *learners, init_dir);
+}
 
-  TrainResult result;
-  if (me.role == Role::kLearner) {
-    result = RunLearner(config, me, *world, *role_comm, init_dir);
-  } else {
-    RunActor(config, me, *world, init_dir);
-  }
-  // Actors wait here (polling, not spinning) while rank 0 runs the final evaluation.
-  world->Barrier("end of training");
-  return result;
+void RunActorProcess(const Config& config, int actor_id) {
+  RunActor(config, ActorLayout(actor_id, config.cluster, config.train.actors));
 }
 
 }  // namespace iranker

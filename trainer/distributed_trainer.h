@@ -24,8 +24,12 @@
 
 namespace iranker {
 
-// Runs this process's role. Learner rank 0 returns the result (evaluations, trajectory counts);
-// other ranks return an empty result. MPI must be initialised (comm::MpiSession).
+// One learner rank (the MPI world is the learners). Learner rank 0 returns the result
+// (evaluations, trajectory counts); other ranks return an empty one. MPI must be initialised.
 TrainResult TrainDistributed(const Config& config);
+
+// `iranker actor`: one actor process (no MPI). Finds the learners through RUN/rendezvous.json,
+// rolls out until the last step, and returns; errors throw (the supervisor restarts it).
+void RunActorProcess(const Config& config, int actor_id);
 
 }  // namespace iranker

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   iranker::AddConfigCommand(app);
   iranker::AddBenchCommand(app);
   iranker::AddTrainCommand(app);
+  iranker::AddActorCommand(app);
   iranker::AddEvalCommand(app);
   iranker::AddRankCommand(app);
   iranker::AddInitModelCommand(app);

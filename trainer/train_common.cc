@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
 #include <filesystem>
 #include <numeric>
 #include <random>
@@ -140,6 +141,15 @@ nlohmann::json EvalJson(int64_t step, const EvalReport& r) {
 }
 
 namespace {
+std::string UtcNow() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return b;
+}
+
 std::string LogStem(const TrajlogOptions& o) {
   std::string f = o.file;
   if (f.size() > 3 && f.compare(f.size() - 3, 3, ".h5") == 0) f.resize(f.size() - 3);
@@ -158,7 +168,7 @@ std::unique_ptr<TrajectoryLogWriter> OpenTrajectoryLog(const Config& config, con
   std::map<std::string, std::string> attrs = {
       {"config", ConfigToYaml(config)}, {"model", model_json},
       {"code_version", IRANKER_VERSION}, {"learner_rank", std::to_string(learner_rank)},
-      {"start_step", std::to_string(start_step)}};
+      {"start_step", std::to_string(start_step)}, {"start_time", UtcNow()}};
   return std::make_unique<TrajectoryLogWriter>(path, config.trajlog, attrs);
 }
 

@@ -147,5 +147,39 @@ TEST(Rollout, GreedyRankingIsDeterministicAndComplete) {
   }
 }
 
+TEST(Rollout, DRankerAnswersTheWholeRankingInOneStep) {
+  Fixture f;
+  ActorOptions o = Options("dranker", 8, true);
+  o.max_new_tokens = 24;
+  RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 2);
+  TrajectoryBatch batch;
+  runner.Run(f.queries, 9, /*version=*/3, &batch);
+  // One step per episode, every episode done, a full ranking (unmatched lines fill in).
+  ASSERT_EQ(batch.steps.size(), 3u * 4);
+  ASSERT_EQ(batch.episodes.size(), 3u * 4);
+  for (const auto& s : batch.steps) {
+    EXPECT_EQ(s.step, 0);
+    EXPECT_TRUE(s.episode_done);
+    EXPECT_EQ(s.chosen, -1);
+    EXPECT_EQ(s.pool_size, 6);
+    EXPECT_LE(s.response_ids.size(), 24u);
+    EXPECT_EQ(s.response_ids.size(), s.logprobs.size());
+  }
+  for (const auto& e : batch.episodes) {
+    std::set<int> seen(e.ranking.begin(), e.ranking.end());
+    EXPECT_EQ(seen.size(), 6u);
+    EXPECT_EQ(e.num_steps, 1);
+  }
+  // A random policy rarely writes a parsable ranking: the rewards are DRanker's (format penalty).
+  for (const auto& s : batch.steps) EXPECT_LE(s.reward, 1.0f + 1.0f);
+  // Greedy evaluation in DRanker mode ranks every candidate once.
+  auto ranked = runner.Rank(f.queries, 1, MatchOptions());
+  ASSERT_EQ(ranked.size(), 3u);
+  for (const auto& r : ranked) {
+    EXPECT_EQ(std::set<int>(r.ranking.begin(), r.ranking.end()).size(), 6u);
+    EXPECT_EQ(r.responses.size(), 1u);
+  }
+}
+
 }  // namespace
 }  // namespace iranker

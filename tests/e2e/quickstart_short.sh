@@ -13,7 +13,7 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_
 export OMP_WAIT_POLICY=PASSIVE
 rm -rf "$work"
 cd "$src"
-timeout 600 mpirun --oversubscribe -np 3 -x OMP_WAIT_POLICY "$iranker" train -c configs/quickstart.yaml \
+timeout 600 mpirun --oversubscribe -np 1 -x OMP_WAIT_POLICY "$iranker" train -c configs/quickstart.yaml \
   run.dir="$work" train.steps=30 train.eval_every=0 train.checkpoint_every=0 "$@"
 "$iranker" inspect "$work" --json > "$work/inspect.json"
 /usr/bin/python3 - "$work" <<'PY'
