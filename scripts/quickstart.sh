@@ -23,8 +23,9 @@ run_dir=$("$iranker" config --print -c "$config" "$@" | awk '
   /^run:/ {in_run=1; next} /^[^ ]/ {in_run=0}
   in_run && $1=="name:" {name=$2} in_run && $1=="dir:" {dir=$2}
   END {gsub(/"/, "", name); gsub(/"/, "", dir); print (dir != "" ? dir : "runs/" name)}')
-# A finished earlier quickstart would resume at its last step and train nothing: start afresh.
-if [[ -f "$run_dir/result.json" ]]; then
+# The quickstart always starts afresh (an existing run directory would be resumed, and its table
+# would have no initial policy): the previous quickstart run is removed.
+if [[ -e "$run_dir" ]]; then
   echo "== removing the previous quickstart run in $run_dir"
   rm -rf "$run_dir"
 fi
@@ -47,7 +48,7 @@ with open(path + ".tmp", "w") as f:
     json.dump(out, f, indent=2)
 os.replace(path + ".tmp", path)
 print()
-print("held-out queries: %s" % ", ".join(r.get("test_sets", [])) if r.get("test_sets") else "held-out queries")
+print("held-out queries (data.test of the config)")
 print("%-16s %8s %8s %8s" % ("ranker", "MRR", "nDCG@10", "Hit@1"))
 for k in ("random", "bm25", "initial", "trained"):
     if k in r:

@@ -62,6 +62,11 @@ void AddTrainCommand(CLI::App& app) {
       }
     }
     if (!lead) return;
+    if (r.interrupted) {
+      std::cout << "interrupted: checkpoint written in " << r.run_dir << "/checkpoints; run the same command "
+                << "again to resume\n";
+      return;
+    }
     std::cout << "final policy on held-out data (checkpoint " << r.final_checkpoint << "):\n"
               << FormatEvalTable(r.final);
     auto summary = QuickstartSummary(r);

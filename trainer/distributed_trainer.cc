@@ -3,6 +3,9 @@
 #include <torch/torch.h>
 #include <zmq.hpp>
 
+#include <signal.h>
+
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -34,6 +37,20 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// SIGTERM / SIGUSR1 (Slurm's warning before the time limit, preemption, a user's kill): finish the
+// current step, checkpoint, exit 0.
+std::atomic<int> g_stop_signal{0};
+extern "C" void OnStopSignal(int sig) { g_stop_signal.store(sig); }
+
+void InstallStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGTERM, &sa, nullptr);
+  ::sigaction(SIGUSR1, &sa, nullptr);
+}
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
@@ -197,7 +214,21 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   const auto t_start = Clock::now();
   double last_eval_mrr = result.has_initial ? result.initial.MeanOf("policy", "mrr") : -1;
   int64_t stale_dropped = 0;
+  InstallStopHandlers();
   while (step < config.train.steps) {
+    // A stop signal on any learner rank: every rank stops at the same step boundary.
+    std::vector<double> stop = {g_stop_signal.load() != 0 ? 1.0 : 0.0};
+    if (me.learners > 1) learners.AllreduceSumDoubles(&stop, "stop signal");
+    if (stop[0] > 0) {
+      result.interrupted = true;
+      if (lead) {
+        SaveCheckpoint(run_dir, step, model, learner, init_dir, step * config.actor.queries_per_batch, seed,
+                       config.train.keep_checkpoints);
+        IR_LOG_WARN("stop signal: checkpoint written at step {} ({}); run the same command again to resume", step,
+                    CheckpointDir(run_dir, step));
+      }
+      break;
+    }
     // Collect this step's batches across the learner ranks.
     const auto t0 = Clock::now();
     std::vector<TrajectoryBatch> batches;
@@ -292,6 +323,10 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   receiver_ptr.reset();
   publisher.reset();
   learners.Barrier("trajectory logs closed");
+  if (lead && result.interrupted) {
+    progress->Finish();
+    return result;
+  }
   if (lead) {
     progress->Finish();
     result.trajlog_files = TrajectoryLogFiles(run_dir, config.trajlog);

@@ -1,22 +1,25 @@
-// trainer/distributed_trainer.h — `iranker train` under mpirun or srun: learner ranks and actor
-// processes (cluster/roles.h), wired by ZeroMQ and MPI.
+// trainer/distributed_trainer.h — `iranker train` as MPI learner ranks plus actor processes.
 //
 //   learner rank 0 ── WeightPublisher ──(policy version v)──────────────► every actor
 //   every actor ──── TrajectorySender ──(batches of version v)──────────► learner ranks (round robin)
 //   learner ranks ── MPI all-reduce of gradients (and of the step's batch count) ── each other
 //
-// Start-up: rank 0 prepares the run directory and the initial policy; the learners bind their
-// endpoints (cluster.transport) and broadcast the bound addresses over MPI, so nothing needs a
-// fixed port. Every rank loads the same initial checkpoint (or the newest checkpoint on resume).
+// The MPI world is the learners (cluster.learners ranks). Actors are separate processes outside
+// it, so an actor's death cannot abort the job: learner rank 0 starts and supervises them
+// (cluster.spawn_actors; cluster/supervisor.h restarts one that dies), or they are started with
+// `iranker actor`. Start-up: rank 0 prepares the run directory and the initial policy; learners
+// bind their endpoints (cluster.transport) and share the bound addresses over MPI; rank 0 writes
+// RUN/rendezvous.json, where actors (first start or restart) find them.
 //
 // A step: learner rank 0 publishes version v; each actor takes it between rollouts, rolls out its
-// share of step v's queries (train_common.h, the same split and seeds as --local) and streams the
+// share of step v's queries (train_common.h: the same split and seeds as --local) and streams the
 // batch; the learners collect exactly one batch per actor with version v (counted across learner
-// ranks), train on them with averaged gradients, and rank 0 publishes v + 1 before it logs,
-// evaluates or checkpoints, so the actors are already rolling out the next step. Nothing blocks
-// forever: a missing batch fails after cluster.collect_timeout_s naming the actors it waited for,
-// a missing policy version after cluster.weights_timeout_s naming the publisher, and a fatal
-// error on any rank aborts the whole job (MPI_Abort) with that rank's message.
+// ranks; a restarted actor's repeat of a step it already delivered is dropped), train with
+// averaged gradients, and rank 0 publishes v + 1 before it logs, evaluates or checkpoints. A
+// restarted actor takes the newest version and carries on from that step. Nothing blocks forever:
+// a missing batch fails after cluster.collect_timeout_s naming the actors and their supervisor
+// state, a missing policy version after cluster.weights_timeout_s naming the publisher, and a
+// fatal error on a learner rank aborts the MPI job with that rank's message.
 #pragma once
 
 #include "trainer/config.h"
