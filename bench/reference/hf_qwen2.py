@@ -244,6 +244,24 @@ def main():
         k = len(times)
         med = times[k // 2] if k % 2 else 0.5 * (times[k // 2 - 1] + times[k // 2])
         print(json.dumps({"seconds": med, "tokens": toks}))
+    elif cmd == "generate_batches":
+        # A generic RL framework's rollout of elimination episodes: every step's prompts generated
+        # from scratch, one batch per step (no prefix reuse across steps or samples).
+        batches = json.load(open(sys.argv[3]))
+        new, threads, warmup, repeats = (int(x) for x in sys.argv[4:8])
+        torch.set_num_threads(threads)
+        m = load_model(ckpt)
+        times = []
+        for i in range(warmup + repeats):
+            t0 = time.perf_counter()
+            for prompts in batches:
+                generate(m, prompts, new)
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+        times.sort()
+        k = len(times)
+        med = times[k // 2] if k % 2 else 0.5 * (times[k // 2 - 1] + times[k // 2])
+        print(json.dumps({"seconds": med}))
     elif cmd == "train_step":
         # One PPO step (forward, clipped-surrogate loss on response tokens, backward, AdamW), timed.
         batch = json.load(open(sys.argv[3]))
