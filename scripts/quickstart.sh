@@ -35,8 +35,6 @@ start=$(date +%s)
 mpirun --oversubscribe -np 1 -x OMP_WAIT_POLICY "$iranker" train -c "$config" "$@"
 echo "== training took $(( $(date +%s) - start )) s"
 
-echo "== plots"
-"$iranker" plot "$run_dir" || echo "(plotting failed; metrics are in $run_dir/metrics.jsonl)"
 
 /usr/bin/python3 - "$run_dir" <<'EOF'
 import json, os, sys

@@ -32,7 +32,7 @@ void AddEvalCommand(CLI::App& app) {
     PromptSet prompts(config.prompt);
     auto sets = LoadTestSets(config.data, 0);
     auto report = Evaluate(*policy.model.model, *policy.tokenizer, prompts, config.actor, config.reward.match,
-                           sets, config.run.seed, /*baselines=*/true);
+                           sets, EvaluationSeed(config.run.seed), /*baselines=*/true);
     if (o->json) std::cout << EvalReportJson(report).dump(2) << "\n";
     else std::cout << FormatEvalTable(report);
     if (!o->out.empty()) {

@@ -15,6 +15,7 @@
 #include "base/atomic_file.h"
 #include "base/error.h"
 #include "trainer/commands.h"
+#include "trainer/plots.h"
 
 namespace iranker {
 
@@ -77,61 +78,63 @@ std::string Svg(const std::string& title, const std::map<std::string, Series>& l
 
 }  // namespace
 
+int WritePlots(const std::string& run_dir) {
+  const std::string path = run_dir + "/metrics.jsonl";
+  std::ifstream in(path);
+  if (!in) Fail(ErrorCode::kNotFound, path, ": cannot open (is ", run_dir, " a run directory?)");
+  std::map<std::string, Series> train, eval;
+  std::string line;
+  int64_t lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    if (line.empty()) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const std::exception& e) {
+      // A crash can leave the last line cut short; anything else is reported.
+      if (in.peek() == EOF) break;
+      Fail(ErrorCode::kInvalidArgument, path, ":", lineno, ": not JSON: ", e.what());
+    }
+    const double step = j.value("step", 0.0);
+    auto& into = j.value("type", "") == "eval" ? eval : train;
+    for (const auto& [k, v] : j.items())
+      if (v.is_number() && k != "step") {
+        into[k].x.push_back(step);
+        into[k].y.push_back(v.get<double>());
+      }
+  }
+  const std::string dir = run_dir + "/plots";
+  MakeDirs(dir);
+  int written = 0;
+  auto write = [&](const std::string& file, const std::string& title, std::map<std::string, Series> lines) {
+    for (auto it = lines.begin(); it != lines.end();) it = it->second.x.empty() ? lines.erase(it) : std::next(it);
+    if (lines.empty()) return;
+    WriteFileAtomic(dir + "/" + file, Svg(title, lines));
+    ++written;
+  };
+  auto pick = [](std::map<std::string, Series>& m, std::initializer_list<const char*> keys) {
+    std::map<std::string, Series> out;
+    for (const char* k : keys)
+      if (m.count(k)) out[k] = m[k];
+    return out;
+  };
+  write("reward.svg", "training reward (mean over the step's samples)", pick(train, {"reward_mean"}));
+  write("eval.svg", "held-out evaluation of the policy", pick(eval, {"mrr", "ndcg@10", "hit@1"}));
+  write("kl.svg", "KL to the behaviour / reference policy", pick(train, {"kl"}));
+  write("entropy.svg", "policy entropy", pick(train, {"entropy"}));
+  write("grad_norm.svg", "gradient norm (before clipping)", pick(train, {"grad_norm"}));
+  write("throughput.svg", "tokens per second", pick(train, {"generated_tokens_per_s", "learner_tokens_per_s"}));
+  write("time.svg", "seconds per step", pick(train, {"rollout_seconds", "learn_seconds", "wait_seconds"}));
+  write("format.svg", "valid answer format", pick(train, {"valid_format"}));
+  return written;
+}
+
 void AddPlotCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("plot", "SVG charts of a run's metrics.jsonl into RUN_DIR/plots/");
   auto run = std::make_shared<std::string>();
   cmd->add_option("run_dir", *run, "Run directory")->required();
-  cmd->callback([run] {
-    const std::string path = *run + "/metrics.jsonl";
-    std::ifstream in(path);
-    if (!in) Fail(ErrorCode::kNotFound, path, ": cannot open (is ", *run, " a run directory?)");
-    std::map<std::string, Series> train, eval;
-    std::string line;
-    int64_t lineno = 0;
-    while (std::getline(in, line)) {
-      ++lineno;
-      if (line.empty()) continue;
-      nlohmann::json j;
-      try {
-        j = nlohmann::json::parse(line);
-      } catch (const std::exception& e) {
-        // A crash can leave the last line cut short; anything else is reported.
-        if (in.peek() == EOF) break;
-        Fail(ErrorCode::kInvalidArgument, path, ":", lineno, ": not JSON: ", e.what());
-      }
-      const double step = j.value("step", 0.0);
-      auto& into = j.value("type", "") == "eval" ? eval : train;
-      for (const auto& [k, v] : j.items())
-        if (v.is_number() && k != "step") {
-          into[k].x.push_back(step);
-          into[k].y.push_back(v.get<double>());
-        }
-    }
-    const std::string dir = *run + "/plots";
-    MakeDirs(dir);
-    int written = 0;
-    auto write = [&](const std::string& file, const std::string& title, std::map<std::string, Series> lines) {
-      for (auto it = lines.begin(); it != lines.end();) it = it->second.x.empty() ? lines.erase(it) : std::next(it);
-      if (lines.empty()) return;
-      WriteFileAtomic(dir + "/" + file, Svg(title, lines));
-      ++written;
-    };
-    auto pick = [](std::map<std::string, Series>& m, std::initializer_list<const char*> keys) {
-      std::map<std::string, Series> out;
-      for (const char* k : keys)
-        if (m.count(k)) out[k] = m[k];
-      return out;
-    };
-    write("reward.svg", "training reward (mean over the step's samples)", pick(train, {"reward_mean"}));
-    write("eval.svg", "held-out evaluation of the policy", pick(eval, {"mrr", "ndcg@10", "hit@1"}));
-    write("kl.svg", "KL to the behaviour / reference policy", pick(train, {"kl"}));
-    write("entropy.svg", "policy entropy", pick(train, {"entropy"}));
-    write("grad_norm.svg", "gradient norm (before clipping)", pick(train, {"grad_norm"}));
-    write("throughput.svg", "tokens per second", pick(train, {"generated_tokens_per_s", "learner_tokens_per_s"}));
-    write("time.svg", "seconds per step", pick(train, {"rollout_seconds", "learn_seconds", "wait_seconds"}));
-    write("format.svg", "valid answer format", pick(train, {"valid_format"}));
-    std::cout << dir << ": " << written << " charts\n";
-  });
+  cmd->callback([run] { std::cout << *run << "/plots: " << WritePlots(*run) << " charts\n"; });
 }
 
 }  // namespace iranker

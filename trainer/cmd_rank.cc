@@ -46,7 +46,7 @@ void AddRankCommand(CLI::App& app) {
       for (double x : r.relevance) labelled |= x > 0;
     std::vector<Dataset> sets = {d};
     auto report = Evaluate(*policy.model.model, *policy.tokenizer, prompts, config.actor, config.reward.match,
-                           sets, config.run.seed, /*baselines=*/labelled);
+                           sets, EvaluationSeed(config.run.seed), /*baselines=*/labelled);
     std::string out;
     for (size_t q = 0; q < d.records.size(); ++q) {
       const auto& rec = d.records[q];

@@ -9,6 +9,7 @@
 #include "trainer/distributed_trainer.h"
 #include "trainer/config_io.h"
 #include "trainer/local_trainer.h"
+#include "trainer/plots.h"
 
 namespace iranker {
 
@@ -69,6 +70,11 @@ void AddTrainCommand(CLI::App& app) {
     }
     std::cout << "final policy on held-out data (checkpoint " << r.final_checkpoint << "):\n"
               << FormatEvalTable(r.final);
+    try {
+      std::cout << "plots: " << r.run_dir << "/plots (" << WritePlots(r.run_dir) << " charts)\n";
+    } catch (const std::exception& e) {
+      std::cerr << "plots not written: " << e.what() << "\n";  // the run itself succeeded
+    }
     auto summary = QuickstartSummary(r);
     const std::string path = r.run_dir + "/result.json";
     WriteFileAtomic(path, summary.dump(2) + "\n");

@@ -197,7 +197,7 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   }
   auto evaluate = [&](const std::vector<Dataset>& sets) {
     return Evaluate(model, *policy.tokenizer, prompts, config.actor, config.reward.match, sets,
-                    DeriveSeed(seed, 0xE7A1), /*baselines=*/true);
+                    EvaluationSeed(seed), /*baselines=*/true);
   };
   // The initial evaluation overlaps the actors' first rollout.
   if (lead && step == 0) {

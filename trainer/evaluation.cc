@@ -55,6 +55,8 @@ SystemScores Score(const std::string& system, const Dataset& d, const std::vecto
 }
 }  // namespace
 
+uint64_t EvaluationSeed(uint64_t run_seed) { return DeriveSeed(run_seed, 0xE7A1); }
+
 EvalReport Evaluate(DecoderLM& policy, const Tokenizer& tokenizer, const PromptSet& prompts,
                     const ActorOptions& actor, const MatchOptions& match,
                     const std::vector<Dataset>& datasets, uint64_t seed, bool baselines) {

@@ -50,6 +50,10 @@ struct EvalReport {
   double MeanOf(const std::string& system, const std::string& metric) const;
 };
 
+// The seed of the evaluation protocol (display order of each query's candidates, random baseline)
+// for a run seed: training, `eval` and `rank` use it, so their numbers agree for a checkpoint.
+uint64_t EvaluationSeed(uint64_t run_seed);
+
 EvalReport Evaluate(DecoderLM& policy, const Tokenizer& tokenizer, const PromptSet& prompts,
                     const ActorOptions& actor, const MatchOptions& match,
                     const std::vector<Dataset>& datasets, uint64_t seed, bool baselines);

@@ -60,7 +60,7 @@ TrainResult TrainLocal(const Config& config) {
 
   auto evaluate = [&](const std::vector<Dataset>& sets) {
     return Evaluate(model, *policy.tokenizer, prompts, config.actor, config.reward.match, sets,
-                    DeriveSeed(seed, 0xE7A1), /*baselines=*/true);
+                    EvaluationSeed(seed), /*baselines=*/true);
   };
   if (step == 0) {
     result.initial = evaluate(test_full);

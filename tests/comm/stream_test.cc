@@ -2,6 +2,7 @@
 // restart, and a real actor process SIGKILLed and restarted mid-stream.
 #include "comm/stream.h"
 
+#include <atomic>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -73,18 +74,30 @@ TEST(commStream, LoadBalancesAcrossLearnersOverTcp) {
   opt.learner_endpoints = {l0.endpoint(), l1.endpoint()};
   TrajectorySender actor(ctx, opt, 1);
   std::set<uint64_t> got0, got1;
+  // The learners take batches until the actor's Flush has returned (every batch accepted), however
+  // slowly a loaded machine delivers them.
+  std::atomic<bool> flushed{false};
   std::thread t0([&] {
     TrajectoryBatch b;
-    while (l0.Receive(&b, 500ms)) got0.insert(b.batch_seq);
+    while (true) {
+      if (l0.Receive(&b, 100ms)) got0.insert(b.batch_seq);
+      else if (flushed) break;
+    }
   });
   std::thread t1([&] {
     TrajectoryBatch b;
-    while (l1.Receive(&b, 500ms)) got1.insert(b.batch_seq);
+    while (true) {
+      if (l1.Receive(&b, 100ms)) got1.insert(b.batch_seq);
+      else if (flushed) break;
+    }
   });
-  for (int i = 0; i < 60; ++i) ASSERT_TRUE(actor.Send(testing::MakeBatch(i), 5s));
-  ASSERT_TRUE(actor.Flush(10s));
+  bool sent = true;
+  for (int i = 0; i < 60 && sent; ++i) sent = actor.Send(testing::MakeBatch(i), 10s);
+  const bool all_accepted = sent && actor.Flush(20s);
+  flushed = true;
   t0.join();
   t1.join();
+  ASSERT_TRUE(all_accepted);
   EXPECT_GT(got0.size(), 5u);
   EXPECT_GT(got1.size(), 5u);
   std::set<uint64_t> all = got0;

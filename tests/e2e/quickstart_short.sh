@@ -17,6 +17,8 @@ cd "$src"
 timeout 600 mpirun --oversubscribe -np 1 -x OMP_WAIT_POLICY "$iranker" train -c configs/quickstart.yaml \
   run.dir="$work" train.steps=30 train.eval_every=0 train.checkpoint_every=0 learner.lr=3e-3 "$@"
 "$iranker" inspect "$work" --json > "$work/inspect.json"
+# `iranker eval` on the final checkpoint reproduces the training's final evaluation.
+"$iranker" eval -c configs/quickstart.yaml --checkpoint "$work/checkpoints/step-00000030" --json > "$work/eval.json"
 /usr/bin/python3 - "$work" <<'PY'
 import json, os, sys
 run = sys.argv[1]
@@ -39,9 +41,14 @@ print(f"trajectories received by the learners: {received}; step records in the H
 assert received > 0
 assert log["steps"] == received, "the HDF5 log and the learners disagree"
 assert received == sum(r["trajectories"] for r in train)
-for p in ("config.yaml", "checkpoints/step-00000030/model.safetensors", "checkpoints/step-00000030/trainer_state.json"):
+for p in ("config.yaml", "plots/reward.svg", "plots/eval.svg", "checkpoints/step-00000030/model.safetensors", "checkpoints/step-00000030/trainer_state.json"):
     assert os.path.exists(os.path.join(run, p)), f"missing {p}"
 for k in ("random", "initial", "trained"):
     assert 0 <= result[k]["mrr"] <= 1, k
+ev = json.load(open(os.path.join(run, "eval.json")))
+rows = ev["rows"] if isinstance(ev, dict) else ev
+policy = [r for r in rows if r["system"] == "policy"]
+assert len(policy) == 1 and abs(policy[0]["mrr"] - result["trained"]["mrr"]) < 1e-9, (policy, result["trained"])
+print(f"iranker eval on the final checkpoint: MRR {policy[0]['mrr']:.4f} = the training's final evaluation")
 print("ok")
 PY
