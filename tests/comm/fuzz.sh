@@ -10,4 +10,4 @@ clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-reco
   -I"$src" -I"$build" $(pkg-config --cflags libxxhash 2>/dev/null) \
   "$src/tests/comm/fuzz_decoder.cc" "$src/comm/wire.cc" "$src/comm/trajectory.cc" "$src/base/log.cc" \
   "$src/base/error.cc" -o "$out/fuzz_decoder" -lxxhash -lspdlog -lfmt -lpthread
-"$out/fuzz_decoder" -max_total_time="$seconds" -rss_limit_mb=1024 -max_len=4096 "$out/corpus"
+"$out/fuzz_decoder" -max_total_time="$seconds" -rss_limit_mb=1024 -max_len=4096 -artifact_prefix="$out/" "$out/corpus"
