@@ -72,7 +72,6 @@ Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s) {
   return r;
 }
 
-const char* RoleName(Role r) { return r == Role::kLearner ? "learner" : "actor"; }
 
 std::string DetectLauncher() {
   if (std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE") || std::getenv("PMIX_RANK"))
@@ -81,7 +80,6 @@ std::string DetectLauncher() {
   return "";
 }
 
-bool LaunchedInParallel() { return !DetectLauncher().empty(); }
 
 namespace {
 std::string IpcPath(const std::string& run_dir, const std::string& name) {

@@ -40,12 +40,9 @@ void WriteRendezvous(const std::string& run_dir, const Rendezvous& r);
 // Waits until the file exists and parses (polling); throws Error(kDeadlineExceeded) naming the
 // file after timeout_s, Error(kInvalidArgument) for a malformed file.
 Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s);
-const char* RoleName(Role r);
 
 // "mpirun" (Open MPI / MPICH env), "slurm" (srun), or "" when started by hand.
 std::string DetectLauncher();
-// True when the environment says this process is one rank of a parallel launch.
-bool LaunchedInParallel();
 
 // The endpoints a learner binds: the trajectory stream for learner rank r and (r == 0) the
 // weight publisher. ipc: sockets under <run_dir>/sockets (short names: ipc paths are limited to

@@ -53,6 +53,9 @@ void AddTrainCommand(CLI::App& app) {
       char** argv = nullptr;
       comm::MpiSession mpi(&argc, &argv);
       lead = mpi.rank() == 0;
+      // run.threads = 0: the host's cores shared by the learner ranks on it (the actors, outside
+      // the MPI world, take turns with them in a synchronous run and set their own count).
+      ConfigureThreads(config.run.threads);
       try {
         r = TrainDistributed(config);
       } catch (const std::exception& e) {

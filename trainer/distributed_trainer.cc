@@ -7,8 +7,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <random>
@@ -401,15 +399,6 @@ void RunActor(const Config& config, const RankLayout& me) {
 TrainResult TrainDistributed(const Config& config) {
   auto learners = comm::MakeMpiCollective(config.comm.allreduce);
   const RankLayout me = LearnerLayout(learners->rank(), learners->size(), config.cluster, config.train.actors);
-  // Torch threads (run.threads = 0): learners and actors take turns in a synchronous run, so the
-  // learner ranks on a host share all of its cores.
-  if (config.run.threads <= 0) {
-    const int cores = std::max(1u, std::thread::hardware_concurrency());
-    int local = me.learners;
-    if (const char* v = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local = std::max(1, std::atoi(v));
-    else if (const char* v2 = std::getenv("SLURM_NTASKS_PER_NODE")) local = std::max(1, std::atoi(v2));
-    torch::set_num_threads(std::max(1, cores / std::min(local, me.learners)));
-  }
   const std::string run_dir = config.RunDir();
 
   // Rank 0 prepares the run directory and the initial policy; the others wait for its path.
