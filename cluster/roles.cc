@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <chrono>
 #include <filesystem>
@@ -80,6 +81,13 @@ std::string DetectLauncher() {
   return "";
 }
 
+int LauncherWorldSize() {
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
+    if (const char* v = std::getenv(var)) return std::max(1, std::atoi(v));
+  if (std::getenv("SLURM_STEP_ID"))
+    if (const char* v = std::getenv("SLURM_NTASKS")) return std::max(1, std::atoi(v));
+  return 1;
+}
 
 namespace {
 std::string IpcPath(const std::string& run_dir, const std::string& name) {

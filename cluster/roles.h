@@ -43,6 +43,9 @@ Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s);
 
 // "mpirun" (Open MPI / MPICH env), "slurm" (srun), or "" when started by hand.
 std::string DetectLauncher();
+// The number of ranks the launcher started (OMPI_COMM_WORLD_SIZE, PMI_SIZE or SLURM_NTASKS under
+// srun); 1 when started by hand.
+int LauncherWorldSize();
 
 // The endpoints a learner binds: the trajectory stream for learner rank r and (r == 0) the
 // weight publisher. ipc: sockets under <run_dir>/sockets (short names: ipc paths are limited to

@@ -31,6 +31,9 @@ struct DataOptions {
   std::string bad_lines = "stop";
   // With bad_lines=skip: more skipped lines than this in one file is an error (-1 = no limit).
   int64_t max_bad_lines = 100;
+  // An HDF5 trajectory log (docs/TRAJLOG.md) to train from instead of actors: `iranker train`
+  // replays its logged steps as off-policy data (docs/TRAJLOG.md, "Replay"). "" = roll out.
+  std::string replay;
 
   BadLinePolicy policy() const {
     return bad_lines == "skip" ? BadLinePolicy::kSkip : BadLinePolicy::kStop;
@@ -46,6 +49,8 @@ struct DataOptions {
         "max_bad_lines", max_bad_lines,
         "With bad_lines=skip: more skipped lines per file than this is an error; -1 = no limit.",
         AtLeast(-1));
+    v.Field("replay", replay,
+            "HDF5 trajectory log to train from instead of rolling out (off-policy replay); '' = actors.");
   }
 };
 

@@ -29,6 +29,7 @@ void AddBenchCommand(CLI::App& app) {
   cmd->callback([o] {
     auto all = bench::AllBenchmarks();
     for (auto& b : TrainerBenchmarks()) all.push_back(b);
+    for (auto& b : TrajlogBenchmarks()) all.push_back(b);
     if (o->list || o->name.empty()) {
       for (const auto& b : all) std::cout << std::left << std::setw(12) << b.name << b.description << "\n";
       return;

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "base/atomic_file.h"
+#include "base/error.h"
 #include "base/log.h"
 #include "cluster/roles.h"
 #include "comm/allreduce.h"
@@ -10,6 +11,7 @@
 #include "trainer/config_io.h"
 #include "trainer/local_trainer.h"
 #include "trainer/plots.h"
+#include "trainer/replay_trainer.h"
 
 namespace iranker {
 
@@ -45,7 +47,14 @@ void AddTrainCommand(CLI::App& app) {
     // and the actors in this one process, no MPI.
     TrainResult r;
     bool lead = true;
-    if (o->local) {
+    if (!config.data.replay.empty()) {
+      // Replay: one learner in this process, no actors (trainer/replay_trainer.h).
+      if (const int world = LauncherWorldSize(); world > 1)
+        Fail(ErrorCode::kInvalidArgument, "data.replay trains one learner in one process; this is one of ", world,
+             " ranks: start it without mpirun/srun or with -np 1");
+      ConfigureThreads(config.run.threads);
+      r = TrainReplay(config);
+    } else if (o->local) {
       ConfigureThreads(config.run.threads);
       r = TrainLocal(config);
     } else {

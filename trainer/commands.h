@@ -21,6 +21,7 @@ void AddKeygenCommand(CLI::App& app);
 void AddInspectCommand(CLI::App& app);
 // Benchmarks that run whole training jobs (trainer/bench_train.cc), listed after bench/'s.
 std::vector<bench::Benchmark> TrainerBenchmarks();
+std::vector<bench::Benchmark> TrajlogBenchmarks();  // bench_trajlog.cc
 void AddPlotCommand(CLI::App& app);
 void AddTokenizeCommand(CLI::App& app);
 

@@ -185,32 +185,14 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   publish();
 
   auto trajlog = OpenTrajectoryLog(config, run_dir, me.learner_rank, step, model.config().ToJson());
-  std::unique_ptr<MetricsLog> metrics;
-  std::vector<Dataset> test_full, test_periodic;
-  PromptSet prompts(config.prompt);
-  if (lead) {
-    metrics = std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl");
-    test_full = LoadTestSets(config.data, 0);
-    test_periodic = LoadTestSets(config.data, config.train.eval_queries);
-  }
-  auto evaluate = [&](const std::vector<Dataset>& sets) {
-    return Evaluate(model, *policy.tokenizer, prompts, config.actor, config.reward.match, sets,
-                    EvaluationSeed(seed), /*baselines=*/true);
-  };
+  std::unique_ptr<RunBook> book;
+  if (lead) book = std::make_unique<RunBook>(config, run_dir, init_dir, model, *policy.tokenizer, learner, step, &result);
   // The initial evaluation overlaps the actors' first rollout.
-  if (lead && step == 0) {
-    result.initial = evaluate(test_full);
-    result.has_initial = true;
-    metrics->Write(EvalJson(0, result.initial));
-    std::cerr << "initial policy on held-out data:\n" << FormatEvalTable(result.initial);
-  }
+  if (lead && step == 0) book->EvaluateInitial();
 
   // Actors with a non-empty share of each step's queries each send one batch per step.
   const int expected = std::min(me.actors, config.actor.queries_per_batch);
-  std::unique_ptr<Progress> progress;
-  if (lead) progress = std::make_unique<Progress>(config.train.steps, step);
-  const auto t_start = Clock::now();
-  double last_eval_mrr = result.has_initial ? result.initial.MeanOf("policy", "mrr") : -1;
+  if (lead) book->BeginTraining();
   int64_t stale_dropped = 0;
   InstallStopHandlers();
   while (step < config.train.steps) {
@@ -220,8 +202,7 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     if (stop[0] > 0) {
       result.interrupted = true;
       if (lead) {
-        SaveCheckpoint(run_dir, step, model, learner, init_dir, step * config.actor.queries_per_batch, seed,
-                       config.train.keep_checkpoints);
+        book->Checkpoint(step);
         IR_LOG_WARN("stop signal: checkpoint written at step {} ({}); run the same command again to resume", step,
                     CheckpointDir(run_dir, step));
       }
@@ -298,18 +279,7 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     // (Only when the learner actually waited: batches that arrived during an evaluation say nothing.)
     if (wait_s > 0.05 && m.count("response_tokens")) rec["generated_tokens_per_s"] = m["response_tokens"] / wait_s;
     rec["stale_batches_dropped"] = stale_dropped;
-    rec["elapsed_s"] = Seconds(t_start);
-    if (config.train.eval_every > 0 && step % config.train.eval_every == 0 && step < config.train.steps) {
-      auto r = evaluate(test_periodic);
-      last_eval_mrr = r.MeanOf("policy", "mrr");
-      metrics->Write(EvalJson(step, r));
-    }
-    if (last_eval_mrr >= 0) rec["eval_mrr"] = last_eval_mrr;
-    metrics->Write(rec);
-    progress->Update(step, rec);
-    if ((config.train.checkpoint_every > 0 && step % config.train.checkpoint_every == 0) || step == config.train.steps)
-      SaveCheckpoint(run_dir, step, model, learner, init_dir, step * config.actor.queries_per_batch, seed,
-                     config.train.keep_checkpoints);
+    book->EndStep(step, std::move(rec));
   }
   if (trajlog) trajlog->Close();
   // The actors are done: close the stream before the final evaluation (its peers fall silent).
@@ -321,16 +291,9 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   receiver_ptr.reset();
   publisher.reset();
   learners.Barrier("trajectory logs closed");
-  if (lead && result.interrupted) {
-    progress->Finish();
-    return result;
-  }
   if (lead) {
-    progress->Finish();
-    result.trajlog_files = TrajectoryLogFiles(run_dir, config.trajlog);
-    result.final_checkpoint = CheckpointDir(run_dir, config.train.steps);
-    result.final = evaluate(test_full);
-    metrics->Write(EvalJson(step, result.final));
+    book->Finish(step, result.interrupted);
+    if (result.interrupted) return result;
     const auto& s = stream_stats;
     IR_LOG_INFO("learner 0: {} batches received, {} duplicates, {} malformed, {} refused (queue full)", s.received,
                 s.duplicates, s.malformed, s.refused_full);

@@ -47,31 +47,17 @@ TrainResult TrainLocal(const Config& config) {
   }
 
   auto train = LoadTrainRecords(config.data);
-  auto test_full = LoadTestSets(config.data, 0);
-  auto test_periodic = LoadTestSets(config.data, config.train.eval_queries);
   PromptSet prompts(config.prompt);
-  MetricsLog metrics(run_dir + "/metrics.jsonl");
   QueryStream stream(train.size(), seed);
   auto trajlog = OpenTrajectoryLog(config, run_dir, 0, step, model.config().ToJson());
+  RunBook book(config, run_dir, init_dir, model, *policy.tokenizer, learner, step, &result);
 
   std::vector<std::unique_ptr<RolloutRunner>> actors;
   for (int a = 0; a < config.train.actors; ++a)
     actors.push_back(std::make_unique<RolloutRunner>(model, *policy.tokenizer, prompts, config.reward, config.actor, a));
 
-  auto evaluate = [&](const std::vector<Dataset>& sets) {
-    return Evaluate(model, *policy.tokenizer, prompts, config.actor, config.reward.match, sets,
-                    EvaluationSeed(seed), /*baselines=*/true);
-  };
-  if (step == 0) {
-    result.initial = evaluate(test_full);
-    result.has_initial = true;
-    metrics.Write(EvalJson(0, result.initial));
-    std::cerr << "initial policy on held-out data:\n" << FormatEvalTable(result.initial);
-  }
-
-  Progress progress(config.train.steps, step);
-  const auto t_start = Clock::now();
-  double last_eval_mrr = result.has_initial ? result.initial.MeanOf("policy", "mrr") : -1;
+  if (step == 0) book.EvaluateInitial();
+  book.BeginTraining();
   while (step < config.train.steps) {
     const auto t0 = Clock::now();
     // Rollout: each actor its share of the step's queries (train_common.h), one batch each.
@@ -86,8 +72,10 @@ TrainResult TrainLocal(const Config& config) {
       rs.prompt_tokens += s.prompt_tokens, rs.reused_tokens += s.reused_tokens;
     }
     const double rollout_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    const auto tl = Clock::now();
     if (trajlog)
       for (const auto& b : batches) trajlog->Append(b);
+    const double log_s = std::chrono::duration<double>(Clock::now() - tl).count();
     // Learn.
     nlohmann::json rec = {{"type", "train"}, {"step", step + 1}};
     std::vector<TrainSample> samples = SamplesFromBatches(batches, &rec);
@@ -102,31 +90,17 @@ TrainResult TrainLocal(const Config& config) {
     for (const auto& [k, v] : m) rec[k] = v;
     rec["rollout_seconds"] = rollout_s;
     rec["learn_seconds"] = learn_s;
+    rec["trajlog_append_seconds"] = log_s;
     rec["generated_tokens_per_s"] = rs.generated_tokens / std::max(1e-9, rollout_s);
     rec["prompt_reuse_fraction"] = rs.prompt_tokens ? double(rs.reused_tokens) / rs.prompt_tokens : 0;
     rec["learner_tokens_per_s"] = learn_tokens / std::max(1e-9, learn_s);
-    rec["elapsed_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
-
-    if (config.train.eval_every > 0 && step % config.train.eval_every == 0 && step < config.train.steps) {
-      auto r = evaluate(test_periodic);
-      last_eval_mrr = r.MeanOf("policy", "mrr");
-      metrics.Write(EvalJson(step, r));
-    }
-    if (last_eval_mrr >= 0) rec["eval_mrr"] = last_eval_mrr;
-    metrics.Write(rec);
-    progress.Update(step, rec);
-    if ((config.train.checkpoint_every > 0 && step % config.train.checkpoint_every == 0) || step == config.train.steps)
-      SaveCheckpoint(run_dir, step, model, learner, init_dir, step * config.actor.queries_per_batch, seed,
-                     config.train.keep_checkpoints);
+    book.EndStep(step, std::move(rec));
   }
-  progress.Finish();
   if (trajlog) {
     trajlog->Close();
-    result.trajlog_files = TrajectoryLogFiles(run_dir, config.trajlog);
+    result.trajlog_write_seconds = trajlog->stats().write_seconds;
   }
-  result.final_checkpoint = CheckpointDir(run_dir, config.train.steps);
-  result.final = evaluate(test_full);
-  metrics.Write(EvalJson(step, result.final));
+  book.Finish(step, /*interrupted=*/false);
   return result;
 }
 

@@ -9,19 +9,10 @@
 #include <vector>
 
 #include "trainer/config.h"
-#include "trainer/evaluation.h"
+#include "trainer/train_common.h"
 
 namespace iranker {
 
-struct TrainResult {
-  std::string run_dir;
-  std::string final_checkpoint;
-  EvalReport initial, final;
-  bool has_initial = false;
-  bool interrupted = false;  // a stop signal ended the run early (checkpoint written)
-  int64_t trajectories = 0;  // step records the learners received (this run, all ranks)
-  std::vector<std::string> trajlog_files;  // HDF5 logs of the run directory
-};
 
 TrainResult TrainLocal(const Config& config);
 

@@ -8,11 +8,14 @@
 //     DeriveSeed(DeriveSeed(run.seed, s), a) — a local run with train.actors = A and a distributed
 //     one with A actor processes generate the same trajectories from the same weights;
 //   * how the learner orders what it receives: batches sorted by actor id (SamplesFromBatches);
-//   * the checkpoint layout and trainer_state.json (SaveCheckpoint / ReadResumePoint).
+//   * the checkpoint layout and trainer_state.json (SaveCheckpoint / ReadResumePoint);
+//   * what the lead learner does around each optimizer step: the initial, periodic and final
+//     evaluations, the metrics line, the progress line and checkpoints (RunBook).
 #pragma once
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -22,9 +25,22 @@
 #include "learner/learner.h"
 #include "trainer/config.h"
 #include "trainer/evaluation.h"
+#include "trainer/progress.h"
+#include "trainer/run_dir.h"
 #include "trajlog/trajlog.h"
 
 namespace iranker {
+
+struct TrainResult {
+  std::string run_dir;
+  std::string final_checkpoint;
+  EvalReport initial, final;
+  bool has_initial = false;
+  bool interrupted = false;  // a stop signal ended the run early (checkpoint written)
+  int64_t trajectories = 0;  // step records the learners received (this run, all ranks)
+  std::vector<std::string> trajlog_files;  // HDF5 logs of the run directory
+  double trajlog_write_seconds = 0;  // this process's log writer thread in HDF5 calls
+};
 
 class QueryStream {
  public:
@@ -72,5 +88,45 @@ std::unique_ptr<TrajectoryLogWriter> OpenTrajectoryLog(const Config& config, con
                                                        const std::string& model_json);
 // Every trajectory log file of a run directory, oldest first.
 std::vector<std::string> TrajectoryLogFiles(const std::string& run_dir, const TrajlogOptions& options);
+
+// The lead learner's bookkeeping around the training loop, the same in every trainer (local,
+// distributed, replay): evaluations, metrics.jsonl, the progress line and checkpoints.
+class RunBook {
+ public:
+  // `model` and `learner` are the ones being trained; `init_dir` supplies the tokenizer files
+  // copied into checkpoints. Loads the test sets and opens <run>/metrics.jsonl.
+  RunBook(const Config& config, const std::string& run_dir, const std::string& init_dir, DecoderLM& model,
+          const Tokenizer& tokenizer, const Learner& learner, int64_t start_step, TrainResult* result);
+  ~RunBook();
+
+  // At step 0: evaluates the initial policy on the full test sets (result->initial) and prints it.
+  void EvaluateInitial();
+  // Starts the progress line and the elapsed-time clock (after the initial evaluation).
+  void BeginTraining();
+  // After the optimizer step that made `step` steps done: the periodic evaluation when due, the
+  // metrics line `rec` (+ eval_mrr, elapsed_s), the progress line, and the checkpoint when due.
+  void EndStep(int64_t step, nlohmann::json rec);
+  // Writes the checkpoint of `step` now (a stop signal).
+  void Checkpoint(int64_t step);
+  // Ends the progress line; unless interrupted, evaluates the final policy (result->final) and
+  // fills result->final_checkpoint and the trajectory log files.
+  void Finish(int64_t step, bool interrupted);
+
+ private:
+  const Config& config_;
+  std::string run_dir_, init_dir_;
+  DecoderLM& model_;
+  const Tokenizer& tokenizer_;
+  const Learner& learner_;
+  TrainResult* result_;
+  PromptSet prompts_;
+  std::vector<Dataset> test_full_, test_periodic_;
+  std::unique_ptr<MetricsLog> metrics_;
+  std::unique_ptr<Progress> progress_;
+  int64_t start_step_;
+  std::chrono::steady_clock::time_point start_;
+  double last_eval_mrr_ = -1;
+  EvalReport Evaluate(const std::vector<Dataset>& sets);
+};
 
 }  // namespace iranker

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <type_traits>
 #include <filesystem>
 
 #include "base/error.h"
@@ -168,20 +169,22 @@ std::vector<T> Gather(const std::vector<StepRecord>& v, F f) {
   return out;
 }
 
-// Appends the ragged values (one range per row) and their end offsets.
+// Appends the ragged values of all rows with one write, then their end offsets.
 template <class Row, class Get>
 int64_t AppendRagged(Ragged* r, const std::vector<Row>& rows, Get get, size_t elem_size) {
+  using Elem = typename std::decay_t<decltype(get(rows.front()))>::value_type;
+  std::vector<Elem> flat;
   std::vector<uint64_t> ends;
-  int64_t bytes = 0;
+  ends.reserve(rows.size());
   for (const auto& row : rows) {
     const auto& v = get(row);
-    r->data.Append(v.data(), v.size());
-    r->total += v.size();
-    ends.push_back(r->total);
-    bytes += v.size() * elem_size;
+    flat.insert(flat.end(), v.begin(), v.end());
+    ends.push_back(r->total + flat.size());
   }
+  r->data.Append(flat.data(), flat.size());
+  r->total += flat.size();
   r->end.Append(ends);
-  return bytes + ends.size() * 8;
+  return static_cast<int64_t>(flat.size() * elem_size + ends.size() * 8);
 }
 }  // namespace
 
@@ -228,7 +231,12 @@ void TrajectoryLogWriter::Run() {
         const auto& s = b.steps;
         bytes += AppendRagged(&F.prompt, s, [](const StepRecord& x) -> const auto& { return x.prompt_ids; }, 4);
         bytes += AppendRagged(&F.response, s, [](const StepRecord& x) -> const auto& { return x.response_ids; }, 4);
-        for (const auto& x : s) F.logprobs.Append(x.logprobs), bytes += x.logprobs.size() * 4;
+        {
+          std::vector<float> lps;
+          for (const auto& x : s) lps.insert(lps.end(), x.logprobs.begin(), x.logprobs.end());
+          F.logprobs.Append(lps);
+          bytes += lps.size() * 4;
+        }
         bytes += AppendRagged(&F.answer, s, [](const StepRecord& x) -> const auto& { return x.answer_text; }, 1);
         bytes += AppendRagged(&F.query, s, [](const StepRecord& x) -> const auto& { return x.query_id; }, 1);
         bytes += AppendRagged(&F.dataset, s, [](const StepRecord& x) -> const auto& { return x.dataset; }, 1);
@@ -482,6 +490,18 @@ std::vector<EpisodeSummary> TrajectoryLogReader::ReadEpisodes(int64_t begin, int
   strings(F.e_query, &EpisodeSummary::query_id);
   strings(F.e_dataset, &EpisodeSummary::dataset);
   return out;
+}
+
+std::vector<uint64_t> TrajectoryLogReader::StepPolicyVersions() const {
+  std::vector<uint64_t> v;
+  file_->s_policy_version.Read(0, num_steps(), H5T_NATIVE_UINT64, &v);
+  return v;
+}
+
+std::vector<uint64_t> TrajectoryLogReader::EpisodePolicyVersions() const {
+  std::vector<uint64_t> v;
+  file_->e_policy_version.Read(0, num_episodes(), H5T_NATIVE_UINT64, &v);
+  return v;
 }
 
 std::string TrajectoryLogReader::Attribute(const std::string& name) const {

@@ -88,6 +88,11 @@ class TrajectoryLogReader {
   std::vector<StepRecord> ReadSteps(int64_t begin, int64_t end) const;
   std::vector<EpisodeSummary> ReadEpisodes(int64_t begin, int64_t end) const;
   std::string Attribute(const std::string& name) const;  // "" when absent
+  // The policy_version column of /steps and /episodes alone (8 bytes a row), for partitioning a
+  // log into training steps without reading its tokens.
+  std::vector<uint64_t> StepPolicyVersions() const;
+  std::vector<uint64_t> EpisodePolicyVersions() const;
+  const std::string& path() const { return path_; }
 
  private:
   struct File;
