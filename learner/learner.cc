@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 #include <unordered_map>
@@ -32,6 +33,7 @@ Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& option
     }
     reference_->eval();
   }
+  if (options_.algorithm == "ppo") critic_ = std::make_unique<Critic>(*policy_, options_);
 }
 
 double Learner::LearningRate(int64_t step) const {
@@ -74,8 +76,13 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   std::vector<float> rewards;
   std::vector<uint64_t> groups;
   for (const auto& s : kept) rewards.push_back(s.reward), groups.push_back(s.group);
-  auto adv = options_.algorithm == "rloo" ? RlooAdvantages(rewards, groups)
-                                          : GrpoAdvantages(rewards, groups, options_.normalize_std);
+  std::vector<float> adv;
+  if (critic_) {
+    PpoAdvantages(kept, &adv, &m);
+  } else {
+    adv = options_.algorithm == "rloo" ? RlooAdvantages(rewards, groups)
+                                       : GrpoAdvantages(rewards, groups, options_.normalize_std);
+  }
   double reward_sum = std::accumulate(rewards.begin(), rewards.end(), 0.0);
   m["reward_mean"] = kept.empty() ? 0 : reward_sum / kept.size();
 
@@ -253,6 +260,50 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   return m;
 }
 
+void Learner::PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<float>* adv, Metrics* m) {
+  const size_t n = kept.size();
+  std::vector<const std::vector<int32_t>*> prompts;
+  for (const auto& s : kept) prompts.push_back(&s.prompt);
+  const std::vector<float> values = critic_->Values(prompts);
+  // GAE over each episode's steps, in step order (an ordered map: the same order on every run).
+  std::map<uint64_t, std::vector<size_t>> episodes;
+  for (size_t i = 0; i < n; ++i) episodes[kept[i].episode].push_back(i);
+  std::vector<float> returns(n);
+  adv->assign(n, 0.0f);
+  for (auto& [id, idx] : episodes) {
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return kept[a].step_index < kept[b].step_index; });
+    std::vector<float> r, v;
+    for (size_t i : idx) r.push_back(kept[i].reward), v.push_back(values[i]);
+    const GaeResult g = Gae(r, v, options_.gamma, options_.lam);
+    for (size_t k = 0; k < idx.size(); ++k) (*adv)[idx[k]] = g.advantages[k], returns[idx[k]] = g.returns[k];
+  }
+  // Figures before the update: explained variance of the returns by the values.
+  double sr = 0, srr = 0, se = 0, see = 0, sv = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double e = returns[i] - values[i];
+    sr += returns[i], srr += double(returns[i]) * returns[i], se += e, see += e * e, sv += values[i];
+  }
+  const double var_r = n ? srr / n - (sr / n) * (sr / n) : 0, var_e = n ? see / n - (se / n) * (se / n) : 0;
+  (*m)["value_mean"] = n ? sv / n : 0;
+  (*m)["return_mean"] = n ? sr / n : 0;
+  (*m)["explained_variance"] = var_r > 1e-12 ? 1.0 - var_e / var_r : 0;
+  // The critic's update: the value loss averaged over the step's samples on all ranks.
+  const int world = dp_ ? dp_->world_size() : 1;
+  const double count = dp_ ? dp_->SumScalar(static_cast<double>(n)) : static_cast<double>(n);
+  const double scale = options_.lr > 0 ? LearningRate(step_) / options_.lr : 1.0;
+  for (const auto& [k, v] : critic_->Train(prompts, returns, values, std::max(1.0, count) / world, dp_,
+                                           options_.critic_lr * scale))
+    (*m)[k] = v;
+  if (options_.whiten_advantages) {
+    double s1 = 0, s2 = 0;
+    for (float a : *adv) s1 += a, s2 += double(a) * a;
+    if (dp_) s1 = dp_->SumScalar(s1), s2 = dp_->SumScalar(s2);
+    const double mean = s1 / std::max(1.0, count), var = std::max(0.0, s2 / std::max(1.0, count) - mean * mean);
+    const double inv = 1.0 / (std::sqrt(var) + 1e-8);
+    for (float& a : *adv) a = static_cast<float>((a - mean) * inv);
+  }
+}
+
 void Learner::SaveState(const std::string& dir) const {
   torch::serialize::OutputArchive archive;
   optimizer_->save(archive);
@@ -262,6 +313,7 @@ void Learner::SaveState(const std::string& dir) const {
   if (std::rename(tmp.c_str(), (dir + "/optimizer.pt").c_str()) != 0)
     Fail(ErrorCode::kInternal, "cannot rename ", tmp);
   nlohmann::json j = {{"step", step_}, {"policy_version", version_}};
+  if (critic_) critic_->Save(dir);
   WriteFileAtomic(dir + "/learner_state.json", j.dump(2) + "\n");
 }
 
@@ -276,6 +328,7 @@ void Learner::LoadState(const std::string& dir) {
     Fail(ErrorCode::kDataLoss, dir, "/optimizer.pt: cannot be read: ", e.what_without_backtrace());
   }
   optimizer_->load(archive);
+  if (critic_) critic_->Load(dir);
 }
 
 }  // namespace iranker

@@ -2,7 +2,8 @@
 // updates.
 //
 // Step(): drop or re-weight stale samples, compute advantages (GRPO or RLOO, per group of samples
-// that share a query and step), pack samples into token-budget micro-batches (longest first,
+// that share a query and step; PPO: GAE over each episode's steps with the critic's values, and
+// one critic update, learner/critic.h), pack samples into token-budget micro-batches (longest first,
 // padding minimised), score them with the same model code the actor generated with, backpropagate
 // the policy loss with gradient accumulation, average gradients across ranks, clip by the global
 // norm, step AdamW under the learning-rate schedule, and advance the policy version.
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "learner/critic.h"
 #include "learner/options.h"
 #include "model/decoder.h"
 
@@ -29,6 +31,8 @@ struct TrainSample {
   std::vector<float> behaviour_logprobs;  // one per response token
   float reward = 0;
   uint64_t group = 0;           // samples sharing a query and step (GRPO/RLOO baseline)
+  uint64_t episode = 0;         // PPO: GAE runs over the samples of one episode...
+  int32_t step_index = 0;       // ...in step order
   uint64_t policy_version = 0;  // version that generated it
 };
 
@@ -64,8 +68,12 @@ class Learner {
   void LoadState(const std::string& dir);
 
  private:
+  // PPO: the critic's values, GAE per episode, the critic's update; fills *adv and metrics.
+  void PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<float>* adv, Metrics* m);
+
   std::shared_ptr<DecoderLM> policy_;
   std::shared_ptr<DecoderLM> reference_;  // frozen initial policy, when kl_coef > 0
+  std::unique_ptr<Critic> critic_;        // algorithm == "ppo"
   LearnerOptions options_;
   int64_t total_steps_;
   DataParallel* dp_;

@@ -8,8 +8,9 @@
 namespace iranker {
 
 struct LearnerOptions {
-  // Policy-gradient algorithm: "grpo" (group-normalised advantages, no critic) or "rloo"
-  // (leave-one-out baseline, REINFORCE-style). PPO with a learned critic is not implemented yet.
+  // Policy-gradient algorithm: "grpo" (group-normalised advantages, no critic), "rloo"
+  // (leave-one-out baseline, REINFORCE-style) or "ppo" (a critic initialised from the policy,
+  // GAE over each episode's elimination steps; learner/critic.h).
   std::string algorithm = "grpo";
   double lr = 1e-6;             // AdamW learning rate after warm-up
   double weight_decay = 0.0;
@@ -34,13 +35,21 @@ struct LearnerOptions {
   // Stale data: trajectories more than max_staleness policy versions old are dropped
   // ("drop") or kept with truncated importance weights min(pi_current/pi_behaviour, is_cap)
   // ("truncate_is").
+  // PPO's critic (algorithm: ppo): its AdamW learning rate (same warm-up and schedule shape as
+  // the policy's), GAE discount and lambda over an episode's steps, value-loss clip (0 = off), and
+  // whether advantages are whitened over the step's samples (all ranks).
+  double critic_lr = 1e-5;
+  double gamma = 1.0;
+  double lam = 0.95;
+  double value_clip = 0.2;
+  bool whiten_advantages = true;
   int max_staleness = 4;
   std::string stale_policy = "drop";
   double is_cap = 2.0;
 
   template <class V>
   void Visit(V& v) {
-    v.Field("algorithm", algorithm, "Policy-gradient algorithm.", OneOf({"grpo", "rloo"}));
+    v.Field("algorithm", algorithm, "Policy-gradient algorithm.", OneOf({"grpo", "rloo", "ppo"}));
     v.Field("lr", lr, "AdamW learning rate after warm-up.", Range(0.0, 1.0));
     v.Field("weight_decay", weight_decay, "AdamW decoupled weight decay.", Range(0.0, 1.0));
     v.Field("beta1", beta1, "AdamW beta1.", Range(0.0, 1.0));
@@ -59,6 +68,11 @@ struct LearnerOptions {
     v.Field("share_prefix", share_prefix, "Compute a prompt shared by several samples once.");
     v.Field("temperature", temperature, "Logit temperature; must equal the actor's.", Range(1e-3, 100.0));
     v.Field("normalize_std", normalize_std, "GRPO: divide advantages by the group std.");
+    v.Field("critic_lr", critic_lr, "PPO critic AdamW learning rate.", Range(0.0, 1.0));
+    v.Field("gamma", gamma, "PPO: GAE discount over an episode's steps.", Range(0.0, 1.0));
+    v.Field("lam", lam, "PPO: GAE lambda.", Range(0.0, 1.0));
+    v.Field("value_clip", value_clip, "PPO: value-loss clip around the old value; 0 = off.", AtLeast(0.0));
+    v.Field("whiten_advantages", whiten_advantages, "PPO: whiten advantages over the step (all ranks).");
     v.Field("max_staleness", max_staleness, "Oldest accepted policy lag, in versions.", AtLeast(0));
     v.Field("stale_policy", stale_policy, "What to do with older data.", OneOf({"drop", "truncate_is"}));
     v.Field("is_cap", is_cap, "Truncation of importance weights for stale data.", AtLeast(1.0));

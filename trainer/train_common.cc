@@ -121,6 +121,8 @@ std::vector<TrainSample> SamplesFromBatches(std::vector<TrajectoryBatch>& batche
       t.behaviour_logprobs = std::move(s.logprobs);
       t.reward = s.reward;
       t.group = s.group_id;
+      t.episode = s.episode_id;
+      t.step_index = s.step;
       t.policy_version = s.policy_version;
       samples.push_back(std::move(t));
     }

@@ -1,0 +1,205 @@
+#include "learner/critic.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <numeric>
+#include <unordered_map>
+
+#include "base/atomic_file.h"
+#include "base/error.h"
+#include "learner/learner.h"
+
+namespace iranker {
+namespace {
+
+// Distinct prompts (by content) in first-seen order, and each sample's index into them.
+struct Dedup {
+  std::vector<const std::vector<int32_t>*> unique;
+  std::vector<int64_t> of_sample;
+};
+
+Dedup Deduplicate(const std::vector<const std::vector<int32_t>*>& prompts) {
+  struct Hash {
+    size_t operator()(const std::vector<int32_t>* v) const {
+      size_t h = v->size();
+      for (int32_t x : *v) h = h * 1000003u ^ static_cast<uint32_t>(x);
+      return h;
+    }
+  };
+  struct Eq {
+    bool operator()(const std::vector<int32_t>* a, const std::vector<int32_t>* b) const { return *a == *b; }
+  };
+  std::unordered_map<const std::vector<int32_t>*, int64_t, Hash, Eq> index;
+  Dedup d;
+  for (const auto* p : prompts) {
+    auto [it, fresh] = index.emplace(p, static_cast<int64_t>(d.unique.size()));
+    if (fresh) d.unique.push_back(p);
+    d.of_sample.push_back(it->second);
+  }
+  return d;
+}
+
+// Micro-batches of unique prompts: longest first, padded tokens within the budget.
+std::vector<std::vector<int64_t>> Pack(const std::vector<const std::vector<int32_t>*>& prompts, int64_t budget) {
+  std::vector<int64_t> order(prompts.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return prompts[a]->size() > prompts[b]->size(); });
+  std::vector<std::vector<int64_t>> out;
+  for (int64_t i : order) {
+    if (out.empty() || int64_t(out.back().size() + 1) * int64_t(prompts[out.back()[0]]->size()) > budget)
+      out.emplace_back();
+    out.back().push_back(i);
+  }
+  return out;
+}
+
+}  // namespace
+
+Critic::Critic(const DecoderLM& policy, const LearnerOptions& options) : options_(options) {
+  trunk_ = std::make_shared<DecoderLM>(policy.config());
+  const auto src = policy.named_parameters();
+  const auto device = src.front().value().device();
+  {
+    torch::NoGradGuard ng;
+    trunk_->to(device);
+    for (auto& p : trunk_->named_parameters()) p.value().set_data(src[p.key()].detach().clone());
+  }
+  head_ = torch::nn::Linear(torch::nn::LinearOptions(policy.config().hidden_size, 1));
+  {
+    torch::NoGradGuard ng;
+    head_->weight.zero_();
+    head_->bias.zero_();
+  }
+  head_->to(device);
+  trunk_->eval();  // no dropout in these models; eval() only marks intent
+  torch::optim::AdamWOptions adam(options_.critic_lr);
+  adam.betas({options_.beta1, options_.beta2}).eps(options_.adam_eps).weight_decay(options_.weight_decay);
+  optimizer_ = std::make_unique<torch::optim::AdamW>(parameters(), adam);
+}
+
+std::vector<at::Tensor> Critic::parameters() const {
+  std::vector<at::Tensor> p = trunk_->parameters();
+  for (auto& t : head_->parameters()) p.push_back(t);
+  return p;
+}
+
+at::Tensor Critic::Forward(const std::vector<const std::vector<int32_t>*>& prompts) {
+  const int64_t B = prompts.size();
+  int64_t T = 1;
+  for (const auto* p : prompts) T = std::max<int64_t>(T, p->size());
+  auto ids = torch::zeros({B, T}, torch::kInt64);
+  auto last = torch::zeros({B}, torch::kInt64);
+  auto ids_a = ids.accessor<int64_t, 2>();
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& p = *prompts[b];
+    IR_CHECK(!p.empty());
+    for (size_t t = 0; t < p.size(); ++t) ids_a[b][t] = p[t];
+    last[b] = static_cast<int64_t>(p.size()) - 1;
+  }
+  const auto device = head_->weight.device();
+  auto hidden = trunk_->ForwardHidden(ids.to(device));  // [B, T, H]
+  auto h = hidden.index({torch::arange(B, torch::TensorOptions().device(device)), last.to(device)});  // [B, H]
+  return head_(h.to(torch::kFloat32)).squeeze(-1);
+}
+
+std::vector<float> Critic::Values(const std::vector<const std::vector<int32_t>*>& prompts) {
+  torch::NoGradGuard ng;
+  const Dedup d = Deduplicate(prompts);
+  std::vector<float> unique(d.unique.size());
+  for (const auto& mb : Pack(d.unique, options_.micro_batch_tokens)) {
+    std::vector<const std::vector<int32_t>*> ps;
+    for (int64_t i : mb) ps.push_back(d.unique[i]);
+    auto v = Forward(ps).to(torch::kCPU).contiguous();
+    for (size_t k = 0; k < mb.size(); ++k) unique[mb[k]] = v[k].item<float>();
+  }
+  std::vector<float> out;
+  for (int64_t i : d.of_sample) out.push_back(unique[i]);
+  return out;
+}
+
+std::map<std::string, double> Critic::Train(const std::vector<const std::vector<int32_t>*>& prompts,
+                                            const std::vector<float>& returns, const std::vector<float>& old_values,
+                                            double normaliser, DataParallel* dp, double lr) {
+  IR_CHECK_EQ(prompts.size(), returns.size());
+  IR_CHECK_EQ(prompts.size(), old_values.size());
+  const Dedup d = Deduplicate(prompts);
+  std::vector<std::vector<int64_t>> samples_of(d.unique.size());
+  for (size_t i = 0; i < d.of_sample.size(); ++i) samples_of[d.of_sample[i]].push_back(i);
+  optimizer_->zero_grad();
+  double loss_sum = 0;
+  const auto device = head_->weight.device();
+  for (const auto& mb : Pack(d.unique, options_.micro_batch_tokens)) {
+    std::vector<const std::vector<int32_t>*> ps;
+    std::vector<int64_t> row;
+    std::vector<float> r, old;
+    for (size_t k = 0; k < mb.size(); ++k) {
+      ps.push_back(d.unique[mb[k]]);
+      for (int64_t i : samples_of[mb[k]]) row.push_back(k), r.push_back(returns[i]), old.push_back(old_values[i]);
+    }
+    auto v = Forward(ps).index_select(0, torch::tensor(row, torch::kInt64).to(device));
+    auto R = torch::tensor(r).to(device), V_old = torch::tensor(old).to(device);
+    auto err = (v - R).pow(2);
+    if (options_.value_clip > 0) {
+      auto clipped = V_old + torch::clamp(v - V_old, -options_.value_clip, options_.value_clip);
+      err = torch::max(err, (clipped - R).pow(2));
+    }
+    auto loss = 0.5 * err.sum() / normaliser;
+    loss.backward();
+    loss_sum += 0.5 * err.sum().item<double>();
+  }
+  auto params = parameters();
+  for (auto& p : params)
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+  if (dp) dp->AverageGradients(params);
+  const double norm = torch::nn::utils::clip_grad_norm_(params, options_.max_grad_norm > 0 ? options_.max_grad_norm : 1e30);
+  for (auto& g : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+  optimizer_->step();
+  return {{"value_loss", prompts.empty() ? 0 : loss_sum / prompts.size()}, {"critic_grad_norm", norm},
+          {"critic_lr", lr}};
+}
+
+void Critic::Save(const std::string& dir) const {
+  torch::serialize::OutputArchive archive;
+  for (const auto& p : trunk_->named_parameters()) archive.write("trunk." + p.key(), p.value());
+  archive.write("head.weight", head_->weight);
+  archive.write("head.bias", head_->bias);
+  torch::serialize::OutputArchive opt;
+  optimizer_->save(opt);
+  archive.write("optimizer", opt);
+  const std::string tmp = dir + "/critic.pt.tmp";
+  archive.save_to(tmp);
+  FsyncPath(tmp);
+  if (std::rename(tmp.c_str(), (dir + "/critic.pt").c_str()) != 0) Fail(ErrorCode::kInternal, "cannot rename ", tmp);
+}
+
+void Critic::Load(const std::string& dir) {
+  const std::string path = dir + "/critic.pt";
+  if (!std::filesystem::exists(path))
+    Fail(ErrorCode::kFailedPrecondition, path, ": missing (the checkpoint was not written with learner.algorithm=ppo)");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+    torch::NoGradGuard ng;
+    for (auto& p : trunk_->named_parameters()) {
+      at::Tensor t;
+      archive.read("trunk." + p.key(), t);
+      p.value().copy_(t);
+    }
+    at::Tensor w, b;
+    archive.read("head.weight", w);
+    archive.read("head.bias", b);
+    head_->weight.copy_(w);
+    head_->bias.copy_(b);
+    torch::serialize::InputArchive opt;
+    archive.read("optimizer", opt);
+    optimizer_->load(opt);
+  } catch (const c10::Error& e) {
+    Fail(ErrorCode::kDataLoss, path, ": cannot be read: ", e.what_without_backtrace());
+  }
+}
+
+}  // namespace iranker

@@ -1,0 +1,64 @@
+// learner/critic.h — the PPO critic: a separate decoder initialised from the policy's weights with
+// a scalar value head (the way verl and the IRanker paper's PPO set it up).
+//
+// The unit of decision is one elimination step: the state is the step's prompt (the query and the
+// remaining candidates), the action is the whole response. V(state) is the value head applied to
+// the critic's final hidden state at the prompt's last token. GAE then runs over the steps of each
+// episode (learner/advantages.h), so a step's advantage carries the rewards of the steps after it
+// (credit reaches each step's tokens). The critic has its own AdamW (critic_lr) and is trained on
+// the clipped value loss
+//   L_V = 0.5 * max((V - R)^2, (V_old + clip(V - V_old, -value_clip, value_clip) - R)^2)
+// averaged over samples (each sample's return R is a target for its state's value). With one
+// optimizer step per batch V_old = V at the start of the step, so the clip is inactive on the
+// first pass; it matters when the same data is trained on again (replay, several epochs).
+#pragma once
+
+#include <torch/nn/modules/linear.h>
+#include <torch/optim/adamw.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "learner/options.h"
+#include "model/decoder.h"
+
+namespace iranker {
+
+class DataParallel;
+
+class Critic {
+ public:
+  // Copies the policy's current weights into a new trunk; the value head starts at zero.
+  Critic(const DecoderLM& policy, const LearnerOptions& options);
+
+  // V of each prompt, without gradients (micro-batched by options.micro_batch_tokens).
+  std::vector<float> Values(const std::vector<const std::vector<int32_t>*>& prompts);
+
+  // One optimizer step of the value loss. prompts[i] is the state of sample i, returns[i] its
+  // target and old_values[i] V_old. The loss is summed over samples and divided by `normaliser`
+  // (the step's sample count over all ranks / world), gradients averaged over ranks (dp may be
+  // null), clipped to max_grad_norm. Returns value_loss (mean), critic_grad_norm.
+  std::map<std::string, double> Train(const std::vector<const std::vector<int32_t>*>& prompts,
+                                      const std::vector<float>& returns, const std::vector<float>& old_values,
+                                      double normaliser, DataParallel* dp, double lr);
+
+  // Trunk, head and optimizer state into / from <dir>/critic.pt (written to a temporary name,
+  // fsynced and renamed).
+  void Save(const std::string& dir) const;
+  void Load(const std::string& dir);
+
+  std::vector<at::Tensor> parameters() const;
+
+ private:
+  // Values with the autograd graph for prompts [begin, end) of a deduplicated list.
+  at::Tensor Forward(const std::vector<const std::vector<int32_t>*>& prompts);
+
+  LearnerOptions options_;
+  std::shared_ptr<DecoderLM> trunk_;
+  torch::nn::Linear head_{nullptr};
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+};
+
+}  // namespace iranker
