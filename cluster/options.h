@@ -20,8 +20,9 @@ struct ClusterOptions {
   // (up to max_actor_restarts each). false: start them yourself (`iranker actor`).
   bool spawn_actors = true;
   int max_actor_restarts = 10;
-  // How actors reach the learners: "ipc" (one host: sockets in the run directory) or "tcp"
-  // (any host: each learner binds `host` on a free port and publishes the address over MPI).
+  // How actors reach the learners: "ipc" (one host: sockets in the run directory), "tcp" (any
+  // host: each learner binds `host` on a free port and publishes the address over MPI), or
+  // "inproc" (actor threads in the learner's process; what `iranker train --local` uses).
   std::string transport = "ipc";
   // Interface the learners bind for tcp: "127.0.0.1" (one host, the default) or a host name /
   // address reachable from the actors' hosts ("*" = this host's name). A non-loopback bind needs
@@ -37,7 +38,7 @@ struct ClusterOptions {
     v.Field("learners", learners, "Data-parallel learner ranks (= the MPI world size).", AtLeast(1));
     v.Field("spawn_actors", spawn_actors, "Learner rank 0 starts and supervises the actor processes.");
     v.Field("max_actor_restarts", max_actor_restarts, "Restarts of one actor before giving up on it.", AtLeast(0));
-    v.Field("transport", transport, "Actor-learner transport.", OneOf({"ipc", "tcp"}));
+    v.Field("transport", transport, "Actor-learner transport.", OneOf({"ipc", "tcp", "inproc"}));
     v.Field("host", host, "Interface learners bind for tcp (\"*\" = this host's name).");
     v.Field("collect_timeout_s", collect_timeout_s, "Learner wait for one step's batches (s).", Range(1.0, 1e7));
     v.Field("weights_timeout_s", weights_timeout_s, "Actor wait for the next policy version (s).", Range(1.0, 1e7));

@@ -113,11 +113,13 @@ std::string TcpHost(const ClusterOptions& c) {
 
 std::string StreamBindEndpoint(const ClusterOptions& c, const std::string& run_dir, int learner_rank) {
   if (c.transport == "ipc") return IpcPath(run_dir, "stream-" + std::to_string(learner_rank));
+  if (c.transport == "inproc") return "inproc://iranker-stream-" + std::to_string(learner_rank);
   return "tcp://" + TcpHost(c) + ":0";
 }
 
 std::string WeightsBindEndpoint(const ClusterOptions& c, const std::string& run_dir) {
   if (c.transport == "ipc") return IpcPath(run_dir, "weights");
+  if (c.transport == "inproc") return "inproc://iranker-weights";
   return "tcp://" + TcpHost(c) + ":0";
 }
 

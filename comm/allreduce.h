@@ -80,6 +80,9 @@ std::unique_ptr<Collective> MakeMpiCollective(const AllreduceOptions& options);
 // MPI back-end over the world ranks that pass the same `color` (>= 0); collective over the whole
 // world: every rank must call it, in the same order as its other communicator creations.
 std::unique_ptr<Collective> MakeMpiCollective(const AllreduceOptions& options, int color);
+// A world of one process without MPI (rank 0 of 1): every collective is the identity. For
+// `iranker train --local`, which runs the learner code of the distributed run in one process.
+std::unique_ptr<Collective> MakeLocalCollective();
 // MPI_Abort on the world (when MPI is up): one rank's fatal error ends the whole job at once
 // instead of leaving the other ranks waiting.
 void AbortWorld(int code);

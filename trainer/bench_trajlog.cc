@@ -4,7 +4,7 @@
 //               off and on, in R rounds. The runs do the same work step for step (same seeds, same
 //               updates), so step k's time with the log over step k's time without it (each the
 //               minimum over rounds), median over k, is the logging overhead of the learner loop
-//               (step time = rollout + append + learn). Also by accounting: the learner thread's
+//               (step time = waiting for the actors' batches + append + learn). Also by accounting: the learner thread's
 //               Append time plus the writer thread's HDF5 time over the step time.
 //   throughput  the trajectories of the first run written again through TrajectoryLogWriter
 //               (bounded queue, writer thread, row-consistent SWMR appends, flushes) vs a bare
@@ -42,7 +42,7 @@ std::vector<double> StepTimes(const std::string& metrics_path) {
   while (std::getline(in, line)) {
     auto j = nlohmann::json::parse(line);
     if (j.value("type", "") != "train") continue;
-    out.push_back(j.value("rollout_seconds", 0.0) + j.value("trajlog_append_seconds", 0.0) +
+    out.push_back(j.value("wait_seconds", 0.0) + j.value("trajlog_append_seconds", 0.0) +
                   j.value("learn_seconds", 0.0));
   }
   return out;
@@ -245,7 +245,7 @@ bench::BenchResult RunTrajlogBench(const bench::BenchArgs& args) {
                {"accounted_definition", "(learner-thread Append seconds + writer-thread HDF5 seconds) / step seconds, "
                                         "run with the log"},
                {"overhead_definition", "median over steps k of steptime_on[k]/steptime_off[k] - 1; quickstart config "
-                                       "--local, same seeds; steptime = rollout + append + learn seconds, the "
+                                       "--local, same seeds; steptime = wait for the actors + append + learn seconds, the "
                                        "minimum over rounds of (off, on) runs"},
                {"rounds", rounds},
                {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "unset"},

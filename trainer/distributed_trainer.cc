@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <iostream>
 #include <random>
 #include <set>
@@ -130,8 +132,11 @@ std::unique_ptr<ProcessSupervisor> SpawnActors(const Config& config, const std::
 // ---------------------------------------------------------------------------------------------
 // Learner ranks.
 
+// poll_actors (may be empty) is called while waiting for batches; it throws when an in-process
+// actor has failed (--local), so the learner stops at once with the actor's error.
 TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collective& learners,
-                       const std::string& init_dir) {
+                       const std::string& init_dir, zmq::context_t& ctx,
+                       const std::function<void()>& poll_actors) {
   TrainResult result;
   const std::string run_dir = config.RunDir();
   result.run_dir = run_dir;
@@ -151,7 +156,6 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     if (lead) IR_LOG_INFO("resuming from {} (step {})", resume.checkpoint, step);
   }
 
-  zmq::context_t ctx(1);
   comm::StreamOptions sopt = config.comm.stream;
   sopt.learner_endpoints.assign(me.learners, "");
   sopt.learner_endpoints[me.learner_rank] = StreamBindEndpoint(config.cluster, run_dir, me.learner_rank);
@@ -233,6 +237,7 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
         b = TrajectoryBatch();
         if (me.learners == 1) break;
       }
+      if (poll_actors) poll_actors();
       if (me.learners > 1) {
         std::vector<double> n = {static_cast<double>(batches.size())};
         learners.AllreduceSumDoubles(&n, "batch count of step " + std::to_string(step));
@@ -252,8 +257,10 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
       }
     }
     const double wait_s = Seconds(t0);
+    const auto t_log = Clock::now();
     if (trajlog)
       for (const auto& b : batches) trajlog->Append(b);
+    const double log_s = Seconds(t_log);
 
     nlohmann::json rec = {{"type", "train"}, {"step", step + 1}};
     std::vector<TrainSample> samples = SamplesFromBatches(batches, &rec);
@@ -273,6 +280,7 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     for (const auto& [k, v] : m) rec[k] = v;
     rec["trajectories"] = counts[0];
     rec["wait_seconds"] = wait_s;
+    rec["trajlog_append_seconds"] = log_s;
     rec["learn_seconds"] = learn_s;
     rec["learner_tokens_per_s"] = counts[1] / std::max(1e-9, learn_s);
     // All actors together: the step's response tokens over the time the learner waited for them.
@@ -281,7 +289,10 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     rec["stale_batches_dropped"] = stale_dropped;
     book->EndStep(step, std::move(rec));
   }
-  if (trajlog) trajlog->Close();
+  if (trajlog) {
+    trajlog->Close();
+    result.trajlog_write_seconds = trajlog->stats().write_seconds;
+  }
   // The actors are done: close the stream before the final evaluation (its peers fall silent).
   const comm::ReceiverStats stream_stats = receiver.stats();
   if (supervisor) {
@@ -304,7 +315,10 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
 // ---------------------------------------------------------------------------------------------
 // Actors.
 
-void RunActor(const Config& config, const RankLayout& me) {
+// cancel (may be null): set by the --local trainer when its learner failed; the actor then stops
+// within a fraction of a second by throwing Error(kUnavailable).
+void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
+              const std::atomic<bool>* cancel) {
   const std::string run_dir = config.RunDir();
   const Rendezvous ep = ReadRendezvous(run_dir, config.cluster.weights_timeout_s);
   IR_LOG_INFO("actor {}: learners at {}, weights at {} (session {})", me.actor_id, ep.streams.front(), ep.weights,
@@ -316,7 +330,6 @@ void RunActor(const Config& config, const RankLayout& me) {
   PromptSet prompts(config.prompt);
   RolloutRunner runner(model, *policy.tokenizer, prompts, config.reward, config.actor, me.actor_id);
 
-  zmq::context_t ctx(1);
   comm::StreamOptions sopt = config.comm.stream;
   sopt.learner_endpoints = ep.streams;
   comm::WeightsOptions wopt = config.comm.weights;
@@ -326,9 +339,18 @@ void RunActor(const Config& config, const RankLayout& me) {
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(config.cluster.weights_timeout_s * 1000));
 
   // Returns the policy version (optimizer steps behind the weights); the wire version is one more.
+  auto cancelled = [&] {
+    if (cancel && cancel->load()) Fail(ErrorCode::kUnavailable, "actor ", me.actor_id, ": cancelled");
+  };
   auto take = [&](uint64_t min_version) {
     comm::WeightSet ws;
-    if (!weights.WaitFor(min_version + 1, &ws, timeout))
+    const auto deadline = Clock::now() + timeout;
+    bool got = false;
+    while (!got && Clock::now() < deadline) {
+      cancelled();
+      got = weights.WaitFor(min_version + 1, &ws, std::chrono::milliseconds(200));
+    }
+    if (!got)
       Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": no policy version >= ", min_version, " from ",
            ep.weights, " within cluster.weights_timeout_s=", config.cluster.weights_timeout_s,
            " s: learner rank 0 is stuck or dead; see its log");
@@ -353,35 +375,101 @@ void RunActor(const Config& config, const RankLayout& me) {
     if (static_cast<int64_t>(version) + 1 >= config.train.steps) break;
     version = take(version + 1);
   }
-  if (!sender.Flush(timeout))
+  const auto deadline = Clock::now() + timeout;
+  bool flushed = false;
+  while (!flushed && Clock::now() < deadline) {
+    cancelled();
+    flushed = sender.Flush(std::chrono::milliseconds(200));
+  }
+  if (!flushed)
     Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": batches not accepted by the learners at the end");
 }
 
 }  // namespace
 
+namespace {
+// Rank 0's preparation of the run directory: a fresh rendezvous, the resolved config, the initial
+// policy. Returns the initial policy directory.
+std::string PrepareRun(const Config& config, const RankLayout& me) {
+  const std::string run_dir = config.RunDir();
+  MakeDirs(run_dir + "/checkpoints");
+  std::error_code ec;
+  fs::remove(RendezvousPath(run_dir), ec);  // a previous start's endpoints are stale
+  WriteResolvedConfig(config, run_dir);
+  const std::string init_dir = PrepareInitDir(config, run_dir);
+  IR_LOG_INFO("{} run: {} learner rank(s), {} actor {}{}, launcher {}, transport {}",
+              config.cluster.transport == "inproc" ? "local" : "distributed", me.learners, me.actors,
+              config.cluster.transport == "inproc" ? "thread(s)" : "process(es)",
+              config.cluster.spawn_actors ? " (supervised by learner 0)" : "",
+              DetectLauncher().empty() ? "none" : DetectLauncher(), config.cluster.transport);
+  return init_dir;
+}
+}  // namespace
+
 TrainResult TrainDistributed(const Config& config) {
+  if (config.cluster.transport == "inproc")
+    Fail(ErrorCode::kInvalidArgument, "cluster.transport=inproc runs actors as threads: use `iranker train --local`");
   auto learners = comm::MakeMpiCollective(config.comm.allreduce);
   const RankLayout me = LearnerLayout(learners->rank(), learners->size(), config.cluster, config.train.actors);
-  const std::string run_dir = config.RunDir();
-
   // Rank 0 prepares the run directory and the initial policy; the others wait for its path.
   std::string init_dir;
-  if (me.world_rank == 0) {
-    MakeDirs(run_dir + "/checkpoints");
-    std::error_code ec;
-    fs::remove(RendezvousPath(run_dir), ec);  // a previous start's endpoints are stale
-    WriteResolvedConfig(config, run_dir);
-    init_dir = PrepareInitDir(config, run_dir);
-    IR_LOG_INFO("distributed run: {} learner rank(s), {} actor process(es){}, launcher {}, transport {}", me.learners,
-                me.actors, config.cluster.spawn_actors ? " (supervised by learner 0)" : " (started separately)",
-                DetectLauncher().empty() ? "none" : DetectLauncher(), config.cluster.transport);
-  }
+  if (me.world_rank == 0) init_dir = PrepareRun(config, me);
   learners->BroadcastBytes(&init_dir, 0, "initial policy directory");
-  return RunLearner(config, me, *learners, init_dir);
+  zmq::context_t ctx(1);
+  return RunLearner(config, me, *learners, init_dir, ctx, nullptr);
+}
+
+TrainResult TrainLocal(const Config& config_in) {
+  // The distributed run's code in one process: one learner (a world of one, no MPI) and the
+  // actors as threads, over inproc:// endpoints of one ZeroMQ context.
+  Config config = config_in;
+  config.cluster.learners = 1;
+  config.cluster.spawn_actors = false;
+  config.cluster.transport = "inproc";
+  auto learners = comm::MakeLocalCollective();
+  const RankLayout me = LearnerLayout(0, 1, config.cluster, config.train.actors);
+  const std::string init_dir = PrepareRun(config, me);
+  zmq::context_t ctx(1);
+  std::atomic<bool> cancel{false};
+  std::mutex mu;
+  std::string actor_error;  // the first actor failure, guarded by mu
+  std::vector<std::thread> actors;
+  for (int a = 0; a < config.train.actors; ++a)
+    actors.emplace_back([&, a] {
+      try {
+        RunActor(config, ActorLayout(a, config.cluster, config.train.actors), ctx, &cancel);
+      } catch (const std::exception& e) {
+        if (cancel.load()) return;
+        std::lock_guard<std::mutex> l(mu);
+        if (actor_error.empty()) actor_error = "actor " + std::to_string(a) + " (thread): " + e.what();
+      }
+    });
+  auto poll = [&] {
+    std::lock_guard<std::mutex> l(mu);
+    if (!actor_error.empty()) Fail(ErrorCode::kUnavailable, actor_error);
+  };
+  auto stop_actors = [&] {
+    cancel.store(true);
+    for (auto& t : actors) t.join();
+  };
+  TrainResult result;
+  try {
+    result = RunLearner(config, me, *learners, init_dir, ctx, poll);
+  } catch (...) {
+    stop_actors();
+    throw;
+  }
+  for (auto& t : actors) t.join();  // they finish after the last step's batch is acknowledged
+  poll();
+  return result;
 }
 
 void RunActorProcess(const Config& config, int actor_id) {
-  RunActor(config, ActorLayout(actor_id, config.cluster, config.train.actors));
+  if (config.cluster.transport == "inproc")
+    Fail(ErrorCode::kInvalidArgument, "this run uses cluster.transport=inproc (`iranker train --local`): its actors "
+         "are threads of the learner process, and an actor process cannot join it");
+  zmq::context_t ctx(1);
+  RunActor(config, ActorLayout(actor_id, config.cluster, config.train.actors), ctx, nullptr);
 }
 
 }  // namespace iranker

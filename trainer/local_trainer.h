@@ -1,19 +1,19 @@
-// trainer/local_trainer.h — `iranker train --local`: one learner and the actors in one process,
-// synchronous: each step the actors roll out a batch with the current policy, the learner trains on
-// it, and the actors see the new weights before the next step. Deterministic given the config
-// (seeds derive from run.seed and the step), so a run interrupted and resumed from a checkpoint
-// reaches the same weights as an uninterrupted run.
+// trainer/local_trainer.h — `iranker train --local`: the distributed run's code in one process.
+//
+// One learner (a world of one, no MPI) and train.actors actor threads, connected over inproc://
+// endpoints of one ZeroMQ context: the same RunLearner / RunActor code, wire format, weight
+// publisher and trajectory stream as `mpirun ... iranker train` (trainer/distributed_trainer.h),
+// so --local and the distributed run make the same decisions and reach byte-identical weights
+// (tests/e2e/local_vs_distributed.sh). Synchronous: each step the actors roll out with the current
+// policy version and the learner trains on exactly their batches. An actor thread's error stops the
+// learner at once with that error; a learner error stops the actor threads.
 #pragma once
-
-#include <string>
-#include <vector>
 
 #include "trainer/config.h"
 #include "trainer/train_common.h"
 
 namespace iranker {
 
-
-TrainResult TrainLocal(const Config& config);
+TrainResult TrainLocal(const Config& config);  // defined in distributed_trainer.cc
 
 }  // namespace iranker
