@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "actor/weight_sync.h"
+#include "ranking/metrics.h"
 #include "ranking/synthetic.h"
 #include "../model/test_util.h"
 
@@ -73,6 +75,24 @@ TEST(Rollout, FullEpisodesProduceConsistentRecords) {
       EXPECT_EQ(steps[k]->episode_done, k == 4);
     }
   }
+  // Rewards and metrics against the ground truth: removing a relevant candidate earns
+  // excluded_ground_truth (0), any other excluded_other (1); the episode's MRR is that of its
+  // final ranking (reverse elimination order, the survivor first).
+  std::map<std::string, const QueryRecord*> by_id;
+  for (const auto& r : f.records) by_id[r.id] = &r;
+  for (const auto& s : batch.steps) {
+    const QueryRecord& r = *by_id.at(s.query_id);
+    EXPECT_EQ(s.reward, r.relevance[s.chosen] > 0 ? 0.0f : 1.0f) << "step " << s.step << " removed " << s.chosen;
+    EXPECT_EQ(s.reward_answer, s.reward);
+  }
+  for (const auto& e : batch.episodes) {
+    const QueryRecord& r = *by_id.at(e.query_id);
+    std::vector<double> ranked;
+    for (int c : e.ranking) ranked.push_back(r.relevance[c]);
+    EXPECT_FLOAT_EQ(e.mrr, static_cast<float>(ReciprocalRank(ranked)));
+    std::set<int> all(e.ranking.begin(), e.ranking.end());
+    EXPECT_EQ(all.size(), 6u) << "the final ranking is a permutation of the candidates";
+  }
   for (const auto& e : batch.episodes) {
     EXPECT_EQ(e.ranking.size(), 6u);
     EXPECT_GT(e.mrr, 0.0f);
@@ -81,6 +101,56 @@ TEST(Rollout, FullEpisodesProduceConsistentRecords) {
     EXPECT_EQ(e.ranking[1], steps.back()->chosen);
     EXPECT_EQ(e.ranking[5], steps.front()->chosen);
   }
+}
+
+// A WeightSet holding the views' bytes, as the weight subscriber hands it to the actor.
+comm::WeightSet ToWeightSet(const std::vector<comm::TensorView>& views, uint64_t version) {
+  comm::WeightSet ws;
+  ws.version = version;
+  auto blob = std::make_shared<std::string>();
+  for (const auto& v : views) {
+    blob->resize((blob->size() + 63) / 64 * 64);
+    comm::WeightSet::Entry e{v.name, v.dtype, v.shape, blob->size(), v.nbytes};
+    blob->append(static_cast<const char*>(v.data), v.nbytes);
+    ws.tensors.push_back(e);
+  }
+  ws.blob = blob;
+  return ws;
+}
+
+TEST(Rollout, ActorSwapsWeightsBetweenBatchesAndTagsTheVersion) {
+  Fixture f;
+  torch::manual_seed(99);
+  auto other = std::make_shared<DecoderLM>(f.model->config());
+  other->eval();
+  const ActorOptions o = Options("full", 8, true);
+  RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 2);
+  TrajectoryBatch before, after, reference;
+  runner.Run(f.queries, 17, /*version=*/0, &before);  // fills the prefix cache with the old weights
+  ApplyWeights(*f.model, ToWeightSet(PolicyTensorViews(*other), 2));
+  runner.InvalidateCache();
+  runner.Run(f.queries, 17, /*version=*/1, &after);
+  RolloutRunner fresh(*other, *f.tokenizer, *f.prompts, RewardOptions(), o, 2);
+  fresh.Run(f.queries, 17, 1, &reference);
+  ASSERT_EQ(after.steps.size(), reference.steps.size());
+  auto key = [](const StepRecord& s) { return std::make_pair(s.seed, s.step); };
+  std::map<std::pair<uint64_t, int>, const StepRecord*> ref;
+  for (const auto& s : reference.steps) ref[key(s)] = &s;
+  int differs_from_before = 0;
+  std::map<std::pair<uint64_t, int>, const StepRecord*> old;
+  for (const auto& s : before.steps) old[key(s)] = &s;
+  for (const auto& s : after.steps) {
+    EXPECT_EQ(s.policy_version, 1u);
+    const StepRecord* r = ref.at(key(s));
+    EXPECT_EQ(s.response_ids, r->response_ids);
+    ASSERT_EQ(s.logprobs.size(), r->logprobs.size());
+    for (size_t i = 0; i < s.logprobs.size(); ++i) EXPECT_NEAR(s.logprobs[i], r->logprobs[i], 1e-5);
+    auto it = old.find(key(s));
+    if (it != old.end() && !it->second->logprobs.empty() && !s.logprobs.empty())
+      differs_from_before += std::abs(it->second->logprobs[0] - s.logprobs[0]) > 1e-4;
+  }
+  for (const auto& s : before.steps) EXPECT_EQ(s.policy_version, 0u);
+  EXPECT_GT(differs_from_before, 0) << "the new weights did not change the behaviour log-probabilities";
 }
 
 TEST(Rollout, BatchingAndPrefixReuseDoNotChangeSamples) {
