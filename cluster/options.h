@@ -33,6 +33,10 @@ struct ClusterOptions {
   double collect_timeout_s = 600;
   // An actor waiting this long for the next policy version fails, naming the publisher.
   double weights_timeout_s = 900;
+  // With model.device=cuda each process takes one GPU by its local index: learner local rank r
+  // takes GPU r, actor k takes GPU k + actor_gpu_offset (mod the GPUs it sees). On a node that runs
+  // L learners and the actors, actor_gpu_offset = L gives the actors GPUs of their own.
+  int actor_gpu_offset = 0;
   template <class V>
   void Visit(V& v) {
     v.Field("learners", learners, "Data-parallel learner ranks (= the MPI world size).", AtLeast(1));
@@ -42,6 +46,8 @@ struct ClusterOptions {
     v.Field("host", host, "Interface learners bind for tcp (\"*\" = this host's name).");
     v.Field("collect_timeout_s", collect_timeout_s, "Learner wait for one step's batches (s).", Range(1.0, 1e7));
     v.Field("weights_timeout_s", weights_timeout_s, "Actor wait for the next policy version (s).", Range(1.0, 1e7));
+    v.Field("actor_gpu_offset", actor_gpu_offset, "First GPU (local index) of the actors with model.device=cuda.",
+            AtLeast(0));
   }
 };
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <chrono>
 #include <filesystem>
@@ -27,6 +28,9 @@ RankLayout LearnerLayout(int world_rank, int world_size, const ClusterOptions& c
   l.learner_rank = world_rank;
   l.learners = cluster.learners;
   l.actors = actors;
+  const LocalPlace p = DetectLocalPlace();
+  l.local_rank = p.rank;
+  l.local_size = p.size;
   return l;
 }
 
@@ -39,7 +43,70 @@ RankLayout ActorLayout(int actor_id, const ClusterOptions& cluster, int actors) 
   l.actor_id = actor_id;
   l.learners = cluster.learners;
   l.actors = actors;
+  const LocalPlace p = DetectLocalPlace();
+  l.local_rank = p.size > 1 ? p.rank : actor_id;
+  l.local_size = p.size > 1 ? p.size : actors;
   return l;
+}
+
+namespace {
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  return (end && *end == '\0') ? static_cast<int>(x) : fallback;
+}
+}  // namespace
+
+std::vector<int> ExpandTasksPerNode(const std::string& s) {
+  std::vector<int> out;
+  size_t at = 0;
+  while (at < s.size()) {
+    size_t end = s.find(',', at);
+    if (end == std::string::npos) end = s.size();
+    const std::string item = s.substr(at, end - at);
+    int n = 0, times = 1;
+    if (std::sscanf(item.c_str(), "%d(x%d)", &n, &times) < 1 || n < 1 || times < 1) return {};
+    out.insert(out.end(), times, n);
+    at = end + 1;
+  }
+  return out;
+}
+
+LocalPlace DetectLocalPlace() {
+  LocalPlace p;
+  if (std::getenv("OMPI_COMM_WORLD_LOCAL_RANK")) {
+    p.rank = EnvInt("OMPI_COMM_WORLD_LOCAL_RANK", 0);
+    p.size = EnvInt("OMPI_COMM_WORLD_LOCAL_SIZE", 1);
+  } else if (std::getenv("MPI_LOCALRANKID")) {
+    p.rank = EnvInt("MPI_LOCALRANKID", 0);
+    p.size = EnvInt("MPI_LOCALNRANKS", 1);
+  } else if (std::getenv("SLURM_LOCALID") && std::getenv("SLURM_STEP_ID")) {
+    p.rank = EnvInt("SLURM_LOCALID", 0);
+    const char* per_node = std::getenv("SLURM_STEP_TASKS_PER_NODE");
+    const auto counts = ExpandTasksPerNode(per_node ? per_node : "");
+    const int node = EnvInt("SLURM_NODEID", 0);
+    p.size = node >= 0 && node < static_cast<int>(counts.size()) ? counts[node] : EnvInt("SLURM_NTASKS_PER_NODE", 1);
+  }
+  p.size = std::max(1, p.size);
+  p.rank = std::clamp(p.rank, 0, p.size - 1);
+  return p;
+}
+
+int ThreadsPerProcess(int configured, int cores, int local_size) {
+  if (configured > 0) return configured;
+  return std::max(1, cores / std::max(1, local_size));
+}
+
+std::string DeviceForProcess(const std::string& device, int index, int offset, int gpus) {
+  if (device != "cuda") return device;
+  if (gpus <= 0)
+    Fail(ErrorCode::kFailedPrecondition, "model.device=cuda but this process sees no CUDA device (",
+         std::getenv("CUDA_VISIBLE_DEVICES") ? std::string("CUDA_VISIBLE_DEVICES=") + std::getenv("CUDA_VISIBLE_DEVICES")
+                                             : std::string("CUDA_VISIBLE_DEVICES unset"),
+         "; a CPU-only libtorch build has none)");
+  return "cuda:" + std::to_string(((index + offset) % gpus + gpus) % gpus);
 }
 
 std::string RendezvousPath(const std::string& run_dir) { return run_dir + "/rendezvous.json"; }
@@ -79,6 +146,15 @@ std::string DetectLauncher() {
     return std::getenv("SLURM_STEP_ID") && !std::getenv("OMPI_COMM_WORLD_SIZE") ? "slurm" : "mpirun";
   if (std::getenv("SLURM_STEP_ID") && std::getenv("SLURM_NTASKS")) return "slurm";
   return "";
+}
+
+std::string RendezvousSession(const std::string& run_dir) {
+  try {
+    auto j = nlohmann::json::parse(ReadFile(RendezvousPath(run_dir)));
+    return j.at("session").get<std::string>();
+  } catch (const std::exception&) {
+    return "";
+  }
 }
 
 int LauncherWorldSize() {

@@ -20,12 +20,33 @@ struct RankLayout {
   int learner_rank = -1;  // 0..learners-1 for learners, -1 for actors
   int actor_id = -1;      // 0..actors-1 for actors, -1 for learners
   int learners = 1, actors = 1;
+  int local_rank = 0, local_size = 1;  // this process's place among its launch's processes on this host
 };
+
+// This process's place among the processes its launcher started on this host: Open MPI
+// (OMPI_COMM_WORLD_LOCAL_RANK / _LOCAL_SIZE), MPICH/Hydra (MPI_LOCALRANKID / MPI_LOCALNRANKS) or
+// Slurm's srun (SLURM_LOCALID, and SLURM_STEP_TASKS_PER_NODE such as "2(x3),1" at SLURM_NODEID);
+// 0 of 1 when started by hand.
+struct LocalPlace {
+  int rank = 0, size = 1;
+};
+LocalPlace DetectLocalPlace();
+// Slurm's compressed tasks-per-node list ("2(x3),1") expanded: {2, 2, 2, 1}. Empty when malformed.
+std::vector<int> ExpandTasksPerNode(const std::string& s);
+
+// Torch threads of one process: `configured` when > 0, else this host's cores shared evenly by
+// the `local_size` processes on it (at least 1), so processes sharing a host do not oversubscribe.
+int ThreadsPerProcess(int configured, int cores, int local_size);
+
+// The device of one process: "cuda" becomes "cuda:<(index + offset) mod gpus>" (one GPU per
+// process by its local index); "cuda:N" and "cpu" stay. Throws Error(kFailedPrecondition) for
+// "cuda" when gpus == 0.
+std::string DeviceForProcess(const std::string& device, int index, int offset, int gpus);
 
 // A learner rank's layout. Throws Error(kInvalidArgument) naming cluster.learners when the world
 // size differs from it.
 RankLayout LearnerLayout(int world_rank, int world_size, const ClusterOptions& cluster, int actors);
-// An actor process's layout.
+// An actor process's layout. Its local place: the launcher's (a second srun step), else its id.
 RankLayout ActorLayout(int actor_id, const ClusterOptions& cluster, int actors);
 
 // RUN/rendezvous.json: where the actors find the learners (written atomically by learner rank 0).
@@ -40,6 +61,8 @@ void WriteRendezvous(const std::string& run_dir, const Rendezvous& r);
 // Waits until the file exists and parses (polling); throws Error(kDeadlineExceeded) naming the
 // file after timeout_s, Error(kInvalidArgument) for a malformed file.
 Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s);
+// The session of the current RUN/rendezvous.json, "" when it is absent or unreadable (no wait).
+std::string RendezvousSession(const std::string& run_dir);
 
 // "mpirun" (Open MPI / MPICH env), "slurm" (srun), or "" when started by hand.
 std::string DetectLauncher();

@@ -15,6 +15,7 @@ void AddActorCommand(CLI::App& app);
 void AddEvalCommand(CLI::App& app);
 void AddRankCommand(CLI::App& app);
 void AddInitModelCommand(CLI::App& app);
+void AddRolesCommand(CLI::App& app);
 void AddMetricsCommand(CLI::App& app);
 void AddDataCommand(CLI::App& app);
 void AddKeygenCommand(CLI::App& app);

@@ -52,6 +52,15 @@ void InstallStopHandlers() {
   ::sigaction(SIGUSR1, &sa, nullptr);
 }
 
+// This process's device: with model.device=cuda one GPU per process by its local index
+// (cluster/roles.h DeviceForProcess).
+std::string ProcessDevice(const Config& config, const RankLayout& me) {
+  if (config.model.device != "cuda") return config.model.device;
+  const int gpus = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
+  return DeviceForProcess(config.model.device, me.local_rank,
+                          me.role == Role::kActor ? config.cluster.actor_gpu_offset : 0, gpus);
+}
+
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
 // Gradient averaging over the learner ranks: one flat all-reduce of every gradient.
@@ -143,7 +152,7 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   const bool lead = me.learner_rank == 0;
   const uint64_t seed = config.run.seed;
 
-  Policy policy = LoadPolicy(init_dir, config.model.dtype, config.model.device);
+  Policy policy = LoadPolicy(init_dir, config.model.dtype, ProcessDevice(config, me));
   DecoderLM& model = *policy.model.model;
   std::unique_ptr<CollectiveDataParallel> dp;
   if (me.learners > 1) dp = std::make_unique<CollectiveDataParallel>(learners);
@@ -323,7 +332,7 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
   const Rendezvous ep = ReadRendezvous(run_dir, config.cluster.weights_timeout_s);
   IR_LOG_INFO("actor {}: learners at {}, weights at {} (session {})", me.actor_id, ep.streams.front(), ep.weights,
               ep.session);
-  Policy policy = LoadPolicy(ep.init_dir, config.model.dtype, config.model.device);
+  Policy policy = LoadPolicy(ep.init_dir, config.model.dtype, ProcessDevice(config, me));
   DecoderLM& model = *policy.model.model;
   auto train = LoadTrainRecords(config.data);
   QueryStream stream(train.size(), config.run.seed);
@@ -346,9 +355,19 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
     comm::WeightSet ws;
     const auto deadline = Clock::now() + timeout;
     bool got = false;
+    auto next_check = Clock::now() + std::chrono::seconds(2);
     while (!got && Clock::now() < deadline) {
       cancelled();
       got = weights.WaitFor(min_version + 1, &ws, std::chrono::milliseconds(200));
+      if (!got && Clock::now() > next_check) {
+        // Learners that restarted (a requeued job, a new mpirun) write a new rendezvous: these
+        // endpoints are dead. Exit so that the supervisor (or the srun loop) restarts this actor,
+        // which then reads the new one.
+        next_check = Clock::now() + std::chrono::seconds(2);
+        if (const std::string now = RendezvousSession(run_dir); !now.empty() && now != ep.session)
+          Fail(ErrorCode::kUnavailable, "actor ", me.actor_id, ": the learners restarted (rendezvous session ",
+               ep.session, " -> ", now, "); exiting to be restarted with the new endpoints");
+      }
     }
     if (!got)
       Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": no policy version >= ", min_version, " from ",

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   iranker::AddEvalCommand(app);
   iranker::AddRankCommand(app);
   iranker::AddInitModelCommand(app);
+  iranker::AddRolesCommand(app);
   iranker::AddMetricsCommand(app);
   iranker::AddDataCommand(app);
   iranker::AddKeygenCommand(app);

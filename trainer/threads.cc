@@ -1,24 +1,15 @@
 #include <torch/torch.h>
 
-#include <cstdlib>
 #include <thread>
 
+#include "cluster/roles.h"
 #include "trainer/commands.h"
 
 namespace iranker {
 
 int ConfigureThreads(int threads) {
-  if (threads <= 0) {
-    int cores = static_cast<int>(std::thread::hardware_concurrency());
-    int local = 1;
-    for (const char* var : {"OMPI_COMM_WORLD_LOCAL_SIZE", "SLURM_NTASKS_PER_NODE", "MPI_LOCALNRANKS"}) {
-      if (const char* v = std::getenv(var)) {
-        local = std::max(1, std::atoi(v));
-        break;
-      }
-    }
-    threads = std::max(1, cores / local);
-  }
+  // run.threads = 0: this host's cores shared by the processes the launcher started on it.
+  threads = ThreadsPerProcess(threads, static_cast<int>(std::thread::hardware_concurrency()), DetectLocalPlace().size);
   torch::set_num_threads(threads);
   return threads;
 }
