@@ -4,6 +4,7 @@
 #include <zmq.hpp>
 
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
@@ -59,6 +60,12 @@ std::string ProcessDevice(const Config& config, const RankLayout& me) {
   const int gpus = torch::cuda::is_available() ? static_cast<int>(torch::cuda::device_count()) : 0;
   return DeviceForProcess(config.model.device, me.local_rank,
                           me.role == Role::kActor ? config.cluster.actor_gpu_offset : 0, gpus);
+}
+
+double PeakRssMb() {
+  struct rusage ru {};
+  ::getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss / 1024.0;  // Linux: kilobytes
 }
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
@@ -185,11 +192,14 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     if (config.cluster.spawn_actors) supervisor = SpawnActors(config, run_dir);
   }
 
+  double publish_s = 0;  // the last publication's time on this rank (weight sync, learner side)
   auto publish = [&] {
     if (!publisher) return;
+    const auto t_pub = Clock::now();
     // On the wire, version v + 1 carries the weights after v optimizer steps: the subscriber
     // treats 0 as "nothing yet".
     [[maybe_unused]] const size_t bytes = publisher->Publish(learner.version() + 1, PolicyTensorViews(model));
+    publish_s = Seconds(t_pub);
     IR_LOG_DEBUG("published policy version {} ({} bytes)", learner.version(), static_cast<uint64_t>(bytes));
   };
   if (learner.version() != static_cast<uint64_t>(step))
@@ -296,6 +306,8 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     // (Only when the learner actually waited: batches that arrived during an evaluation say nothing.)
     if (wait_s > 0.05 && m.count("response_tokens")) rec["generated_tokens_per_s"] = m["response_tokens"] / wait_s;
     rec["stale_batches_dropped"] = stale_dropped;
+    rec["publish_seconds"] = publish_s;
+    rec["peak_rss_mb"] = PeakRssMb();
     book->EndStep(step, std::move(rec));
   }
   if (trajlog) {

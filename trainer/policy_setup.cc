@@ -11,22 +11,33 @@
 namespace iranker {
 namespace fs = std::filesystem;
 
-void InitModelDirectory(const std::string& preset, const std::string& tokenizer, uint64_t seed,
-                        const std::string& dtype, const std::string& out_dir) {
-  if (fs::exists(out_dir) && !fs::is_empty(out_dir))
-    Fail(ErrorCode::kFailedPrecondition, "output directory '", out_dir, "' exists and is not empty");
-  std::string tok_json;
-  if (tokenizer.empty()) {
-    tok_json = ByteLevelTokenizerJson({"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
-  } else {
-    std::string path = fs::is_directory(tokenizer) ? tokenizer + "/tokenizer.json" : tokenizer;
-    tok_json = ReadFile(path);
-  }
+namespace {
+// The tokenizer.json text of `tokenizer` (a file or its directory), or the byte-level one for "".
+std::string TokenizerJsonFor(const std::string& tokenizer) {
+  if (tokenizer.empty()) return ByteLevelTokenizerJson({"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
+  return ReadFile(fs::is_directory(tokenizer) ? tokenizer + "/tokenizer.json" : tokenizer);
+}
+}  // namespace
+
+ModelConfig PresetForTokenizer(const std::string& preset, const std::string& tokenizer,
+                               std::unique_ptr<Tokenizer>* tokenizer_out) {
+  const std::string tok_json = TokenizerJsonFor(tokenizer);
   auto tok = Tokenizer::FromJson(tok_json, tokenizer.empty() ? "byte-level tokenizer" : tokenizer);
   ModelConfig cfg = PresetConfig(preset, tok->vocab_size());
   if (cfg.vocab_size < tok->vocab_size())
     Fail(ErrorCode::kInvalidArgument, "preset ", preset, " has a vocabulary of ", cfg.vocab_size,
          " but the tokenizer needs ", tok->vocab_size());
+  if (tokenizer_out) *tokenizer_out = std::move(tok);
+  return cfg;
+}
+
+void InitModelDirectory(const std::string& preset, const std::string& tokenizer, uint64_t seed,
+                        const std::string& dtype, const std::string& out_dir) {
+  if (fs::exists(out_dir) && !fs::is_empty(out_dir))
+    Fail(ErrorCode::kFailedPrecondition, "output directory '", out_dir, "' exists and is not empty");
+  std::unique_ptr<Tokenizer> tok;
+  ModelConfig cfg = PresetForTokenizer(preset, tokenizer, &tok);
+  const std::string tok_json = TokenizerJsonFor(tokenizer);
   if (auto eos = tok->TokenToId("<|im_end|>")) cfg.eos_token_id = *eos;
   if (auto bos = tok->TokenToId("<|endoftext|>")) cfg.bos_token_id = *bos;
   torch::manual_seed(seed);

@@ -21,6 +21,11 @@ struct Policy {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 
+// A preset's shapes with the vocabulary `tokenizer` needs (a tokenizer.json or its directory, ""
+// for the byte-level one); the tokenizer itself into *tokenizer_out when given.
+ModelConfig PresetForTokenizer(const std::string& preset, const std::string& tokenizer,
+                               std::unique_ptr<Tokenizer>* tokenizer_out = nullptr);
+
 // Writes a randomly initialised checkpoint of `preset` into `out_dir` (created; must not exist or
 // be empty). tokenizer: a tokenizer.json or its directory, or "" for the byte-level tokenizer.
 // The vocabulary is at least the tokenizer's size (presets with real shapes keep theirs).
