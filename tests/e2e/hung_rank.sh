@@ -34,8 +34,8 @@ wait $job || rc=$?
 echo "job exited with $rc after $((SECONDS - t0)) s"
 kill -9 "$rank1" 2> /dev/null || true
 [[ $rc -ne 0 ]] || { echo "a hung rank must fail the job"; cat "$work/job.log"; exit 1; }
-grep -q "timed out" "$work/job.log" || { echo "no time-out message"; cat "$work/job.log"; exit 1; }
-grep -E "rank 0 of 2" "$work/job.log" | head -2
+grep -q "did not complete within 8000 ms on rank 0 of 2" "$work/job.log" || { echo "no time-out message"; cat "$work/job.log"; exit 1; }
+grep -m1 "did not complete within" "$work/job.log"
 # The newest checkpoint is complete (written to a temporary name and renamed).
 last=$(ls -d "$run"/checkpoints/step-* | grep -v '\.tmp' | sort | tail -1)
 for f in model.safetensors optimizer.pt trainer_state.json config.json tokenizer.json; do
