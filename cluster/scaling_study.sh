@@ -10,12 +10,14 @@
 # Workload per run: the quickstart data and tokenizer, IRanker single-step states, 2 queries x 4
 # samples per actor per step, constrained answers, GRPO. Columns:
 #   generated_tokens_per_s  response tokens of a step / the time the learners waited for them
-#   learner_tokens_per_s    prompt + response tokens trained / learn time (rank 0)
+#   learner_tokens_per_s    prompt + response tokens trained (all ranks) / learn time of rank 0
 #   step_seconds            median wall time of a step (wait + learn), steps 2..N
 #   weight_sync_seconds     median time learner rank 0 spent publishing a policy version
 #   peak_rss_mb             the largest process's peak resident memory (GNU time over mpirun)
-#   mfu                     6 * parameters * learner tokens/s / the machine's fp32 matmul peak
-#                           (`iranker bench matmul`, measured at the start of the study)
+#   mfu                     6 * parameters * tokens the learners computed per second (all ranks; a
+#                           prompt shared by G samples counts once) / the machine's fp32 matmul
+#                           peak (`iranker bench matmul`, measured at the start of the study)
+# PLOT_ONLY=1 redraws the plots from an existing OUT/scaling.csv.
 # A size is skipped, with the reason in the CSV, when its estimated memory (learners x 16 bytes per
 # parameter for weights, gradients and AdamW, actors x 4 bytes per parameter, + 1 GiB) exceeds 80%
 # of MemAvailable, or when the run fails.
@@ -37,9 +39,12 @@ trap 'rm -rf "$work"' EXIT
 cd "$src"
 head -4 data/quickstart/test.jsonl > "$work/test.jsonl"
 
+if [[ ${PLOT_ONLY:-0} != 1 ]]; then
 peak_gflops=$("$iranker" bench matmul --json --repeats 3 2> /dev/null | tail -1 |
   /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])')
 echo "scaling_study: machine fp32 matmul peak ${peak_gflops} GFLOP/s; $(nproc) cores"
+printf '{"fp32_matmul_peak_gflops": %s, "cores": %s, "mem_total_kb": %s, "date": "%s", "steps": %s}\n' \
+  "$peak_gflops" "$(nproc)" "$(awk '/MemTotal/ {print $2}' /proc/meminfo)" "$(date -u +%FT%TZ)" "$steps" > "$out/machine.json"
 csv=$out/scaling.csv
 echo "preset,parameters,learners,actors,status,generated_tokens_per_s,learner_tokens_per_s,step_seconds,weight_sync_seconds,peak_rss_mb,mfu,reason" > "$csv"
 avail_kb=$(awk '/MemAvailable/ {print $2}' /proc/meminfo)
@@ -50,7 +55,7 @@ for preset in $presets; do
     for A in $actor_counts; do
       need_kb=$(( (L * 16 + A * 4) * params / 1024 + 1048576 ))
       if (( need_kb * 10 > avail_kb * 8 )); then
-        reason="needs ~$(( need_kb / 1048576 )) GiB (learners 16 B/param, actors 4 B/param), $(( avail_kb / 1048576 )) GiB available"
+        reason="needs ~$(( need_kb / 1048576 )) GiB (learners 16 B/param; actors 4 B/param); $(( avail_kb / 1048576 )) GiB available"
         echo "$preset,$params,$L,$A,skipped,,,,,,,$reason" >> "$csv"
         echo "scaling_study: $preset L=$L A=$A skipped: $reason"
         continue
@@ -78,7 +83,8 @@ med = lambda k: statistics.median(r[k] for r in train if k in r) if any(k in r f
 gen = med("generated_tokens_per_s")
 learn = med("learner_tokens_per_s")
 step = statistics.median(r["wait_seconds"] + r["learn_seconds"] for r in train)
-mfu = 6 * int(params) * learn / (float(peak) * 1e9)
+computed = med("learner_computed_tokens_per_s")
+mfu = 6 * int(params) * computed / (float(peak) * 1e9)
 print(f"{preset},{params},{L},{A},ok,{gen:.1f},{learn:.1f},{step:.3f},{med('publish_seconds'):.4f},{int(rss_kb)/1024:.0f},{mfu:.4f},")
 PY
       tail -1 "$csv"
@@ -86,13 +92,17 @@ PY
   done
 done
 
+fi  # PLOT_ONLY
+
 # Plots: throughput and step time against parameters, one line per (learners, actors).
+csv=$out/scaling.csv
 /usr/bin/python3 - "$csv" "$work" <<'PY'
 import csv, sys
-rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["status"] == "ok"]
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["status"] in ("ok", "partial")]
+cols = ["parameters", "generated_tokens_per_s", "learner_tokens_per_s", "step_seconds", "mfu", "peak_rss_mb"]
 for r in rows:
     with open(f"{sys.argv[2]}/L{r['learners']}-A{r['actors']}.dat", "a") as f:
-        f.write(f"{r['parameters']} {r['generated_tokens_per_s']} {r['learner_tokens_per_s']} {r['step_seconds']} {r['mfu']} {r['peak_rss_mb']}\n")
+        f.write(" ".join(r[c] or "NaN" for c in cols) + "\n")
 PY
 if command -v gnuplot > /dev/null && ls "$work"/L*-A*.dat > /dev/null 2>&1; then
   plot() {  # file, title, ylabel, column
@@ -114,7 +124,7 @@ plot $series
 EOF
   }
   plot generated_tokens_per_s.png "Generation throughput (all actors)" "generated tokens/s" 2
-  plot learner_tokens_per_s.png "Learner throughput (rank 0)" "learner tokens/s" 3
+  plot learner_tokens_per_s.png "Learner throughput (all ranks)" "learner tokens/s" 3
   plot step_seconds.png "Step time (median)" "seconds per step" 4
   plot mfu.png "Learner model FLOP utilisation vs fp32 matmul peak" "MFU" 5
   plot peak_rss_mb.png "Peak memory of the largest process" "MB" 6

@@ -283,15 +283,23 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
 
     nlohmann::json rec = {{"type", "train"}, {"step", step + 1}};
     std::vector<TrainSample> samples = SamplesFromBatches(batches, &rec);
-    int64_t learn_tokens = 0;
-    for (const auto& s : samples) learn_tokens += s.prompt.size() + s.response.size();
-    std::vector<double> counts = {static_cast<double>(samples.size()), static_cast<double>(learn_tokens)};
+    int64_t learn_tokens = 0, response_tokens = 0;
+    for (const auto& s : samples) learn_tokens += s.prompt.size() + s.response.size(), response_tokens += s.response.size();
+    // Over all learner ranks: samples, tokens trained, response tokens generated.
+    std::vector<double> counts = {static_cast<double>(samples.size()), static_cast<double>(learn_tokens),
+                                  static_cast<double>(response_tokens)};
     if (me.learners > 1) learners.AllreduceSumDoubles(&counts, "trajectory count");
     result.trajectories += static_cast<int64_t>(counts[0]);
 
     const auto t1 = Clock::now();
     Metrics m = learner.Step(std::move(samples));
     const double learn_s = Seconds(t1);
+    // Tokens the forward/backward actually computed, over all ranks (a prompt shared by G samples
+    // counts once): the basis of model FLOP utilisation.
+    std::vector<double> computed = {m.count("prefix_sharing") && m["prefix_sharing"] > 0
+                                        ? static_cast<double>(learn_tokens) / m["prefix_sharing"]
+                                        : static_cast<double>(learn_tokens)};
+    if (me.learners > 1) learners.AllreduceSumDoubles(&computed, "computed token count");
     ++step;
     publish();  // the actors start the next rollout while this rank logs, evaluates, checkpoints
 
@@ -302,9 +310,10 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     rec["trajlog_append_seconds"] = log_s;
     rec["learn_seconds"] = learn_s;
     rec["learner_tokens_per_s"] = counts[1] / std::max(1e-9, learn_s);
+    rec["learner_computed_tokens_per_s"] = computed[0] / std::max(1e-9, learn_s);
     // All actors together: the step's response tokens over the time the learner waited for them.
     // (Only when the learner actually waited: batches that arrived during an evaluation say nothing.)
-    if (wait_s > 0.05 && m.count("response_tokens")) rec["generated_tokens_per_s"] = m["response_tokens"] / wait_s;
+    if (wait_s > 0.05) rec["generated_tokens_per_s"] = counts[2] / wait_s;
     rec["stale_batches_dropped"] = stale_dropped;
     rec["publish_seconds"] = publish_s;
     rec["peak_rss_mb"] = PeakRssMb();

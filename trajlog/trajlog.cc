@@ -144,8 +144,30 @@ void TrajectoryLogWriter::ThrowIfFailed() {
   if (!error_.empty()) Fail(ErrorCode::kResourceExhausted, "trajectory log '", path_, "': ", error_);
 }
 
+bool TrajectoryLogWriter::KeepEpisode(uint64_t episode_id, double sample) {
+  if (sample >= 1.0) return true;
+  uint64_t z = episode_id + 0x9E3779B97F4A7C15ull;  // splitmix64: a well-mixed, stable hash
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * (1.0 / 9007199254740992.0) < sample;
+}
+
 void TrajectoryLogWriter::Append(TrajectoryBatch batch) {
   ThrowIfFailed();
+  int64_t left_out = 0;
+  if (options_.sample < 1.0) {
+    const size_t before = batch.steps.size();
+    const double f = options_.sample;
+    auto& st = batch.steps;
+    st.erase(std::remove_if(st.begin(), st.end(), [f](const StepRecord& r) { return !KeepEpisode(r.episode_id, f); }),
+             st.end());
+    auto& ep = batch.episodes;
+    ep.erase(std::remove_if(ep.begin(), ep.end(),
+                            [f](const EpisodeSummary& e) { return !KeepEpisode(e.episode_id, f); }),
+             ep.end());
+    left_out = static_cast<int64_t>(before - st.size());
+  }
   const auto t0 = std::chrono::steady_clock::now();
   while (true) {
     auto r = queue_.Push(batch, std::chrono::milliseconds(200));
@@ -156,8 +178,14 @@ void TrajectoryLogWriter::Append(TrajectoryBatch batch) {
     }
     ThrowIfFailed();  // full: keep waiting unless the writer died
   }
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (waited > 1.0)
+    IR_LOG_WARN("trajectory log {}: the disk is not keeping up: training waited {:.1f} s for the writer "
+                "(back-pressure; trajlog.sample < 1 logs a fraction of the episodes instead)",
+                path_, waited);
   std::lock_guard<std::mutex> l(mu_);
-  stats_.blocked_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  stats_.blocked_seconds += waited;
+  stats_.sampled_out_steps += left_out;
 }
 
 namespace {

@@ -40,6 +40,7 @@ struct TrajlogStats {
   int64_t batches = 0, steps = 0, episodes = 0, flushes = 0;
   int64_t bytes = 0;              // payload bytes handed to HDF5 (before compression)
   double blocked_seconds = 0;     // time Append waited for queue space
+  int64_t sampled_out_steps = 0;  // step records left out by trajlog.sample < 1
   double write_seconds = 0;       // time the writer thread spent in HDF5 calls
 };
 
@@ -51,8 +52,11 @@ class TrajectoryLogWriter {
                       const std::map<std::string, std::string>& attributes);
   ~TrajectoryLogWriter();  // Close() when not yet closed (errors logged, not thrown)
 
-  // Queues a batch; blocks while the queue is full.
+  // Queues a batch; blocks while the queue is full (and warns when that wait is long). With
+  // options.sample < 1 only the episodes KeepEpisode() selects are queued.
   void Append(TrajectoryBatch batch);
+  // Whether trajlog.sample keeps this episode: a hash of its id below the fraction.
+  static bool KeepEpisode(uint64_t episode_id, double sample);
   // Drains the queue, flushes and closes the file; throws the writer's error if it had one.
   void Close();
   TrajlogStats stats() const;

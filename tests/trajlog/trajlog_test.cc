@@ -1,6 +1,8 @@
 #include "trajlog/trajlog.h"
 
 #include <gtest/gtest.h>
+
+#include <map>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -137,6 +139,41 @@ TEST(Trajlog, RoundTripOfEveryField) {
   auto mid = r.ReadSteps(5, 9);
   ASSERT_EQ(mid.size(), 4u);
   EXPECT_EQ(mid[0].episode_id, 1001u);  // batch 0 has 3 steps, batch 1 has 4
+}
+
+TEST(Trajlog, SamplingKeepsWholeEpisodes) {
+  auto dir = TempDir();
+  TrajlogOptions o;
+  o.sample = 0.5;
+  int64_t total_steps = 0;
+  std::map<uint64_t, int> steps_of;  // episode -> steps written
+  {
+    TrajectoryLogWriter w(dir + "/s.h5", o, {});
+    for (int b = 0; b < 200; ++b) {
+      auto t = MakeBatch(b);
+      total_steps += t.steps.size();
+      w.Append(std::move(t));
+    }
+    w.Close();
+    const auto st = w.stats();
+    TrajectoryLogReader r(dir + "/s.h5");
+    EXPECT_EQ(st.sampled_out_steps + r.num_steps(), total_steps);
+    const double kept = double(r.num_episodes()) / 200;
+    EXPECT_GT(kept, 0.35);
+    EXPECT_LT(kept, 0.65);
+    for (const auto& s : r.ReadSteps(0, r.num_steps())) {
+      EXPECT_TRUE(TrajectoryLogWriter::KeepEpisode(s.episode_id, 0.5));
+      ++steps_of[s.episode_id];
+    }
+    for (const auto& e : r.ReadEpisodes(0, r.num_episodes())) {
+      EXPECT_TRUE(TrajectoryLogWriter::KeepEpisode(e.episode_id, 0.5));
+      EXPECT_EQ(steps_of[e.episode_id], e.num_steps) << "episode " << e.episode_id << " was split";
+    }
+    EXPECT_EQ(steps_of.size(), size_t(r.num_episodes()));
+  }
+  // The choice depends on the episode id only, and sample = 1 keeps everything.
+  EXPECT_EQ(TrajectoryLogWriter::KeepEpisode(1234, 0.3), TrajectoryLogWriter::KeepEpisode(1234, 0.3));
+  for (uint64_t id = 0; id < 100; ++id) EXPECT_TRUE(TrajectoryLogWriter::KeepEpisode(id, 1.0));
 }
 
 TEST(Trajlog, KilledWriterLeavesFlushedRowsReadable) {
