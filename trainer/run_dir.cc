@@ -1,5 +1,7 @@
 #include "trainer/run_dir.h"
 
+#include <chrono>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -44,9 +46,10 @@ void PruneCheckpoints(const std::string& run_dir, int keep) {
     if (e.path().filename().string().find(".tmp") != std::string::npos) fs::remove_all(e.path());
 }
 
-MetricsLog::MetricsLog(const std::string& path) : path_(path) {
+MetricsLog::MetricsLog(const std::string& path, const std::string& tensorboard_dir) : path_(path) {
   f_ = std::fopen(path.c_str(), "a");
   if (!f_) Fail(ErrorCode::kFailedPrecondition, "cannot open '", path, "' for appending: ", std::strerror(errno));
+  if (!tensorboard_dir.empty()) events_ = std::make_unique<TfEventsWriter>(tensorboard_dir);
 }
 
 MetricsLog::~MetricsLog() {
@@ -57,6 +60,13 @@ void MetricsLog::Write(const nlohmann::json& record) {
   std::string line = record.dump() + "\n";
   if (std::fwrite(line.data(), 1, line.size(), f_) != line.size() || std::fflush(f_) != 0)
     Fail(ErrorCode::kResourceExhausted, "cannot write to '", path_, "': ", std::strerror(errno));
+  if (!events_ || !record.contains("step") || !record["step"].is_number_integer()) return;
+  const std::string prefix = record.value("type", std::string("metrics")) + "/";
+  std::vector<std::pair<std::string, double>> scalars;
+  for (const auto& [k, v] : record.items())
+    if (k != "step" && (v.is_number() || v.is_boolean())) scalars.emplace_back(prefix + k, v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>());
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  if (!scalars.empty()) events_->AddScalars(record["step"].get<int64_t>(), scalars, now);
 }
 
 }  // namespace iranker

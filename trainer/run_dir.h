@@ -12,6 +12,10 @@
 #include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
+
+#include <memory>
+
+#include "trainer/tfevents.h"
 #include <string>
 #include <vector>
 
@@ -23,16 +27,19 @@ std::string LatestCheckpoint(const std::string& run_dir);
 // Deletes all but the newest `keep` complete checkpoints (and stale temporary ones).
 void PruneCheckpoints(const std::string& run_dir, int keep);
 
-// Appends JSON lines and flushes each, so a crash loses at most the line being written.
+// Appends JSON lines and flushes each, so a crash loses at most the line being written. With a
+// TensorBoard directory, each record with a "step" also goes to an event file there: its numeric
+// fields as scalars tagged "<type>/<field>" (train/reward_mean, eval/mrr, ...).
 class MetricsLog {
  public:
-  explicit MetricsLog(const std::string& path);
+  explicit MetricsLog(const std::string& path, const std::string& tensorboard_dir = "");
   ~MetricsLog();
   void Write(const nlohmann::json& record);
 
  private:
   std::FILE* f_ = nullptr;
   std::string path_;
+  std::unique_ptr<TfEventsWriter> events_;
 };
 
 }  // namespace iranker

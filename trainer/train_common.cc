@@ -199,7 +199,7 @@ RunBook::RunBook(const Config& config, const std::string& run_dir, const std::st
       prompts_(config.prompt),
       test_full_(LoadTestSets(config.data, 0)),
       test_periodic_(LoadTestSets(config.data, config.train.eval_queries)),
-      metrics_(std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl")),
+      metrics_(std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl", config.train.tensorboard ? run_dir : "")),
       start_step_(start_step) {}
 
 RunBook::~RunBook() = default;

@@ -14,6 +14,7 @@ struct TrainOptions {
   int64_t checkpoint_every = 0;    // checkpoint every N steps (0 = at the end only)
   int keep_checkpoints = 2;        // newest checkpoints kept
   int actors = 1;                  // rollout actors (threads with --local, processes under mpirun)
+  bool tensorboard = true;         // also write metrics as TensorBoard event files in the run directory
 
   template <class V>
   void Visit(V& v) {
@@ -23,6 +24,7 @@ struct TrainOptions {
     v.Field("checkpoint_every", checkpoint_every, "Checkpoint every N steps; 0 = at the end only.", AtLeast(0));
     v.Field("keep_checkpoints", keep_checkpoints, "Newest checkpoints kept.", AtLeast(1));
     v.Field("actors", actors, "Rollout actors.", AtLeast(1));
+    v.Field("tensorboard", tensorboard, "Also write every metric as TensorBoard event files (run directory).");
   }
 };
 
