@@ -398,16 +398,36 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
     runner.InvalidateCache();
     return ws.version - 1;
   };
+  struct Window {
+    int64_t batches = 0, steps = 0, episodes = 0, generated = 0, prompt = 0, reused = 0;
+    double seconds = 0;
+  } window;
+  auto last_line = Clock::now();
   uint64_t version = take(0);
   while (static_cast<int64_t>(version) < config.train.steps) {
     auto part = ActorQueries(train, stream, version, config.actor.queries_per_batch, me.actor_id, me.actors);
     if (!part.empty()) {
       TrajectoryBatch batch;
       batch.actor_id = me.actor_id;
-      [[maybe_unused]] const auto t0 = Clock::now();
-      [[maybe_unused]] auto rs = runner.Run(part, ActorSeed(config.run.seed, version, me.actor_id), version, &batch);
-      IR_LOG_DEBUG("actor {}: version {}: {} steps in {:.2f} s, {:.0f}% of prompt tokens reused", me.actor_id, version,
-                   rs.steps, Seconds(t0), rs.prompt_tokens ? 100.0 * rs.reused_tokens / rs.prompt_tokens : 0.0);
+      const auto t0 = Clock::now();
+      auto rs = runner.Run(part, ActorSeed(config.run.seed, version, me.actor_id), version, &batch);
+      const double secs = Seconds(t0);
+      // A concise line at a slower cadence than the learner's progress (every 30 s at most).
+      window.batches += 1, window.steps += rs.steps, window.episodes += rs.episodes;
+      window.generated += rs.generated_tokens, window.seconds += secs;
+      window.prompt += rs.prompt_tokens, window.reused += rs.reused_tokens;
+      if (Seconds(last_line) >= 30 || static_cast<int64_t>(version) + 1 >= config.train.steps) {
+        double reward = 0;
+        for (const auto& st : batch.steps) reward += st.reward;
+        IR_LOG_INFO("actor {}: policy v{} | {} batches, {} episodes, {} steps since last line | {:.0f} gen tok/s | "
+                    "{:.0f}% prompt reused | reward {:.3f} (this batch)",
+                    me.actor_id, version, window.batches, window.episodes, window.steps,
+                    window.generated / std::max(1e-9, window.seconds),
+                    window.prompt ? 100.0 * window.reused / window.prompt : 0.0,
+                    batch.steps.empty() ? 0.0 : reward / batch.steps.size());
+        window = Window();
+        last_line = Clock::now();
+      }
       if (!sender.Send(std::move(batch), timeout))
         Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": no learner took the batch of version ", version,
              " within cluster.weights_timeout_s=", config.cluster.weights_timeout_s, " s");
