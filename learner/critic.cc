@@ -11,6 +11,7 @@
 #include "base/atomic_file.h"
 #include "base/error.h"
 #include "learner/learner.h"
+#include "learner/token_key.h"
 
 namespace iranker {
 namespace {
@@ -22,17 +23,7 @@ struct Dedup {
 };
 
 Dedup Deduplicate(const std::vector<const std::vector<int32_t>*>& prompts) {
-  struct Hash {
-    size_t operator()(const std::vector<int32_t>* v) const {
-      size_t h = v->size();
-      for (int32_t x : *v) h = h * 1000003u ^ static_cast<uint32_t>(x);
-      return h;
-    }
-  };
-  struct Eq {
-    bool operator()(const std::vector<int32_t>* a, const std::vector<int32_t>* b) const { return *a == *b; }
-  };
-  std::unordered_map<const std::vector<int32_t>*, int64_t, Hash, Eq> index;
+  std::unordered_map<const std::vector<int32_t>*, int64_t, TokenSeqHash, TokenSeqEq> index;
   Dedup d;
   for (const auto* p : prompts) {
     auto [it, fresh] = index.emplace(p, static_cast<int64_t>(d.unique.size()));

@@ -13,6 +13,7 @@
 #include "base/error.h"
 #include "learner/advantages.h"
 #include "learner/losses.h"
+#include "learner/token_key.h"
 #include "model/scoring.h"
 
 namespace iranker {
@@ -142,17 +143,7 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   if (options_.share_prefix) {
     // Samples with the same prompt (the G samples of a state) are scored together; the prompt's
     // forward and backward run once.
-    struct VecHash {
-      size_t operator()(const std::vector<int32_t>* v) const {
-        size_t h = v->size();
-        for (int32_t x : *v) h = h * 1000003u ^ static_cast<uint32_t>(x);
-        return h;
-      }
-    };
-    struct VecEq {
-      bool operator()(const std::vector<int32_t>* a, const std::vector<int32_t>* b) const { return *a == *b; }
-    };
-    std::unordered_map<const std::vector<int32_t>*, size_t, VecHash, VecEq> index;
+    std::unordered_map<const std::vector<int32_t>*, size_t, TokenSeqHash, TokenSeqEq> index;
     std::vector<std::vector<size_t>> units;
     for (size_t i = 0; i < kept.size(); ++i) {
       auto it = index.find(&kept[i].prompt);

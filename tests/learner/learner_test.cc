@@ -2,6 +2,8 @@
 #include "learner/learner.h"
 
 #include <gtest/gtest.h>
+
+#include <functional>
 #include <torch/torch.h>
 
 #include <condition_variable>
@@ -292,21 +294,32 @@ class ThreadGroup {
   at::Tensor sum_;
 };
 
-TEST(Learner, DataParallelRanksStayIdentical) {
-  LearnerOptions o = LinearUpdate();
-  auto batch = FixedBatch(12, 5);
+// Two data-parallel learner ranks as threads: each steps a fresh TinyModel(seed) once on the
+// samples `take(rank, index, sample)` selects. Returns their models.
+std::vector<std::shared_ptr<DecoderLM>> StepTwoRanks(
+    const LearnerOptions& o, const std::vector<TrainSample>& batch, uint64_t seed,
+    const std::function<bool(int, size_t, const TrainSample&)>& take) {
   ThreadGroup group(2);
-  std::vector<std::shared_ptr<DecoderLM>> models = {testing::TinyModel(34), testing::TinyModel(34)};
+  std::vector<std::shared_ptr<DecoderLM>> models = {testing::TinyModel(seed), testing::TinyModel(seed)};
   std::vector<std::thread> threads;
   for (int r = 0; r < 2; ++r)
     threads.emplace_back([&, r] {
       at::set_num_threads(1);
       ThreadGroup::Rank dp(&group, r);
       std::vector<TrainSample> shard;
-      for (size_t i = r; i < batch.size(); i += 2) shard.push_back(batch[i]);  // groups split across ranks
+      for (size_t i = 0; i < batch.size(); ++i)
+        if (take(r, i, batch[i])) shard.push_back(batch[i]);
       Learner(models[r], o, 5, &dp).Step(shard);
     });
   for (auto& t : threads) t.join();
+  return models;
+}
+
+TEST(Learner, DataParallelRanksStayIdentical) {
+  LearnerOptions o = LinearUpdate();
+  auto batch = FixedBatch(12, 5);
+  // Groups split across ranks.
+  auto models = StepTwoRanks(o, batch, 34, [](int r, size_t i, const TrainSample&) { return int(i % 2) == r; });
   ExpectClose(*models[0], *models[1], 0);  // every rank applies the same averaged update
 }
 
@@ -315,18 +328,9 @@ TEST(Learner, DataParallelGroupAlignedShardsMatchSingleRank) {
   auto batch = FixedBatch(12, 6);  // groups 0,1,2
   auto single = testing::TinyModel(35);
   Learner(single, o, 5).Step(batch);
-  ThreadGroup group(2);
-  std::vector<std::shared_ptr<DecoderLM>> models = {testing::TinyModel(35), testing::TinyModel(35)};
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r)
-    threads.emplace_back([&, r] {
-      ThreadGroup::Rank dp(&group, r);
-      std::vector<TrainSample> shard;
-      for (const auto& s : batch)
-        if ((s.group == 0) == (r == 0)) shard.push_back(s);  // rank 0: group 0; rank 1: groups 1, 2
-      Learner(models[r], o, 5, &dp).Step(shard);
-    });
-  for (auto& t : threads) t.join();
+  // Rank 0: group 0; rank 1: groups 1, 2.
+  auto models =
+      StepTwoRanks(o, batch, 35, [](int r, size_t, const TrainSample& s) { return (s.group == 0) == (r == 0); });
   ExpectClose(*models[0], *single, 1e-7);
   ExpectClose(*models[1], *single, 1e-7);
 }
@@ -471,18 +475,9 @@ TEST(LearnerPpo, DataParallelEpisodeShardsMatchSingleRank) {
   for (int i = 0; i < 12; ++i) batch[i].episode = i / 3, batch[i].step_index = i % 3;
   auto single = testing::TinyModel(42);
   Learner(single, o, 5).Step(batch);
-  ThreadGroup group(2);
-  std::vector<std::shared_ptr<DecoderLM>> models = {testing::TinyModel(42), testing::TinyModel(42)};
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r)
-    threads.emplace_back([&, r] {
-      ThreadGroup::Rank dp(&group, r);
-      std::vector<TrainSample> shard;
-      for (const auto& s : batch)
-        if (int(s.episode % 2) == r) shard.push_back(s);  // whole episodes per rank
-      Learner(models[r], o, 5, &dp).Step(shard);
-    });
-  for (auto& t : threads) t.join();
+  // Whole episodes per rank.
+  auto models =
+      StepTwoRanks(o, batch, 42, [](int r, size_t, const TrainSample& s) { return int(s.episode % 2) == r; });
   ExpectClose(*models[0], *single, 1e-6);
   ExpectClose(*models[1], *single, 1e-6);
 }
