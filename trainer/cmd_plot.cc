@@ -1,10 +1,13 @@
-// `iranker plot RUN_DIR`: SVG line charts of a run's metrics.jsonl into RUN_DIR/plots/.
+// `iranker plot RUN_DIR`: line charts of a run's metrics.jsonl into RUN_DIR/plots/.
 //
 // One chart per metric (reward, evaluation MRR / nDCG@10 / Hit@1, KL, entropy, gradient norm,
-// generation and learner tokens/s, rollout/learn seconds), x = optimizer step. Plain SVG with no
-// dependencies, so the charts open in any browser, also from a cluster's shared file system.
+// policy lag, generation and learner tokens/s, step times), x = optimizer step. Each chart is a
+// plain SVG written here with no dependencies (opens in any browser), and a PNG drawn by gnuplot
+// when it is installed (scripts/setup.sh installs Debian's gnuplot-nox).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -76,6 +79,44 @@ std::string Svg(const std::string& title, const std::map<std::string, Series>& l
   return o.str();
 }
 
+// The same chart as a PNG through gnuplot (pngcairo), written to a temporary name and renamed.
+// Returns false when gnuplot is not installed or fails (the SVG is there either way).
+bool Png(const std::string& path, const std::string& title, const std::map<std::string, Series>& lines) {
+  static const bool have = std::system("command -v gnuplot > /dev/null 2>&1") == 0;
+  if (!have) return false;
+  const std::string tmp = path + ".tmp.png";
+  auto quoted = [](const std::string& t) {  // a gnuplot single-quoted string: a quote is doubled
+    std::string q = "'";
+    for (char c : t) q += c == '\'' ? std::string("''") : std::string(1, c);
+    return q + "'";
+  };
+  std::ostringstream o;
+  int k = 0;
+  for (const auto& [name, s] : lines) {
+    o << "$d" << k++ << " << EOD\n";
+    for (size_t i = 0; i < s.x.size(); ++i) o << s.x[i] << " " << s.y[i] << "\n";
+    o << "EOD\n";
+  }
+  o << "set terminal pngcairo size 800,450 font ',10' noenhanced\nset output " << quoted(tmp) << "\n"
+    << "set title " << quoted(title) << "\nset xlabel 'step'\nset grid\nset key top left\nplot ";
+  k = 0;
+  for (const auto& [name, s] : lines) {
+    o << (k ? ", " : "") << "$d" << k << " using 1:2 with " << (s.x.size() < 40 ? "linespoints" : "lines")
+      << " lw 2 title " << quoted(name);
+    ++k;
+  }
+  o << "\n";
+  FILE* p = ::popen("gnuplot > /dev/null 2>&1", "w");
+  if (!p) return false;
+  const std::string script = o.str();
+  std::fwrite(script.data(), 1, script.size(), p);
+  if (::pclose(p) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int WritePlots(const std::string& run_dir) {
@@ -111,6 +152,7 @@ int WritePlots(const std::string& run_dir) {
     for (auto it = lines.begin(); it != lines.end();) it = it->second.x.empty() ? lines.erase(it) : std::next(it);
     if (lines.empty()) return;
     WriteFileAtomic(dir + "/" + file, Svg(title, lines));
+    Png(dir + "/" + file.substr(0, file.size() - 4) + ".png", title, lines);
     ++written;
   };
   auto pick = [](std::map<std::string, Series>& m, std::initializer_list<const char*> keys) {
@@ -126,12 +168,14 @@ int WritePlots(const std::string& run_dir) {
   write("grad_norm.svg", "gradient norm (before clipping)", pick(train, {"grad_norm"}));
   write("throughput.svg", "tokens per second", pick(train, {"generated_tokens_per_s", "learner_tokens_per_s"}));
   write("time.svg", "seconds per step", pick(train, {"rollout_seconds", "learn_seconds", "wait_seconds"}));
+  write("value.svg", "PPO critic: value loss and explained variance", pick(train, {"value_loss", "explained_variance"}));
   write("format.svg", "valid answer format", pick(train, {"valid_format"}));
+  write("lag.svg", "policy lag of the trained samples (versions)", pick(train, {"policy_lag"}));
   return written;
 }
 
 void AddPlotCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("plot", "SVG charts of a run's metrics.jsonl into RUN_DIR/plots/");
+  auto* cmd = app.add_subcommand("plot", "Charts (SVG, and PNG with gnuplot) of a run's metrics.jsonl into RUN_DIR/plots/");
   auto run = std::make_shared<std::string>();
   cmd->add_option("run_dir", *run, "Run directory")->required();
   cmd->callback([run] { std::cout << *run << "/plots: " << WritePlots(*run) << " charts\n"; });

@@ -41,8 +41,11 @@ print(f"trajectories received by the learners: {received}; step records in the H
 assert received > 0
 assert log["steps"] == received, "the HDF5 log and the learners disagree"
 assert received == sum(r["trajectories"] for r in train)
-for p in ("config.yaml", "plots/reward.svg", "plots/eval.svg", "checkpoints/step-00000030/model.safetensors", "checkpoints/step-00000030/trainer_state.json"):
+for p in ("config.yaml", "plots/reward.svg", "plots/eval.svg", "plots/reward.png", "plots/eval.png",
+          "checkpoints/step-00000030/model.safetensors", "checkpoints/step-00000030/trainer_state.json"):
     assert os.path.exists(os.path.join(run, p)), f"missing {p}"
+assert open(os.path.join(run, "plots/reward.png"), "rb").read(8) == b"\x89PNG\r\n\x1a\n", "not a PNG"
+assert any(f.startswith("events.out.tfevents.") for f in os.listdir(run)), "no TensorBoard event file"
 for k in ("random", "initial", "trained"):
     assert 0 <= result[k]["mrr"] <= 1, k
 ev = json.load(open(os.path.join(run, "eval.json")))
