@@ -51,14 +51,8 @@ std::vector<std::vector<int64_t>> Pack(const std::vector<const std::vector<int32
 }  // namespace
 
 Critic::Critic(const DecoderLM& policy, const LearnerOptions& options) : options_(options) {
-  trunk_ = std::make_shared<DecoderLM>(policy.config());
-  const auto src = policy.named_parameters();
-  const auto device = src.front().value().device();
-  {
-    torch::NoGradGuard ng;
-    trunk_->to(device);
-    for (auto& p : trunk_->named_parameters()) p.value().set_data(src[p.key()].detach().clone());
-  }
+  trunk_ = CloneDecoder(policy);
+  const auto device = policy.parameters().front().device();
   head_ = torch::nn::Linear(torch::nn::LinearOptions(policy.config().hidden_size, 1));
   {
     torch::NoGradGuard ng;

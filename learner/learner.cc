@@ -25,13 +25,8 @@ Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& option
   adam.betas({options_.beta1, options_.beta2}).eps(options_.adam_eps).weight_decay(options_.weight_decay);
   optimizer_ = std::make_unique<torch::optim::AdamW>(policy_->parameters(), adam);
   if (options_.kl_coef > 0) {
-    reference_ = std::make_shared<DecoderLM>(policy_->config());
-    torch::NoGradGuard ng;
-    auto src = policy_->named_parameters();
-    for (auto& p : reference_->named_parameters()) {
-      p.value().set_data(src[p.key()].detach().clone());
-      p.value().set_requires_grad(false);
-    }
+    reference_ = CloneDecoder(*policy_);
+    for (auto& p : reference_->parameters()) p.set_requires_grad(false);
     reference_->eval();
   }
   if (options_.algorithm == "ppo") critic_ = std::make_unique<Critic>(*policy_, options_);

@@ -284,4 +284,14 @@ at::Tensor DecoderLM::Decode(KVCache& cache, const std::vector<int64_t>& slots, 
   return out.view({S, -1});
 }
 
+std::shared_ptr<DecoderLM> CloneDecoder(const DecoderLM& model) {
+  auto copy = std::make_shared<DecoderLM>(model.config());
+  const auto src = model.named_parameters();
+  torch::NoGradGuard ng;
+  copy->to(src.front().value().device());
+  for (auto& p : copy->named_parameters()) p.value().set_data(src[p.key()].detach().clone());
+  copy->train(model.is_training());
+  return copy;
+}
+
 }  // namespace iranker

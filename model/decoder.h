@@ -19,6 +19,7 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 
+#include <memory>
 #include <vector>
 
 #include "model/model_config.h"
@@ -99,5 +100,9 @@ class DecoderLM : public torch::nn::Module {
   std::vector<std::shared_ptr<Layer>> layer_ptrs_;
   at::Tensor inv_freq_;
 };
+
+// A new module holding copies of `model`'s parameters, on the same device and in the same dtype
+// (a frozen reference policy, a critic initialised from the policy).
+std::shared_ptr<DecoderLM> CloneDecoder(const DecoderLM& model);
 
 }  // namespace iranker

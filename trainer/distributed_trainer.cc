@@ -164,13 +164,8 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   std::unique_ptr<CollectiveDataParallel> dp;
   if (me.learners > 1) dp = std::make_unique<CollectiveDataParallel>(learners);
   Learner learner(policy.model.model, config.learner, config.train.steps, dp.get());
-  const ResumePoint resume = ReadResumePoint(run_dir, seed);
+  const ResumePoint resume = ResumeFromCheckpoint(run_dir, seed, model, learner, /*announce=*/lead);
   int64_t step = resume.step;
-  if (!resume.checkpoint.empty()) {
-    LoadWeightsInto(model, resume.checkpoint);
-    learner.LoadState(resume.checkpoint);
-    if (lead) IR_LOG_INFO("resuming from {} (step {})", resume.checkpoint, step);
-  }
 
   comm::StreamOptions sopt = config.comm.stream;
   sopt.learner_endpoints.assign(me.learners, "");
@@ -445,9 +440,6 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
     Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": batches not accepted by the learners at the end");
 }
 
-}  // namespace
-
-namespace {
 // Rank 0's preparation of the run directory: a fresh rendezvous, the resolved config, the initial
 // policy. Returns the initial policy directory.
 std::string PrepareRun(const Config& config, const RankLayout& me) {

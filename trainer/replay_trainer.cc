@@ -111,13 +111,7 @@ TrainResult TrainReplay(const Config& config_in) {
   Policy policy = LoadPolicy(init_dir, config.model.dtype, config.model.device);
   DecoderLM& model = *policy.model.model;
   Learner learner(policy.model.model, config.learner, total);
-  const ResumePoint resume = ReadResumePoint(run_dir, config.run.seed);
-  int64_t step = resume.step;
-  if (!resume.checkpoint.empty()) {
-    LoadWeightsInto(model, resume.checkpoint);
-    learner.LoadState(resume.checkpoint);
-    IR_LOG_INFO("resuming replay from {} (step {})", resume.checkpoint, step);
-  }
+  int64_t step = ResumeFromCheckpoint(run_dir, config.run.seed, model, learner, /*announce=*/true).step;
   if (model.config().ToJson() != log.Attribute("model"))
     IR_LOG_WARN("{}: logged with another model configuration than {} (replaying anyway)", path, init_dir);
   IR_LOG_INFO("replaying {}: {} steps ({} rows) from policy version {}", path, total, spans[total - 1].end,

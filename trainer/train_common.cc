@@ -89,6 +89,17 @@ ResumePoint ReadResumePoint(const std::string& run_dir, uint64_t seed) {
   return r;
 }
 
+ResumePoint ResumeFromCheckpoint(const std::string& run_dir, uint64_t seed, DecoderLM& model, Learner& learner,
+                                 bool announce) {
+  const ResumePoint resume = ReadResumePoint(run_dir, seed);
+  if (!resume.checkpoint.empty()) {
+    LoadWeightsInto(model, resume.checkpoint);
+    learner.LoadState(resume.checkpoint);
+    if (announce) IR_LOG_INFO("resuming from {} (step {})", resume.checkpoint, resume.step);
+  }
+  return resume;
+}
+
 void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy, const Learner& learner,
                     const std::string& tokenizer_dir, int64_t cursor, uint64_t seed, int keep) {
   const std::string final_dir = CheckpointDir(run_dir, step);

@@ -70,6 +70,10 @@ struct ResumePoint {
 };
 // The newest complete checkpoint of the run; throws when it was written with another run.seed.
 ResumePoint ReadResumePoint(const std::string& run_dir, uint64_t seed);
+// Restores the newest complete checkpoint of the run (weights and learner state), if any, and
+// says so when `announce`. Returns where training continues.
+ResumePoint ResumeFromCheckpoint(const std::string& run_dir, uint64_t seed, DecoderLM& model, Learner& learner,
+                                 bool announce);
 
 // Writes <run>/checkpoints/step-N atomically (temporary directory + rename) and prunes old ones.
 void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy, const Learner& learner,

@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/log.h"
+#include "ranking/rng.h"
 #include "trajlog/column.h"
 
 namespace iranker {
@@ -145,12 +146,7 @@ void TrajectoryLogWriter::ThrowIfFailed() {
 }
 
 bool TrajectoryLogWriter::KeepEpisode(uint64_t episode_id, double sample) {
-  if (sample >= 1.0) return true;
-  uint64_t z = episode_id + 0x9E3779B97F4A7C15ull;  // splitmix64: a well-mixed, stable hash
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * (1.0 / 9007199254740992.0) < sample;
+  return sample >= 1.0 || Rng(episode_id).Uniform() < sample;  // the id's first SplitMix64 draw
 }
 
 void TrajectoryLogWriter::Append(TrajectoryBatch batch) {

@@ -4,12 +4,7 @@
 # training on all of them, within floating-point tolerance; the two ranks' HDF5 logs together hold
 # every step record the learners received.
 # usage: data_parallel.sh IRANKER_BINARY SOURCE_DIR WORK_DIR
-set -euo pipefail
-iranker=$1 src=$2 work=$3
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_WAIT_POLICY=PASSIVE
-rm -rf "$work"
-mkdir -p "$work"
-cd "$src"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 common=(train.steps=4 train.eval_every=0 train.checkpoint_every=0 run.log_level=warn
         data.test=[data/recommendation/test.jsonl])
 for n in 1 2; do

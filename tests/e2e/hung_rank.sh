@@ -4,12 +4,7 @@
 # forever: its next collective times out after comm.allreduce.timeout_ms with a message naming the
 # collective and the rank, the job exits non-zero, and the newest checkpoint on disk is complete.
 # usage: hung_rank.sh IRANKER_BINARY SOURCE_DIR WORK_DIR
-set -euo pipefail
-iranker=$1 src=$2 work=$3
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_WAIT_POLICY=PASSIVE
-rm -rf "$work"
-mkdir -p "$work"
-cd "$src"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 run=$work/run
 mpirun --oversubscribe -np 2 -x OMP_WAIT_POLICY "$iranker" train -c configs/quickstart.yaml run.dir="$run" \
   cluster.learners=2 train.steps=200 train.eval_every=0 train.checkpoint_every=2 train.keep_checkpoints=2 \

@@ -4,12 +4,7 @@
 # weights over the publisher) make the same decisions: after 4 steps their weights are
 # byte-identical, and their HDF5 logs hold the same number of step records.
 # usage: local_vs_distributed.sh IRANKER_BINARY SOURCE_DIR WORK_DIR
-set -euo pipefail
-iranker=$1 src=$2 work=$3
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_WAIT_POLICY=PASSIVE
-rm -rf "$work"
-mkdir -p "$work"
-cd "$src"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 common=(train.steps=4 train.eval_every=0 train.checkpoint_every=0 run.log_level=warn
         data.test=[data/recommendation/test.jsonl])
 "$iranker" train --local -c configs/quickstart.yaml run.dir="$work/local" "${common[@]}" > "$work/local.log" 2>&1 ||

@@ -5,11 +5,7 @@
 # stopped after 2 steps and resumed ends at the same weights too. A missing file, a file that is
 # not a trajectory log, and an MPI world of 2 are clear errors.
 # usage: replay.sh IRANKER_BINARY SOURCE_DIR WORK_DIR
-set -euo pipefail
-iranker=$1 src=$2 work=$3
-rm -rf "$work"
-mkdir -p "$work"
-cd "$src"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 head -4 data/quickstart/test.jsonl > "$work/test.jsonl"
 common=(-c configs/quickstart.yaml train.eval_every=0 train.checkpoint_every=0 run.log_level=warn
         "data.test=[$work/test.jsonl]")

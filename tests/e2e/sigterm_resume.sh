@@ -5,12 +5,7 @@
 # forwards SIGUSR1 to the ranks, so this test signals mpirun with SIGUSR1; running the same command again resumes from it and ends with weights
 # byte-identical to an uninterrupted run with the same seed and data.
 # usage: sigterm_resume.sh IRANKER_BINARY SOURCE_DIR WORK_DIR
-set -euo pipefail
-iranker=$1 src=$2 work=$3
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_WAIT_POLICY=PASSIVE
-rm -rf "$work"
-mkdir -p "$work"
-cd "$src"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 steps=10
 common=(train.steps=$steps train.eval_every=0 train.checkpoint_every=0 run.log_level=warn)
 train() {  # run dir, log file
