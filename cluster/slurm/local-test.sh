@@ -2,7 +2,7 @@
 # A real Slurm on this one machine, to test cluster/slurm/iranker.sbatch end to end:
 #   1. installs Debian's slurm-wlm and munge (idempotent; needs root, like scripts/setup.sh),
 #   2. writes a one-node slurm.conf into a temporary directory (this host, all its cores),
-#   3. starts munged, slurmctld and slurmd,
+#   3. starts munged, slurmctld and slurmd, and runs `srun --mpi=pmix -n 2 iranker roles` (README),
 #   4. submits the sbatch template with the quickstart config, shortened (1 learner rank as an
 #      srun MPI step over PMIx, 2 actors as a second srun step),
 #   5. waits for the job, checks that it completed, that the run wrote its final checkpoint and
@@ -139,6 +139,14 @@ print(n)' "$run_dir/metrics.jsonl" "$steps")
   echo "local-test: $run_dir: $steps steps, each trained once, final checkpoint, $logged trajectories received and logged"
 }
 overrides=("$@")
+
+# README's Slurm step 3: each rank of an srun MPI step learns its role from the launcher.
+roles=$(srun --mpi=pmix -n 2 "$iranker" roles -c configs/quickstart.yaml cluster.learners=2)
+echo "$roles" | sed 's/^/  | /'
+for r in 0 1; do
+  grep -q "\"launcher\":\"srun\",\"learner_rank\":$r,.*\"role\":\"learner\"" <<< "$roles" \
+    || { echo "local-test: srun -n 2 iranker roles: no learner rank $r from srun" >&2; exit 1; }
+done
 
 job=$(submit "$work/run")
 echo "local-test: job $job submitted"
