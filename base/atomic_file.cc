@@ -41,35 +41,44 @@ void FsyncPath(const std::string& path) {
   if (rc != 0 && err != EINVAL) FailErrno("fsync failed for", path, err);
 }
 
-void WriteFileAtomic(const std::string& path, std::string_view contents) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) FailErrno("cannot create", tmp, errno);
-  size_t done = 0;
-  while (done < contents.size()) {
-    ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+AtomicFileWriter::AtomicFileWriter(const std::string& path)
+    : path_(path), tmp_(path + ".tmp." + std::to_string(::getpid())) {
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) FailErrno("cannot create", tmp_, errno);
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(tmp_.c_str());
+}
+
+void AtomicFileWriter::Write(const void* data, size_t size) {
+  const char* p = static_cast<const char*>(data);
+  while (error_ == 0 && size > 0) {
+    ssize_t n = ::write(fd_, p, size);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      FailErrno("cannot write", tmp, err);
+      if (errno != EINTR) error_ = errno;
+      continue;
     }
-    done += static_cast<size_t>(n);
+    p += n;
+    size -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0) {
-    int err = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    FailErrno("fsync failed for", tmp, err);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    FailErrno("cannot rename into place", path, err);
-  }
-  FsyncPath(ParentOf(path));
+}
+
+void AtomicFileWriter::Commit() {
+  if (error_ != 0) FailErrno("cannot write", tmp_, error_);
+  if (::fsync(fd_) != 0) FailErrno("fsync failed for", tmp_, errno);
+  ::close(fd_);
+  fd_ = -1;
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) FailErrno("cannot rename into place", path_, errno);
+  committed_ = true;
+  FsyncPath(ParentOf(path_));
+}
+
+void WriteFileAtomic(const std::string& path, std::string_view contents) {
+  AtomicFileWriter w(path);
+  w.Write(contents.data(), contents.size());
+  w.Commit();
 }
 
 std::string ReadFile(const std::string& path) {

@@ -1,6 +1,7 @@
 #include "cluster/supervisor.h"
 
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,11 +42,17 @@ void ProcessSupervisor::Launch(size_t i) {
   std::vector<char*> argv;
   for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) Fail(ErrorCode::kUnavailable, "fork for ", spec.name, " failed: ", std::strerror(errno));
   if (pid == 0) {
     // Child: its own process group (a terminal's Ctrl-C reaches the learner, which stops us),
-    // output to the log, no inherited MPI identity.
+    // output to the log, no inherited MPI identity. SIGTERM when the supervising learner dies,
+    // even by SIGKILL, so no orphaned actor keeps a node busy (it would otherwise wait out
+    // cluster.weights_timeout_s); the forking thread (main or the monitor) lives as long as the
+    // supervisor, whose Stop() ends the children anyway.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);  // the learner died before prctl took effect
     ::setpgid(0, 0);
     const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {

@@ -10,6 +10,7 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "model/checkpoint.h"
 #include "learner/learner.h"
 #include "learner/token_key.h"
 
@@ -155,10 +156,7 @@ void Critic::Save(const std::string& dir) const {
   torch::serialize::OutputArchive opt;
   optimizer_->save(opt);
   archive.write("optimizer", opt);
-  const std::string tmp = dir + "/critic.pt.tmp";
-  archive.save_to(tmp);
-  FsyncPath(tmp);
-  if (std::rename(tmp.c_str(), (dir + "/critic.pt").c_str()) != 0) Fail(ErrorCode::kInternal, "cannot rename ", tmp);
+  SaveArchiveAtomic(archive, dir + "/critic.pt");
 }
 
 void Critic::Load(const std::string& dir) {

@@ -11,6 +11,7 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "model/checkpoint.h"
 #include "learner/advantages.h"
 #include "learner/losses.h"
 #include "learner/token_key.h"
@@ -293,11 +294,7 @@ void Learner::PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<fl
 void Learner::SaveState(const std::string& dir) const {
   torch::serialize::OutputArchive archive;
   optimizer_->save(archive);
-  const std::string tmp = dir + "/optimizer.pt.tmp";
-  archive.save_to(tmp);
-  FsyncPath(tmp);
-  if (std::rename(tmp.c_str(), (dir + "/optimizer.pt").c_str()) != 0)
-    Fail(ErrorCode::kInternal, "cannot rename ", tmp);
+  SaveArchiveAtomic(archive, dir + "/optimizer.pt");
   nlohmann::json j = {{"step", step_}, {"policy_version", version_}};
   if (critic_) critic_->Save(dir);
   WriteFileAtomic(dir + "/learner_state.json", j.dump(2) + "\n");

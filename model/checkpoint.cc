@@ -163,4 +163,13 @@ void CopyTokenizerFiles(const std::string& from_dir, const std::string& to_dir) 
   }
 }
 
+void SaveArchiveAtomic(torch::serialize::OutputArchive& archive, const std::string& path) {
+  AtomicFileWriter out(path);
+  archive.save_to([&out](const void* data, size_t size) -> size_t {
+    out.Write(data, size);
+    return size;  // errors are remembered by `out` and raised by Commit()
+  });
+  out.Commit();
+}
+
 }  // namespace iranker

@@ -39,4 +39,9 @@ void SaveModel(const DecoderLM& model, const std::string& dir, int64_t max_shard
 // special_tokens_map.json, those that exist, from `from_dir` to `to_dir`.
 void CopyTokenizerFiles(const std::string& from_dir, const std::string& to_dir);
 
+// Writes a libtorch archive (optimizer or critic state) to `path`, streamed through
+// AtomicFileWriter: complete or absent. A failed write (full disk, file-size limit) is an Error
+// naming the file, never an abort inside libtorch's zip writer.
+void SaveArchiveAtomic(torch::serialize::OutputArchive& archive, const std::string& path);
+
 }  // namespace iranker

@@ -1,6 +1,7 @@
 // The `iranker` command: one binary, one subcommand per role or tool.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 
 #include "base/error.h"
@@ -8,6 +9,9 @@
 #include "trainer/commands.h"
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f, a quota) then fails the write with EFBIG, which the writers
+  // report as a clear error naming the file, instead of killing the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"iranker — reinforcement-learning training of LLM rankers (IRanker / DRanker)"};
   app.set_version_flag("--version", std::string("iranker ") + IRANKER_VERSION);
   app.require_subcommand(1);

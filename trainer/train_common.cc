@@ -107,13 +107,21 @@ void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
   const std::string tmp = final_dir + ".tmp-" + std::to_string(::getpid());
   fs::remove_all(tmp);
   MakeDirs(tmp);
-  SaveModel(policy, tmp);
-  CopyTokenizerFiles(tokenizer_dir, tmp);
-  learner.SaveState(tmp);
-  nlohmann::json st = {{"step", step}, {"query_cursor", cursor}, {"seed", seed},
-                       {"policy_version", learner.version()}};
-  WriteFileAtomic(tmp + "/trainer_state.json", st.dump(2) + "\n");
-  CommitDirectory(tmp, final_dir);
+  try {
+    SaveModel(policy, tmp);
+    CopyTokenizerFiles(tokenizer_dir, tmp);
+    learner.SaveState(tmp);
+    nlohmann::json st = {{"step", step}, {"query_cursor", cursor}, {"seed", seed},
+                         {"policy_version", learner.version()}};
+    WriteFileAtomic(tmp + "/trainer_state.json", st.dump(2) + "\n");
+    CommitDirectory(tmp, final_dir);
+  } catch (...) {
+    // A full disk or any other failure: the partial directory goes (it would only hold space a
+    // rerun needs); the previous checkpoints are untouched and the error names the failed file.
+    std::error_code ec;
+    fs::remove_all(tmp, ec);
+    throw;
+  }
   PruneCheckpoints(run_dir, keep);
 }
 

@@ -66,6 +66,50 @@ TEST(AtomicFile, FileSizeLimitKeepsOldFileIntact) {
   EXPECT_EQ(n, 1u) << "temporary file left behind";
 }
 
+// A streamed writer fed by a sink that must not fail (libtorch's archive writer): every Write
+// returns, the first error surfaces at Commit() naming the file, nothing partial is left and the
+// old file stays.
+TEST(AtomicFile, StreamedWriterReportsTheFirstErrorAtCommit) {
+  auto d = TempDir();
+  WriteFileAtomic(d + "/f", "good");
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {4096, 4096};
+    setrlimit(RLIMIT_FSIZE, &rl);
+    try {
+      AtomicFileWriter w(d + "/f");
+      const std::string piece(1000, 'x');
+      for (int i = 0; i < 50; ++i) w.Write(piece.data(), piece.size());  // past the limit: no throw
+      w.Commit();
+    } catch (const Error& e) {
+      const bool names_file = std::string(e.what()).find(d + "/f") != std::string::npos;
+      _exit(e.code() == ErrorCode::kResourceExhausted && names_file ? 42 : 43);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 42);
+  EXPECT_EQ(ReadFile(d + "/f"), "good");
+  size_t n = 0;
+  for (auto it = fs::directory_iterator(d); it != fs::directory_iterator(); ++it) ++n;
+  EXPECT_EQ(n, 1u) << "temporary file left behind";
+  {
+    AtomicFileWriter w(d + "/g");
+    w.Write("ab", 2);
+    w.Write("cd", 2);
+    w.Commit();
+  }
+  EXPECT_EQ(ReadFile(d + "/g"), "abcd");
+  { AtomicFileWriter abandoned(d + "/h"); abandoned.Write("x", 1); }
+  EXPECT_FALSE(fs::exists(d + "/h"));
+  n = 0;
+  for (auto it = fs::directory_iterator(d); it != fs::directory_iterator(); ++it) ++n;
+  EXPECT_EQ(n, 2u) << "an abandoned writer left its temporary file";
+}
+
 TEST(AtomicFile, CommitDirectoryRefusesOverwrite) {
   auto d = TempDir();
   MakeDirs(d + "/tmp");
