@@ -117,10 +117,11 @@ void WriteRendezvous(const std::string& run_dir, const Rendezvous& r) {
   WriteFileAtomic(RendezvousPath(run_dir), j.dump(2) + "\n");
 }
 
-Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s) {
+Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s, const std::atomic<bool>* cancel) {
   const std::string path = RendezvousPath(run_dir);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
   while (!fs::exists(path)) {
+    if (cancel && cancel->load()) Fail(ErrorCode::kUnavailable, "cancelled while waiting for ", path);
     if (std::chrono::steady_clock::now() > deadline)
       Fail(ErrorCode::kDeadlineExceeded, path, " did not appear within ", timeout_s,
            " s: is learner rank 0 running with this run directory?");

@@ -5,6 +5,7 @@
 // whether it was started by mpirun, srun or by hand.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -59,8 +60,10 @@ struct Rendezvous {
 std::string RendezvousPath(const std::string& run_dir);
 void WriteRendezvous(const std::string& run_dir, const Rendezvous& r);
 // Waits until the file exists and parses (polling); throws Error(kDeadlineExceeded) naming the
-// file after timeout_s, Error(kInvalidArgument) for a malformed file.
-Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s);
+// file after timeout_s, Error(kInvalidArgument) for a malformed file, Error(kUnavailable) as soon
+// as *cancel becomes true (the caller's process is shutting down; nullptr: never).
+Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s,
+                          const std::atomic<bool>* cancel = nullptr);
 // The session of the current RUN/rendezvous.json, "" when it is absent or unreadable (no wait).
 std::string RendezvousSession(const std::string& run_dir);
 

@@ -345,7 +345,7 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
 void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
               const std::atomic<bool>* cancel) {
   const std::string run_dir = config.RunDir();
-  const Rendezvous ep = ReadRendezvous(run_dir, config.cluster.weights_timeout_s);
+  const Rendezvous ep = ReadRendezvous(run_dir, config.cluster.weights_timeout_s, cancel);
   IR_LOG_INFO("actor {}: learners at {}, weights at {} (session {})", me.actor_id, ep.streams.front(), ep.weights,
               ep.session);
   Policy policy = LoadPolicy(ep.init_dir, config.model.dtype, ProcessDevice(config, me));
@@ -443,6 +443,9 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
 // Rank 0's preparation of the run directory: a fresh rendezvous, the resolved config, the initial
 // policy. Returns the initial policy directory.
 std::string PrepareRun(const Config& config, const RankLayout& me) {
+  // Bad training data fails here, naming the file and line, before anything is written or
+  // started (the actors load the same records again).
+  LoadTrainRecords(config.data);
   const std::string run_dir = config.RunDir();
   MakeDirs(run_dir + "/checkpoints");
   std::error_code ec;

@@ -29,10 +29,25 @@ int main(int argc, char** argv) {
   iranker::AddInspectCommand(app);
   iranker::AddPlotCommand(app);
   iranker::AddTokenizeCommand(app);
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    std::string names;
+    for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+      known = known || sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "iranker: error: unknown command '%s' (commands: %s)\n", argv[1], names.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // A bad command line: the same "iranker: error:" prefix and exit status 2 as a bad config.
+    std::fprintf(stderr, "iranker: error: %s\nRun with --help for more information.\n", e.what());
+    return 2;
   } catch (const iranker::Error& e) {
     std::fprintf(stderr, "iranker: error: %s\n", e.what());
     return e.code() == iranker::ErrorCode::kInvalidArgument ? 2 : 1;

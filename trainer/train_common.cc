@@ -41,7 +41,12 @@ std::vector<QueryRecord> LoadTrainRecords(const DataOptions& data) {
     auto recs = ReadJsonl(path, data.policy(), data.max_bad_lines);
     for (auto& r : recs) all.push_back(std::move(r));
   }
-  if (all.empty()) Fail(ErrorCode::kInvalidArgument, "data.train: no training records");
+  if (all.empty()) {
+    std::string files;
+    for (const auto& path : data.train) files += (files.empty() ? "" : ", ") + path;
+    Fail(ErrorCode::kInvalidArgument, "data.train: no training records in ", files.empty() ? "(no files)" : files,
+         " (empty, or every line skipped as bad)");
+  }
   return all;
 }
 
