@@ -301,9 +301,13 @@ void Learner::SaveState(const std::string& dir) const {
 }
 
 void Learner::LoadState(const std::string& dir) {
-  auto j = nlohmann::json::parse(ReadFile(dir + "/learner_state.json"));
-  step_ = j.at("step").get<int64_t>();
-  version_ = j.at("policy_version").get<uint64_t>();
+  try {
+    auto j = nlohmann::json::parse(ReadFile(dir + "/learner_state.json"));
+    step_ = j.at("step").get<int64_t>();
+    version_ = j.at("policy_version").get<uint64_t>();
+  } catch (const nlohmann::json::exception& e) {
+    Fail(ErrorCode::kDataLoss, dir, "/learner_state.json: ", e.what());
+  }
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(dir + "/optimizer.pt");

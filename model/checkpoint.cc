@@ -32,7 +32,7 @@ std::map<std::string, std::shared_ptr<SafetensorsFile>> OpenWeights(const std::s
     json j;
     try {
       j = json::parse(ReadFile(index));
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
       Fail(ErrorCode::kInvalidArgument, index, ": not valid JSON: ", e.what());
     }
     if (!j.contains("weight_map") || !j["weight_map"].is_object())

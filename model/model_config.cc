@@ -47,7 +47,7 @@ ModelConfig ModelConfig::FromJson(const std::string& text, const std::string& so
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     Fail(ErrorCode::kInvalidArgument, source, ": not valid JSON: ", e.what());
   }
   if (!j.is_object()) Fail(ErrorCode::kInvalidArgument, source, ": expected a JSON object");

@@ -85,7 +85,7 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) 
   json header;
   try {
     header = json::parse(bytes + 8, bytes + 8 + n);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     Fail(ErrorCode::kDataLoss, path, ": header is not valid JSON: ", e.what());
   }
   if (!header.is_object()) Fail(ErrorCode::kDataLoss, path, ": header is not a JSON object");

@@ -57,7 +57,7 @@ std::vector<QueryRecord> ConvertTrec(const TrecConvertOptions& o, ConvertStats* 
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(ReadFile(o.rankllm_json));
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       Fail(ErrorCode::kInvalidArgument, o.rankllm_json, ": not valid JSON: ", e.what());
     }
     if (!j.is_array()) Fail(ErrorCode::kInvalidArgument, o.rankllm_json, ": expected a JSON list");

@@ -24,7 +24,7 @@ bool JsonlReader::Next(QueryRecord* out) {
       *out = ParseRecord(nlohmann::json::parse(line));
       ++records_;
       return true;
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {
       // nlohmann's message starts with "[json.exception.parse_error.101] "; keep the useful part.
       std::string msg = e.what();
       auto p = msg.find("] ");

@@ -5,7 +5,9 @@
 // same batch (the same bytes once more).
 //
 // Two builds:
-//  * libFuzzer (clang -fsanitize=fuzzer,address,undefined): tests/comm/fuzz.sh, CTest comm_fuzz_libfuzzer;
+//  * libFuzzer (clang -fsanitize=fuzzer,address,undefined): tests/fuzz/libfuzzer.sh, CTest
+//    fuzz.libfuzzer.decoder, seeded from tests/fuzz/corpus/decoder/ (written by
+//    `comm_fuzz_driver --write-seeds DIR`);
 //  * a plain driver (any compiler, IRANKER_FUZZ_DRIVER): random inputs and mutations of valid
 //    encodings for a time budget, CTest comm_fuzz_driver.
 #include <cstdint>
@@ -60,7 +62,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
 // Without libFuzzer: valid batches, then random mutations of them and random bytes.
 int main(int argc, char** argv) {
-  const double seconds = argc > 1 ? std::atof(argv[1]) : 10.0;
+  const bool write_seeds = argc > 2 && std::string(argv[1]) == "--write-seeds";
+  const double seconds = argc > 1 && !write_seeds ? std::atof(argv[1]) : 10.0;
   std::mt19937_64 rng(argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 1);
   std::vector<std::string> seeds;
   for (int k = 0; k < 8; ++k) {
@@ -83,6 +86,15 @@ int main(int argc, char** argv) {
     b.episodes.push_back(e);
     seeds.push_back(iranker::EncodeTrajectoryBatch(b));
     seeds.push_back(iranker::comm::EncodeMessage(iranker::comm::MsgType::kBatch, k, seeds.back()));
+  }
+  if (write_seeds) {
+    for (size_t i = 0; i < seeds.size(); ++i) {
+      std::FILE* f = std::fopen((std::string(argv[2]) + "/seed-" + std::to_string(i)).c_str(), "wb");
+      if (!f) return 1;
+      std::fwrite(seeds[i].data(), 1, seeds[i].size(), f);
+      std::fclose(f);
+    }
+    return 0;
   }
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   uint64_t runs = 0;
