@@ -201,6 +201,7 @@ struct TrajectorySender::Impl {
     while (true) {
       zmq::message_t m;
       if (!l.socket->recv(m, zmq::recv_flags::dontwait)) return;
+      TsanAcquire(m);
       MessageView v;
       if (!DecodeChecked(m.data(), m.size(), opt.max_message_bytes, &wire, l.endpoint, &v)) {
         std::lock_guard<std::mutex> lock(mu);
@@ -551,6 +552,7 @@ struct TrajectoryReceiver::Impl {
       if (!socket.recv(route, zmq::recv_flags::dontwait)) return;
       if (!route.more()) continue;
       if (!socket.recv(body, zmq::recv_flags::none)) return;
+      TsanAcquire(body);
       while (body.more()) {  // a well-formed peer sends one body frame; drain any extra
         zmq::message_t extra;
         if (!socket.recv(extra, zmq::recv_flags::none)) break;

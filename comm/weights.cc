@@ -256,6 +256,7 @@ struct WeightPublisher::Impl {
       if (!socket.recv(route, zmq::recv_flags::dontwait)) return;
       if (!route.more()) continue;
       if (!socket.recv(body, zmq::recv_flags::none)) return;
+      TsanAcquire(body);
       while (body.more()) {
         zmq::message_t extra;
         if (!socket.recv(extra, zmq::recv_flags::none) || !extra.more()) break;
@@ -463,10 +464,12 @@ struct WeightSubscriber::Impl {
     while (true) {
       zmq::message_t head;
       if (!socket.recv(head, zmq::recv_flags::dontwait)) return;
+      TsanAcquire(head);
       zmq::message_t data;
       bool has_data = false;
       if (head.more()) {
         has_data = socket.recv(data, zmq::recv_flags::none).has_value();
+        if (has_data) TsanAcquire(data);
         while (data.more()) {  // never sent by a publisher; drain
           zmq::message_t extra;
           if (!socket.recv(extra, zmq::recv_flags::none) || !extra.more()) break;

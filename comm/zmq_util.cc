@@ -26,6 +26,7 @@ void WakeFd::Drain() {
 
 namespace {
 void ReleaseShared(void*, void* hint) {
+  TsanAcquire(hint);  // made by the sending thread, freed by whichever thread libzmq chooses
   delete static_cast<std::shared_ptr<const std::string>*>(hint);
 }
 }  // namespace
@@ -34,6 +35,8 @@ zmq::message_t SharedSliceMessage(std::shared_ptr<const std::string> blob, size_
                                   size_t size) {
   auto* keep = new std::shared_ptr<const std::string>(std::move(blob));
   void* data = const_cast<char*>((*keep)->data() + offset);
+  TsanRelease(data);
+  TsanRelease(keep);
   return zmq::message_t(data, size, ReleaseShared, keep);
 }
 

@@ -25,6 +25,24 @@ class WakeFd {
   int fd_;
 };
 
+// ThreadSanitizer cannot see libzmq's (uninstrumented) synchronisation, so a zero-copy frame
+// written by one thread and read by another through an inproc:// pipe would look like a race.
+// Zero-copy messages release their buffer and keep-alive handle when made (SharedSliceMessage),
+// every receive site acquires the buffer it got and the free callback the handle: exactly the happens-before ZeroMQ's queue provides. No-ops unless
+// built with -fsanitize=thread.
+#if defined(__SANITIZE_THREAD__)
+}  // namespace iranker::comm
+extern "C" void __tsan_acquire(void* addr);
+extern "C" void __tsan_release(void* addr);
+namespace iranker::comm {
+inline void TsanRelease(const void* p) { __tsan_release(const_cast<void*>(p)); }
+inline void TsanAcquire(const void* p) { __tsan_acquire(const_cast<void*>(p)); }
+#else
+inline void TsanRelease(const void*) {}
+inline void TsanAcquire(const void*) {}
+#endif
+inline void TsanAcquire(const zmq::message_t& m) { TsanAcquire(m.data()); }
+
 // A message whose data is the shared frame itself (no copy); the frame lives until ZeroMQ is done.
 zmq::message_t SharedFrameMessage(std::shared_ptr<const std::string> frame);
 zmq::message_t SharedSliceMessage(std::shared_ptr<const std::string> blob, size_t offset,

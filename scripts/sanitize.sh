@@ -58,7 +58,7 @@ run_thread() {
   for t in base_test comm_test trajlog_test; do
     echo "-- $t"
     (cd "$build/tests" && \
-      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$root/scripts/tsan.supp" \
       "./$t" --gtest_brief=1 "$@") || failed+=("$t")
   done
   ((${#failed[@]} == 0)) || { echo "sanitize: failed: ${failed[*]}" >&2; return 1; }

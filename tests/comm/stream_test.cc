@@ -73,6 +73,14 @@ TEST(commStream, LoadBalancesAcrossLearnersOverTcp) {
   TrajectoryReceiver l0(ctx, opt, 0), l1(ctx, opt, 1);
   opt.learner_endpoints = {l0.endpoint(), l1.endpoint()};
   TrajectorySender actor(ctx, opt, 1);
+  // Both learners must have granted the actor credit before it sends, or a slow machine (a
+  // sanitizer build) lets the first learner take every batch before the second one's TCP handshake
+  // completes: balancing is over the learners an actor can reach.
+  for (int i = 0; i < 200 && (l0.stats().actors_joined == 0 || l1.stats().actors_joined == 0); ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_GT(l0.stats().actors_joined, 0u);
+  ASSERT_GT(l1.stats().actors_joined, 0u);
+  std::this_thread::sleep_for(200ms);  // their CREDIT replies reach the actor
   std::set<uint64_t> got0, got1;
   // The learners take batches until the actor's Flush has returned (every batch accepted), however
   // slowly a loaded machine delivers them.
