@@ -144,7 +144,7 @@ overrides=("$@")
 roles=$(srun --mpi=pmix -n 2 "$iranker" roles -c configs/quickstart.yaml cluster.learners=2)
 echo "$roles" | sed 's/^/  | /'
 for r in 0 1; do
-  grep -q "\"launcher\":\"srun\",\"learner_rank\":$r,.*\"role\":\"learner\"" <<< "$roles" \
+  grep -q "\"launcher\":\"slurm\",\"learner_rank\":$r,.*\"role\":\"learner\"" <<< "$roles" \
     || { echo "local-test: srun -n 2 iranker roles: no learner rank $r from srun" >&2; exit 1; }
 done
 
