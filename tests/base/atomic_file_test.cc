@@ -21,6 +21,35 @@ std::string TempDir() {
   return d;
 }
 
+// Runs `write` in a child process whose files may not grow past `limit` bytes (SIGXFSZ ignored,
+// so writes fail with EFBIG) and returns 42 when it threw kResourceExhausted naming `name`, 43
+// for another error, 0 when it did not throw.
+template <class Fn>
+int ExitUnderFileSizeLimit(rlim_t limit, const std::string& name, Fn write) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {limit, limit};
+    setrlimit(RLIMIT_FSIZE, &rl);
+    try {
+      write();
+    } catch (const Error& e) {
+      const bool names = std::string(e.what()).find(name) != std::string::npos;
+      _exit(e.code() == ErrorCode::kResourceExhausted && names ? 42 : 43);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+size_t FilesIn(const std::string& d) {
+  size_t n = 0;
+  for (auto it = fs::directory_iterator(d); it != fs::directory_iterator(); ++it) ++n;
+  return n;
+}
+
 TEST(AtomicFile, WriteReadAndReplace) {
   auto d = TempDir();
   WriteFileAtomic(d + "/f", "one");
@@ -44,26 +73,9 @@ TEST(AtomicFile, MissingFileIsNotFound) {
 TEST(AtomicFile, FileSizeLimitKeepsOldFileIntact) {
   auto d = TempDir();
   WriteFileAtomic(d + "/f", "good");
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::signal(SIGXFSZ, SIG_IGN);
-    struct rlimit rl = {1024, 1024};
-    setrlimit(RLIMIT_FSIZE, &rl);
-    try {
-      WriteFileAtomic(d + "/f", std::string(1 << 20, 'x'));
-    } catch (const Error& e) {
-      _exit(e.code() == ErrorCode::kResourceExhausted ? 42 : 43);
-    }
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 42);
+  EXPECT_EQ(ExitUnderFileSizeLimit(1024, d + "/f", [&] { WriteFileAtomic(d + "/f", std::string(1 << 20, 'x')); }), 42);
   EXPECT_EQ(ReadFile(d + "/f"), "good");
-  size_t n = 0;
-  for (auto it = fs::directory_iterator(d); it != fs::directory_iterator(); ++it) ++n;
-  EXPECT_EQ(n, 1u) << "temporary file left behind";
+  EXPECT_EQ(FilesIn(d), 1u) << "temporary file left behind";
 }
 
 // A streamed writer fed by a sink that must not fail (libtorch's archive writer): every Write
@@ -72,30 +84,15 @@ TEST(AtomicFile, FileSizeLimitKeepsOldFileIntact) {
 TEST(AtomicFile, StreamedWriterReportsTheFirstErrorAtCommit) {
   auto d = TempDir();
   WriteFileAtomic(d + "/f", "good");
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::signal(SIGXFSZ, SIG_IGN);
-    struct rlimit rl = {4096, 4096};
-    setrlimit(RLIMIT_FSIZE, &rl);
-    try {
-      AtomicFileWriter w(d + "/f");
-      const std::string piece(1000, 'x');
-      for (int i = 0; i < 50; ++i) w.Write(piece.data(), piece.size());  // past the limit: no throw
-      w.Commit();
-    } catch (const Error& e) {
-      const bool names_file = std::string(e.what()).find(d + "/f") != std::string::npos;
-      _exit(e.code() == ErrorCode::kResourceExhausted && names_file ? 42 : 43);
-    }
-    _exit(0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 42);
+  EXPECT_EQ(ExitUnderFileSizeLimit(4096, d + "/f", [&] {
+              AtomicFileWriter w(d + "/f");
+              const std::string piece(1000, 'x');
+              for (int i = 0; i < 50; ++i) w.Write(piece.data(), piece.size());  // past the limit: no throw
+              w.Commit();
+            }),
+            42);
   EXPECT_EQ(ReadFile(d + "/f"), "good");
-  size_t n = 0;
-  for (auto it = fs::directory_iterator(d); it != fs::directory_iterator(); ++it) ++n;
-  EXPECT_EQ(n, 1u) << "temporary file left behind";
+  EXPECT_EQ(FilesIn(d), 1u) << "temporary file left behind";
   {
     AtomicFileWriter w(d + "/g");
     w.Write("ab", 2);
@@ -105,9 +102,7 @@ TEST(AtomicFile, StreamedWriterReportsTheFirstErrorAtCommit) {
   EXPECT_EQ(ReadFile(d + "/g"), "abcd");
   { AtomicFileWriter abandoned(d + "/h"); abandoned.Write("x", 1); }
   EXPECT_FALSE(fs::exists(d + "/h"));
-  n = 0;
-  for (auto it = fs::directory_iterator(d); it != fs::directory_iterator(); ++it) ++n;
-  EXPECT_EQ(n, 2u) << "an abandoned writer left its temporary file";
+  EXPECT_EQ(FilesIn(d), 2u) << "an abandoned writer left its temporary file";
 }
 
 TEST(AtomicFile, CommitDirectoryRefusesOverwrite) {
