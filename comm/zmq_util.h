@@ -27,9 +27,9 @@ class WakeFd {
 
 // ThreadSanitizer cannot see libzmq's (uninstrumented) synchronisation, so a zero-copy frame
 // written by one thread and read by another through an inproc:// pipe would look like a race.
-// Zero-copy messages release their buffer and keep-alive handle when made (SharedSliceMessage),
-// every receive site acquires the buffer it got and the free callback the handle: exactly the happens-before ZeroMQ's queue provides. No-ops unless
-// built with -fsanitize=thread.
+// Zero-copy messages release their buffer and keep-alive handle when made (SharedSliceMessage);
+// every receive site acquires the buffer it got, and the free callback the handle: exactly the
+// happens-before ZeroMQ's queue provides. No-ops unless built with -fsanitize=thread.
 #if defined(__SANITIZE_THREAD__)
 }  // namespace iranker::comm
 extern "C" void __tsan_acquire(void* addr);
