@@ -20,6 +20,8 @@
 # usage: faults.sh IRANKER_BINARY SOURCE_DIR WORK_DIR INJECTOR_BINARY
 inject=$4
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+# A failed check exits at once: the training jobs it started in the background go with it.
+trap 'kill $(jobs -p) 2> /dev/null || true' EXIT
 seed=${FAULT_SEED:-$RANDOM}
 RANDOM=$seed
 echo "faults: FAULT_SEED=$seed"
@@ -45,6 +47,9 @@ check_intact() {  # run_dir: every checkpoint complete, the HDF5 logs readable, 
   local dir=$1 c
   for c in "$dir"/checkpoints/step-*; do
     [[ -e $c ]] || continue
+    # A kill during a save leaves step-N.tmp-PID: never loaded (LatestCheckpoint skips it) and
+    # removed by the next save; only a step-N directory is presented as complete.
+    [[ $c == *.tmp* ]] && continue
     for f in model.safetensors optimizer.pt trainer_state.json config.json; do
       [[ -s $c/$f ]] || fail "$c lacks $f: a partial checkpoint is presented as complete"
     done
@@ -91,6 +96,8 @@ done
 train "$run" "$work/killed.log" || { tail -40 "$work/killed.log"; fail "the resumed run failed"; }
 grep -q "resuming from" "$work/killed.log" || echo "faults: (no checkpoint existed at the kills: the rerun started afresh)"
 check_intact "$run"
+leftover=$(ls -d "$run"/checkpoints/*.tmp* 2> /dev/null || true)
+[[ -z $leftover ]] || fail "a completed run kept the partial save of a killed one: $leftover"
 same_weights "$run"
 echo "faults: 1. learner SIGKILL x2: checkpoints complete, logs readable, no orphans, resumed to identical weights"
 
