@@ -31,12 +31,13 @@ TrajectoryBatch MakeBatch(int steps, int prompt, int response) {
   return b;
 }
 
-double StreamSeconds(int batches, const TrajectoryBatch& proto, int window, uint64_t* bytes) {
+double StreamSeconds(int batches, const TrajectoryBatch& proto, int window, int pending, uint64_t* bytes) {
   zmq::context_t lctx, actx;  // two contexts: as separate processes would have
   comm::StreamOptions o;
   o.learner_endpoints = {"tcp://127.0.0.1:*"};
   o.credit_window = window;
   o.learner_queue_batches = window * 2;
+  o.actor_pending_batches = pending;
   comm::TrajectoryReceiver learner(lctx, o, 0);
   o.learner_endpoints = {learner.endpoint()};
   comm::TrajectorySender actor(actx, o, 1);
@@ -86,11 +87,12 @@ BenchResult RunStream(const BenchArgs& args) {
   int prompt = std::stoi(args.Param("prompt", "1024"));
   int response = std::stoi(args.Param("response", "256"));
   int window = std::stoi(args.Param("window", "8"));
+  int pending = std::stoi(args.Param("pending", "2"));
   TrajectoryBatch proto = MakeBatch(steps, prompt, response);
   uint64_t bytes = 0;
   std::vector<double> ours, bare;
   for (int r = 0; r < args.warmup + std::max(1, args.repeats); ++r) {
-    double s = StreamSeconds(batches, proto, window, &bytes);
+    double s = StreamSeconds(batches, proto, window, pending, &bytes);
     double b = BareSeconds(batches, bytes / batches);
     if (r >= args.warmup) {
       ours.push_back(s);

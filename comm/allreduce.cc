@@ -2,6 +2,8 @@
 // all-reduce, overlapping the rest of backward).
 #include "comm/allreduce.h"
 
+#include <c10/util/strides.h>
+
 #include <torch/torch.h>
 
 #include <chrono>
@@ -45,6 +47,9 @@ struct GradientBucketer::Impl {
     int bucket = 0;
     int64_t offset = 0, numel = 0;
     bool ready = false;
+    // This pass: the gradient accumulated by earlier micro-batches is already in the bucket
+    // (.grad() was the bucket view and has been detached from it, see Begin).
+    bool acc_in_bucket = false;
   };
   struct Bucket {
     at::Tensor flat;
@@ -60,15 +65,18 @@ struct GradientBucketer::Impl {
   std::vector<Bucket> buckets;
   std::vector<unsigned> hooks;
   mutable std::mutex mu;
+  const double inv_size;   // 1 / ranks
+  at::Tensor inv_size_t;   // the same, a scalar tensor of the gradients' dtype
   bool armed = false;      // guarded by mu
   size_t next_start = 0;   // guarded by mu: buckets start strictly in order (same on all ranks)
   BucketerStats st;        // guarded by mu
 
   Impl(Collective& c, const std::vector<at::Tensor>& ps, const AllreduceOptions& o)
-      : coll(c), opt(o) {
+      : coll(c), opt(o), inv_size(1.0 / c.size()) {
     for (const auto& p : ps)
       if (p.requires_grad()) params.push_back(p);
     IR_CHECK(!params.empty());
+    inv_size_t = torch::scalar_tensor(inv_size, params[0].options().requires_grad(false));
     auto dtype = params[0].scalar_type();
     auto device = params[0].device();
     for (const auto& p : params) {
@@ -107,9 +115,24 @@ struct GradientBucketer::Impl {
     for (size_t i = 0; i < params.size(); ++i) params[i].remove_hook(hooks[i]);
   }
 
+  // params[i]'s slot in its bucket: a tensor sharing the bucket's storage, made with set_ rather
+  // than a view op so that autograd does not treat it as a view (Optimizer::zero_grad detach_()es
+  // gradients, which autograd refuses for views).
   at::Tensor SlotView(int i) {
     const Slot& s = slots[i];
-    return buckets[s.bucket].flat.narrow(0, s.offset, s.numel).view(params[i].sizes());
+    const at::Tensor& flat = buckets[s.bucket].flat;
+    at::Tensor t = at::empty({0}, flat.options());
+    t.set_(flat.storage(), flat.storage_offset() + s.offset, params[i].sizes(),
+           c10::contiguous_strides(params[i].sizes()));
+    return t;
+  }
+
+  // Whether params[i].grad() is its bucket view (as FinishBackward leaves it).
+  bool GradIsSlotView(int i) {
+    const at::Tensor& g = params[i].grad();
+    const Slot& s = slots[i];
+    return g.defined() && g.is_contiguous() && g.numel() == s.numel &&
+           g.data_ptr() == static_cast<char*>(buckets[s.bucket].flat.data_ptr()) + s.offset * g.element_size();
   }
 
   void OnGrad(size_t i, const at::Tensor& g) {
@@ -118,17 +141,27 @@ struct GradientBucketer::Impl {
     if (!armed) return;
     Slot& s = slots[i];
     at::Tensor view = SlotView(static_cast<int>(i));
+    // Slots hold gradient / world size, so that the sum over ranks is the mean: the scaling rides
+    // on the copy into the bucket instead of costing a pass over the reduced buckets.
     if (s.ready) {  // a second gradient for the same parameter in this pass
-      view.add_(g);
-      return;
+      view.add_(g, inv_size);
+    } else if (s.acc_in_bucket) {  // earlier micro-batches' sum is in the slot, unscaled
+      view.add_(g).mul_(inv_size);
+    } else if (const at::Tensor& acc = params[i].grad(); acc.defined()) {
+      torch::add_out(view, g, acc).mul_(inv_size);
+    } else {
+      ScaleInto(view, g);
     }
-    const at::Tensor& acc = params[i].grad();
-    if (acc.defined())
-      torch::add_out(view, g, acc);
-    else
-      view.copy_(g);
+    if (s.ready) return;
     s.ready = true;
     if (--buckets[s.bucket].pending == 0) StartReady(/*in_backward=*/true);
+  }
+
+  void ScaleInto(at::Tensor& view, const at::Tensor& g) {
+    if (inv_size == 1.0)
+      view.copy_(g);
+    else
+      torch::mul_out(view, g, inv_size_t);
   }
 
   void StartReady(bool in_backward) {  // mu held
@@ -149,7 +182,14 @@ struct GradientBucketer::Impl {
   void Begin() {
     std::lock_guard<std::mutex> lock(mu);
     IR_CHECK(!armed);
-    for (auto& s : slots) s.ready = false;
+    // Gradients left as bucket views by the last FinishBackward (and accumulated into in place by
+    // micro-batches since): detach them, so autograd's accumulation into .grad() cannot write into
+    // a bucket while it is being reduced; the hook adds this pass's gradient to the bucket instead.
+    for (size_t i = 0; i < params.size(); ++i) {
+      slots[i].ready = false;
+      slots[i].acc_in_bucket = GradIsSlotView(static_cast<int>(i));
+      if (slots[i].acc_in_bucket) params[i].mutable_grad() = at::Tensor();
+    }
     for (auto& b : buckets) {
       b.pending = static_cast<int>(b.members.size());
       b.work.reset();
@@ -169,10 +209,13 @@ struct GradientBucketer::Impl {
         if (s.ready) continue;
         at::Tensor view = SlotView(static_cast<int>(i));
         const at::Tensor& acc = params[i].grad();
-        if (acc.defined())
-          view.copy_(acc);
-        else
+        if (s.acc_in_bucket) {
+          view.mul_(inv_size);  // the accumulated gradient is in the slot already
+        } else if (acc.defined()) {
+          ScaleInto(view, acc);
+        } else {
           view.zero_();
+        }
         s.ready = true;
         --buckets[s.bucket].pending;
       }
@@ -183,15 +226,10 @@ struct GradientBucketer::Impl {
     for (auto& b : buckets) {
       b.work->Wait();
       b.work.reset();
-      b.flat.div_(coll.size());
     }
-    for (size_t i = 0; i < params.size(); ++i) {
-      at::Tensor avg = SlotView(static_cast<int>(i));
-      if (params[i].grad().defined())
-        params[i].mutable_grad().copy_(avg);
-      else
-        params[i].mutable_grad() = avg.clone();
-    }
+    // Every .grad() becomes its slot of the averaged bucket: no copy out (PyTorch DDP's
+    // gradient_as_bucket_view). The optimizer and clipping then work on the buckets in place.
+    for (size_t i = 0; i < params.size(); ++i) params[i].mutable_grad() = SlotView(static_cast<int>(i));
     std::lock_guard<std::mutex> lock(mu);
     st.finish_wait_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

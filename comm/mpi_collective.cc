@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <mutex>
 #include <thread>
 
@@ -233,6 +234,12 @@ MpiSession::MpiSession(int* argc, char*** argv) {
   int init = 0;
   MPI_Initialized(&init);
   if (init) return;
+  // Gradients are reduced with MPI_Iallreduce (pollable against a deadline). Open MPI's libnbc
+  // picks a binomial tree for it by default, which on large buckets runs 2-3x slower than the
+  // blocking MPI_Allreduce; Rabenseifner's reduce-scatter + all-gather is bandwidth-optimal and
+  // brings it level (`iranker bench allreduce`). A value the user set (mpirun --mca, environment)
+  // wins. Other MPI implementations ignore the variable.
+  ::setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3", /*overwrite=*/0);
   int provided = 0;
   IR_MPI_CALL(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided));
   g_session_owns_mpi = true;

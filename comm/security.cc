@@ -1,4 +1,5 @@
 #include "comm/security.h"
+#include "comm/zmq_util.h"
 
 #include <sys/stat.h>
 
@@ -125,7 +126,10 @@ std::shared_ptr<ZapHandler> ZapHandler::ForContext(zmq::context_t& ctx) {
 ZapHandler::ZapHandler(zmq::context_t& ctx) : socket_(ctx, zmq::socket_type::rep) {
   socket_.set(zmq::sockopt::linger, 0);
   socket_.bind("inproc://zeromq.zap.01");
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    NameThisThread("ir-zap");
+    Run();
+  });
 }
 
 ZapHandler::~ZapHandler() {

@@ -144,7 +144,10 @@ struct TrajectorySender::Impl {
       }
       learners.push_back(std::move(l));
     }
-    thread = std::thread([this] { Loop(); });
+    thread = std::thread([this] {
+      NameThisThread("ir-actor-io");
+      Loop();
+    });
   }
 
   ~Impl() {
@@ -411,10 +414,13 @@ bool TrajectorySender::Send(TrajectoryBatch batch, std::chrono::milliseconds tim
   Impl::Outgoing o;
   o.frame = std::move(frame);
   s.outstanding.emplace(seq, std::move(o));
+  // The I/O thread needs waking only when this is the first batch waiting: otherwise it was woken
+  // for the earlier one and has not run yet, or it waits for credit, which an ACK brings.
+  const bool first = s.unsent.empty();
   s.unsent.push_back(seq);
   ++s.st.queued;
   lock.unlock();
-  s.wake.Signal();
+  if (first) s.wake.Signal();
   if (seq_out) *seq_out = seq;
   return true;
 }
@@ -488,7 +494,10 @@ struct TrajectoryReceiver::Impl {
     socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opt.max_message_bytes));
     zap = ApplyServerSecurity(ctx, socket, opt.security, "iranker-stream");
     endpoint = BindResolved(socket, ep);
-    thread = std::thread([this] { Loop(); });
+    thread = std::thread([this] {
+      NameThisThread("ir-learner-io");
+      Loop();
+    });
   }
 
   ~Impl() {
@@ -546,20 +555,36 @@ struct TrajectoryReceiver::Impl {
     }
   }
 
-  void ReadAll() {
-    while (true) {
-      zmq::message_t route, body;
-      if (!socket.recv(route, zmq::recv_flags::dontwait)) return;
-      if (!route.more()) continue;
-      if (!socket.recv(body, zmq::recv_flags::none)) return;
-      TsanAcquire(body);
-      while (body.more()) {  // a well-formed peer sends one body frame; drain any extra
-        zmq::message_t extra;
-        if (!socket.recv(extra, zmq::recv_flags::none)) break;
-        if (!extra.more()) break;
-      }
-      Handle(route.to_string(), body);
+  // Receipts owed from the current ReadAll pass, one RECEIPT message per actor incarnation.
+  std::map<Key, std::vector<uint64_t>> receipts;
+
+  void FlushReceipts() {
+    for (auto& [key, seqs] : receipts) {
+      auto it = peers.find(key);
+      if (it != peers.end()) SendTo(it->second.route, MsgType::kReceipt, SeqsPayload(key.second, seqs));
     }
+    receipts.clear();
+  }
+
+  void ReadAll() {
+    while (ReadOne()) {
+    }
+    FlushReceipts();
+  }
+
+  bool ReadOne() {  // false when nothing is waiting
+    zmq::message_t route, body;
+    if (!socket.recv(route, zmq::recv_flags::dontwait)) return false;
+    if (!route.more()) return true;
+    if (!socket.recv(body, zmq::recv_flags::none)) return false;
+    TsanAcquire(body);
+    while (body.more()) {  // a well-formed peer sends one body frame; drain any extra
+      zmq::message_t extra;
+      if (!socket.recv(extra, zmq::recv_flags::none)) break;
+      if (!extra.more()) break;
+    }
+    Handle(route.to_string(), body);
+    return true;
   }
 
   void Handle(const std::string& route, const zmq::message_t& body) {
@@ -621,7 +646,7 @@ struct TrajectoryReceiver::Impl {
       return;
     }
     p.queued.insert(seq);
-    SendTo(route, MsgType::kReceipt, SeqsPayload(inc, {seq}));
+    receipts[key].push_back(seq);
     std::lock_guard<std::mutex> lock(mu);
     ++st.received;
     st.bytes_received += body.size();
@@ -641,6 +666,7 @@ struct TrajectoryReceiver::Impl {
       std::lock_guard<std::mutex> lock(mu);
       acks.swap(taken);
     }
+    std::map<Key, std::vector<uint64_t>> by_peer;  // one ACK message per actor incarnation
     for (const auto& [key, seq] : acks) {
       auto it = peers.find(key);
       if (it == peers.end()) continue;  // the actor is gone; its batch was still delivered
@@ -652,8 +678,9 @@ struct TrajectoryReceiver::Impl {
         p.taken.erase(p.taken_order.front());
         p.taken_order.pop_front();
       }
-      SendTo(p.route, MsgType::kAck, SeqsPayload(key.second, {seq}));
+      by_peer[key].push_back(seq);
     }
+    for (const auto& [key, seqs] : by_peer) SendTo(peers.at(key).route, MsgType::kAck, SeqsPayload(key.second, seqs));
   }
 
   void Expire(int64_t now) {
@@ -689,10 +716,12 @@ bool TrajectoryReceiver::Receive(TrajectoryBatch* out, std::chrono::milliseconds
   if (!ok) return false;
   Impl::Item item = std::move(s.queue.front());
   s.queue.pop_front();
+  // One wake-up per batch of acknowledgements: a non-empty list has a wake-up pending already.
+  const bool first = s.taken.empty();
   s.taken.emplace_back(item.key, item.seq);
   ++s.st.delivered;
   lock.unlock();
-  s.wake.Signal();
+  if (first) s.wake.Signal();
   *out = std::move(item.batch);
   return true;
 }

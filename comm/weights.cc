@@ -190,7 +190,10 @@ struct WeightPublisher::Impl {
     socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(1 << 20));  // requests are small
     zap = ApplyServerSecurity(ctx, socket, opt.security, "iranker-weights");
     endpoint = BindResolved(socket, opt.endpoint);
-    thread = std::thread([this] { Loop(); });
+    thread = std::thread([this] {
+      NameThisThread("ir-weights-pub");
+      Loop();
+    });
   }
   ~Impl() {
     {
@@ -392,7 +395,10 @@ struct WeightSubscriber::Impl {
     } catch (const zmq::error_t& e) {
       Fail(ErrorCode::kInvalidArgument, "cannot connect to weight publisher ", opt.endpoint, ": ", e.what());
     }
-    thread = std::thread([this] { Loop(); });
+    thread = std::thread([this] {
+      NameThisThread("ir-weights-sub");
+      Loop();
+    });
   }
   ~Impl() {
     {

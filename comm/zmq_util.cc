@@ -1,5 +1,6 @@
 #include "comm/zmq_util.h"
 
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -19,6 +20,8 @@ void WakeFd::Signal() {
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(fd_, &one, sizeof one);
 }
+void NameThisThread(const char* name) { ::pthread_setname_np(::pthread_self(), name); }
+
 void WakeFd::Drain() {
   uint64_t v;
   [[maybe_unused]] ssize_t n = ::read(fd_, &v, sizeof v);

@@ -48,6 +48,9 @@ zmq::message_t SharedFrameMessage(std::shared_ptr<const std::string> frame);
 zmq::message_t SharedSliceMessage(std::shared_ptr<const std::string> blob, size_t offset,
                                   size_t size);
 
+// Names the calling thread (15 characters at most) for top, perf and gdb.
+void NameThisThread(const char* name);
+
 uint64_t RandomNonZeroU64();
 int64_t SteadyMs();
 std::string HostName();

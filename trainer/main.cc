@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   // A file-size limit (ulimit -f, a quota) then fails the write with EFBIG, which the writers
   // report as a clear error naming the file, instead of killing the process mid-write.
   std::signal(SIGXFSZ, SIG_IGN);
+  iranker::RetainFreedMemory();
   CLI::App app{"iranker — reinforcement-learning training of LLM rankers (IRanker / DRanker)"};
   app.set_version_flag("--version", std::string("iranker ") + IRANKER_VERSION);
   app.require_subcommand(1);

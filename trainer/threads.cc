@@ -1,5 +1,9 @@
 #include <torch/torch.h>
 
+#include <malloc.h>
+
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "cluster/roles.h"
@@ -12,6 +16,13 @@ int ConfigureThreads(int threads) {
   threads = ThreadsPerProcess(threads, static_cast<int>(std::thread::hardware_concurrency()), DetectLocalPlace().size);
   torch::set_num_threads(threads);
   return threads;
+}
+
+void RetainFreedMemory() {
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables && std::strstr(tunables, "glibc.malloc.")) return;
+  ::mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 }  // namespace iranker

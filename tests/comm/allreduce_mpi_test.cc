@@ -118,6 +118,50 @@ TEST_F(AllreduceTest, AccumulatedMicroBatchesAreIncluded) {
     EXPECT_TRUE(torch::allclose(got[i], mean[i], 1e-5, 1e-6)) << i;
 }
 
+// Several optimizer steps, each with two micro-batches: after FinishBackward the gradients are
+// slots of the buckets (no copy out), which zero_grad, the accumulation of the next step's first
+// micro-batch and clipping then work on in place. Same weights as averaging one flat copy of the
+// gradients per step.
+TEST_F(AllreduceTest, StepsWithGradientsAsBucketSlotsMatchFlatAveraging) {
+  const int me = coll->rank();
+  auto train = [&](bool bucketed) {
+    torch::manual_seed(7);
+    Net net;
+    torch::optim::AdamW opt(net.parameters(), torch::optim::AdamWOptions(1e-2));
+    AllreduceOptions o;
+    o.bucket_mb = 0.003;
+    GradientBucketer bucketer(*coll, net.parameters(), o);
+    for (int step = 0; step < 3; ++step) {
+      opt.zero_grad();
+      Backward(net, me + 10 * step);
+      if (bucketed) bucketer.BeginBackward();
+      Backward(net, me + 10 * step + 5);
+      if (bucketed) {
+        bucketer.FinishBackward();
+      } else {
+        std::vector<torch::Tensor> flat;
+        for (auto& p : net.parameters())
+          flat.push_back(p.grad().defined() ? p.grad().reshape({-1}) : torch::zeros({p.numel()}));
+        auto all = torch::cat(flat);
+        coll->AllreduceMean(all, "flat reference");
+        int64_t off = 0;
+        for (auto& p : net.parameters()) {
+          p.mutable_grad() = all.slice(0, off, off + p.numel()).view(p.sizes()).clone();
+          off += p.numel();
+        }
+      }
+      torch::nn::utils::clip_grad_norm_(net.parameters(), 0.5);
+      opt.step();
+    }
+    std::vector<torch::Tensor> w;
+    for (auto& p : net.parameters()) w.push_back(p.detach().clone());
+    return w;
+  };
+  auto a = train(true), b = train(false);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-6)) << i;
+}
+
 TEST_F(AllreduceTest, HelpersAgreeAcrossRanks) {
   const int n = coll->size(), me = coll->rank();
   auto t = torch::full({5}, static_cast<float>(me + 1));
