@@ -97,7 +97,7 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   const auto device = policy_->parameters().front().device();
   // Scores a set of rows: lp/entropy/mask are [N, S] with row r's response starting at offset[r].
   auto apply = [&](const std::vector<size_t>& rows, const std::vector<int64_t>& offset, const at::Tensor& lp,
-                   const at::Tensor& entropy, const at::Tensor& ref_lp, const at::Tensor& mask) {
+                   const at::Tensor& entropy, const at::Tensor& ref_lp, const at::Tensor& mask, bool last) {
     const int64_t N = rows.size(), S = lp.size(1);
     auto old_lp = torch::zeros({N, S}, torch::kFloat32);
     auto advt = torch::zeros({N, S}, torch::kFloat32);
@@ -126,6 +126,8 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
       in.is_weights = st * w + (1 - st);
     }
     auto loss = ComputePolicyLoss(in, options_, normaliser);
+    // The step's last backward: gradient buckets are reduced across ranks while it runs.
+    if (last && dp_) dp_->BeforeLastBackward(policy_->parameters());
     loss.loss.backward();
     pg += loss.pg_sum, kl += loss.kl_sum, ent += loss.entropy_sum, clipped += loss.clipped_tokens;
     ratio += loss.ratio_sum, tokens += loss.tokens;
@@ -150,32 +152,38 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
         units[it->second].push_back(i);
       }
     }
+    // Micro-batches: a unit whose responses exceed the token budget is split.
+    std::vector<std::pair<std::vector<size_t>, int64_t>> plan;  // rows, longest response
     for (const auto& unit : units) {
-      const auto& prompt = kept[unit[0]].prompt;
-      // Split a unit whose responses exceed the token budget.
+      const int64_t P = kept[unit[0]].prompt.size();
       for (size_t b = 0; b < unit.size();) {
         std::vector<size_t> rows;
         int64_t S = 0;
         while (b < unit.size()) {
           int64_t s = std::max<int64_t>(S, kept[unit[b]].response.size());
-          if (!rows.empty() && int64_t(prompt.size()) + int64_t(rows.size() + 1) * s > options_.micro_batch_tokens) break;
+          if (!rows.empty() && P + int64_t(rows.size() + 1) * s > options_.micro_batch_tokens) break;
           S = s;
           rows.push_back(unit[b++]);
         }
-        std::vector<const std::vector<int32_t>*> responses;
-        for (size_t r : rows) responses.push_back(&kept[r].response);
-        auto sc = ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature, options_.entropy_coef > 0);
-        at::Tensor ref;
-        if (reference_) {
-          torch::NoGradGuard ng;
-          ref = ScoreSharedPrefix(*reference_, prompt, responses, options_.temperature).logprobs;
-        }
-        apply(rows, std::vector<int64_t>(rows.size(), 0), sc.logprobs, sc.entropy, ref, sc.mask);
-        padded += prompt.size() + rows.size() * S;
-        for (size_t r : rows) computed += kept[r].response.size();
-        computed += prompt.size();
-        ++micro_batches;
+        plan.emplace_back(std::move(rows), S);
       }
+    }
+    for (const auto& [rows, S] : plan) {
+      const auto& prompt = kept[rows[0]].prompt;
+      std::vector<const std::vector<int32_t>*> responses;
+      for (size_t r : rows) responses.push_back(&kept[r].response);
+      auto sc = ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature, options_.entropy_coef > 0);
+      at::Tensor ref;
+      if (reference_) {
+        torch::NoGradGuard ng;
+        ref = ScoreSharedPrefix(*reference_, prompt, responses, options_.temperature).logprobs;
+      }
+      apply(rows, std::vector<int64_t>(rows.size(), 0), sc.logprobs, sc.entropy, ref, sc.mask,
+            micro_batches + 1 == int64_t(plan.size()));
+      padded += prompt.size() + rows.size() * S;
+      for (size_t r : rows) computed += kept[r].response.size();
+      computed += prompt.size();
+      ++micro_batches;
     }
   } else {
     // Padded rows: longest first, packed while padded tokens fit the budget.
@@ -212,14 +220,17 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
         torch::NoGradGuard ng;
         ref = ScoreTokens(*reference_, ids, mask, options_.temperature).logprobs;
       }
-      apply(mb, offset, sc.logprobs, sc.entropy, ref, mask);
+      apply(mb, offset, sc.logprobs, sc.entropy, ref, mask, micro_batches + 1 == int64_t(batches.size()));
       ++micro_batches;
     }
   }
   auto params = policy_->parameters();
   for (auto& p : params)
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-  if (dp_) dp_->AverageGradients(params);
+  if (dp_) {
+    dp_->AverageGradients(params);
+    for (const auto& [k, v] : dp_->LastStats()) m[k] = v;
+  }
   double grad_norm = options_.max_grad_norm > 0
                          ? torch::nn::utils::clip_grad_norm_(params, options_.max_grad_norm)
                          : torch::nn::utils::clip_grad_norm_(params, 1e30);

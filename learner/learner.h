@@ -42,9 +42,14 @@ class DataParallel {
   virtual ~DataParallel() = default;
   virtual int rank() const = 0;
   virtual int world_size() const = 0;
+  // Called before the backward pass after which AverageGradients follows (the step's last
+  // micro-batch), so that reduction can start while that backward runs. Optional.
+  virtual void BeforeLastBackward(const std::vector<at::Tensor>& params) { (void)params; }
   // Replaces every parameter's gradient by the mean over ranks.
   virtual void AverageGradients(const std::vector<at::Tensor>& params) = 0;
   virtual double SumScalar(double x) = 0;
+  // Figures of the last AverageGradients for metrics.jsonl (e.g. buckets reduced during backward).
+  virtual std::map<std::string, double> LastStats() const { return {}; }
 };
 
 using Metrics = std::map<std::string, double>;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <iostream>
 #include <random>
@@ -70,13 +71,58 @@ double PeakRssMb() {
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
 
-// Gradient averaging over the learner ranks: one flat all-reduce of every gradient.
+// Gradient averaging over the learner ranks. Parameters of one dtype and device go through a
+// comm::GradientBucketer: armed before a step's last backward, its buckets are reduced while the
+// rest of that backward runs, and the gradients end as slots of the averaged buckets. Otherwise
+// (mixed dtypes: the same decision on every rank, as every rank holds the same model) one flat
+// all-reduce of every gradient.
 class CollectiveDataParallel : public DataParallel {
  public:
-  explicit CollectiveDataParallel(comm::Collective& c) : c_(c) {}
+  CollectiveDataParallel(comm::Collective& c, const comm::AllreduceOptions& o) : c_(c), opt_(o) {}
   int rank() const override { return c_.rank(); }
   int world_size() const override { return c_.size(); }
+  void BeforeLastBackward(const std::vector<at::Tensor>& params) override {
+    if (comm::GradientBucketer* b = BucketerFor(params)) {
+      b->BeginBackward();
+      armed_ = b;
+    }
+  }
   void AverageGradients(const std::vector<at::Tensor>& params) override {
+    comm::GradientBucketer* b = BucketerFor(params);
+    if (b) {
+      // A rank without micro-batches this step never armed it; every rank still reduces every
+      // bucket, in the same order.
+      if (armed_ != b) b->BeginBackward();
+      armed_ = nullptr;
+      b->FinishBackward();
+      const comm::BucketerStats st = b->stats();
+      last_ = {{"grad_buckets", st.buckets},
+               {"grad_buckets_overlapped", st.buckets_started_in_backward},
+               {"grad_allreduce_wait_s", st.finish_wait_seconds}};
+      return;
+    }
+    FlatAverage(params);
+    last_.clear();
+  }
+  std::map<std::string, double> LastStats() const override { return last_; }
+
+ private:
+  comm::GradientBucketer* BucketerFor(const std::vector<at::Tensor>& params) {
+    if (params.empty()) return nullptr;
+    const void* key = params.front().unsafeGetTensorImpl();
+    auto it = bucketers_.find(key);
+    if (it == bucketers_.end()) {
+      std::unique_ptr<comm::GradientBucketer> b;
+      bool uniform = true;
+      for (const auto& p : params)
+        uniform = uniform && p.scalar_type() == params[0].scalar_type() && p.device() == params[0].device();
+      if (uniform) b = std::make_unique<comm::GradientBucketer>(c_, params, opt_);
+      it = bucketers_.emplace(key, std::move(b)).first;
+    }
+    return it->second.get();
+  }
+
+  void FlatAverage(const std::vector<at::Tensor>& params) {
     std::vector<at::Tensor> grads;
     for (const auto& p : params) {
       at::Tensor g = p.grad();
@@ -95,6 +141,8 @@ class CollectiveDataParallel : public DataParallel {
       off += n;
     }
   }
+
+ public:
   double SumScalar(double x) override {
     std::vector<double> v = {x};
     c_.AllreduceSumDoubles(&v, "learner scalar");
@@ -103,6 +151,11 @@ class CollectiveDataParallel : public DataParallel {
 
  private:
   comm::Collective& c_;
+  comm::AllreduceOptions opt_;
+  // Per parameter set (policy, critic), keyed by its first parameter; null: flat averaging.
+  std::map<const void*, std::unique_ptr<comm::GradientBucketer>> bucketers_;
+  comm::GradientBucketer* armed_ = nullptr;
+  std::map<std::string, double> last_;
 };
 
 // Every learner binds, then each bound address is broadcast from its owner to all learners (in
@@ -162,7 +215,7 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   Policy policy = LoadPolicy(init_dir, config.model.dtype, ProcessDevice(config, me));
   DecoderLM& model = *policy.model.model;
   std::unique_ptr<CollectiveDataParallel> dp;
-  if (me.learners > 1) dp = std::make_unique<CollectiveDataParallel>(learners);
+  if (me.learners > 1) dp = std::make_unique<CollectiveDataParallel>(learners, config.comm.allreduce);
   Learner learner(policy.model.model, config.learner, config.train.steps, dp.get());
   const ResumePoint resume = ResumeFromCheckpoint(run_dir, seed, model, learner, /*announce=*/lead);
   int64_t step = resume.step;
