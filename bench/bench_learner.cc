@@ -5,10 +5,13 @@
 // Figures: tokens/s = batch * sequence length / median step time. MFU = achieved model FLOP/s over
 // the fp32 matmul peak measured in this run (libtorch, 1024^3 products); model FLOPs per step =
 // 3 * (forward FLOPs per token) * tokens (forward + backward ~ 3x forward, the usual convention).
+// Also: the same step with learner.activation_checkpointing (time and peak resident memory vs the
+// plain step; -p checkpointing_repeats=0 skips it).
 #include <torch/torch.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "base/atomic_file.h"
@@ -18,6 +21,20 @@
 #include "model/checkpoint.h"
 
 namespace iranker::bench {
+
+namespace {
+// The process's peak resident set (VmHWM), which writing 5 to clear_refs resets (Linux).
+void ResetPeakRss() {
+  std::ofstream("/proc/self/clear_refs") << "5";
+}
+double PeakRssMb() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  return 0;
+}
+}  // namespace
 
 BenchResult RunLearner(const BenchArgs& args) {
   const std::string preset = args.Param("preset", args.quick ? "tiny" : "small");
@@ -58,8 +75,23 @@ BenchResult RunLearner(const BenchArgs& args) {
   LearnerOptions o;
   o.micro_batch_tokens = batch * T;  // one micro-batch, like the reference
   o.max_staleness = 1 << 30;
+  // With activation checkpointing first (its peak is the lower one: memory the allocator keeps
+  // from it does not raise the plain step's peak), then the plain step, which the ratio is about.
+  const int ckpt_repeats = std::stoi(args.Param("checkpointing_repeats", "3"));
+  double ckpt_sec = 0, ckpt_peak = 0;
+  if (ckpt_repeats > 0) {
+    auto copy = CloneDecoder(*model);
+    LearnerOptions oc = o;
+    oc.activation_checkpointing = true;
+    Learner ckpt(copy, oc, 1000);
+    ResetPeakRss();
+    ckpt_sec = MedianSeconds([&] { ckpt.Step(samples); }, 1, ckpt_repeats);
+    ckpt_peak = PeakRssMb();
+  }
   Learner learner(model, o, 1000);
+  ResetPeakRss();
   double sec = MedianSeconds([&] { learner.Step(samples); }, args.warmup, args.repeats);
+  const double peak_rss = PeakRssMb();
 
   WriteFileAtomic(dir + "/batch.json", ref_batch.dump());
   auto ref = nlohmann::json::parse(RunPythonReference(
@@ -84,7 +116,11 @@ BenchResult RunLearner(const BenchArgs& args) {
   r.ratio = r.value / r.reference_value;
   r.extra = {{"preset", preset}, {"batch", batch}, {"seq_len", T}, {"threads", torch::get_num_threads()},
              {"seconds", sec}, {"reference_seconds", ref["seconds"]}, {"matmul_peak_gflops", peak / 1e9},
-             {"mfu", flops / sec / peak}, {"reference_mfu", flops / ref["seconds"].get<double>() / peak}};
+             {"mfu", flops / sec / peak}, {"reference_mfu", flops / ref["seconds"].get<double>() / peak},
+             {"peak_rss_mb", peak_rss}};
+  if (ckpt_repeats > 0)
+    r.extra["activation_checkpointing"] = {{"seconds", ckpt_sec}, {"peak_rss_mb", ckpt_peak},
+                                           {"time_vs_plain", ckpt_sec / sec}, {"peak_rss_vs_plain", ckpt_peak / peak_rss}};
   return r;
 }
 

@@ -53,6 +53,7 @@ std::vector<std::vector<int64_t>> Pack(const std::vector<const std::vector<int32
 
 Critic::Critic(const DecoderLM& policy, const LearnerOptions& options) : options_(options) {
   trunk_ = CloneDecoder(policy);
+  trunk_->set_activation_checkpointing(options.activation_checkpointing);
   const auto device = policy.parameters().front().device();
   head_ = torch::nn::Linear(torch::nn::LinearOptions(policy.config().hidden_size, 1));
   {

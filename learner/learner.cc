@@ -25,6 +25,7 @@ Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& option
   torch::optim::AdamWOptions adam(options_.lr);
   adam.betas({options_.beta1, options_.beta2}).eps(options_.adam_eps).weight_decay(options_.weight_decay);
   optimizer_ = std::make_unique<torch::optim::AdamW>(policy_->parameters(), adam);
+  policy_->set_activation_checkpointing(options_.activation_checkpointing);
   if (options_.kl_coef > 0) {
     reference_ = CloneDecoder(*policy_);
     for (auto& p : reference_->parameters()) p.set_requires_grad(false);

@@ -30,6 +30,7 @@ struct LearnerOptions {
   // Samples with the same prompt (the G samples of a state) share one forward/backward of the
   // prompt; their responses attend to its keys and values.
   bool share_prefix = true;
+  bool activation_checkpointing = false;  // recompute each layer's activations in backward
   double temperature = 1.0;      // must equal the actor's sampling temperature
   bool normalize_std = true;     // GRPO: divide by the group's standard deviation
   // Stale data: trajectories more than max_staleness policy versions old are dropped
@@ -66,6 +67,8 @@ struct LearnerOptions {
     v.Field("loss_agg", loss_agg, "Loss aggregation over tokens.", OneOf({"token_mean", "seq_mean"}));
     v.Field("micro_batch_tokens", micro_batch_tokens, "Padded tokens per micro-batch.", AtLeast(1));
     v.Field("share_prefix", share_prefix, "Compute a prompt shared by several samples once.");
+    v.Field("activation_checkpointing", activation_checkpointing,
+            "Keep one layer's activations at a time in training and recompute them in backward (less memory, ~1/3 more compute).");
     v.Field("temperature", temperature, "Logit temperature; must equal the actor's.", Range(1e-3, 100.0));
     v.Field("normalize_std", normalize_std, "GRPO: divide advantages by the group std.");
     v.Field("critic_lr", critic_lr, "PPO critic AdamW learning rate.", Range(0.0, 1.0));

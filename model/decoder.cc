@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "model/recompute.h"
 
 namespace iranker {
 using torch::indexing::Slice;
@@ -193,16 +194,24 @@ std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tenso
   auto prefix_mask = torch::ones({P, P}, bopt).tril().view({1, 1, 1, P, P});
   // Suffix token t sees the whole prefix and suffix tokens 0..t.
   auto suffix_mask = torch::cat({torch::ones({S, P}, bopt), torch::ones({S, S}, bopt).tril()}, 1).view({1, 1, 1, S, P + S});
-  for (size_t l = 0; l < layer_ptrs_.size(); ++l) {
+  // One layer over both streams: (prefix, suffixes) -> (prefix, suffixes). Tensors by value: with
+  // activation checkpointing it runs again during backward.
+  auto layer = [this, cp, sp, cs, ss, prefix_mask, suffix_mask, G](size_t l, const std::vector<at::Tensor>& in) {
     at::Tensor kp, vp;
-    auto next_p = LayerForward(l, xp, cp, sp, prefix_mask, [&](size_t, const at::Tensor& k, const at::Tensor& v) {
+    auto next_p = LayerForward(l, in[0], cp, sp, prefix_mask, [&](size_t, const at::Tensor& k, const at::Tensor& v) {
       kp = k, vp = v;
       return std::make_pair(k, v);
     });
-    xs = LayerForward(l, xs, cs, ss, suffix_mask, [&](size_t, const at::Tensor& k, const at::Tensor& v) {
+    auto next_s = LayerForward(l, in[1], cs, ss, suffix_mask, [&](size_t, const at::Tensor& k, const at::Tensor& v) {
       return std::make_pair(torch::cat({kp.expand({G, -1, -1, -1}), k}, 2), torch::cat({vp.expand({G, -1, -1, -1}), v}, 2));
     });
-    xp = next_p;
+    return std::vector<at::Tensor>{next_p, next_s};
+  };
+  const bool recompute = activation_checkpointing_ && torch::GradMode::is_enabled();
+  for (size_t l = 0; l < layer_ptrs_.size(); ++l) {
+    auto out = recompute ? Recompute([layer, l](const std::vector<at::Tensor>& in) { return layer(l, in); }, {xp, xs})
+                         : layer(l, {xp, xs});
+    xp = out[0], xs = out[1];
   }
   return {FinalNorm(xp[0][P - 1]), FinalNorm(xs)};
 }
@@ -212,9 +221,17 @@ at::Tensor DecoderLM::ForwardHidden(const at::Tensor& ids) {
   const int64_t B = ids.size(0), T = ids.size(1);
   auto pos = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(ids.device())).unsqueeze(0).expand({B, T});
   auto causal = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(ids.device())).tril().view({1, 1, 1, T, T});
-  return RunLayers(embed_(ids), pos, causal, [](size_t, const at::Tensor& k, const at::Tensor& v) {
-    return std::make_pair(k, v);
-  });
+  auto attend_to_own = [](size_t, const at::Tensor& k, const at::Tensor& v) { return std::make_pair(k, v); };
+  if (!activation_checkpointing_ || !torch::GradMode::is_enabled())
+    return RunLayers(embed_(ids), pos, causal, attend_to_own);
+  auto x = embed_(ids);
+  auto rot = Rotary(pos);
+  at::Tensor cos = rot.first.to(x.scalar_type()).unsqueeze(2), sin = rot.second.to(x.scalar_type()).unsqueeze(2);
+  for (size_t l = 0; l < layer_ptrs_.size(); ++l)
+    x = Recompute([this, l, cos, sin, causal, attend_to_own](const std::vector<at::Tensor>& in) {
+          return std::vector<at::Tensor>{LayerForward(l, in[0], cos, sin, causal, attend_to_own)};
+        }, {x})[0];
+  return FinalNorm(x);
 }
 
 at::Tensor DecoderLM::Logits(const at::Tensor& hidden) {

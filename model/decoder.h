@@ -74,6 +74,12 @@ class DecoderLM : public torch::nn::Module {
   // matrices, zero biases, unit norms), drawing from torch's global generator.
   void InitializeWeights();
 
+  // Activation checkpointing for the training forwards (ForwardHidden, ForwardSharedPrefix with
+  // grad mode on): each layer keeps only its input; its activations are recomputed in backward.
+  // Less memory (activations of one layer instead of all) for about one more forward pass.
+  void set_activation_checkpointing(bool on) { activation_checkpointing_ = on; }
+  bool activation_checkpointing() const { return activation_checkpointing_; }
+
   // Parameter name -> tensor, in Hugging Face naming (tied lm_head omitted).
   std::vector<std::pair<std::string, at::Tensor>> NamedWeights() const;
 
@@ -99,6 +105,7 @@ class DecoderLM : public torch::nn::Module {
   torch::nn::Linear lm_head_{nullptr};  // null when tied
   std::vector<std::shared_ptr<Layer>> layer_ptrs_;
   at::Tensor inv_freq_;
+  bool activation_checkpointing_ = false;
 };
 
 // A new module holding copies of `model`'s parameters, on the same device and in the same dtype

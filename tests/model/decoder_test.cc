@@ -118,5 +118,51 @@ TEST(Decoder, GradientsFlowToEveryParameter) {
   }
 }
 
+// Activation checkpointing changes memory, not results: the same loss and the same gradient for
+// every parameter, through both training forwards (padded rows and a shared prefix).
+TEST(Decoder, ActivationCheckpointingGivesTheSameGradients) {
+  for (bool shared : {false, true}) {
+    std::vector<std::vector<at::Tensor>> grads;
+    std::vector<float> losses;
+    for (bool recompute : {false, true}) {
+      auto m = TinyModel(8);
+      m->train();
+      m->set_activation_checkpointing(recompute);
+      at::Tensor loss;
+      if (shared) {
+        auto prefix = RandomIds(9, m->config().vocab_size, 8);
+        auto suffix = RandomIds(3 * 5, m->config().vocab_size, 9).view({3, 5});
+        auto [last, hs] = m->ForwardSharedPrefix(prefix, suffix);
+        loss = m->Logits(hs).logsumexp(-1).sum() + m->Logits(last).logsumexp(-1);
+      } else {
+        auto ids = RandomIds(2 * 11, m->config().vocab_size, 8).view({2, 11});
+        loss = m->Logits(m->ForwardHidden(ids)).logsumexp(-1).sum();
+      }
+      loss.backward();
+      losses.push_back(loss.item<float>());
+      grads.emplace_back();
+      for (const auto& p : m->parameters()) {
+        ASSERT_TRUE(p.grad().defined());
+        grads.back().push_back(p.grad().clone());
+      }
+    }
+    EXPECT_FLOAT_EQ(losses[0], losses[1]) << "shared " << shared;
+    for (size_t i = 0; i < grads[0].size(); ++i) {
+      EXPECT_GT(grads[1][i].abs().sum().item<float>(), 0) << i;
+      EXPECT_TRUE(torch::allclose(grads[0][i], grads[1][i], 1e-5, 1e-6)) << "shared " << shared << " param " << i;
+    }
+  }
+}
+
+// Without grad mode (generation, evaluation) checkpointing does nothing.
+TEST(Decoder, ActivationCheckpointingIsInertWithoutGrad) {
+  auto m = TinyModel(9);
+  auto ids = RandomIds(7, m->config().vocab_size, 9).unsqueeze(0);
+  torch::NoGradGuard ng;
+  auto a = m->ForwardHidden(ids);
+  m->set_activation_checkpointing(true);
+  EXPECT_TRUE(torch::equal(a, m->ForwardHidden(ids)));
+}
+
 }  // namespace
 }  // namespace iranker
