@@ -10,6 +10,7 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "model/autocast.h"
 #include "model/checkpoint.h"
 #include "learner/learner.h"
 #include "learner/token_key.h"
@@ -88,7 +89,11 @@ at::Tensor Critic::Forward(const std::vector<const std::vector<int32_t>*>& promp
     last[b] = static_cast<int64_t>(p.size()) - 1;
   }
   const auto device = head_->weight.device();
-  auto hidden = trunk_->ForwardHidden(ids.to(device));  // [B, T, H]
+  at::Tensor hidden;
+  {
+    AutocastGuard amp(options_.autocast == "bf16", device.type());
+    hidden = trunk_->ForwardHidden(ids.to(device));  // [B, T, H]
+  }
   auto h = hidden.index({torch::arange(B, torch::TensorOptions().device(device)), last.to(device)});  // [B, H]
   return head_(h.to(torch::kFloat32)).squeeze(-1);
 }

@@ -11,6 +11,7 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "model/autocast.h"
 #include "model/checkpoint.h"
 #include "learner/advantages.h"
 #include "learner/losses.h"
@@ -29,6 +30,9 @@ Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& option
   if (options_.kl_coef > 0) {
     reference_ = CloneDecoder(*policy_);
     for (auto& p : reference_->parameters()) p.set_requires_grad(false);
+    if (options_.reference_dtype != "same")
+      reference_->to(options_.reference_dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
+    if (options_.reference_device == "cpu") reference_->to(torch::kCPU);
     reference_->eval();
   }
   if (options_.algorithm == "ppo") critic_ = std::make_unique<Critic>(*policy_, options_);
@@ -96,6 +100,7 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   double pg = 0, kl = 0, ent = 0, clipped = 0, ratio = 0, tokens = 0, mismatch = 0, mismatch_n = 0;
   double padded = 0, computed = 0;
   const auto device = policy_->parameters().front().device();
+  const bool bf16 = options_.autocast == "bf16";  // forward passes under autocast (fp32 master weights)
   // Scores a set of rows: lp/entropy/mask are [N, S] with row r's response starting at offset[r].
   auto apply = [&](const std::vector<size_t>& rows, const std::vector<int64_t>& offset, const at::Tensor& lp,
                    const at::Tensor& entropy, const at::Tensor& ref_lp, const at::Tensor& mask, bool last) {
@@ -173,11 +178,15 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
       const auto& prompt = kept[rows[0]].prompt;
       std::vector<const std::vector<int32_t>*> responses;
       for (size_t r : rows) responses.push_back(&kept[r].response);
-      auto sc = ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature, options_.entropy_coef > 0);
+      SharedPrefixScores sc;
+      {
+        AutocastGuard amp(bf16, device.type());
+        sc = ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature, options_.entropy_coef > 0);
+      }
       at::Tensor ref;
       if (reference_) {
         torch::NoGradGuard ng;
-        ref = ScoreSharedPrefix(*reference_, prompt, responses, options_.temperature).logprobs;
+        ref = ScoreSharedPrefix(*reference_, prompt, responses, options_.temperature).logprobs.to(device);
       }
       apply(rows, std::vector<int64_t>(rows.size(), 0), sc.logprobs, sc.entropy, ref, sc.mask,
             micro_batches + 1 == int64_t(plan.size()));
@@ -215,11 +224,16 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
       }
       ids = ids.to(device);
       mask = mask.to(device);
-      auto sc = ScoreTokens(*policy_, ids, mask, options_.temperature, options_.entropy_coef > 0);
+      TokenScores sc;
+      {
+        AutocastGuard amp(bf16, device.type());
+        sc = ScoreTokens(*policy_, ids, mask, options_.temperature, options_.entropy_coef > 0);
+      }
       at::Tensor ref;
       if (reference_) {
         torch::NoGradGuard ng;
-        ref = ScoreTokens(*reference_, ids, mask, options_.temperature).logprobs;
+        const auto ref_device = reference_->parameters().front().device();
+        ref = ScoreTokens(*reference_, ids.to(ref_device), mask.to(ref_device), options_.temperature).logprobs.to(device);
       }
       apply(mb, offset, sc.logprobs, sc.entropy, ref, mask, micro_batches + 1 == int64_t(batches.size()));
       ++micro_batches;

@@ -31,6 +31,12 @@ struct LearnerOptions {
   // prompt; their responses attend to its keys and values.
   bool share_prefix = true;
   bool activation_checkpointing = false;  // recompute each layer's activations in backward
+  // "bf16": the learner's forward passes under bf16 autocast, parameters/gradients/optimizer in
+  // the parameters' dtype (fp32 master weights). "none": the parameters' dtype throughout.
+  std::string autocast = "none";
+  // The frozen KL reference policy (kl_coef > 0): its dtype and device, or the policy's ("same").
+  std::string reference_dtype = "same";
+  std::string reference_device = "same";
   double temperature = 1.0;      // must equal the actor's sampling temperature
   bool normalize_std = true;     // GRPO: divide by the group's standard deviation
   // Stale data: trajectories more than max_staleness policy versions old are dropped
@@ -67,6 +73,10 @@ struct LearnerOptions {
     v.Field("loss_agg", loss_agg, "Loss aggregation over tokens.", OneOf({"token_mean", "seq_mean"}));
     v.Field("micro_batch_tokens", micro_batch_tokens, "Padded tokens per micro-batch.", AtLeast(1));
     v.Field("share_prefix", share_prefix, "Compute a prompt shared by several samples once.");
+    v.Field("autocast", autocast, "Mixed precision of the learner's forward passes (fp32 master weights).",
+            OneOf({"none", "bf16"}));
+    v.Field("reference_dtype", reference_dtype, "KL reference policy dtype.", OneOf({"same", "float32", "bfloat16"}));
+    v.Field("reference_device", reference_device, "KL reference policy device.", OneOf({"same", "cpu"}));
     v.Field("activation_checkpointing", activation_checkpointing,
             "Keep one layer's activations at a time in training and recompute them in backward (less memory, ~1/3 more compute).");
     v.Field("temperature", temperature, "Logit temperature; must equal the actor's.", Range(1e-3, 100.0));

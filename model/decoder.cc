@@ -146,7 +146,6 @@ at::Tensor DecoderLM::LayerForward(size_t l, const at::Tensor& x, const at::Tens
   const int64_t h = cfg_.num_attention_heads, kvh = cfg_.num_key_value_heads, g = h / kvh;
   const int64_t hd = cfg_.HeadDim();
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-  const bool low_precision = x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kFloat64;
   Layer& layer = *layer_ptrs_[l];
   auto hn = RmsNorm(x, layer.in_norm->weight, cfg_.rms_norm_eps);
   auto q = layer.attn->q(hn).view({B, T, h, hd});
@@ -159,7 +158,8 @@ at::Tensor DecoderLM::LayerForward(size_t l, const at::Tensor& x, const at::Tens
   auto [keys, values] = kv(l, k.permute({0, 2, 1, 3}), v.permute({0, 2, 1, 3}));
   const int64_t L = keys.size(2);
   auto scores = torch::matmul(qg, keys.transpose(-1, -2)).view({B, kvh, g, T, L});
-  if (low_precision) scores = scores.to(torch::kFloat32);
+  // bf16 parameters, or bf16 products under autocast: the softmax runs in fp32.
+  if (scores.scalar_type() != torch::kFloat32 && scores.scalar_type() != torch::kFloat64) scores = scores.to(torch::kFloat32);
   scores = (scores * scale).masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
   auto probs = torch::softmax(scores, -1).to(values.scalar_type()).view({B, kvh, g * T, L});
   auto ctx = torch::matmul(probs, values).view({B, kvh, g, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, h * hd});

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <functional>
 #include <torch/torch.h>
 
@@ -390,6 +392,64 @@ TEST(Learner, SharedPrefixGivesTheSameUpdate) {
   EXPECT_NEAR(ma["pg_loss"], mb["pg_loss"], 1e-6);
   EXPECT_NEAR(ma["entropy"], mb["entropy"], 1e-5);
   ExpectClose(*a, *b, 1e-6);  // norm weights are ~1: one float ulp is 1.2e-7
+}
+
+// bf16 autocast: the forward passes' products run in bf16 (the log-probabilities differ from the
+// actor's fp32 ones by more than fp32 rounding), the parameters stay fp32 and it still learns.
+TEST(Learner, Bf16AutocastKeepsFp32MasterWeightsAndLearns) {
+  auto m = testing::TinyModel(31);
+  LearnerOptions o;
+  o.lr = 3e-3;
+  o.autocast = "bf16";
+  Learner learner(m, o, 40);
+  double mismatch = 0;
+  for (int step = 0; step < 40; ++step) {
+    auto metrics = learner.Step(Rollout(*m, learner.version(), 16, step));
+    mismatch = std::max(mismatch, metrics["logprob_mismatch"]);
+  }
+  EXPECT_GT(ProbOf7(*m), 0.5);
+  EXPECT_GT(mismatch, 1e-5) << "autocast did not reach the forward pass";
+  EXPECT_LT(mismatch, 0.1);
+  for (const auto& p : m->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat32);
+  // The padded path (and the activation-checkpointed recomputation) runs under autocast too.
+  LearnerOptions padded = o;
+  padded.share_prefix = false;
+  padded.activation_checkpointing = true;
+  auto m2 = testing::TinyModel(31);
+  auto metrics = Learner(m2, padded, 5).Step(Rollout(*m2, 0, 16, 1));
+  EXPECT_GT(metrics["logprob_mismatch"], 1e-5);
+  EXPECT_TRUE(std::isfinite(metrics["grad_norm"]));
+}
+
+TEST(Learner, ActivationCheckpointingGivesTheSameUpdate) {
+  for (bool share : {true, false}) {
+    LearnerOptions plain = LinearUpdate(), ckpt = LinearUpdate();
+    plain.share_prefix = ckpt.share_prefix = share;
+    ckpt.activation_checkpointing = true;
+    auto a = testing::TinyModel(35), b = testing::TinyModel(35);
+    auto batch = FixedBatch(12, 3);
+    auto ma = Learner(a, plain, 5).Step(batch);
+    auto mb = Learner(b, ckpt, 5).Step(batch);
+    EXPECT_NEAR(ma["pg_loss"], mb["pg_loss"], 1e-7) << share;
+    ExpectClose(*a, *b, 1e-6);
+  }
+}
+
+// The KL reference policy in another dtype: at step 0 the policy equals the reference, so the KL
+// is 0 exactly with a reference of the same dtype and small but not 0 with a bf16 one.
+TEST(Learner, ReferencePolicyDtypeAndDevice) {
+  auto batch = FixedBatch(8, 3);
+  LearnerOptions same = LinearUpdate();
+  same.kl_coef = 0.1;
+  LearnerOptions bf16 = same;
+  bf16.reference_dtype = "bfloat16";
+  bf16.reference_device = "cpu";
+  auto a = testing::TinyModel(36), b = testing::TinyModel(36);
+  auto ma = Learner(a, same, 5).Step(batch);
+  auto mb = Learner(b, bf16, 5).Step(batch);
+  EXPECT_EQ(ma["kl"], 0.0);
+  EXPECT_GT(std::abs(mb["kl"]), 0.0);
+  EXPECT_LT(std::abs(mb["kl"]), 0.05);
 }
 
 TEST(Learner, LearningRateSchedule) {
