@@ -83,20 +83,30 @@ TEST(commStream, LoadBalancesAcrossLearnersOverTcp) {
   std::this_thread::sleep_for(200ms);  // their CREDIT replies reach the actor
   std::set<uint64_t> got0, got1;
   // The learners take batches until the actor's Flush has returned (every batch accepted), however
-  // slowly a loaded machine delivers them.
+  // slowly a loaded machine delivers them. Each takes 5 ms per batch, as a training learner would
+  // take time: one learner alone cannot keep up, so a share reaching each does not depend on how
+  // the machine schedules the two consumer threads (a busy CI machine once starved one of them).
   std::atomic<bool> flushed{false};
   std::thread t0([&] {
     TrajectoryBatch b;
     while (true) {
-      if (l0.Receive(&b, 100ms)) got0.insert(b.batch_seq);
-      else if (flushed) break;
+      if (l0.Receive(&b, 100ms)) {
+        got0.insert(b.batch_seq);
+        std::this_thread::sleep_for(5ms);
+      } else if (flushed) {
+        break;
+      }
     }
   });
   std::thread t1([&] {
     TrajectoryBatch b;
     while (true) {
-      if (l1.Receive(&b, 100ms)) got1.insert(b.batch_seq);
-      else if (flushed) break;
+      if (l1.Receive(&b, 100ms)) {
+        got1.insert(b.batch_seq);
+        std::this_thread::sleep_for(5ms);
+      } else if (flushed) {
+        break;
+      }
     }
   });
   bool sent = true;
