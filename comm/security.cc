@@ -1,5 +1,4 @@
 #include "comm/security.h"
-#include "comm/zmq_util.h"
 
 #include <sys/stat.h>
 
@@ -10,6 +9,7 @@
 #include "base/atomic_file.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "comm/zmq_util.h"
 
 namespace iranker::comm {
 

@@ -479,6 +479,9 @@ struct TrajectoryReceiver::Impl {
   std::string error;                      // guarded by mu
   bool stop = false;                      // guarded by mu
   std::map<Key, Peer> peers;              // I/O thread only
+  // I/O thread only: receipts owed from the current ReadAll pass, sent as one RECEIPT message per
+  // actor incarnation.
+  std::map<Key, std::vector<uint64_t>> receipts;
   std::atomic<int> live{0};
   std::thread thread;
 
@@ -554,9 +557,6 @@ struct TrajectoryReceiver::Impl {
       cv.notify_all();
     }
   }
-
-  // Receipts owed from the current ReadAll pass, one RECEIPT message per actor incarnation.
-  std::map<Key, std::vector<uint64_t>> receipts;
 
   void FlushReceipts() {
     for (auto& [key, seqs] : receipts) {

@@ -20,12 +20,12 @@ void WakeFd::Signal() {
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(fd_, &one, sizeof one);
 }
-void NameThisThread(const char* name) { ::pthread_setname_np(::pthread_self(), name); }
-
 void WakeFd::Drain() {
   uint64_t v;
   [[maybe_unused]] ssize_t n = ::read(fd_, &v, sizeof v);
 }
+
+void NameThisThread(const char* name) { ::pthread_setname_np(::pthread_self(), name); }
 
 namespace {
 void ReleaseShared(void*, void* hint) {

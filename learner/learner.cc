@@ -101,6 +101,7 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   double padded = 0, computed = 0;
   const auto device = policy_->parameters().front().device();
   const bool bf16 = options_.autocast == "bf16";  // forward passes under autocast (fp32 master weights)
+  const auto ref_device = reference_ ? reference_->parameters().front().device() : device;
   // Scores a set of rows: lp/entropy/mask are [N, S] with row r's response starting at offset[r].
   auto apply = [&](const std::vector<size_t>& rows, const std::vector<int64_t>& offset, const at::Tensor& lp,
                    const at::Tensor& entropy, const at::Tensor& ref_lp, const at::Tensor& mask, bool last) {
@@ -178,11 +179,10 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
       const auto& prompt = kept[rows[0]].prompt;
       std::vector<const std::vector<int32_t>*> responses;
       for (size_t r : rows) responses.push_back(&kept[r].response);
-      SharedPrefixScores sc;
-      {
+      const auto sc = [&] {
         AutocastGuard amp(bf16, device.type());
-        sc = ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature, options_.entropy_coef > 0);
-      }
+        return ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature, options_.entropy_coef > 0);
+      }();
       at::Tensor ref;
       if (reference_) {
         torch::NoGradGuard ng;
@@ -224,15 +224,13 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
       }
       ids = ids.to(device);
       mask = mask.to(device);
-      TokenScores sc;
-      {
+      const auto sc = [&] {
         AutocastGuard amp(bf16, device.type());
-        sc = ScoreTokens(*policy_, ids, mask, options_.temperature, options_.entropy_coef > 0);
-      }
+        return ScoreTokens(*policy_, ids, mask, options_.temperature, options_.entropy_coef > 0);
+      }();
       at::Tensor ref;
       if (reference_) {
         torch::NoGradGuard ng;
-        const auto ref_device = reference_->parameters().front().device();
         ref = ScoreTokens(*reference_, ids.to(ref_device), mask.to(ref_device), options_.temperature).logprobs.to(device);
       }
       apply(mb, offset, sc.logprobs, sc.entropy, ref, mask, micro_batches + 1 == int64_t(batches.size()));

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "base/error.h"
 #include "model/recompute.h"
@@ -132,11 +133,11 @@ std::vector<std::pair<std::string, at::Tensor>> DecoderLM::NamedWeights() const 
   return out;
 }
 
-std::pair<at::Tensor, at::Tensor> DecoderLM::Rotary(const at::Tensor& pos) {
+std::pair<at::Tensor, at::Tensor> DecoderLM::Rotary(const at::Tensor& pos, c10::ScalarType dtype) {
   auto inv = inv_freq_.to(pos.device());
   auto freqs = pos.to(torch::kFloat32).unsqueeze(-1) * inv;  // [B, T, hd/2]
   auto emb = torch::cat({freqs, freqs}, -1);
-  return {emb.cos(), emb.sin()};
+  return {emb.cos().to(dtype).unsqueeze(2), emb.sin().to(dtype).unsqueeze(2)};
 }
 
 template <class KV>
@@ -171,11 +172,14 @@ at::Tensor DecoderLM::FinalNorm(const at::Tensor& x) { return RmsNorm(x, final_n
 
 template <class KV>
 at::Tensor DecoderLM::RunLayers(at::Tensor x, const at::Tensor& pos, const at::Tensor& mask, KV&& kv) {
-  auto [cos, sin] = Rotary(pos);
-  cos = cos.to(x.scalar_type()).unsqueeze(2);  // [B, T, 1, hd]
-  sin = sin.to(x.scalar_type()).unsqueeze(2);
+  auto [cos, sin] = Rotary(pos, x.scalar_type());
   for (size_t l = 0; l < layer_ptrs_.size(); ++l) x = LayerForward(l, x, cos, sin, mask, kv);
   return FinalNorm(x);
+}
+
+std::vector<at::Tensor> DecoderLM::TrainingLayer(const LayerFn& layer, size_t l, const std::vector<at::Tensor>& in) {
+  if (!activation_checkpointing_ || !torch::GradMode::is_enabled()) return layer(l, in);
+  return Recompute([layer, l](const std::vector<at::Tensor>& x) { return layer(l, x); }, in);
 }
 
 std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tensor& prefix, const at::Tensor& suffix) {
@@ -187,10 +191,9 @@ std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tenso
   auto bopt = torch::TensorOptions().dtype(torch::kBool).device(prefix.device());
   auto xp = embed_(prefix.unsqueeze(0));
   auto xs = embed_(suffix);
-  auto [cp, sp] = Rotary(torch::arange(P, i64).unsqueeze(0));
-  auto [cs, ss] = Rotary(torch::arange(P, P + S, i64).unsqueeze(0));
-  cp = cp.to(xp.scalar_type()).unsqueeze(2), sp = sp.to(xp.scalar_type()).unsqueeze(2);
-  cs = cs.to(xp.scalar_type()).unsqueeze(2), ss = ss.to(xp.scalar_type()).unsqueeze(2);
+  at::Tensor cp, sp, cs, ss;  // named tensors, not structured bindings: the layer lambda copies them
+  std::tie(cp, sp) = Rotary(torch::arange(P, i64).unsqueeze(0), xp.scalar_type());
+  std::tie(cs, ss) = Rotary(torch::arange(P, P + S, i64).unsqueeze(0), xp.scalar_type());
   auto prefix_mask = torch::ones({P, P}, bopt).tril().view({1, 1, 1, P, P});
   // Suffix token t sees the whole prefix and suffix tokens 0..t.
   auto suffix_mask = torch::cat({torch::ones({S, P}, bopt), torch::ones({S, S}, bopt).tril()}, 1).view({1, 1, 1, S, P + S});
@@ -207,10 +210,8 @@ std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tenso
     });
     return std::vector<at::Tensor>{next_p, next_s};
   };
-  const bool recompute = activation_checkpointing_ && torch::GradMode::is_enabled();
   for (size_t l = 0; l < layer_ptrs_.size(); ++l) {
-    auto out = recompute ? Recompute([layer, l](const std::vector<at::Tensor>& in) { return layer(l, in); }, {xp, xs})
-                         : layer(l, {xp, xs});
+    auto out = TrainingLayer(layer, l, {xp, xs});
     xp = out[0], xs = out[1];
   }
   return {FinalNorm(xp[0][P - 1]), FinalNorm(xs)};
@@ -221,16 +222,14 @@ at::Tensor DecoderLM::ForwardHidden(const at::Tensor& ids) {
   const int64_t B = ids.size(0), T = ids.size(1);
   auto pos = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(ids.device())).unsqueeze(0).expand({B, T});
   auto causal = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(ids.device())).tril().view({1, 1, 1, T, T});
-  auto attend_to_own = [](size_t, const at::Tensor& k, const at::Tensor& v) { return std::make_pair(k, v); };
-  if (!activation_checkpointing_ || !torch::GradMode::is_enabled())
-    return RunLayers(embed_(ids), pos, causal, attend_to_own);
   auto x = embed_(ids);
-  auto rot = Rotary(pos);
-  at::Tensor cos = rot.first.to(x.scalar_type()).unsqueeze(2), sin = rot.second.to(x.scalar_type()).unsqueeze(2);
-  for (size_t l = 0; l < layer_ptrs_.size(); ++l)
-    x = Recompute([this, l, cos, sin, causal, attend_to_own](const std::vector<at::Tensor>& in) {
-          return std::vector<at::Tensor>{LayerForward(l, in[0], cos, sin, causal, attend_to_own)};
-        }, {x})[0];
+  at::Tensor cos, sin;  // named tensors, not structured bindings: the layer lambda copies them
+  std::tie(cos, sin) = Rotary(pos, x.scalar_type());
+  auto layer = [this, cos, sin, causal](size_t l, const std::vector<at::Tensor>& in) {
+    auto attend_to_own = [](size_t, const at::Tensor& k, const at::Tensor& v) { return std::make_pair(k, v); };
+    return std::vector<at::Tensor>{LayerForward(l, in[0], cos, sin, causal, attend_to_own)};
+  };
+  for (size_t l = 0; l < layer_ptrs_.size(); ++l) x = TrainingLayer(layer, l, {x})[0];
   return FinalNorm(x);
 }
 

@@ -19,6 +19,7 @@
 #include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -95,7 +96,12 @@ class DecoderLM : public torch::nn::Module {
   at::Tensor LayerForward(size_t l, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
                           const at::Tensor& mask, KV&& kv);
   at::Tensor FinalNorm(const at::Tensor& x);
-  std::pair<at::Tensor, at::Tensor> Rotary(const at::Tensor& pos);  // cos, sin [B, T, hd]
+  // Layer l of a training forward, inputs -> outputs; under activation checkpointing (and grad
+  // mode) it keeps only its inputs and runs again in backward, so it holds tensors by value.
+  using LayerFn = std::function<std::vector<at::Tensor>(size_t, const std::vector<at::Tensor>&)>;
+  std::vector<at::Tensor> TrainingLayer(const LayerFn& layer, size_t l, const std::vector<at::Tensor>& in);
+  // cos, sin [B, T, 1, hd] in dtype (computed in fp32) for positions pos [B, T].
+  std::pair<at::Tensor, at::Tensor> Rotary(const at::Tensor& pos, c10::ScalarType dtype);
 
   ModelConfig cfg_;
   torch::nn::Module* body_ = nullptr;  // "model"

@@ -105,6 +105,11 @@ class CollectiveDataParallel : public DataParallel {
     last_.clear();
   }
   std::map<std::string, double> LastStats() const override { return last_; }
+  double SumScalar(double x) override {
+    std::vector<double> v = {x};
+    c_.AllreduceSumDoubles(&v, "learner scalar");
+    return v[0];
+  }
 
  private:
   comm::GradientBucketer* BucketerFor(const std::vector<at::Tensor>& params) {
@@ -142,14 +147,6 @@ class CollectiveDataParallel : public DataParallel {
     }
   }
 
- public:
-  double SumScalar(double x) override {
-    std::vector<double> v = {x};
-    c_.AllreduceSumDoubles(&v, "learner scalar");
-    return v[0];
-  }
-
- private:
   comm::Collective& c_;
   comm::AllreduceOptions opt_;
   // Per parameter set (policy, critic), keyed by its first parameter; null: flat averaging.
