@@ -1,7 +1,11 @@
 #include "comm/stream.h"
 
+#include <poll.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -94,6 +98,7 @@ struct TrajectorySender::Impl {
   struct Learner {
     std::string endpoint;
     std::unique_ptr<zmq::socket_t> socket;
+    int socket_fd = -1;        // ZMQ_FD: readable when the socket may have news (edge-style)
     uint64_t incarnation = 0;  // 0: never heard from
     uint32_t window = 0;
     int inflight = 0;          // outstanding batches at this learner (sent or received)
@@ -109,6 +114,13 @@ struct TrajectorySender::Impl {
   WakeFd wake;
   WireStats wire;
 
+  // Two locks, always taken in this order: sock_mu guards the sockets and the per-learner state
+  // (whoever holds it may send and receive: the I/O thread, or a Send() caller that dispatches
+  // its batch itself, saving the hop through the I/O thread); mu guards the batch bookkeeping
+  // that callers wait on. Whoever releases sock_mu has just received on every socket until it
+  // had nothing (Pump), so a message that arrives later makes a socket's ZMQ_FD readable and
+  // wakes the I/O thread, which waits on those descriptors without touching the sockets.
+  std::mutex sock_mu;
   mutable std::mutex mu;
   std::condition_variable cv;
   std::deque<uint64_t> unsent;            // guarded by mu: seqs waiting for credit, in order
@@ -117,9 +129,9 @@ struct TrajectorySender::Impl {
   SenderStats st;                         // guarded by mu
   std::string error;                      // guarded by mu
   bool stop = false;                      // guarded by mu
-  std::vector<Learner> learners;          // I/O thread only (alive flags mirrored in live)
+  std::vector<Learner> learners;          // guarded by sock_mu (alive flags mirrored in live)
   std::atomic<int> live{0};
-  size_t rr = 0;
+  size_t rr = 0;                          // guarded by sock_mu
   std::thread thread;
 
   Impl(zmq::context_t& c, const StreamOptions& o, int32_t id, uint64_t inc)
@@ -138,6 +150,7 @@ struct TrajectorySender::Impl {
       ApplyClientSecurity(*l.socket, opt.security);
       try {
         l.socket->connect(ep);
+        l.socket_fd = l.socket->get(zmq::sockopt::fd);
       } catch (const zmq::error_t& e) {
         Fail(ErrorCode::kInvalidArgument, "actor ", actor_id, ": cannot connect to learner ", ep,
              ": ", e.what());
@@ -172,15 +185,16 @@ struct TrajectorySender::Impl {
           std::lock_guard<std::mutex> lock(mu);
           if (stop) return;
         }
-        std::vector<zmq::pollitem_t> items;
-        for (auto& l : learners) items.push_back({l.socket->handle(), 0, ZMQ_POLLIN, 0});
-        items.push_back({nullptr, wake.fd(), ZMQ_POLLIN, 0});
+        // The descriptors are fixed at construction: reading them needs no lock.
+        std::vector<pollfd> fds;
+        for (auto& l : learners) fds.push_back({l.socket_fd, POLLIN, 0});
+        fds.push_back({wake.fd(), POLLIN, 0});
         int64_t now = SteadyMs();
-        long timeout = std::clamp<int64_t>(next_hello - now, 0, 50);
-        zmq::poll(items.data(), items.size(), std::chrono::milliseconds(timeout));
-        if (items.back().revents & ZMQ_POLLIN) wake.Drain();
-        for (size_t i = 0; i < learners.size(); ++i)
-          if (items[i].revents & ZMQ_POLLIN) ReadFrom(static_cast<int>(i));
+        int timeout = static_cast<int>(std::clamp<int64_t>(next_hello - now, 0, 50));
+        if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR)
+          Fail(ErrorCode::kInternal, "poll failed: ", std::strerror(errno));
+        if (fds.back().revents & POLLIN) wake.Drain();
+        std::lock_guard<std::mutex> sock_lock(sock_mu);
         now = SteadyMs();
         if (now >= next_hello) {
           for (auto& l : learners)
@@ -189,7 +203,7 @@ struct TrajectorySender::Impl {
           next_hello = now + opt.heartbeat_ms;
         }
         CheckLiveness(now);
-        Dispatch(now);
+        Pump(now);
       }
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(mu);
@@ -199,11 +213,29 @@ struct TrajectorySender::Impl {
     }
   }
 
-  void ReadFrom(int li) {
+  // sock_mu held. Handles what every socket has, sends what credit allows, and ends with a
+  // receive that found nothing on every socket (see sock_mu).
+  void Pump(int64_t now) {
+    DrainAll();
+    for (int round = 0; round < 4; ++round) {
+      Dispatch(now);
+      if (!DrainAll()) return;  // nothing new (no credit, no ACK) since the dispatch
+    }
+  }
+
+  bool DrainAll() {  // sock_mu held; true when anything was read
+    bool any = false;
+    for (size_t i = 0; i < learners.size(); ++i) any |= ReadFrom(static_cast<int>(i));
+    return any;
+  }
+
+  bool ReadFrom(int li) {  // sock_mu held; reads until the socket has nothing
     Learner& l = learners[li];
+    bool any = false;
     while (true) {
       zmq::message_t m;
-      if (!l.socket->recv(m, zmq::recv_flags::dontwait)) return;
+      if (!l.socket->recv(m, zmq::recv_flags::dontwait)) return any;
+      any = true;
       TsanAcquire(m);
       MessageView v;
       if (!DecodeChecked(m.data(), m.size(), opt.max_message_bytes, &wire, l.endpoint, &v)) {
@@ -414,14 +446,22 @@ bool TrajectorySender::Send(TrajectoryBatch batch, std::chrono::milliseconds tim
   Impl::Outgoing o;
   o.frame = std::move(frame);
   s.outstanding.emplace(seq, std::move(o));
-  // The I/O thread needs waking only when this is the first batch waiting: otherwise it was woken
-  // for the earlier one and has not run yet, or it waits for credit, which an ACK brings.
-  const bool first = s.unsent.empty();
   s.unsent.push_back(seq);
   ++s.st.queued;
   lock.unlock();
-  if (first) s.wake.Signal();
   if (seq_out) *seq_out = seq;
+  // Dispatch from this thread when the sockets are free; otherwise the I/O thread is in a pass
+  // and is woken to make another (credit that arrives later wakes it through the sockets).
+  std::unique_lock<std::mutex> sock_lock(s.sock_mu, std::try_to_lock);
+  if (!sock_lock.owns_lock()) {
+    s.wake.Signal();
+    return true;
+  }
+  try {
+    s.Pump(SteadyMs());
+  } catch (const zmq::error_t& e) {
+    Fail(ErrorCode::kUnavailable, "actor ", s.actor_id, ": sending batch ", seq, ": ", e.what());
+  }
   return true;
 }
 
@@ -461,14 +501,31 @@ struct TrajectoryReceiver::Impl {
   };
   static constexpr size_t kTakenMemory = 4096;
 
+  // A consumer that has been out of Receive this long hands reading back to the I/O thread.
+  static constexpr int64_t kHandBackMs = 10;
+  // A reading consumer that owes acknowledgements sends them after waiting this long for more.
+  static constexpr int64_t kAckDelayMs = 1;
+
   zmq::context_t& ctx;
   StreamOptions opt;
   int rank;
   uint64_t incarnation = RandomNonZeroU64();
   std::string endpoint;
   zmq::socket_t socket;
+  int socket_fd = -1;  // ZMQ_FD: readable when the socket may have news (edge-style)
   std::shared_ptr<ZapHandler> zap;
-  WakeFd wake;
+  WakeFd wake;           // wakes the I/O thread
+  WakeFd consumer_wake;  // wakes a consumer waiting on the socket in Receive
+
+  // Who reads the socket. By default the I/O thread. A consumer that finds the queue empty in
+  // Receive reads it itself (decoding there, answering with ACKs directly) and keeps that role
+  // between calls, so a consumer taking batch after batch costs no hand-off between threads;
+  // once it has stayed out of Receive for kHandBackMs the I/O thread takes over again, so
+  // batches, HELLOs and receipts never wait on a busy learner. Two locks, always taken in this
+  // order: sock_mu guards the socket and the peer state (whoever holds it may send and receive),
+  // mu the queue and the roles. Whoever releases sock_mu has just received until the socket had
+  // nothing, so a later message makes socket_fd readable and wakes whoever waits on it.
+  std::mutex sock_mu;
   WireStats wire;
 
   mutable std::mutex mu;
@@ -478,9 +535,13 @@ struct TrajectoryReceiver::Impl {
   ReceiverStats st;                       // guarded by mu
   std::string error;                      // guarded by mu
   bool stop = false;                      // guarded by mu
-  std::map<Key, Peer> peers;              // I/O thread only
-  // I/O thread only: receipts owed from the current ReadAll pass, sent as one RECEIPT message per
-  // actor incarnation.
+  bool consumer_reader = false;           // guarded by mu: consumers (not the I/O thread) read
+  bool consumer_active = false;           // guarded by mu: a consumer is reading or waiting on it
+  bool consumer_polling = false;          // guarded by mu: ... waiting on socket_fd (wake it)
+  int64_t consumer_left_ms = 0;           // guarded by mu: when a consumer last left Receive
+  std::map<Key, Peer> peers;              // guarded by sock_mu
+  // Guarded by sock_mu: receipts owed for queued batches, sent as one RECEIPT message per actor
+  // incarnation (dropped for batches acknowledged in the same flush: the ACK says more).
   std::map<Key, std::vector<uint64_t>> receipts;
   std::atomic<int> live{0};
   std::thread thread;
@@ -497,6 +558,7 @@ struct TrajectoryReceiver::Impl {
     socket.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(opt.max_message_bytes));
     zap = ApplyServerSecurity(ctx, socket, opt.security, "iranker-stream");
     endpoint = BindResolved(socket, ep);
+    socket_fd = socket.get(zmq::sockopt::fd);
     thread = std::thread([this] {
       NameThisThread("ir-learner-io");
       Loop();
@@ -509,8 +571,11 @@ struct TrajectoryReceiver::Impl {
       stop = true;
     }
     wake.Signal();
+    consumer_wake.Signal();
     if (thread.joinable()) thread.join();
   }
+
+  size_t AckGroup() const { return std::max<size_t>(1, Window() / 2); }
 
   uint32_t Window() const {
     int n = std::max(1, live.load());
@@ -537,17 +602,28 @@ struct TrajectoryReceiver::Impl {
   void Loop() {
     try {
       while (true) {
+        bool watch_socket = true;
         {
           std::lock_guard<std::mutex> lock(mu);
           if (stop) return;
+          watch_socket = !consumer_reader;
         }
-        zmq::pollitem_t items[2] = {{socket.handle(), 0, ZMQ_POLLIN, 0},
-                                    {nullptr, wake.fd(), ZMQ_POLLIN, 0}};
-        zmq::poll(items, 2, std::chrono::milliseconds(std::min(50, opt.heartbeat_ms)));
-        if (items[1].revents & ZMQ_POLLIN) wake.Drain();
-        if (items[0].revents & ZMQ_POLLIN) ReadAll();
+        pollfd fds[2] = {{wake.fd(), POLLIN, 0}, {socket_fd, POLLIN, 0}};
+        int timeout = watch_socket ? std::min(50, opt.heartbeat_ms) : static_cast<int>(kHandBackMs);
+        if (::poll(fds, watch_socket ? 2 : 1, timeout) < 0 && errno != EINTR)
+          Fail(ErrorCode::kInternal, "poll failed: ", std::strerror(errno));
+        if (fds[0].revents & POLLIN) wake.Drain();
+        std::lock_guard<std::mutex> sock_lock(sock_mu);
         int64_t now = SteadyMs();
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          if (consumer_reader && !consumer_active && now - consumer_left_ms >= kHandBackMs)
+            consumer_reader = false;
+        }
+        // Also while a consumer reads: it may be away (up to kHandBackMs), or waiting on the
+        // socket, in which case a batch read here wakes it (Handle).
         SendAcks();
+        ReadAll(/*flush_receipts=*/true);
         Expire(now);
       }
     } catch (const std::exception& e) {
@@ -558,18 +634,25 @@ struct TrajectoryReceiver::Impl {
     }
   }
 
-  void FlushReceipts() {
+  void FlushReceipts() {  // sock_mu held
     for (auto& [key, seqs] : receipts) {
       auto it = peers.find(key);
-      if (it != peers.end()) SendTo(it->second.route, MsgType::kReceipt, SeqsPayload(key.second, seqs));
+      if (it != peers.end() && !seqs.empty())
+        SendTo(it->second.route, MsgType::kReceipt, SeqsPayload(key.second, seqs));
     }
     receipts.clear();
   }
 
-  void ReadAll() {
-    while (ReadOne()) {
+  // sock_mu held. Handles everything waiting and ends with a receive that found nothing (see
+  // sock_mu). A consumer leaves the receipts for its next SendAcks: the batch it takes now is
+  // acknowledged then, and needs no receipt.
+  void ReadAll(bool flush_receipts) {
+    while (true) {
+      while (ReadOne()) {
+      }
+      if (!flush_receipts || receipts.empty()) return;
+      FlushReceipts();
     }
-    FlushReceipts();
   }
 
   bool ReadOne() {  // false when nothing is waiting
@@ -652,6 +735,7 @@ struct TrajectoryReceiver::Impl {
     st.bytes_received += body.size();
     queue.push_back(std::move(item));
     cv.notify_one();
+    if (consumer_polling) consumer_wake.Signal();
   }
 
   void BadPayload(const std::string& peer) {
@@ -660,7 +744,7 @@ struct TrajectoryReceiver::Impl {
     ++st.malformed;
   }
 
-  void SendAcks() {
+  void SendAcks() {  // sock_mu held; then the receipts still owed
     std::vector<std::pair<Key, uint64_t>> acks;
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -679,8 +763,12 @@ struct TrajectoryReceiver::Impl {
         p.taken_order.pop_front();
       }
       by_peer[key].push_back(seq);
+      auto owed = receipts.find(key);
+      if (owed != receipts.end())
+        owed->second.erase(std::remove(owed->second.begin(), owed->second.end(), seq), owed->second.end());
     }
     for (const auto& [key, seqs] : by_peer) SendTo(peers.at(key).route, MsgType::kAck, SeqsPayload(key.second, seqs));
+    FlushReceipts();
   }
 
   void Expire(int64_t now) {
@@ -709,19 +797,69 @@ TrajectoryReceiver::~TrajectoryReceiver() = default;
 
 bool TrajectoryReceiver::Receive(TrajectoryBatch* out, std::chrono::milliseconds timeout) {
   Impl& s = *impl_;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::unique_lock<std::mutex> lock(s.mu);
-  bool ok = s.cv.wait_for(lock, timeout, [&] { return !s.error.empty() || !s.queue.empty(); });
-  if (!s.error.empty() && s.queue.empty())
-    Fail(ErrorCode::kUnavailable, "learner ", s.rank, " (", s.endpoint, "): ", s.error);
-  if (!ok) return false;
+  bool idle = false;  // waited kAckDelayMs with acknowledgements owed: send them now
+  while (true) {
+    if (!s.error.empty() && s.queue.empty())
+      Fail(ErrorCode::kUnavailable, "learner ", s.rank, " (", s.endpoint, "): ", s.error);
+    if (!s.queue.empty()) break;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline || s.stop) {
+      s.consumer_left_ms = SteadyMs();
+      return false;
+    }
+    if (s.consumer_active) {  // another consumer reads for us all
+      s.cv.wait_until(lock, deadline);
+      continue;
+    }
+    // Read the socket from this thread (see sock_mu).
+    s.consumer_active = true;
+    const bool claim = !s.consumer_reader;
+    s.consumer_reader = true;
+    // Acknowledgements go out in groups of half a window, or once no batch came for a moment:
+    // the actor still has credit for the other half meanwhile.
+    const bool ack_now = idle || s.taken.size() >= s.AckGroup();
+    lock.unlock();
+    if (claim) s.wake.Signal();  // the I/O thread stops waiting on the socket
+    try {
+      std::lock_guard<std::mutex> sock_lock(s.sock_mu);
+      if (ack_now) s.SendAcks();
+      s.ReadAll(/*flush_receipts=*/false);
+    } catch (const std::exception& e) {
+      lock.lock();
+      s.consumer_active = false;
+      s.cv.notify_all();
+      Fail(ErrorCode::kUnavailable, "learner ", s.rank, " (", s.endpoint, "): ", e.what());
+    }
+    lock.lock();
+    if (s.queue.empty() && s.error.empty() && !s.stop) {
+      s.consumer_polling = true;
+      const bool owed = !s.taken.empty();
+      lock.unlock();
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now).count();
+      if (owed) left = std::min<int64_t>(left, Impl::kAckDelayMs);
+      pollfd fds[2] = {{s.consumer_wake.fd(), POLLIN, 0}, {s.socket_fd, POLLIN, 0}};
+      const int ready = ::poll(fds, 2, static_cast<int>(std::clamp<int64_t>(left, 0, 50)));
+      if (ready == 0 && owed) idle = true;
+      if (fds[0].revents & POLLIN) s.consumer_wake.Drain();
+      lock.lock();
+      s.consumer_polling = false;
+    }
+    s.consumer_active = false;
+    s.cv.notify_all();  // another consumer may take over reading
+  }
   Impl::Item item = std::move(s.queue.front());
   s.queue.pop_front();
-  // One wake-up per batch of acknowledgements: a non-empty list has a wake-up pending already.
+  // Acknowledged by this consumer on its next read, or by the I/O thread: it is woken once per
+  // list (a non-empty list has a wake-up pending already) unless consumers read.
   const bool first = s.taken.empty();
   s.taken.emplace_back(item.key, item.seq);
   ++s.st.delivered;
+  s.consumer_left_ms = SteadyMs();
+  const bool wake_io = first && !s.consumer_reader;
   lock.unlock();
-  if (first) s.wake.Signal();
+  if (wake_io) s.wake.Signal();
   *out = std::move(item.batch);
   return true;
 }

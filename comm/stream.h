@@ -10,7 +10,8 @@
 //           have at most `window` batches at that learner that the learner has not taken yet.
 //   BATCH   actor -> learner  one TrajectoryBatch (actor_id, actor_incarnation, batch_seq set by
 //           the sender). Sent only within the window; load-balanced round-robin over learners.
-//   RECEIPT learner -> actor  {seqs}: queued at the learner; the actor stops resending them.
+//   RECEIPT learner -> actor  {seqs}: queued at the learner; the actor stops resending them. Left
+//           out for a batch whose ACK goes out in the same flush.
 //   ACK     learner -> actor  {seqs}: taken by the learner (Receive returned them) = accepted. Only
 //           now does the actor forget the batch.
 //   REFUSE  learner -> actor  {seq, reason}: not queued (learner queue full -> sent again later;
@@ -27,8 +28,14 @@
 // Nothing is dropped silently: every refusal, duplicate, reject and loss is counted in the stats,
 // and a sender destroyed with unaccepted batches logs how many.
 //
-// Threads: each endpoint object runs one I/O thread that owns its sockets; the public methods
-// are thread-safe and talk to it under a mutex plus an eventfd wake-up. Destructors stop and join.
+// Threads: each endpoint object runs one I/O thread for heartbeats, timers and whatever arrives
+// while no caller is there. The callers do the data path themselves when they can: Send()
+// dispatches its batch on the caller's thread, and a consumer waiting in Receive() reads and
+// decodes from the socket itself and sends the ACKs (in groups of half a window, or when no batch
+// came for 1 ms), keeping that role while it calls again within 10 ms; so a steady stream costs
+// no hand-off between threads. A socket is used under its lock only, and the I/O thread waits on
+// the sockets' ZMQ_FD descriptors, never inside them. The public methods are thread-safe;
+// destructors stop and join.
 #pragma once
 
 #include <zmq.hpp>

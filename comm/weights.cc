@@ -1,7 +1,5 @@
 #include "comm/weights.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -334,8 +332,8 @@ size_t WeightPublisher::Publish(uint64_t version, const std::vector<TensorView>&
   v->chunk_bytes = static_cast<size_t>(s.opt.chunk_bytes);
   const std::string& b = *v->blob;
   for (size_t off = 0; off < b.size(); off += v->chunk_bytes)
-    v->chunk_hash.push_back(XXH3_64bits(b.data() + off, std::min(v->chunk_bytes, b.size() - off)));
-  v->blob_hash = XXH3_64bits(b.data(), b.size());
+    v->chunk_hash.push_back(Checksum64(b.data() + off, std::min(v->chunk_bytes, b.size() - off)));
+  v->blob_hash = Checksum64(b.data(), b.size());
   size_t size = b.size();
   {
     std::lock_guard<std::mutex> lock(s.mu);
@@ -547,7 +545,7 @@ struct WeightSubscriber::Impl {
     --dl.inflight;
     bool ok = chunk < dl.nchunks && off == static_cast<uint64_t>(chunk) * dl.chunk_bytes &&
               n == std::min<uint64_t>(dl.chunk_bytes, dl.size - off) && data.size() == n &&
-              XXH3_64bits(data.data(), n) == hash;
+              Checksum64(data.data(), n) == hash;
     if (!ok) {
       wire.Record(WireReject::kBadChecksum, opt.endpoint);
       {
@@ -572,7 +570,7 @@ struct WeightSubscriber::Impl {
     dl = Download();
     WeightSet ws;
     std::string why;
-    if (XXH3_64bits(blob->data(), blob->size()) != done.blob_hash) {
+    if (Checksum64(blob->data(), blob->size()) != done.blob_hash) {
       why = "whole-blob checksum mismatch";
     } else if (ParseWeights(blob, &ws, &why) && ws.version != done.version) {
       why = "blob version differs from the announced one";

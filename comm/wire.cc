@@ -1,6 +1,12 @@
 #include "comm/wire.h"
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <xxh_x86dispatch.h>
+#define IRANKER_XXH3_64 XXH3_64bits_dispatch
+#else
 #include <xxhash.h>
+#define IRANKER_XXH3_64 XXH3_64bits
+#endif
 
 #include <chrono>
 #include <cstring>
@@ -8,6 +14,8 @@
 #include "base/log.h"
 
 namespace iranker::comm {
+
+uint64_t Checksum64(const void* data, size_t size) { return IRANKER_XXH3_64(data, size); }
 
 namespace {
 template <class T>
@@ -83,7 +91,7 @@ void EncodeHeader(MsgType type, uint64_t sender, const void* payload, size_t pay
   PutAt<uint32_t>(out + 8, static_cast<uint32_t>(payload_size));
   PutAt<uint32_t>(out + 12, 0);
   PutAt<uint64_t>(out + 16, sender);
-  PutAt<uint64_t>(out + 24, XXH3_64bits(payload, payload_size));
+  PutAt<uint64_t>(out + 24, Checksum64(payload, payload_size));
 }
 
 std::string EncodeMessage(MsgType type, uint64_t sender, const void* payload,
@@ -114,7 +122,7 @@ WireReject DecodeMessage(const void* frame, size_t size, size_t max_message_byte
     return WireReject::kOversized;
   if (len != size - kWireHeaderBytes) return WireReject::kLengthMismatch;
   if (GetAt<uint32_t>(p + 12) != 0) return WireReject::kBadVersion;  // reserved for v2
-  if (XXH3_64bits(p + kWireHeaderBytes, len) != GetAt<uint64_t>(p + 24))
+  if (Checksum64(p + kWireHeaderBytes, len) != GetAt<uint64_t>(p + 24))
     return WireReject::kBadChecksum;
   out->type = static_cast<MsgType>(type);
   out->sender = GetAt<uint64_t>(p + 16);

@@ -209,7 +209,9 @@ TEST(commStream, DuplicatesAndMalformedFramesAreCountedNotDelivered) {
   EXPECT_EQ(st.malformed, 3u);
   EXPECT_NE(st.wire_rejects.find("truncated=1"), std::string::npos) << st.wire_rejects;
   EXPECT_NE(st.wire_rejects.find("bad_checksum=1"), std::string::npos) << st.wire_rejects;
-  // The peer got RECEIPT, RECEIPT, REFUSE(malformed), ACK, ACK in some order.
+  // The peer got RECEIPT (the duplicate while queued), REFUSE(malformed), ACK, ACK in some order,
+  // and a RECEIPT for the first batch unless its ACK went out in the same flush (a consumer
+  // that reads the socket itself acknowledges without a receipt).
   std::map<MsgType, int> replies;
   zmq::message_t m;
   while (raw.recv(m, zmq::recv_flags::dontwait)) {
@@ -217,7 +219,8 @@ TEST(commStream, DuplicatesAndMalformedFramesAreCountedNotDelivered) {
     ASSERT_EQ(DecodeMessage(m.data(), m.size(), 1 << 20, &v), WireReject::kOk);
     replies[v.type]++;
   }
-  EXPECT_EQ(replies[MsgType::kReceipt], 2);
+  EXPECT_GE(replies[MsgType::kReceipt], 1);
+  EXPECT_LE(replies[MsgType::kReceipt], 2);
   EXPECT_EQ(replies[MsgType::kAck], 2);
   EXPECT_EQ(replies[MsgType::kRefuse], 1);
 }

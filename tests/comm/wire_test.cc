@@ -2,6 +2,7 @@
 #include "comm/wire.h"
 
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <cstring>
 #include <random>
@@ -10,6 +11,22 @@ namespace iranker::comm {
 namespace {
 
 constexpr size_t kLimit = 1 << 20;
+
+// Checksum64 goes through libxxhash's CPU dispatch; every path must give the portable XXH3 value,
+// or peers on different CPUs would reject each other's frames.
+TEST(commWire, ChecksumIsPortableXxh3) {
+  std::mt19937 rng(7);
+  std::string buf(1 << 20, '\0');
+  for (auto& c : buf) c = static_cast<char>(rng());
+  for (size_t n : {0, 1, 3, 16, 17, 128, 129, 240, 241, 1000, 4096, 65537, 1 << 20})
+    for (size_t off : {0, 1, 7})
+      if (off + n <= buf.size()) {
+        EXPECT_EQ(comm::Checksum64(buf.data() + off, n), XXH3_64bits(buf.data() + off, n))
+            << n << " bytes at offset " << off;
+      }
+  // A fixed vector pins the value itself, not just the two entry points' agreement.
+  EXPECT_EQ(comm::Checksum64("iranker", 7), 0x16166a280df8ca28ULL);
+}
 
 TEST(commWire, RoundTrip) {
   std::string payload = "hello, learner";
