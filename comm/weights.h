@@ -4,14 +4,16 @@
 // (SerializeWeights) under a policy version that must increase with every Publish. It binds a
 // ROUTER; each subscriber (actor) connects a DEALER and, on its own I/O thread:
 //   POLL     sub -> pub  {version it has}, every poll_ms (also the heartbeat)
-//   ANNOUNCE pub -> sub  {version, blob bytes, chunk bytes, chunk count, XXH3 of the blob}; the
+//   ANNOUNCE pub -> sub  {version, blob bytes, chunk bytes, chunk count, blob checksum}; the
 //            reply to POLL, and pushed to recently seen subscribers on every Publish
 //   REQUEST  sub -> pub  {version, chunk}; at most chunks_in_flight outstanding (credit)
 //   CHUNK    pub -> sub  two frames: header {version, chunk, offset, size, XXH3 of the data} and
 //            the data itself (sent zero-copy from the published blob)
 //   STALE    pub -> sub  the requested version was replaced; the subscriber starts over
 // A late joiner's first POLL is answered with the latest version, so it catches up at once. Every
-// chunk and the whole blob are checksummed; a mismatch is counted and the chunk re-requested.
+// chunk is checksummed (XXH3 of its data: a mismatch is counted and the chunk re-requested), and
+// so is the whole blob: its checksum is the XXH3 of the chunks' checksums in order, which the
+// verified chunks must reproduce (one pass over the data on each side, not two).
 // A download making no progress for peer_timeout_ms restarts.
 //
 // The actor never blocks on this: the subscriber downloads in the background, and between

@@ -9,6 +9,9 @@
 #include <thread>
 
 #include "base/error.h"
+#include "comm/bytes.h"
+#include "comm/wire.h"
+#include "comm/zmq_util.h"
 
 namespace iranker::comm {
 namespace {
@@ -109,6 +112,36 @@ TEST(commWeights, LateJoinerGetsCurrentVersionAndFollowsNewOnes) {
   EXPECT_TRUE(st.publisher_alive);
 }
 
+// Versions of one size reuse released buffers on both sides (BlobRecycler). A reused buffer still
+// holds the older version, so every byte must be rewritten: here tensor "a" shrinks from 60 bytes
+// to 4 inside the same 64-byte slot, and the received blob must equal a fresh serialisation byte
+// for byte (padding zeroed, nothing stale).
+TEST(commWeights, VersionsOfOneSizeReuseBuffersAndMatchAFreshBlob) {
+  zmq::context_t ctx;
+  WeightsOptions opt = FastOptions();
+  WeightPublisher pub(ctx, opt);
+  opt.endpoint = pub.endpoint();
+  WeightSubscriber sub(ctx, opt, 3);
+  std::vector<float> big(30000);
+  WeightSet held;  // what the actor holds; replacing it releases the older buffer
+  for (uint64_t v = 1; v <= 6; ++v) {
+    std::vector<float> a(v <= 2 ? 15 : 1, 100.0f + v);
+    std::fill(big.begin(), big.end(), static_cast<float>(v));
+    std::vector<TensorView> views = {
+        {"a", DType::kFloat32, {static_cast<int64_t>(a.size())}, a.data(), a.size() * 4},
+        {"b", DType::kFloat32, {static_cast<int64_t>(big.size())}, big.data(), big.size() * 4}};
+    pub.Publish(v, views);
+    WeightSet ws;
+    ASSERT_TRUE(sub.WaitFor(v, &ws, 5s)) << v;
+    ASSERT_EQ(ws.version, v);
+    const std::string fresh = SerializeWeights(v, views);
+    ASSERT_EQ(ws.blob->size(), fresh.size()) << v;
+    EXPECT_TRUE(*ws.blob == fresh) << "version " << v << " differs from a fresh serialisation";
+    held = std::move(ws);
+  }
+  EXPECT_EQ(sub.stats().chunk_rejects, 0u);
+}
+
 TEST(commWeights, SeveralSubscribersGetIdenticalBytes) {
   zmq::context_t ctx;
   WeightsOptions opt = FastOptions();
@@ -140,6 +173,107 @@ TEST(commWeights, SubscriberWaitsForAPublisherThatStartsLater) {
   pub.Publish(4, m.Views());
   ASSERT_TRUE(sub.WaitFor(4, &ws, 5s));
   ExpectMatches(ws, m);
+}
+
+// A publisher driven by hand, to corrupt what it serves: a chunk whose data does not match its
+// checksum is rejected and fetched again; a blob whose chunks do not reproduce the announced
+// blob checksum is rejected whole, and the subscriber never stages it.
+class HandPublisher {
+ public:
+  HandPublisher(zmq::context_t& ctx, const std::string& endpoint) : router_(ctx, zmq::socket_type::router) {
+    router_.set(zmq::sockopt::linger, 0);
+    router_.bind(endpoint);
+  }
+  void Offer(uint64_t version, std::string blob, size_t chunk_bytes, bool wrong_blob_checksum) {
+    version_ = version;
+    blob_ = std::move(blob);
+    chunk_bytes_ = chunk_bytes;
+    hashes_.clear();
+    for (size_t off = 0; off < blob_.size(); off += chunk_bytes_)
+      hashes_.push_back(Checksum64(blob_.data() + off, std::min(chunk_bytes_, blob_.size() - off)));
+    blob_hash_ = Checksum64(hashes_.data(), hashes_.size() * 8) ^ (wrong_blob_checksum ? 1 : 0);
+  }
+  // Serves polls and requests for a while; the first `corrupt` chunks it sends carry flipped data
+  // under the right checksum.
+  void Serve(std::chrono::milliseconds for_how_long, int corrupt = 0) {
+    auto end = std::chrono::steady_clock::now() + for_how_long;
+    while (std::chrono::steady_clock::now() < end) {
+      zmq::message_t route, body;
+      if (!router_.recv(route, zmq::recv_flags::dontwait)) {
+        std::this_thread::sleep_for(1ms);
+        continue;
+      }
+      ASSERT_TRUE(router_.recv(body));
+      TsanAcquire(body);  // a zero-copy frame from the subscriber's thread (comm/zmq_util.h)
+      MessageView m;
+      ASSERT_EQ(DecodeMessage(body.data(), body.size(), 1 << 20, &m), WireReject::kOk);
+      ByteReader r(m.payload, m.payload_size);
+      std::string payload;
+      ByteWriter w(&payload);
+      if (m.type == MsgType::kWeightsPoll) {
+        w.Put<uint64_t>(version_);
+        w.Put<uint64_t>(blob_.size());
+        w.Put<uint64_t>(chunk_bytes_);
+        w.Put<uint32_t>(static_cast<uint32_t>(hashes_.size()));
+        w.Put<uint64_t>(blob_hash_);
+        Send(route, EncodeMessage(MsgType::kWeightsAnnounce, 0, payload));
+      } else if (m.type == MsgType::kWeightsRequest) {
+        uint64_t version = 0;
+        uint32_t chunk = 0;
+        ASSERT_TRUE(r.Get(&version) && r.Get(&chunk));
+        ASSERT_EQ(version, version_);
+        size_t off = chunk * chunk_bytes_, n = std::min(chunk_bytes_, blob_.size() - off);
+        w.Put(version);
+        w.Put(chunk);
+        w.Put<uint64_t>(off);
+        w.Put<uint64_t>(n);
+        w.Put(hashes_[chunk]);
+        std::string data = blob_.substr(off, n);
+        if (corrupt > 0) {
+          data[n / 2] ^= 0x40;
+          --corrupt;
+        }
+        Send(route, EncodeMessage(MsgType::kWeightsChunk, 0, payload), true);
+        router_.send(zmq::buffer(data));
+      }
+    }
+  }
+
+ private:
+  void Send(const zmq::message_t& route, const std::string& frame, bool more = false) {
+    router_.send(zmq::buffer(route.data(), route.size()), zmq::send_flags::sndmore);
+    router_.send(zmq::buffer(frame), more ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  }
+  zmq::socket_t router_;
+  uint64_t version_ = 0, blob_hash_ = 0;
+  std::string blob_;
+  size_t chunk_bytes_ = 4096;
+  std::vector<uint64_t> hashes_;
+};
+
+TEST(commWeights, CorruptChunksAreFetchedAgainAndABadBlobChecksumIsRejected) {
+  zmq::context_t ctx;
+  HandPublisher pub(ctx, "inproc://weights-corrupt");
+  WeightsOptions o = FastOptions();
+  o.endpoint = "inproc://weights-corrupt";
+  WeightSubscriber sub(ctx, o, 1);
+  Model m = MakeModel(3.0f);
+  std::string blob = SerializeWeights(1, m.Views());
+  ASSERT_GT(blob.size(), 3u * 4096);  // several chunks
+  pub.Offer(1, blob, 4096, /*wrong_blob_checksum=*/false);
+  pub.Serve(800ms, /*corrupt=*/2);
+  WeightSet ws;
+  ASSERT_TRUE(sub.WaitFor(1, &ws, 100ms));
+  ExpectMatches(ws, m);
+  EXPECT_EQ(sub.stats().chunk_rejects, 2u);  // both corrupt chunks, each fetched again
+
+  Model m2 = MakeModel(5.0f);
+  pub.Offer(2, SerializeWeights(2, m2.Views()), 4096, /*wrong_blob_checksum=*/true);
+  pub.Serve(800ms);
+  EXPECT_FALSE(sub.WaitFor(2, &ws, 100ms));
+  auto st = sub.stats();
+  EXPECT_EQ(st.staged_version, 1u);
+  EXPECT_GE(st.chunk_rejects, 3u);  // the whole blob, at least once
 }
 
 }  // namespace
