@@ -32,13 +32,17 @@ BenchResult RunAllreduce(const BenchArgs& args) {
   auto coef = torch::randn({per});
   comm::GradientBucketer bucketer(*coll, params, o);
 
+  std::vector<double> backward_s, wait_s;  // of the bucketed runs: backward, then waiting
   auto bucketed = [&] {
     for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    auto t0 = std::chrono::steady_clock::now();
     bucketer.BeginBackward();
     torch::Tensor loss = torch::zeros({});
     for (auto& p : params) loss = loss + (p * coef).sum();
     loss.backward();
+    backward_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     bucketer.FinishBackward();
+    wait_s.push_back(bucketer.stats().finish_wait_seconds);
   };
   auto flat = torch::randn({static_cast<int64_t>(n) * per});
   auto bare = [&] {
@@ -70,6 +74,8 @@ BenchResult RunAllreduce(const BenchArgs& args) {
              {"buckets", st.buckets},
              {"buckets_started_in_backward", st.buckets_started_in_backward},
              {"bucketed_seconds", tb},
+             {"bucketed_backward_seconds", Median(backward_s)},
+             {"bucketed_finish_wait_seconds", Median(wait_s)},
              {"bare_seconds", tr},
              {"definition", "gradient bytes per rank / wall time of backward plus reduction"}};
   return r;

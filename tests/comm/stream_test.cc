@@ -67,6 +67,31 @@ TEST(commStream, RoundTripInproc) {
   EXPECT_FALSE(learner.Receive(&none, 50ms));
 }
 
+// A consumer reads the socket itself while it keeps calling Receive (comm/stream.h, Threads);
+// once it is away (training, say), the I/O thread must take reading back: batches keep being
+// queued and receipted (no resend), and the ACKs the consumer owes still go out.
+TEST(commStream, AnAbsentConsumerHandsReadingBackToTheIoThread) {
+  zmq::context_t ctx;
+  auto opt = FastOptions({"inproc://away"});
+  opt.resend_ms = 150;
+  opt.credit_window = 8;
+  TrajectoryReceiver learner(ctx, opt, 0);
+  TrajectorySender actor(ctx, opt, 4);
+  ASSERT_TRUE(actor.Send(testing::MakeBatch(0), 2s));
+  TrajectoryBatch got;
+  ASSERT_TRUE(learner.Receive(&got, 5s));  // this consumer now reads the socket
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(actor.Send(testing::MakeBatch(i), 2s));
+  std::this_thread::sleep_for(500ms);      // the consumer is away
+  EXPECT_EQ(learner.stats().received, 4u);  // queued by the I/O thread meanwhile
+  auto as = actor.stats();
+  EXPECT_EQ(as.resent, 0u);                 // receipted well within resend_ms
+  EXPECT_EQ(as.acked, 1u);                  // the first batch's ACK went out without the consumer
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(learner.Receive(&got, 2s));
+  ASSERT_TRUE(actor.Flush(2s));
+  EXPECT_EQ(actor.stats().acked, 4u);
+  EXPECT_EQ(learner.stats().duplicates, 0u);
+}
+
 TEST(commStream, LoadBalancesAcrossLearnersOverTcp) {
   zmq::context_t ctx;
   auto opt = FastOptions({"tcp://127.0.0.1:*", "tcp://127.0.0.1:*"});
