@@ -38,13 +38,14 @@ struct Payload {
   std::string name;
   comm::DType dtype = comm::DType::kFloat32;
   std::vector<std::pair<std::string, std::vector<int64_t>>> tensors;
+  size_t TensorBytes(const std::vector<int64_t>& shape) const {
+    size_t n = comm::DTypeSize(dtype);
+    for (int64_t d : shape) n *= static_cast<size_t>(d);
+    return n;
+  }
   size_t bytes() const {
     size_t n = 0;
-    for (const auto& t : tensors) {
-      size_t e = 1;
-      for (int64_t d : t.second) e *= static_cast<size_t>(d);
-      n += e * comm::DTypeSize(dtype);
-    }
+    for (const auto& t : tensors) n += TensorBytes(t.second);
     return n;
   }
 };
@@ -93,9 +94,7 @@ std::vector<comm::TensorView> Views(const Payload& p, const std::vector<char>& b
   std::vector<comm::TensorView> v;
   size_t off = 0;
   for (const auto& [name, shape] : p.tensors) {
-    size_t e = 1;
-    for (int64_t d : shape) e *= static_cast<size_t>(d);
-    const size_t n = e * comm::DTypeSize(p.dtype);
+    const size_t n = p.TensorBytes(shape);
     v.push_back({name, p.dtype, shape, buffer.data() + off, n});
     off += n;
   }

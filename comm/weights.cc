@@ -132,7 +132,36 @@ struct BlobLayout {
   size_t size = 0;
 };
 
-BlobLayout LayOut(uint64_t version, const std::vector<TensorView>& tensors);
+BlobLayout LayOut(uint64_t version, const std::vector<TensorView>& tensors) {
+  BlobLayout layout;
+  std::string& manifest = layout.manifest;
+  ByteWriter w(&manifest);
+  w.Put(kBlobMagic);
+  w.Put(kBlobFormat);
+  w.Put(version);
+  w.Put(static_cast<uint32_t>(tensors.size()));
+  size_t manifest_size = manifest.size();
+  for (const auto& t : tensors)
+    manifest_size += 4 + t.name.size() + 1 + 4 + 8 * t.shape.size() + 8 + 8;
+  size_t offset = AlignUp(manifest_size);
+  for (const auto& t : tensors) {
+    size_t expect = 0;
+    if (!ShapeBytes(t.dtype, t.shape, &expect) || expect != t.nbytes)
+      Fail(ErrorCode::kInvalidArgument, "weight '", t.name, "': ", t.nbytes,
+           " bytes do not match its shape and dtype ", DTypeName(t.dtype));
+    layout.offsets.push_back(offset);
+    w.PutString(t.name);
+    w.Put(static_cast<uint8_t>(t.dtype));
+    w.Put(static_cast<uint32_t>(t.shape.size()));
+    for (int64_t s : t.shape) w.Put(s);
+    w.Put(static_cast<uint64_t>(offset));
+    w.Put(static_cast<uint64_t>(t.nbytes));
+    offset = AlignUp(offset + t.nbytes);
+  }
+  IR_CHECK_EQ(manifest.size(), manifest_size);
+  layout.size = offset;
+  return layout;
+}
 
 // Writes the blob into `dst` (layout.size bytes), every byte: padding is zeroed, so a recycled
 // buffer gives the same bytes as a fresh one.
@@ -155,43 +184,6 @@ std::string SerializeWeights(uint64_t version, const std::vector<TensorView>& te
   WriteBlob(layout, tensors, blob.data());
   return blob;
 }
-
-namespace {
-
-BlobLayout LayOut(uint64_t version, const std::vector<TensorView>& tensors) {
-  BlobLayout layout;
-  std::string& manifest = layout.manifest;
-  ByteWriter w(&manifest);
-  w.Put(kBlobMagic);
-  w.Put(kBlobFormat);
-  w.Put(version);
-  w.Put(static_cast<uint32_t>(tensors.size()));
-  size_t manifest_size = manifest.size();
-  for (const auto& t : tensors)
-    manifest_size += 4 + t.name.size() + 1 + 4 + 8 * t.shape.size() + 8 + 8;
-  size_t offset = AlignUp(manifest_size);
-  std::vector<size_t> offsets;
-  for (const auto& t : tensors) {
-    size_t expect = 0;
-    if (!ShapeBytes(t.dtype, t.shape, &expect) || expect != t.nbytes)
-      Fail(ErrorCode::kInvalidArgument, "weight '", t.name, "': ", t.nbytes,
-           " bytes do not match its shape and dtype ", DTypeName(t.dtype));
-    offsets.push_back(offset);
-    w.PutString(t.name);
-    w.Put(static_cast<uint8_t>(t.dtype));
-    w.Put(static_cast<uint32_t>(t.shape.size()));
-    for (int64_t s : t.shape) w.Put(s);
-    w.Put(static_cast<uint64_t>(offset));
-    w.Put(static_cast<uint64_t>(t.nbytes));
-    offset = AlignUp(offset + t.nbytes);
-  }
-  IR_CHECK_EQ(manifest.size(), manifest_size);
-  layout.offsets = std::move(offsets);
-  layout.size = offset;
-  return layout;
-}
-
-}  // namespace
 
 bool ParseWeights(std::shared_ptr<const std::string> blob, WeightSet* out, std::string* why) {
   auto bad = [&](const std::string& w) {
