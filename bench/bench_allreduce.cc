@@ -1,8 +1,12 @@
 // `mpirun -np N iranker bench allreduce`: one backward pass's gradients reduced through
 // GradientBucketer (buckets started from autograd hooks, MPI_Iallreduce, averaged) vs one bare
-// MPI_Allreduce of the same total bytes. value = gradient GB/s (bytes / time, 1e9); ratio =
-// bare time / bucketed time. Params: mb=total gradient MB (default 100, quick 16),
-// tensor_mb=size of each parameter (4), bucket_mb (25). Without mpirun it runs on one rank.
+// MPI_Allreduce of the same total bytes, both after the same backward. value = gradient GB/s
+// (bytes / time, 1e9); ratio = bare time / bucketed time. Params: mb=total gradient MB (default
+// 100, quick 16), tensor_mb=size of each parameter (4), bucket_mb (25), inplace_mb (the config
+// default, 1: 4 MB gradients are reduced where autograd left them), grads=none (each step starts
+// with .grad() undefined) or zeroed (zeroed in place, as the learner's optimizer does; backward
+// then accumulates into them). Also reported: backward alone, the bare all-reduce alone and the
+// bucketer's collectives alone. Without mpirun it runs on one rank.
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
@@ -10,6 +14,7 @@
 
 #include <chrono>
 
+#include "base/error.h"
 #include "bench/all.h"
 #include "comm/allreduce.h"
 
@@ -22,6 +27,10 @@ BenchResult RunAllreduce(const BenchArgs& args) {
   comm::AllreduceOptions o;
   o.backend = "mpi";
   o.bucket_mb = std::stod(args.Param("bucket_mb", "25"));
+  o.inplace_mb = std::stod(args.Param("inplace_mb", std::to_string(o.inplace_mb)));
+  const std::string grads = args.Param("grads", "none");
+  if (grads != "none" && grads != "zeroed")
+    Fail(ErrorCode::kInvalidArgument, "bench allreduce: grads must be none or zeroed, not '", grads, "'");
   o.timeout_ms = 120000;
   auto coll = comm::MakeMpiCollective(o);
   int64_t per = static_cast<int64_t>(tensor_mb * 1e6 / 4);
@@ -32,9 +41,17 @@ BenchResult RunAllreduce(const BenchArgs& args) {
   auto coef = torch::randn({per});
   comm::GradientBucketer bucketer(*coll, params, o);
 
+  auto reset_grads = [&] {
+    for (auto& p : params) {
+      if (grads == "none")
+        p.mutable_grad() = torch::Tensor();
+      else if (p.grad().defined())
+        p.mutable_grad().zero_();
+    }
+  };
   std::vector<double> backward_s, wait_s;  // of the bucketed runs: backward, then waiting
   auto bucketed = [&] {
-    for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    reset_grads();
     auto t0 = std::chrono::steady_clock::now();
     bucketer.BeginBackward();
     torch::Tensor loss = torch::zeros({});
@@ -47,7 +64,7 @@ BenchResult RunAllreduce(const BenchArgs& args) {
   auto flat = torch::randn({static_cast<int64_t>(n) * per});
   auto bare = [&] {
     // The same backward, then one blocking all-reduce of all gradient bytes.
-    for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    reset_grads();
     torch::Tensor loss = torch::zeros({});
     for (auto& p : params) loss = loss + (p * coef).sum();
     loss.backward();
@@ -61,6 +78,26 @@ BenchResult RunAllreduce(const BenchArgs& args) {
     }, args.warmup, args.repeats);
   };
   double tb = timed(bucketed), tr = timed(bare);
+  // Components, to read the ratio: backward alone, the blocking all-reduce alone, and the
+  // bucketer's non-blocking reductions of the same buckets alone.
+  double t_backward = timed([&] {
+    reset_grads();
+    torch::Tensor loss = torch::zeros({});
+    for (auto& p : params) loss = loss + (p * coef).sum();
+    loss.backward();
+  });
+  double t_bare_reduce = timed([&] {
+    MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(flat.numel()), MPI_FLOAT,
+                  MPI_SUM, MPI_COMM_WORLD);
+  });
+  // The bucketer's collectives: one per gradient when they are reduced in place, else per bucket.
+  const bool direct = o.inplace_mb > 0 && per * 4 >= static_cast<int64_t>(o.inplace_mb * 1e6);
+  std::vector<torch::Tensor> pieces = flat.split(direct ? per : static_cast<int64_t>(o.bucket_mb * 1e6 / 4));
+  double t_nb_reduce = timed([&] {
+    std::vector<std::unique_ptr<comm::PendingCollective>> w;
+    for (auto& piece : pieces) w.push_back(coll->StartAllreduceSum(piece, "piece"));
+    for (auto& x : w) x->Wait();
+  });
   auto st = bucketer.stats();
   BenchResult r;
   r.value_name = "bucketed gradient all-reduce (backward + reduce)";
@@ -70,13 +107,19 @@ BenchResult RunAllreduce(const BenchArgs& args) {
   r.reference_value = bytes / tr / 1e9;
   r.ratio = tr / tb;
   r.extra = {{"ranks", coll->size()},
+             {"grads", grads},
              {"bytes", bytes},
              {"buckets", st.buckets},
              {"buckets_started_in_backward", st.buckets_started_in_backward},
+             {"inplace_gradients", st.inplace_gradients},
+             {"copied_bytes", st.copied_bytes},
              {"bucketed_seconds", tb},
              {"bucketed_backward_seconds", Median(backward_s)},
              {"bucketed_finish_wait_seconds", Median(wait_s)},
              {"bare_seconds", tr},
+             {"backward_only_seconds", t_backward},
+             {"bare_allreduce_only_seconds", t_bare_reduce},
+             {"bucket_allreduces_only_seconds", t_nb_reduce},
              {"definition", "gradient bytes per rank / wall time of backward plus reduction"}};
   return r;
 }

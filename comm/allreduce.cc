@@ -4,9 +4,12 @@
 
 #include <c10/util/strides.h>
 
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/torch.h>
 
 #include <chrono>
+#include <limits>
 #include <mutex>
 
 #include "base/error.h"
@@ -45,16 +48,17 @@ double GlobalL2Norm(Collective& c, const std::vector<at::Tensor>& local) {
 struct GradientBucketer::Impl {
   struct Slot {
     int bucket = 0;
-    int64_t offset = 0, numel = 0;
-    bool ready = false;
-    // This pass: the gradient accumulated by earlier micro-batches is already in the bucket
-    // (.grad() was the bucket view and has been detached from it, see Begin).
-    bool acc_in_bucket = false;
+    int64_t offset = 0, numel = 0;  // flat buckets: where the gradient sits in the bucket
+    bool direct = false;            // a collective of its own, in place in .grad() when safe
+    bool ready = false;             // this pass's gradient is where its collective reads it
+    bool grad_at_begin = false;     // .grad() was defined when this pass was armed
+    const void* home = nullptr;     // direct slots: the memory the last FinishBackward left in .grad()
   };
   struct Bucket {
-    at::Tensor flat;
+    at::Tensor flat;  // flat buckets: the buffer the members' gradients are copied into
     std::vector<int> members;
     int pending = 0;
+    at::Tensor target;  // this pass: what is reduced (the flat buffer, or a direct gradient)
     std::unique_ptr<PendingCollective> work;
   };
 
@@ -62,13 +66,17 @@ struct GradientBucketer::Impl {
   AllreduceOptions opt;
   std::vector<at::Tensor> params;
   std::vector<Slot> slots;
-  std::vector<Bucket> buckets;
+  std::vector<Bucket> buckets;     // in the order their collectives start (the same on all ranks)
+  std::vector<at::Tensor> own;     // direct slots whose .grad() cannot be reduced in place
   std::vector<unsigned> hooks;
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // kept alive: they hold our hooks
+  std::vector<uintptr_t> post_hooks;
   mutable std::mutex mu;
   const double inv_size;   // 1 / ranks
   at::Tensor inv_size_t;   // the same, a scalar tensor of the gradients' dtype
   bool armed = false;      // guarded by mu
   size_t next_start = 0;   // guarded by mu: buckets start strictly in order (same on all ranks)
+  size_t first_open = 0;   // guarded by mu: the earliest started bucket not known complete
   BucketerStats st;        // guarded by mu
 
   Impl(Collective& c, const std::vector<at::Tensor>& ps, const AllreduceOptions& o)
@@ -83,41 +91,73 @@ struct GradientBucketer::Impl {
       if (p.scalar_type() != dtype || p.device() != device)
         Fail(ErrorCode::kInvalidArgument, "GradientBucketer needs parameters of one dtype and "
              "device; got ", dtype, "/", device, " and ", p.scalar_type(), "/", p.device());
+      if (!p.is_leaf())
+        Fail(ErrorCode::kInvalidArgument, "GradientBucketer needs leaf parameters");
     }
     const int64_t elem = params[0].element_size();
     const int64_t cap = std::max<int64_t>(1, static_cast<int64_t>(opt.bucket_mb * 1e6) / elem);
+    const int64_t direct_min = opt.inplace_mb > 0 ? std::max<int64_t>(1, static_cast<int64_t>(opt.inplace_mb * 1e6) / elem)
+                                                  : std::numeric_limits<int64_t>::max();
     slots.resize(params.size());
-    // Reverse order: backward produces the last layers' gradients first.
-    std::vector<int64_t> sizes;
-    int64_t fill = cap;
-    for (int i = static_cast<int>(params.size()) - 1; i >= 0; --i) {
-      int64_t n = params[i].numel();
-      if (fill + n > cap && fill > 0) {
-        buckets.emplace_back();
-        sizes.push_back(0);
-        fill = 0;
+    own.resize(params.size());
+    // Reverse parameter order, the order backward produces gradients. A large gradient is a
+    // bucket of its own, placed where it becomes ready; small ones fill the open flat bucket,
+    // which takes its place in the start order when it closes (full, or at the end).
+    std::vector<int> open;
+    int64_t fill = 0;
+    auto close = [&] {
+      if (open.empty()) return;
+      const int b = static_cast<int>(buckets.size());
+      buckets.emplace_back();
+      int64_t off = 0;
+      for (int m : open) {
+        slots[m] = {b, off, params[m].numel(), false, false};
+        off += params[m].numel();
       }
-      slots[i] = {static_cast<int>(buckets.size()) - 1, fill, n, false};
-      buckets.back().members.push_back(i);
+      buckets.back().members = open;
+      buckets.back().flat = torch::zeros({off}, params[0].options().requires_grad(false));
+      open.clear();
+      fill = 0;
+    };
+    for (int i = static_cast<int>(params.size()) - 1; i >= 0; --i) {
+      const int64_t n = params[i].numel();
+      if (n >= direct_min) {
+        slots[i] = {static_cast<int>(buckets.size()), 0, n, true, false};
+        buckets.emplace_back();
+        buckets.back().members = {i};
+        continue;
+      }
+      if (!open.empty() && fill + n > cap) close();
+      open.push_back(i);
       fill += n;
-      sizes.back() = fill;
     }
-    for (size_t b = 0; b < buckets.size(); ++b) {
-      buckets[b].flat = torch::zeros({sizes[b]}, params[0].options().requires_grad(false));
-      st.bytes += sizes[b] * elem;
-    }
+    close();
+    for (const auto& p : params) st.bytes += p.numel() * elem;
     st.buckets = static_cast<int>(buckets.size());
-    for (size_t i = 0; i < params.size(); ++i)
-      hooks.push_back(params[i].register_hook([this, i](const at::Tensor& g) { OnGrad(i, g); }));
+    for (size_t i = 0; i < params.size(); ++i) {
+      hooks.push_back(params[i].register_hook([this, i](const at::Tensor&) { OnGradArriving(i); }));
+      accumulators.push_back(torch::autograd::impl::grad_accumulator(params[i]));
+      // After the accumulator ran, i.e. once .grad() holds this pass's gradient.
+      post_hooks.push_back(accumulators.back()->add_post_hook(
+          std::make_unique<torch::autograd::utils::LambdaPostHook>(
+              [this, i](const torch::autograd::variable_list& outputs,
+                        const torch::autograd::variable_list& /*inputs*/) {
+                OnAccumulated(i);
+                return outputs;
+              })));
+    }
   }
 
   ~Impl() {
-    for (size_t i = 0; i < params.size(); ++i) params[i].remove_hook(hooks[i]);
+    for (size_t i = 0; i < params.size(); ++i) {
+      params[i].remove_hook(hooks[i]);
+      accumulators[i]->del_post_hook(post_hooks[i]);
+    }
   }
 
-  // params[i]'s slot in its bucket: a tensor sharing the bucket's storage, made with set_ rather
-  // than a view op so that autograd does not treat it as a view (Optimizer::zero_grad detach_()es
-  // gradients, which autograd refuses for views).
+  // params[i]'s slot in its flat bucket: a tensor sharing the bucket's storage, made with set_
+  // rather than a view op so that autograd does not treat it as a view (Optimizer::zero_grad
+  // detach_()es gradients, which autograd refuses for views).
   at::Tensor SlotView(int i) {
     const Slot& s = slots[i];
     const at::Tensor& flat = buckets[s.bucket].flat;
@@ -127,75 +167,122 @@ struct GradientBucketer::Impl {
     return t;
   }
 
-  // Whether params[i].grad() is its bucket view (as FinishBackward leaves it).
-  bool GradIsSlotView(int i) {
-    const at::Tensor& g = params[i].grad();
+  // Whether `g` is params[i]'s slot in its flat bucket (as FinishBackward leaves .grad()).
+  bool IsSlotView(int i, const at::Tensor& g) {
     const Slot& s = slots[i];
     return g.defined() && g.is_contiguous() && g.numel() == s.numel &&
            g.data_ptr() == static_cast<char*>(buckets[s.bucket].flat.data_ptr()) + s.offset * g.element_size();
   }
 
-  void OnGrad(size_t i, const at::Tensor& g) {
-    torch::NoGradGuard no_grad;
-    std::lock_guard<std::mutex> lock(mu);
-    if (!armed) return;
-    Slot& s = slots[i];
-    at::Tensor view = SlotView(static_cast<int>(i));
-    // Slots hold gradient / world size, so that the sum over ranks is the mean: the scaling rides
-    // on the copy into the bucket instead of costing a pass over the reduced buckets.
-    if (s.ready) {  // a second gradient for the same parameter in this pass
-      view.add_(g, inv_size);
-    } else if (s.acc_in_bucket) {  // earlier micro-batches' sum is in the slot, unscaled
-      view.add_(g).mul_(inv_size);
-    } else if (const at::Tensor& acc = params[i].grad(); acc.defined()) {
-      torch::add_out(view, g, acc).mul_(inv_size);
-    } else {
-      ScaleInto(view, g);
-    }
-    if (s.ready) return;
-    s.ready = true;
-    if (--buckets[s.bucket].pending == 0) StartReady(/*in_backward=*/true);
+  // Whether params[i]'s gradient `g` (a direct slot's) may be all-reduced where it lies: dense,
+  // contiguous, the parameters' dtype and device, and memory nobody else sees. That holds for
+  // what AccumulateGrad made this pass from an undefined .grad() (it steals the incoming gradient
+  // only when no other tensor refers to it, and PyTorch's own in-place accumulation relies on
+  // that), and for what the last FinishBackward left in .grad() (its memory is the bucketer's,
+  // as bucket slots are). Anything else, e.g. a .grad() the caller set, is copied.
+  bool CanReduceInPlace(size_t i, const at::Tensor& g) {
+    const Slot& s = slots[i];
+    if (!g.defined() || g.layout() != at::kStrided || !g.is_contiguous() || g.is_neg() ||
+        g.is_conj() || g.scalar_type() != params[i].scalar_type() || g.device() != params[i].device() ||
+        g.numel() != params[i].numel())
+      return false;
+    return !s.grad_at_begin || g.data_ptr() == s.home;
   }
 
-  void ScaleInto(at::Tensor& view, const at::Tensor& g) {
+  // Before params[i]'s AccumulateGrad: a second gradient in one armed pass would be added into
+  // memory that may already be in flight.
+  void OnGradArriving(size_t i) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!armed || !slots[i].ready) return;
+    Fail(ErrorCode::kFailedPrecondition, "gradient all-reduce: parameter ", i, " (shape ",
+         params[i].sizes(), ") received a second gradient in one backward pass after it was "
+         "handed to the all-reduce; a parameter must reach the loss through one backward pass "
+         "(reentrant backward, e.g. one parameter shared by two activation-checkpointed pieces, "
+         "calls its accumulator twice)");
+  }
+
+  // After params[i]'s AccumulateGrad: .grad() holds this pass's gradient.
+  void OnAccumulated(size_t i) {
+    torch::NoGradGuard no_grad;
+    std::lock_guard<std::mutex> lock(mu);
+    if (!armed || slots[i].ready) return;
+    Place(i);
+    if (--buckets[slots[i].bucket].pending == 0) StartReady(/*in_backward=*/true);
+  }
+
+  // Puts params[i]'s gradient / world size where its collective reads it (the sum over ranks is
+  // then the mean: the scaling rides on the copy, or on a pass over memory still in cache).
+  void Place(size_t i) {  // mu held
+    Slot& s = slots[i];
+    Bucket& b = buckets[s.bucket];
+    const at::Tensor& g = params[i].grad();
+    if (s.direct) {
+      if (CanReduceInPlace(i, g)) {
+        b.target = g;
+        if (inv_size != 1.0) b.target.mul_(inv_size_t);
+        ++st.inplace_gradients;
+      } else {
+        if (!own[i].defined()) own[i] = at::empty(params[i].sizes(), params[i].options().requires_grad(false));
+        b.target = own[i];
+        if (!g.defined())
+          b.target.zero_();
+        else
+          ScaleInto(b.target, g);
+        if (g.defined()) st.copied_bytes += static_cast<int64_t>(g.nbytes());
+      }
+    } else {
+      b.target = b.flat;
+      at::Tensor view = SlotView(static_cast<int>(i));
+      if (IsSlotView(static_cast<int>(i), g)) {  // accumulated in place into the bucket
+        if (inv_size != 1.0) view.mul_(inv_size_t);
+      } else if (g.defined()) {
+        ScaleInto(view, g);
+        st.copied_bytes += static_cast<int64_t>(g.nbytes());
+      } else {
+        view.zero_();
+      }
+    }
+    s.ready = true;
+  }
+
+  void ScaleInto(at::Tensor& out, const at::Tensor& g) {
     if (inv_size == 1.0)
-      view.copy_(g);
+      out.copy_(g);
     else
-      torch::mul_out(view, g, inv_size_t);
+      torch::mul_out(out, g, inv_size_t);
   }
 
   void StartReady(bool in_backward) {  // mu held
     while (next_start < buckets.size() && buckets[next_start].pending == 0) {
       Bucket& b = buckets[next_start];
       b.work = coll.StartAllreduceSum(
-          b.flat, "gradient bucket " + std::to_string(next_start + 1) + "/" +
-                      std::to_string(buckets.size()) + " (" +
-                      std::to_string(b.flat.nbytes() / 1e6) + " MB)");
+          b.target, "gradient bucket " + std::to_string(next_start + 1) + "/" +
+                        std::to_string(buckets.size()) + " (" +
+                        std::to_string(b.target.nbytes() / 1e6) + " MB)");
       if (in_backward) ++st.buckets_started_in_backward;
       ++next_start;
     }
-    // Let earlier buckets progress (MPI advances non-blocking collectives inside its calls).
-    for (size_t k = 0; k < next_start; ++k)
-      if (buckets[k].work) buckets[k].work->Test();
+    // Let started buckets progress: MPI advances all its non-blocking collectives inside any of
+    // its calls, so testing the earliest incomplete one is enough.
+    while (first_open < next_start && buckets[first_open].work->Test()) ++first_open;
   }
 
   void Begin() {
     std::lock_guard<std::mutex> lock(mu);
     IR_CHECK(!armed);
-    // Gradients left as bucket views by the last FinishBackward (and accumulated into in place by
-    // micro-batches since): detach them, so autograd's accumulation into .grad() cannot write into
-    // a bucket while it is being reduced; the hook adds this pass's gradient to the bucket instead.
-    for (size_t i = 0; i < params.size(); ++i) {
+    for (size_t i = 0; i < slots.size(); ++i) {
       slots[i].ready = false;
-      slots[i].acc_in_bucket = GradIsSlotView(static_cast<int>(i));
-      if (slots[i].acc_in_bucket) params[i].mutable_grad() = at::Tensor();
+      slots[i].grad_at_begin = params[i].grad().defined();
     }
     for (auto& b : buckets) {
       b.pending = static_cast<int>(b.members.size());
       b.work.reset();
+      b.target = at::Tensor();
     }
-    next_start = 0;
+    next_start = first_open = 0;
     st.buckets_started_in_backward = 0;
+    st.inplace_gradients = 0;
+    st.copied_bytes = 0;
     armed = true;
   }
 
@@ -205,19 +292,9 @@ struct GradientBucketer::Impl {
       std::lock_guard<std::mutex> lock(mu);
       IR_CHECK(armed);
       for (size_t i = 0; i < params.size(); ++i) {
-        Slot& s = slots[i];
-        if (s.ready) continue;
-        at::Tensor view = SlotView(static_cast<int>(i));
-        const at::Tensor& acc = params[i].grad();
-        if (s.acc_in_bucket) {
-          view.mul_(inv_size);  // the accumulated gradient is in the slot already
-        } else if (acc.defined()) {
-          ScaleInto(view, acc);
-        } else {
-          view.zero_();
-        }
-        s.ready = true;
-        --buckets[s.bucket].pending;
+        if (slots[i].ready) continue;
+        Place(i);
+        --buckets[slots[i].bucket].pending;
       }
       StartReady(/*in_backward=*/false);
       armed = false;
@@ -227,9 +304,20 @@ struct GradientBucketer::Impl {
       b.work->Wait();
       b.work.reset();
     }
-    // Every .grad() becomes its slot of the averaged bucket: no copy out (PyTorch DDP's
-    // gradient_as_bucket_view). The optimizer and clipping then work on the buckets in place.
-    for (size_t i = 0; i < params.size(); ++i) params[i].mutable_grad() = SlotView(static_cast<int>(i));
+    // Every .grad() becomes what was reduced: its slot of the averaged flat bucket (no copy out,
+    // PyTorch DDP's gradient_as_bucket_view), or the direct gradient itself. The optimizer and
+    // clipping then work on them in place, and the next step accumulates into them.
+    for (size_t i = 0; i < params.size(); ++i) {
+      Slot& s = slots[i];
+      if (s.direct) {
+        params[i].mutable_grad() = buckets[s.bucket].target;
+        s.home = buckets[s.bucket].target.data_ptr();
+      } else {
+        params[i].mutable_grad() = SlotView(static_cast<int>(i));
+      }
+    }
+    // Drop our references: a caller that sets .grad() to none frees the memory.
+    for (auto& b : buckets) b.target = at::Tensor();
     std::lock_guard<std::mutex> lock(mu);
     st.finish_wait_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

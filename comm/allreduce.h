@@ -4,9 +4,13 @@
 // (MakeNcclCollective; its communicator is bootstrapped by broadcasting the ncclUniqueId over MPI;
 // compiled only where NCCL was found, see comm/CMakeLists.txt). GradientBucketer flattens the
 // parameters' gradients into buckets of AllreduceOptions::bucket_mb and starts each bucket's
-// non-blocking all-reduce as soon as autograd has produced all of its gradients, so communication
-// overlaps the rest of backward; FinishBackward leaves every rank's .grad() equal to the average
-// over ranks.
+// non-blocking all-reduce as soon as autograd has accumulated all of its gradients (a post-hook
+// on each parameter's AccumulateGrad), so communication overlaps the rest of backward;
+// FinishBackward leaves every rank's .grad() equal to the average over ranks. A gradient of at
+// least AllreduceOptions::inplace_mb is a bucket of its own, reduced where it lies: what autograd
+// made this pass, or what the last FinishBackward left in .grad() (no copy). Either way .grad()
+// ends as the bucketer's memory (a slot of a flat bucket, or the reduced gradient), which the
+// next armed backward reduces in place: keep no other handle to it across steps.
 //
 // Time-outs: every wait polls the collective until AllreduceOptions::timeout_ms and then throws
 // Error(kDeadlineExceeded) naming the collective, this rank, the world size and the host, instead
@@ -103,6 +107,8 @@ struct BucketerStats {
   int64_t bytes = 0;                 // gradient bytes reduced per backward
   int buckets_started_in_backward = 0;  // buckets whose reduce overlapped backward (last pass)
   double finish_wait_seconds = 0;    // time FinishBackward waited on communication (last pass)
+  int inplace_gradients = 0;         // direct gradients reduced where they lay (last pass)
+  int64_t copied_bytes = 0;          // gradient bytes copied into buckets or buffers (last pass)
 };
 
 class GradientBucketer {
@@ -121,6 +127,9 @@ class GradientBucketer {
   void BeginBackward();
   // Starts the buckets still pending (parameters without a gradient this pass count as zero),
   // waits for all, and writes the averaged gradients into every parameter's .grad().
+  // A parameter whose accumulator runs twice in one armed backward (reentrant backward reaching
+  // it twice) is an Error(kFailedPrecondition) thrown out of backward(): its memory may already
+  // be in flight.
   void FinishBackward();
   BucketerStats stats() const;
 

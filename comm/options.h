@@ -116,6 +116,10 @@ struct AllreduceOptions {
   std::string backend = "auto";
   // Gradient bucket size: smaller starts communication earlier, larger has fewer messages.
   double bucket_mb = 25.0;
+  // A gradient of at least this size is all-reduced on its own, in place in .grad(), instead of
+  // being copied into a bucket: above ~1 MB a collective is bandwidth-bound, so a bucket saves
+  // little latency and its copy costs a pass over the bytes. 0: every gradient goes in a bucket.
+  double inplace_mb = 1.0;
   // A collective not complete after this long fails naming the collective, rank and host.
   int timeout_ms = 300000;
 
@@ -123,6 +127,8 @@ struct AllreduceOptions {
   void Visit(V& v) {
     v.Field("backend", backend, "All-reduce back-end.", OneOf({"auto", "mpi", "nccl"}));
     v.Field("bucket_mb", bucket_mb, "Gradient bucket size (MB).", Range(0.001, 4096));
+    v.Field("inplace_mb", inplace_mb, "Gradients this large (MB) are reduced in place, unbucketed; 0 = never.",
+            Range(0, 1e6));
     v.Field("timeout_ms", timeout_ms, "Collective time-out (ms).", Range(1, 86400000));
   }
 };

@@ -98,7 +98,8 @@ class CollectiveDataParallel : public DataParallel {
       const comm::BucketerStats st = b->stats();
       last_ = {{"grad_buckets", st.buckets},
                {"grad_buckets_overlapped", st.buckets_started_in_backward},
-               {"grad_allreduce_wait_s", st.finish_wait_seconds}};
+               {"grad_allreduce_wait_s", st.finish_wait_seconds},
+               {"grad_copied_mb", st.copied_bytes / 1e6}};
       return;
     }
     FlatAverage(params);

@@ -12,7 +12,8 @@ namespace {
 
 struct Net : torch::nn::Module {
   Net() {
-    // Registered first so that its (never produced) gradients land in the last bucket.
+    // Registered first so that its gradients land in the last bucket; only rank 0's loss uses it,
+    // so the other ranks join its collective without a gradient of their own.
     unused = register_module("unused", torch::nn::Linear(4, 4));
     a = register_module("a", torch::nn::Linear(16, 32));
     b = register_module("b", torch::nn::Linear(32, 32));
@@ -29,8 +30,14 @@ void Backward(Net& net, int r) {
   torch::manual_seed(100 + r);
   auto x = torch::randn({8, 16});
   auto y = torch::randn({8, 4});
-  torch::mse_loss(net.forward(x), y).backward();
+  auto loss = torch::mse_loss(net.forward(x), y);
+  if (r == 0) loss = loss + 0.1 * net.unused->forward(x.narrow(1, 0, 4)).pow(2).mean();
+  loss.backward();
 }
+
+// Several gradient layouts: all in flat buckets; most reduced in place on their own (the 4x4
+// `unused` weight too, which only rank 0 produces); and a mix.
+constexpr double kInplaceMb[] = {0.0, 0.00005, 0.001};
 
 std::vector<torch::Tensor> Grads(Net& net) {
   std::vector<torch::Tensor> g;
@@ -68,25 +75,124 @@ TEST_F(AllreduceTest, BucketedEqualsMeanComputedInOneProcess) {
   }
   for (auto& m : mean) m /= n;
   // Bucketed, overlapped with backward; tiny buckets so there are several.
-  for (double mb : {0.002, 0.01, 100.0}) {
-    AllreduceOptions o;
-    o.bucket_mb = mb;
-    o.timeout_ms = 20000;
-    GradientBucketer bucketer(*coll, net.parameters(), o);
-    net.zero_grad();
-    bucketer.BeginBackward();
-    Backward(net, me);
-    bucketer.FinishBackward();
-    auto got = Grads(net);
-    for (size_t i = 0; i < got.size(); ++i)
-      EXPECT_TRUE(torch::allclose(got[i], mean[i], 1e-5, 1e-6)) << "param " << i << " mb " << mb;
-    auto st = bucketer.stats();
-    if (mb == 0.002) {
-      EXPECT_GT(st.buckets, 3);
-      EXPECT_GE(st.buckets_started_in_backward, 1);  // overlap: started before backward ended
+  for (double inplace : kInplaceMb) {
+    for (double mb : {0.002, 0.01, 100.0}) {
+      AllreduceOptions o;
+      o.bucket_mb = mb;
+      o.inplace_mb = inplace;
+      o.timeout_ms = 20000;
+      GradientBucketer bucketer(*coll, net.parameters(), o);
+      for (bool set_to_none : {true, false}) {
+        // .grad() undefined (autograd's fresh gradient is reduced where it lies), or zeroed
+        // in place (what the last FinishBackward left is accumulated into).
+        if (set_to_none)
+          for (auto& p : net.parameters()) p.mutable_grad() = torch::Tensor();
+        else
+          net.zero_grad();
+        bucketer.BeginBackward();
+        Backward(net, me);
+        bucketer.FinishBackward();
+        auto got = Grads(net);
+        for (size_t i = 0; i < got.size(); ++i)
+          EXPECT_TRUE(torch::allclose(got[i], mean[i], 1e-5, 1e-6))
+              << "param " << i << " bucket_mb " << mb << " inplace_mb " << inplace;
+        auto st = bucketer.stats();
+        if (mb == 0.002) {  // 500 floats a bucket
+          if (inplace == 0.0) EXPECT_GT(st.buckets, 3);
+          if (inplace == 0.00005) EXPECT_EQ(st.buckets, 7);  // 6 direct, the 4-wide biases flat
+          if (inplace == 0.001) EXPECT_EQ(st.buckets, 3);    // a's and b's weights direct
+          EXPECT_GE(st.buckets_started_in_backward, 1);  // overlap: started before backward ended
+        }
+        if (inplace == 0.0) EXPECT_EQ(st.inplace_gradients, 0);
+        // Every weight and the 32-wide biases are direct (6 tensors), reduced where autograd
+        // left them. Only rank 0 produces `unused`'s gradient when .grad() starts undefined; the
+        // others reduce a buffer of zeros of their own then, which is .grad() the next time.
+        if (inplace == 0.00005) EXPECT_EQ(st.inplace_gradients, me == 0 || !set_to_none ? 6 : 5);
+        EXPECT_EQ(st.bytes, 4 * (16 * 32 + 32 + 32 * 32 + 32 + 32 * 4 + 4 + 4 * 4 + 4));
+      }
     }
-    EXPECT_EQ(st.bytes, 4 * (16 * 32 + 32 + 32 * 32 + 32 + 32 * 4 + 4 + 4 * 4 + 4));
   }
+}
+
+// A gradient whose memory another tensor shares cannot be reduced where it lies: it is copied,
+// and the tensor sharing it is left alone.
+TEST_F(AllreduceTest, GradientsSharingMemoryAreCopiedNotReducedInPlace) {
+  const int n = coll->size(), me = coll->rank();
+  torch::manual_seed(7);
+  Net net;
+  std::vector<torch::Tensor> mean;
+  for (int r = 0; r < n; ++r) {
+    net.zero_grad();
+    Backward(net, r);
+    auto g = Grads(net);
+    if (mean.empty())
+      mean = g;
+    else
+      for (size_t i = 0; i < g.size(); ++i) mean[i] += g[i];
+  }
+  for (auto& m : mean) m /= n;
+  AllreduceOptions o;
+  o.inplace_mb = 0.00005;
+  GradientBucketer bucketer(*coll, net.parameters(), o);
+  for (auto& p : net.parameters()) p.mutable_grad() = torch::Tensor();
+  // a's and b's weight gradients are two halves of one buffer the test also holds.
+  auto& wa = net.a->weight;
+  auto& wb = net.b->weight;
+  auto shared = torch::zeros({wa.numel() + wb.numel()});
+  wa.mutable_grad() = shared.narrow(0, 0, wa.numel()).view(wa.sizes());
+  wb.mutable_grad() = shared.narrow(0, wa.numel(), wb.numel()).view(wb.sizes());
+  auto before = shared.clone();
+  bucketer.BeginBackward();
+  Backward(net, me);
+  auto local = shared.clone();  // this rank's own gradients, accumulated into the shared buffer
+  bucketer.FinishBackward();
+  EXPECT_TRUE(torch::equal(shared, local)) << "the shared buffer was reduced in place";
+  EXPECT_FALSE(torch::equal(local, before));
+  auto got = Grads(net);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::allclose(got[i], mean[i], 1e-5, 1e-6)) << i;
+  EXPECT_EQ(bucketer.stats().inplace_gradients, me == 0 ? 4 : 3);
+}
+
+// y = x * w without recording the product; backward computes it again with gradients on and
+// back-propagates through that (reentrant backward, as activation checkpointing does), so w's
+// accumulator runs inside this node's backward.
+struct ReentrantScale : torch::autograd::Function<ReentrantScale> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor w) {
+    ctx->saved_data["w"] = w;
+    ctx->save_for_backward({x});
+    torch::NoGradGuard no_grad;
+    return x * w;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad) {
+    auto x = ctx->get_saved_variables()[0].detach().requires_grad_(true);
+    auto w = ctx->saved_data["w"].toTensor();
+    torch::AutoGradMode on(true);
+    torch::autograd::backward({x * w}, {grad[0]});
+    return {x.grad(), torch::Tensor()};
+  }
+};
+
+TEST_F(AllreduceTest, ASecondGradientForAParameterInOnePassIsAClearError) {
+  auto w = torch::randn({64}, torch::requires_grad());
+  auto x = torch::randn({64}, torch::requires_grad());
+  // w reaches the loss directly and through the reentrant node: two accumulations.
+  auto loss = [&] { return (ReentrantScale::apply(x, w) + w * 3).sum(); };
+  loss().backward();  // unarmed: plain autograd accumulates both
+  EXPECT_TRUE(torch::allclose(w.grad(), x.detach() + 3));
+  AllreduceOptions o;
+  o.timeout_ms = 20000;
+  GradientBucketer bucketer(*coll, {w, x}, o);
+  w.mutable_grad() = torch::Tensor();
+  bucketer.BeginBackward();
+  try {
+    loss().backward();
+    FAIL() << "a parameter's second gradient was accepted";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("received a second gradient in one backward pass"),
+              std::string::npos) << e.what();
+  }
+  coll->Barrier("after the second-gradient test");
 }
 
 TEST_F(AllreduceTest, AccumulatedMicroBatchesAreIncluded) {
@@ -105,17 +211,22 @@ TEST_F(AllreduceTest, AccumulatedMicroBatchesAreIncluded) {
       for (size_t i = 0; i < g.size(); ++i) mean[i] += g[i];
   }
   for (auto& m : mean) m /= n;
-  AllreduceOptions o;
-  o.bucket_mb = 0.003;
-  GradientBucketer bucketer(*coll, net.parameters(), o);
-  net.zero_grad();
-  Backward(net, me);  // first micro-batch: plain accumulation
-  bucketer.BeginBackward();
-  Backward(net, me + 50);
-  bucketer.FinishBackward();
-  auto got = Grads(net);
-  for (size_t i = 0; i < got.size(); ++i)
-    EXPECT_TRUE(torch::allclose(got[i], mean[i], 1e-5, 1e-6)) << i;
+  for (double inplace : kInplaceMb) {
+    AllreduceOptions o;
+    o.bucket_mb = 0.003;
+    o.inplace_mb = inplace;
+    GradientBucketer bucketer(*coll, net.parameters(), o);
+    for (int pass = 0; pass < 2; ++pass) {  // .grad() autograd's, then the bucketer's
+      net.zero_grad();
+      Backward(net, me);  // first micro-batch: plain accumulation
+      bucketer.BeginBackward();
+      Backward(net, me + 50);
+      bucketer.FinishBackward();
+      auto got = Grads(net);
+      for (size_t i = 0; i < got.size(); ++i)
+        EXPECT_TRUE(torch::allclose(got[i], mean[i], 1e-5, 1e-6)) << i << " inplace_mb " << inplace;
+    }
+  }
 }
 
 // Several optimizer steps, each with two micro-batches: after FinishBackward the gradients are
@@ -124,15 +235,19 @@ TEST_F(AllreduceTest, AccumulatedMicroBatchesAreIncluded) {
 // gradients per step.
 TEST_F(AllreduceTest, StepsWithGradientsAsBucketSlotsMatchFlatAveraging) {
   const int me = coll->rank();
-  auto train = [&](bool bucketed) {
+  auto train = [&](bool bucketed, double inplace, bool set_to_none) {
     torch::manual_seed(7);
     Net net;
     torch::optim::AdamW opt(net.parameters(), torch::optim::AdamWOptions(1e-2));
     AllreduceOptions o;
     o.bucket_mb = 0.003;
+    o.inplace_mb = inplace;
     GradientBucketer bucketer(*coll, net.parameters(), o);
     for (int step = 0; step < 3; ++step) {
-      opt.zero_grad();
+      if (set_to_none)
+        for (auto& p : net.parameters()) p.mutable_grad() = torch::Tensor();
+      else
+        opt.zero_grad();
       Backward(net, me + 10 * step);
       if (bucketed) bucketer.BeginBackward();
       Backward(net, me + 10 * step + 5);
@@ -157,9 +272,15 @@ TEST_F(AllreduceTest, StepsWithGradientsAsBucketSlotsMatchFlatAveraging) {
     for (auto& p : net.parameters()) w.push_back(p.detach().clone());
     return w;
   };
-  auto a = train(true), b = train(false);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-6)) << i;
+  for (bool set_to_none : {false, true}) {
+    auto b = train(false, 0, set_to_none);
+    for (double inplace : kInplaceMb) {
+      auto a = train(true, inplace, set_to_none);
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i)
+        EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-6)) << i << " inplace_mb " << inplace;
+    }
+  }
 }
 
 TEST_F(AllreduceTest, HelpersAgreeAcrossRanks) {

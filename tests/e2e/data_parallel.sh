@@ -3,10 +3,13 @@
 # MPI, each rank training on the batches it received) reach the same weights as one learner rank
 # training on all of them, within floating-point tolerance; the two ranks' HDF5 logs together hold
 # every step record the learners received. Small gradient buckets (comm.allreduce.bucket_mb): the
-# metrics show several buckets reduced while backward was still running.
+# metrics show several buckets reduced while backward was still running. Gradients of 20 kB and up
+# are reduced in place (comm.allreduce.inplace_mb); after the first step, whose .grad() the learner
+# made itself, no gradient byte is copied.
 # usage: data_parallel.sh IRANKER_BINARY SOURCE_DIR WORK_DIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 common=(train.steps=4 train.eval_every=0 train.checkpoint_every=0 run.log_level=warn comm.allreduce.bucket_mb=0.05
+        comm.allreduce.inplace_mb=0.02
         data.test=[data/recommendation/test.jsonl])
 for n in 1 2; do
   mpirun --oversubscribe -np $n -x OMP_WAIT_POLICY "$iranker" train -c configs/quickstart.yaml cluster.learners=$n \
@@ -42,6 +45,7 @@ for rec in train:  # rank 0's steps; a step where it received no samples has no 
     assert (rec["micro_batches"] > 0) <= (rec["grad_buckets_overlapped"] > 0), rec
     assert rec["grad_buckets_overlapped"] <= rec["grad_buckets"], rec
 assert any(r["grad_buckets_overlapped"] > 0 for r in train), "no bucket was reduced during backward"
+assert all(r["grad_copied_mb"] == 0 for r in train[1:]), [r["grad_copied_mb"] for r in train]
 print(f"gradient buckets per step: {train[0]['grad_buckets']:.0f}, reduced during backward: "
       f"{[r['grad_buckets_overlapped'] for r in train]}")
 print("ok")
