@@ -8,6 +8,7 @@
 #include <torch/csrc/autograd/variable.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <mutex>
@@ -141,8 +142,8 @@ struct GradientBucketer::Impl {
       post_hooks.push_back(accumulators.back()->add_post_hook(
           std::make_unique<torch::autograd::utils::LambdaPostHook>(
               [this, i](const torch::autograd::variable_list& outputs,
-                        const torch::autograd::variable_list& /*inputs*/) {
-                OnAccumulated(i);
+                        const torch::autograd::variable_list& inputs) {
+                OnAccumulated(i, inputs);
                 return outputs;
               })));
     }
@@ -174,19 +175,50 @@ struct GradientBucketer::Impl {
            g.data_ptr() == static_cast<char*>(buckets[s.bucket].flat.data_ptr()) + s.offset * g.element_size();
   }
 
-  // Whether params[i]'s gradient `g` (a direct slot's) may be all-reduced where it lies: dense,
-  // contiguous, the parameters' dtype and device, and memory nobody else sees. That holds for
-  // what AccumulateGrad made this pass from an undefined .grad() (it steals the incoming gradient
-  // only when no other tensor refers to it, and PyTorch's own in-place accumulation relies on
-  // that), and for what the last FinishBackward left in .grad() (its memory is the bucketer's,
-  // as bucket slots are). Anything else, e.g. a .grad() the caller set, is copied.
-  bool CanReduceInPlace(size_t i, const at::Tensor& g) {
+  // Whether params[i]'s gradient `g` (a direct slot's) may be all-reduced where it lies, i.e.
+  // modified before backward ends: dense, contiguous, the parameters' dtype and device, and its
+  // memory seen by nobody else. That holds for what the last FinishBackward left in .grad() (the
+  // bucketer's memory, as bucket slots are). For what AccumulateGrad made this pass from an
+  // undefined .grad() it holds when every reference to the memory is accounted for (Unshared).
+  // Anything else, e.g. a .grad() the caller set, is copied.
+  bool CanReduceInPlace(size_t i, const at::Tensor& g, const torch::autograd::variable_list& incoming) {
     const Slot& s = slots[i];
     if (!g.defined() || g.layout() != at::kStrided || !g.is_contiguous() || g.is_neg() ||
         g.is_conj() || g.scalar_type() != params[i].scalar_type() || g.device() != params[i].device() ||
-        g.numel() != params[i].numel())
+        g.numel() != params[i].numel() || !g.has_storage())
       return false;
-    return !s.grad_at_begin || g.data_ptr() == s.home;
+    if (s.grad_at_begin) return g.data_ptr() == s.home;
+    return Unshared(g, incoming);
+  }
+
+  // Whether the only tensors holding g's memory are g, the incoming gradient AccumulateGrad stole
+  // it from (the engine still holds that until the hooks return), and view bases that no other
+  // tensor refers to. An incoming gradient can be a view of a gradient another backward node has
+  // yet to read (p.view(...) + q: the add's gradient goes to both), and reducing it in place would
+  // corrupt that node's input: its base is then referenced by that node's input buffer as well.
+  static bool Unshared(const at::Tensor& g, const torch::autograd::variable_list& incoming) {
+    std::vector<const c10::TensorImpl*> holders;
+    auto count = [&](const at::TensorBase& t) {
+      if (std::find(holders.begin(), holders.end(), t.unsafeGetTensorImpl()) == holders.end())
+        holders.push_back(t.unsafeGetTensorImpl());
+    };
+    std::vector<const at::TensorBase*> views;
+    count(g);
+    if (g.is_view()) views.push_back(&g);
+    for (const auto& t : incoming) {
+      if (!t.defined() || !t.has_storage() || !t.storage().is_alias_of(g.storage())) continue;
+      count(t);
+      if (t.is_view()) views.push_back(&t);
+    }
+    for (const at::TensorBase* v : views) {
+      const at::TensorBase& base = v->_base();
+      // Each view of it that we hold refers to the base once; any other reference is unknown.
+      int64_t known = 0;
+      for (const at::TensorBase* u : views) known += u->_base().unsafeGetTensorImpl() == base.unsafeGetTensorImpl();
+      if (static_cast<int64_t>(base.use_count()) > known) return false;
+      count(base);
+    }
+    return static_cast<int64_t>(g.storage().use_count()) <= static_cast<int64_t>(holders.size());
   }
 
   // Before params[i]'s AccumulateGrad: a second gradient in one armed pass would be added into
@@ -202,22 +234,22 @@ struct GradientBucketer::Impl {
   }
 
   // After params[i]'s AccumulateGrad: .grad() holds this pass's gradient.
-  void OnAccumulated(size_t i) {
+  void OnAccumulated(size_t i, const torch::autograd::variable_list& incoming) {
     torch::NoGradGuard no_grad;
     std::lock_guard<std::mutex> lock(mu);
     if (!armed || slots[i].ready) return;
-    Place(i);
+    Place(i, incoming);
     if (--buckets[slots[i].bucket].pending == 0) StartReady(/*in_backward=*/true);
   }
 
   // Puts params[i]'s gradient / world size where its collective reads it (the sum over ranks is
   // then the mean: the scaling rides on the copy, or on a pass over memory still in cache).
-  void Place(size_t i) {  // mu held
+  void Place(size_t i, const torch::autograd::variable_list& incoming) {  // mu held
     Slot& s = slots[i];
     Bucket& b = buckets[s.bucket];
     const at::Tensor& g = params[i].grad();
     if (s.direct) {
-      if (CanReduceInPlace(i, g)) {
+      if (CanReduceInPlace(i, g, incoming)) {
         b.target = g;
         if (inv_size != 1.0) b.target.mul_(inv_size_t);
         ++st.inplace_gradients;
@@ -293,7 +325,7 @@ struct GradientBucketer::Impl {
       IR_CHECK(armed);
       for (size_t i = 0; i < params.size(); ++i) {
         if (slots[i].ready) continue;
-        Place(i);
+        Place(i, {});
         --buckets[slots[i].bucket].pending;
       }
       StartReady(/*in_backward=*/false);

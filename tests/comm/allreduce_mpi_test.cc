@@ -153,6 +153,44 @@ TEST_F(AllreduceTest, GradientsSharingMemoryAreCopiedNotReducedInPlace) {
   EXPECT_EQ(bucketer.stats().inplace_gradients, me == 0 ? 4 : 3);
 }
 
+// p's gradient is a view of a gradient that another node still has to read: p.view() is taken
+// after w * c, so backward runs p's view node, and then p's accumulator, before the product's
+// node reads the shared gradient. Reducing p's gradient in place there would corrupt w's.
+TEST_F(AllreduceTest, AGradientSharedWithAPendingNodeIsNotReducedInPlace) {
+  const int n = coll->size(), me = coll->rank();
+  auto w = torch::randn({64}, torch::requires_grad());
+  auto p = torch::randn({8, 8}, torch::requires_grad());
+  auto loss = [&](int r) {
+    torch::manual_seed(300 + r);
+    auto c = torch::randn({64});
+    auto weight = torch::randn({64});
+    auto wc = w * c;
+    auto pv = p.view({64});  // recorded after the product: its backward node runs first
+    return ((wc + pv) * weight).sum();
+  };
+  std::vector<torch::Tensor> mean = {torch::zeros({64}), torch::zeros({8, 8})};
+  for (int r = 0; r < n; ++r) {
+    w.mutable_grad() = torch::Tensor();
+    p.mutable_grad() = torch::Tensor();
+    loss(r).backward();
+    mean[0] += w.grad() / n;
+    mean[1] += p.grad() / n;
+  }
+  for (double inplace : kInplaceMb) {
+    AllreduceOptions o;
+    o.inplace_mb = inplace;
+    o.bucket_mb = 0.0002;  // each its own bucket
+    GradientBucketer bucketer(*coll, {w, p}, o);
+    w.mutable_grad() = torch::Tensor();
+    p.mutable_grad() = torch::Tensor();
+    bucketer.BeginBackward();
+    loss(me).backward();
+    bucketer.FinishBackward();
+    EXPECT_TRUE(torch::allclose(w.grad(), mean[0], 1e-5, 1e-6)) << "inplace_mb " << inplace;
+    EXPECT_TRUE(torch::allclose(p.grad(), mean[1], 1e-5, 1e-6)) << "inplace_mb " << inplace;
+  }
+}
+
 // y = x * w without recording the product; backward computes it again with gradients on and
 // back-propagates through that (reentrant backward, as activation checkpointing does), so w's
 // accumulator runs inside this node's backward.
