@@ -53,7 +53,9 @@ struct GradientBucketer::Impl {
     bool direct = false;            // a collective of its own, in place in .grad() when safe
     bool ready = false;             // this pass's gradient is where its collective reads it
     bool grad_at_begin = false;     // .grad() was defined when this pass was armed
-    const void* home = nullptr;     // direct slots: the memory the last FinishBackward left in .grad()
+    // Direct slots: the memory the last FinishBackward left in .grad(). A weak reference: it
+    // does not keep the memory alive, and its identity cannot be taken by a later allocation.
+    c10::weak_intrusive_ptr<c10::StorageImpl> home{c10::intrusive_ptr<c10::StorageImpl>()};
   };
   struct Bucket {
     at::Tensor flat;  // flat buckets: the buffer the members' gradients are copied into
@@ -73,6 +75,8 @@ struct GradientBucketer::Impl {
   std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // kept alive: they hold our hooks
   std::vector<uintptr_t> post_hooks;
   mutable std::mutex mu;
+  at::ScalarType dtype = at::kFloat;  // the parameters', when the bucketer was made
+  at::Device device = at::kCPU;
   const double inv_size;   // 1 / ranks
   at::Tensor inv_size_t;   // the same, a scalar tensor of the gradients' dtype
   bool armed = false;      // guarded by mu
@@ -86,14 +90,19 @@ struct GradientBucketer::Impl {
       if (p.requires_grad()) params.push_back(p);
     IR_CHECK(!params.empty());
     inv_size_t = torch::scalar_tensor(inv_size, params[0].options().requires_grad(false));
-    auto dtype = params[0].scalar_type();
-    auto device = params[0].device();
-    for (const auto& p : params) {
+    dtype = params[0].scalar_type();
+    device = params[0].device();
+    for (size_t i = 0; i < params.size(); ++i) {
+      const at::Tensor& p = params[i];
       if (p.scalar_type() != dtype || p.device() != device)
         Fail(ErrorCode::kInvalidArgument, "GradientBucketer needs parameters of one dtype and "
              "device; got ", dtype, "/", device, " and ", p.scalar_type(), "/", p.device());
       if (!p.is_leaf())
         Fail(ErrorCode::kInvalidArgument, "GradientBucketer needs leaf parameters");
+      for (size_t j = 0; j < i; ++j)
+        if (params[j].unsafeGetTensorImpl() == p.unsafeGetTensorImpl())
+          Fail(ErrorCode::kInvalidArgument, "GradientBucketer: parameter ", j, " is listed again as ",
+               "parameter ", i, "; pass each parameter once");
     }
     const int64_t elem = params[0].element_size();
     const int64_t cap = std::max<int64_t>(1, static_cast<int64_t>(opt.bucket_mb * 1e6) / elem);
@@ -187,7 +196,15 @@ struct GradientBucketer::Impl {
         g.is_conj() || g.scalar_type() != params[i].scalar_type() || g.device() != params[i].device() ||
         g.numel() != params[i].numel() || !g.has_storage())
       return false;
-    if (s.grad_at_begin) return g.data_ptr() == s.home;
+    if (s.grad_at_begin) {
+      // The memory the bucketer handed out, held by .grad() alone (and by own[i], ours).
+      c10::intrusive_ptr<c10::StorageImpl> home = s.home.lock();
+      if (!home || home.get() != g.storage().unsafeGetStorageImpl()) return false;
+      const bool own_other = own[i].defined() && own[i].unsafeGetTensorImpl() != g.unsafeGetTensorImpl() &&
+                             own[i].storage().is_alias_of(g.storage());
+      // `home` counts once while we hold it.
+      return static_cast<int64_t>(g.storage().use_count()) <= 2 + (own_other ? 1 : 0);
+    }
     return Unshared(g, incoming);
   }
 
@@ -207,6 +224,10 @@ struct GradientBucketer::Impl {
     if (g.is_view()) views.push_back(&g);
     for (const auto& t : incoming) {
       if (!t.defined() || !t.has_storage() || !t.storage().is_alias_of(g.storage())) continue;
+      // Only the engine's list may hold the incoming gradient. More holders: e.g. a tensor hook
+      // on the parameter returned g.detach(), which AccumulateGrad stole while the gradient
+      // itself is still on its way to another node.
+      if (t.use_count() != 1) return false;
       count(t);
       if (t.is_view()) views.push_back(&t);
     }
@@ -303,8 +324,16 @@ struct GradientBucketer::Impl {
     std::lock_guard<std::mutex> lock(mu);
     IR_CHECK(!armed);
     for (size_t i = 0; i < slots.size(); ++i) {
+      const at::Tensor& p = params[i];
+      // Moving a parameter to another dtype or device (set_data, Module::to) gives it a new
+      // accumulator without our hooks, and our buffers would no longer fit.
+      if (torch::autograd::impl::try_get_grad_accumulator(p) != accumulators[i] ||
+          p.scalar_type() != dtype || p.device() != device)
+        Fail(ErrorCode::kFailedPrecondition, "gradient all-reduce: parameter ", i, " (shape ", p.sizes(),
+             ") changed dtype or device after its GradientBucketer was made; make the bucketer after "
+             "moving the model");
       slots[i].ready = false;
-      slots[i].grad_at_begin = params[i].grad().defined();
+      slots[i].grad_at_begin = p.grad().defined();
     }
     for (auto& b : buckets) {
       b.pending = static_cast<int>(b.members.size());
@@ -343,12 +372,13 @@ struct GradientBucketer::Impl {
       Slot& s = slots[i];
       if (s.direct) {
         params[i].mutable_grad() = buckets[s.bucket].target;
-        s.home = buckets[s.bucket].target.data_ptr();
+        s.home = buckets[s.bucket].target.storage().getWeakStorageImpl();
       } else {
         params[i].mutable_grad() = SlotView(static_cast<int>(i));
       }
     }
-    // Drop our references: a caller that sets .grad() to none frees the memory.
+    // Drop our references: a caller that sets .grad() to none frees the memory (except for a
+    // direct slot's own buffer, kept for the next copy).
     for (auto& b : buckets) b.target = at::Tensor();
     std::lock_guard<std::mutex> lock(mu);
     st.finish_wait_seconds =

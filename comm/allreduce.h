@@ -113,9 +113,11 @@ struct BucketerStats {
 
 class GradientBucketer {
  public:
-  // `params`: trainable parameters, all on one device with one floating dtype. Buckets are filled
-  // in reverse parameter order (the order backward produces gradients). Registers hooks on
-  // the parameters; the destructor removes them.
+  // `params`: trainable parameters, each once, all on one device with one floating dtype (make
+  // the bucketer after moving the model: BeginBackward fails on a parameter that changed dtype or
+  // device). Buckets are filled in reverse parameter order (the order backward produces
+  // gradients). Registers hooks on the parameters; the destructor removes them (not while a
+  // backward runs).
   GradientBucketer(Collective& collective, const std::vector<at::Tensor>& params,
                    const AllreduceOptions& options);
   ~GradientBucketer();

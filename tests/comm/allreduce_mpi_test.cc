@@ -134,6 +134,11 @@ TEST_F(AllreduceTest, GradientsSharingMemoryAreCopiedNotReducedInPlace) {
   AllreduceOptions o;
   o.inplace_mb = 0.00005;
   GradientBucketer bucketer(*coll, net.parameters(), o);
+  // One step first, so that the bucketer has handed out memory of its own, then set to none
+  // (the new buffer may well reuse its addresses).
+  bucketer.BeginBackward();
+  Backward(net, me);
+  bucketer.FinishBackward();
   for (auto& p : net.parameters()) p.mutable_grad() = torch::Tensor();
   // a's and b's weight gradients are two halves of one buffer the test also holds.
   auto& wa = net.a->weight;
@@ -188,6 +193,65 @@ TEST_F(AllreduceTest, AGradientSharedWithAPendingNodeIsNotReducedInPlace) {
     bucketer.FinishBackward();
     EXPECT_TRUE(torch::allclose(w.grad(), mean[0], 1e-5, 1e-6)) << "inplace_mb " << inplace;
     EXPECT_TRUE(torch::allclose(p.grad(), mean[1], 1e-5, 1e-6)) << "inplace_mb " << inplace;
+  }
+}
+
+// A tensor hook on p returns a detached alias of its gradient, which AccumulateGrad can steal
+// while the same gradient is still on its way to q's accumulator (p + q sends one tensor to
+// both). Reducing it in place would corrupt q's gradient. Both orders of the sum.
+TEST_F(AllreduceTest, AGradientAliasedByAHookIsNotReducedInPlace) {
+  const int n = coll->size(), me = coll->rank();
+  for (bool p_first : {true, false}) {
+    auto p = torch::randn({64}, torch::requires_grad());
+    auto q = torch::randn({64}, torch::requires_grad());
+    p.register_hook([](const torch::Tensor& g) { return g.detach(); });
+    auto loss = [&](int r) {
+      torch::manual_seed(400 + r);
+      auto weight = torch::randn({64});
+      auto sum = p_first ? p + q : q + p;
+      return (sum * weight).sum();
+    };
+    std::vector<torch::Tensor> mean = {torch::zeros({64}), torch::zeros({64})};
+    for (int r = 0; r < n; ++r) {
+      p.mutable_grad() = torch::Tensor();
+      q.mutable_grad() = torch::Tensor();
+      loss(r).backward();
+      mean[0] += p.grad() / n;
+      mean[1] += q.grad() / n;
+    }
+    AllreduceOptions o;
+    o.inplace_mb = 0.00005;  // both direct
+    GradientBucketer bucketer(*coll, {p, q}, o);
+    p.mutable_grad() = torch::Tensor();
+    q.mutable_grad() = torch::Tensor();
+    bucketer.BeginBackward();
+    loss(me).backward();
+    bucketer.FinishBackward();
+    EXPECT_TRUE(torch::allclose(p.grad(), mean[0], 1e-5, 1e-6)) << p_first;
+    EXPECT_TRUE(torch::allclose(q.grad(), mean[1], 1e-5, 1e-6)) << p_first;
+  }
+}
+
+TEST_F(AllreduceTest, ParametersListedTwiceOrMovedAreClearErrors) {
+  auto w = torch::randn({64}, torch::requires_grad());
+  try {
+    GradientBucketer twice(*coll, {w, w}, AllreduceOptions());
+    FAIL() << "a parameter listed twice was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("listed again"), std::string::npos) << e.what();
+  }
+  GradientBucketer bucketer(*coll, {w}, AllreduceOptions());
+  {
+    torch::NoGradGuard no_grad;
+    w.set_data(w.to(torch::kDouble));  // a new dtype: autograd makes w a new accumulator
+  }
+  try {
+    bucketer.BeginBackward();
+    FAIL() << "a parameter moved to another dtype was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_NE(std::string(e.what()).find("changed dtype or device"), std::string::npos) << e.what();
   }
 }
 
