@@ -270,7 +270,8 @@ struct WeightPublisher::Impl {
     thread.join();
   }
 
-  std::string AnnouncePayload(const Version* v) {
+  // `pushed`: the first chunks, sent right after this announce without being requested.
+  std::string AnnouncePayload(const Version* v, uint32_t pushed) {
     std::string p;
     ByteWriter w(&p);
     w.Put<uint64_t>(v ? v->version : 0);
@@ -278,7 +279,28 @@ struct WeightPublisher::Impl {
     w.Put<uint64_t>(v ? v->chunk_bytes : 0);
     w.Put<uint32_t>(v ? static_cast<uint32_t>(v->chunk_hash.size()) : 0);
     w.Put<uint64_t>(v ? v->blob_hash : 0);
+    w.Put<uint32_t>(pushed);
     return p;
+  }
+
+  // Queues chunk `chunk` of `v` to `route` (header frame, then the data zero-copy from the blob).
+  bool SendChunk(const std::string& route, const Version& v, uint32_t chunk) {
+    size_t off = static_cast<size_t>(chunk) * v.chunk_bytes;
+    size_t n = std::min(v.chunk_bytes, v.blob->size() - off);
+    std::string hdr;
+    ByteWriter w(&hdr);
+    w.Put(v.version);
+    w.Put(chunk);
+    w.Put<uint64_t>(off);
+    w.Put<uint64_t>(n);
+    w.Put(v.chunk_hash[chunk]);
+    if (!SendNoWait(socket, zmq::message_t(route.data(), route.size()), true)) return false;
+    socket.send(Frame(MsgType::kWeightsChunk, id, hdr), zmq::send_flags::sndmore);
+    socket.send(SharedSliceMessage(v.blob, off, n), zmq::send_flags::none);
+    std::lock_guard<std::mutex> lock(mu);
+    ++st.chunks_sent;
+    st.bytes_sent += n;
+    return true;
   }
 
   void Loop() {
@@ -297,9 +319,19 @@ struct WeightPublisher::Impl {
         for (auto it = subscribers.begin(); it != subscribers.end();)
           it = now - it->second > opt.peer_timeout_ms ? subscribers.erase(it) : std::next(it);
         if (announce && v) {
+          // Each live subscriber gets the announce and, behind it, its first window of chunks
+          // (chunks_in_flight, its credit): a round trip less per version, the whole of a
+          // small model's weights without a single request.
+          const uint32_t push = static_cast<uint32_t>(
+              std::min<size_t>(static_cast<size_t>(opt.chunks_in_flight), v->chunk_hash.size()));
           for (const auto& [route, seen] : subscribers) {
-            if (SendNoWait(socket, zmq::message_t(route.data(), route.size()), true))
-              socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(v.get())), zmq::send_flags::none);
+            if (!SendNoWait(socket, zmq::message_t(route.data(), route.size()), true)) continue;
+            socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(v.get(), push)), zmq::send_flags::none);
+            // A chunk that cannot be queued is re-requested once the download stalls.
+            uint32_t pushed = 0;
+            while (pushed < push && SendChunk(route, *v, pushed)) ++pushed;
+            std::lock_guard<std::mutex> lock(mu);
+            st.chunks_pushed += pushed;
           }
           std::lock_guard<std::mutex> lock(mu);
           st.announces += subscribers.size();
@@ -341,7 +373,7 @@ struct WeightPublisher::Impl {
       ByteReader rd(m.payload, m.payload_size);
       if (m.type == MsgType::kWeightsPoll) {
         if (SendNoWait(socket, zmq::message_t(r.data(), r.size()), true))
-          socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(v.get())), zmq::send_flags::none);
+          socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(v.get(), 0)), zmq::send_flags::none);
         continue;
       }
       uint64_t version = 0;
@@ -362,21 +394,7 @@ struct WeightPublisher::Impl {
         ++st.stale_replies;
         continue;
       }
-      size_t off = static_cast<size_t>(chunk) * v->chunk_bytes;
-      size_t n = std::min(v->chunk_bytes, v->blob->size() - off);
-      std::string hdr;
-      ByteWriter w(&hdr);
-      w.Put(version);
-      w.Put(chunk);
-      w.Put<uint64_t>(off);
-      w.Put<uint64_t>(n);
-      w.Put(v->chunk_hash[chunk]);
-      if (!SendNoWait(socket, zmq::message_t(r.data(), r.size()), true)) continue;
-      socket.send(Frame(MsgType::kWeightsChunk, id, hdr), zmq::send_flags::sndmore);
-      socket.send(SharedSliceMessage(v->blob, off, n), zmq::send_flags::none);
-      std::lock_guard<std::mutex> lock(mu);
-      ++st.chunks_sent;
-      st.bytes_sent += n;
+      SendChunk(r, *v, chunk);
     }
   }
 };
@@ -580,9 +598,9 @@ struct WeightSubscriber::Impl {
 
   void OnAnnounce(ByteReader& r) {
     uint64_t version = 0, size = 0, chunk_bytes = 0, hash = 0;
-    uint32_t nchunks = 0;
+    uint32_t nchunks = 0, pushed = 0;
     if (!r.Get(&version) || !r.Get(&size) || !r.Get(&chunk_bytes) || !r.Get(&nchunks) ||
-        !r.Get(&hash) || !r.done())
+        !r.Get(&hash) || !r.Get(&pushed) || !r.done() || pushed > nchunks)
       return wire.Record(WireReject::kBadPayload, opt.endpoint);
     {
       std::lock_guard<std::mutex> lock(mu);
@@ -605,7 +623,9 @@ struct WeightSubscriber::Impl {
     dl.blob = recycler->Acquire(size);  // every byte is overwritten by a verified chunk
     dl.have.assign(nchunks, 0);
     dl.chunk_hash.assign(nchunks, 0);
-    for (uint32_t i = 0; i < nchunks; ++i) dl.to_request.push_back(i);
+    // The pushed chunks are on their way behind this announce: they count against the window.
+    for (uint32_t i = pushed; i < nchunks; ++i) dl.to_request.push_back(i);
+    dl.inflight = static_cast<int>(pushed);
     dl.announce_ms = dl.progress_ms = SteadyMs();
     RequestMore();
   }
@@ -616,7 +636,8 @@ struct WeightSubscriber::Impl {
     if (!r.Get(&version) || !r.Get(&chunk) || !r.Get(&off) || !r.Get(&n) || !r.Get(&hash) || !r.done())
       return wire.Record(WireReject::kBadPayload, opt.endpoint);
     if (!dl.blob || version != dl.version) return;  // a chunk of an abandoned download
-    --dl.inflight;
+    // (A push can cross an announce answering a poll: never below zero.)
+    if (dl.inflight > 0) --dl.inflight;
     bool ok = chunk < dl.nchunks && off == static_cast<uint64_t>(chunk) * dl.chunk_bytes &&
               n == std::min<uint64_t>(dl.chunk_bytes, dl.size - off) && data.size() == n &&
               Checksum64(data.data(), n) == hash;

@@ -4,8 +4,10 @@
 // (SerializeWeights) under a policy version that must increase with every Publish. It binds a
 // ROUTER; each subscriber (actor) connects a DEALER and, on its own I/O thread:
 //   POLL     sub -> pub  {version it has}, every poll_ms (also the heartbeat)
-//   ANNOUNCE pub -> sub  {version, blob bytes, chunk bytes, chunk count, blob checksum}; the
-//            reply to POLL, and pushed to recently seen subscribers on every Publish
+//   ANNOUNCE pub -> sub  {version, blob bytes, chunk bytes, chunk count, blob checksum, pushed};
+//            the reply to POLL (pushed 0), and sent to recently seen subscribers on every Publish
+//            followed by the first `pushed` = min(chunks_in_flight, count) chunks unrequested (the
+//            subscriber's window: a round trip less; a small model arrives without a request)
 //   REQUEST  sub -> pub  {version, chunk}; at most chunks_in_flight outstanding (credit)
 //   CHUNK    pub -> sub  two frames: header {version, chunk, offset, size, XXH3 of the data} and
 //            the data itself (sent zero-copy from the published blob)
@@ -78,6 +80,7 @@ bool ParseWeights(std::shared_ptr<const std::string> blob, WeightSet* out, std::
 struct PublisherStats {
   uint64_t version = 0;        // latest published
   uint64_t chunks_sent = 0, bytes_sent = 0, stale_replies = 0, announces = 0;
+  uint64_t chunks_pushed = 0;  // of chunks_sent: sent behind an announce, unrequested
   uint64_t malformed = 0;
   int subscribers = 0;         // seen within peer_timeout_ms
 };

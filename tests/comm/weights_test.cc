@@ -112,6 +112,46 @@ TEST(commWeights, LateJoinerGetsCurrentVersionAndFollowsNewOnes) {
   EXPECT_TRUE(st.publisher_alive);
 }
 
+// A subscriber the publisher knows gets each new version's first window of chunks behind the
+// announce, unrequested: a model inside the window arrives without a single request.
+TEST(commWeights, NewVersionsArePushedToKnownSubscribers) {
+  zmq::context_t ctx;
+  WeightsOptions opt = FastOptions();
+  ASSERT_EQ(opt.chunks_in_flight, 8);
+  WeightPublisher pub(ctx, opt);
+  opt.endpoint = pub.endpoint();
+  WeightSubscriber sub(ctx, opt, /*subscriber_id=*/3);
+  Model v1 = MakeModel(1);
+  pub.Publish(1, v1.Views());
+  WeightSet ws;
+  ASSERT_TRUE(sub.WaitFor(1, &ws, 5s));  // it has polled: the publisher knows it now
+  // The publisher's thread counts a chunk just after queuing it: the subscriber can be faster.
+  auto settled = [&](uint64_t bytes_sent) {
+    auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (pub.stats().bytes_sent < bytes_sent && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(5ms);
+    return pub.stats();
+  };
+  const PublisherStats before = settled(ws.total_bytes());
+  Model v2 = MakeModel(2);  // 18.5 KB: 5 chunks of 4 KB
+  pub.Publish(2, v2.Views());
+  ASSERT_TRUE(sub.WaitFor(2, &ws, 5s));
+  ExpectMatches(ws, v2);
+  const PublisherStats after = settled(before.bytes_sent + ws.total_bytes());
+  EXPECT_EQ(after.chunks_pushed - before.chunks_pushed, 5u);
+  EXPECT_EQ(after.chunks_sent - before.chunks_sent, 5u);  // nothing requested
+  Model v3 = MakeModel(3, 20000);  // 360 KB: the first 8 chunks pushed, the rest requested
+  pub.Publish(3, v3.Views());
+  ASSERT_TRUE(sub.WaitFor(3, &ws, 5s));
+  ExpectMatches(ws, v3);
+  const PublisherStats last = settled(after.bytes_sent + ws.total_bytes());
+  EXPECT_EQ(last.chunks_pushed - after.chunks_pushed, 8u);
+  EXPECT_GE(last.bytes_sent - after.bytes_sent, ws.total_bytes());
+  EXPECT_EQ(sub.stats().chunk_rejects, 0u);
+  EXPECT_EQ(sub.stats().restarts, 0u);
+}
+
 // Versions of one size reuse released buffers on both sides (BlobRecycler). A reused buffer still
 // holds the older version, so every byte must be rewritten: here tensor "a" shrinks from 60 bytes
 // to 4 inside the same 64-byte slot, and the received blob must equal a fresh serialisation byte
@@ -216,6 +256,7 @@ class HandPublisher {
         w.Put<uint64_t>(chunk_bytes_);
         w.Put<uint32_t>(static_cast<uint32_t>(hashes_.size()));
         w.Put<uint64_t>(blob_hash_);
+        w.Put<uint32_t>(0);  // nothing pushed: every chunk is requested
         Send(route, EncodeMessage(MsgType::kWeightsAnnounce, 0, payload));
       } else if (m.type == MsgType::kWeightsRequest) {
         uint64_t version = 0;
