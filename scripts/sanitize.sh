@@ -3,7 +3,8 @@
 #   scripts/sanitize.sh address   AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/)
 #                                 of the tests of base, tokenizer, ranking, comm, trajlog, cluster
 #                                 (IRANKER_SANITIZE_TORCH=1: also model, actor, learner, trainer),
-#                                 then their unit-labelled tests
+#                                 then their unit-labelled tests, and the gradient all-reduce
+#                                 test under mpirun -np 2 and 3
 #   scripts/sanitize.sh thread    ThreadSanitizer build (build-tsan/) of the concurrent parts'
 #                                 tests: queues and atomic files (base), ZeroMQ streams, weight
 #                                 broadcast and wire (comm), the HDF5 writer thread (trajlog)
@@ -44,6 +45,15 @@ run_address() {
       ASAN_OPTIONS=halt_on_error=1:detect_leaks=0:allocator_may_return_null=1 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
       IRANKER_SOURCE_DIR="$root" "./$t" --gtest_brief=1 "$@") || failed+=("$t")
+  done
+  # The gradient all-reduce runs under mpirun (2 and 3 ranks), as in CTest.
+  for np in 2 3; do
+    echo "-- comm_allreduce_test, mpirun -np $np"
+    (cd "$build/tests" && \
+      ASAN_OPTIONS=halt_on_error=1:detect_leaks=0:allocator_may_return_null=1 \
+      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+      mpirun -np $np -x ASAN_OPTIONS -x UBSAN_OPTIONS ./comm_allreduce_test --gtest_brief=1 "$@") \
+      || failed+=("comm_allreduce_test-np$np")
   done
   ((${#failed[@]} == 0)) || { echo "sanitize: failed: ${failed[*]}" >&2; return 1; }
   echo "sanitize: address,undefined: every test passed without a report"
