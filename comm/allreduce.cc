@@ -272,37 +272,39 @@ struct GradientBucketer::Impl {
     if (s.direct) {
       if (CanReduceInPlace(i, g, incoming)) {
         b.target = g;
-        if (inv_size != 1.0) b.target.mul_(inv_size_t);
+        ScaleInPlace(b.target);
         ++st.inplace_gradients;
       } else {
         if (!own[i].defined()) own[i] = at::empty(params[i].sizes(), params[i].options().requires_grad(false));
         b.target = own[i];
-        if (!g.defined())
-          b.target.zero_();
-        else
-          ScaleInto(b.target, g);
-        if (g.defined()) st.copied_bytes += static_cast<int64_t>(g.nbytes());
+        CopyScaled(b.target, g);
       }
     } else {
       b.target = b.flat;
       at::Tensor view = SlotView(static_cast<int>(i));
-      if (IsSlotView(static_cast<int>(i), g)) {  // accumulated in place into the bucket
-        if (inv_size != 1.0) view.mul_(inv_size_t);
-      } else if (g.defined()) {
-        ScaleInto(view, g);
-        st.copied_bytes += static_cast<int64_t>(g.nbytes());
-      } else {
-        view.zero_();
-      }
+      if (IsSlotView(static_cast<int>(i), g))  // accumulated in place into the bucket
+        ScaleInPlace(view);
+      else
+        CopyScaled(view, g);
     }
     s.ready = true;
   }
 
-  void ScaleInto(at::Tensor& out, const at::Tensor& g) {
+  void ScaleInPlace(at::Tensor& t) {
+    if (inv_size != 1.0) t.mul_(inv_size_t);
+  }
+
+  // out = g / world size, counted in the stats; zeros for a parameter without a gradient.
+  void CopyScaled(at::Tensor& out, const at::Tensor& g) {  // mu held
+    if (!g.defined()) {
+      out.zero_();
+      return;
+    }
     if (inv_size == 1.0)
       out.copy_(g);
     else
       torch::mul_out(out, g, inv_size_t);
+    st.copied_bytes += static_cast<int64_t>(g.nbytes());
   }
 
   void StartReady(bool in_backward) {  // mu held

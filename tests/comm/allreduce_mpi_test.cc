@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <functional>
+
 #include "base/error.h"
 #include "comm/allreduce.h"
 
@@ -46,6 +48,22 @@ std::vector<torch::Tensor> Grads(Net& net) {
   return g;
 }
 
+// The mean over ranks r of the gradients `backward(net, r)` leaves, computed in this process.
+std::vector<torch::Tensor> MeanOverRanks(Net& net, int n, const std::function<void(Net&, int)>& backward) {
+  std::vector<torch::Tensor> mean;
+  for (int r = 0; r < n; ++r) {
+    net.zero_grad();
+    backward(net, r);
+    auto g = Grads(net);
+    if (mean.empty())
+      mean = g;
+    else
+      for (size_t i = 0; i < g.size(); ++i) mean[i] += g[i];
+  }
+  for (auto& m : mean) m /= n;
+  return mean;
+}
+
 class AllreduceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -63,17 +81,7 @@ TEST_F(AllreduceTest, BucketedEqualsMeanComputedInOneProcess) {
   torch::manual_seed(7);  // identical initial weights on every rank
   Net net;
   // Reference: every rank's gradients, computed here, averaged.
-  std::vector<torch::Tensor> mean;
-  for (int r = 0; r < n; ++r) {
-    net.zero_grad();
-    Backward(net, r);
-    auto g = Grads(net);
-    if (mean.empty())
-      mean = g;
-    else
-      for (size_t i = 0; i < g.size(); ++i) mean[i] += g[i];
-  }
-  for (auto& m : mean) m /= n;
+  const std::vector<torch::Tensor> mean = MeanOverRanks(net, n, Backward);
   // Bucketed, overlapped with backward; tiny buckets so there are several.
   for (double inplace : kInplaceMb) {
     for (double mb : {0.002, 0.01, 100.0}) {
@@ -98,16 +106,23 @@ TEST_F(AllreduceTest, BucketedEqualsMeanComputedInOneProcess) {
               << "param " << i << " bucket_mb " << mb << " inplace_mb " << inplace;
         auto st = bucketer.stats();
         if (mb == 0.002) {  // 500 floats a bucket
-          if (inplace == 0.0) EXPECT_GT(st.buckets, 3);
-          if (inplace == 0.00005) EXPECT_EQ(st.buckets, 7);  // 6 direct, the 4-wide biases flat
-          if (inplace == 0.001) EXPECT_EQ(st.buckets, 3);    // a's and b's weights direct
+          if (inplace == 0.0) {
+            EXPECT_GT(st.buckets, 3);
+          } else if (inplace == 0.00005) {
+            EXPECT_EQ(st.buckets, 7);  // 6 direct, the 4-wide biases flat
+          } else {
+            EXPECT_EQ(st.buckets, 3);  // inplace_mb 0.001: a's and b's weights direct
+          }
           EXPECT_GE(st.buckets_started_in_backward, 1);  // overlap: started before backward ended
         }
-        if (inplace == 0.0) EXPECT_EQ(st.inplace_gradients, 0);
-        // Every weight and the 32-wide biases are direct (6 tensors), reduced where autograd
-        // left them. Only rank 0 produces `unused`'s gradient when .grad() starts undefined; the
-        // others reduce a buffer of zeros of their own then, which is .grad() the next time.
-        if (inplace == 0.00005) EXPECT_EQ(st.inplace_gradients, me == 0 || !set_to_none ? 6 : 5);
+        if (inplace == 0.0) {
+          EXPECT_EQ(st.inplace_gradients, 0);
+        } else if (inplace == 0.00005) {
+          // Every weight and the 32-wide biases are direct (6 tensors), reduced where autograd
+          // left them. Only rank 0 produces `unused`'s gradient when .grad() starts undefined;
+          // the others reduce a buffer of zeros of their own then, which is .grad() next time.
+          EXPECT_EQ(st.inplace_gradients, me == 0 || !set_to_none ? 6 : 5);
+        }
         EXPECT_EQ(st.bytes, 4 * (16 * 32 + 32 + 32 * 32 + 32 + 32 * 4 + 4 + 4 * 4 + 4));
       }
     }
@@ -120,17 +135,7 @@ TEST_F(AllreduceTest, GradientsSharingMemoryAreCopiedNotReducedInPlace) {
   const int n = coll->size(), me = coll->rank();
   torch::manual_seed(7);
   Net net;
-  std::vector<torch::Tensor> mean;
-  for (int r = 0; r < n; ++r) {
-    net.zero_grad();
-    Backward(net, r);
-    auto g = Grads(net);
-    if (mean.empty())
-      mean = g;
-    else
-      for (size_t i = 0; i < g.size(); ++i) mean[i] += g[i];
-  }
-  for (auto& m : mean) m /= n;
+  const std::vector<torch::Tensor> mean = MeanOverRanks(net, n, Backward);
   AllreduceOptions o;
   o.inplace_mb = 0.00005;
   GradientBucketer bucketer(*coll, net.parameters(), o);
@@ -301,18 +306,10 @@ TEST_F(AllreduceTest, AccumulatedMicroBatchesAreIncluded) {
   const int n = coll->size(), me = coll->rank();
   torch::manual_seed(7);
   Net net;
-  std::vector<torch::Tensor> mean;
-  for (int r = 0; r < n; ++r) {
-    net.zero_grad();
-    Backward(net, r);
-    Backward(net, r + 50);
-    auto g = Grads(net);
-    if (mean.empty())
-      mean = g;
-    else
-      for (size_t i = 0; i < g.size(); ++i) mean[i] += g[i];
-  }
-  for (auto& m : mean) m /= n;
+  const std::vector<torch::Tensor> mean = MeanOverRanks(net, n, [](Net& m, int r) {
+    Backward(m, r);
+    Backward(m, r + 50);  // two micro-batches
+  });
   for (double inplace : kInplaceMb) {
     AllreduceOptions o;
     o.bucket_mb = 0.003;
