@@ -211,7 +211,8 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
 namespace iranker {
 
 std::vector<RolloutRunner::Ranked> RolloutRunner::Rank(const std::vector<const QueryRecord*>& queries,
-                                                       uint64_t seed, const MatchOptions& match) {
+                                                       uint64_t seed, const MatchOptions& match,
+                                                       const std::function<void()>& on_step) {
   torch::NoGradGuard no_grad;
   std::vector<Episode> episodes(queries.size());
   std::vector<Ranked> out(queries.size());
@@ -223,6 +224,7 @@ std::vector<RolloutRunner::Ranked> RolloutRunner::Rank(const std::vector<const Q
   const std::string prefill = prompts_.options().assistant_prefill;
   Drive(episodes, /*greedy=*/true, [&](Episode& e, const GenerationResult& res) {
     const size_t q = &e - episodes.data();
+    if (on_step) on_step();
     const std::string response = tokenizer_.Decode(res.tokens, /*skip_special=*/true);
     out[q].responses.push_back(response);
     ParsedResponse parsed = ParseResponse(prefill + response);

@@ -13,6 +13,7 @@
 // the policy weights. Not thread-safe; one runner per actor thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -46,14 +47,15 @@ class RolloutRunner {
 
   // Evaluation protocol: one greedy full elimination episode per query (N - 1 steps), each answer
   // matched with fallbacks (fuzzy, then nearest candidate by TF-IDF) so that exactly one candidate
-  // is removed per step. Returns the final rankings (candidate indices, best first).
+  // is removed per step. Returns the final rankings (candidate indices, best first). `on_step`
+  // (may be empty) is called after each generated answer: a sign of progress for the caller.
   struct Ranked {
     std::vector<int> ranking;
     int fallbacks = 0;
     std::vector<std::string> responses;  // one per step
   };
   std::vector<Ranked> Rank(const std::vector<const QueryRecord*>& queries, uint64_t seed,
-                           const MatchOptions& match);
+                           const MatchOptions& match, const std::function<void()>& on_step = {});
 
   // Drops cached keys/values (call after the policy's weights change).
   void InvalidateCache() { engine_.InvalidateCache(); }

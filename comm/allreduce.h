@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,6 +78,17 @@ class Collective {
   virtual void Barrier(const std::string& what) = 0;
   // Sum over ranks of a few doubles (metrics, losses, norms), in place.
   virtual void AllreduceSumDoubles(std::vector<double>* values, const std::string& what) = 0;
+
+  // Peers that work on their own for a while (rank 0 evaluating, writing a checkpoint) are not
+  // hung: a collective that reaches timeout_ms asks this probe, and a non-empty answer ("rank 0
+  // is busy with 'evaluation' and making progress", cluster/progress_lease.h) restarts the
+  // time-out instead of failing. Without a probe the time-out is final. Set it before use; it is
+  // called from the thread that waits.
+  void SetPeerProgressProbe(std::function<std::string()> probe) { peer_progress_ = std::move(probe); }
+  std::string PeerProgress() const { return peer_progress_ ? peer_progress_() : std::string(); }
+
+ private:
+  std::function<std::string()> peer_progress_;
 };
 
 // MPI back-end over a duplicate of MPI_COMM_WORLD (MPI must be initialised).

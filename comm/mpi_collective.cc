@@ -115,7 +115,7 @@ class MpiPending : public PendingCollective {
   MPI_Request req_;
   at::Tensor keep_;
   std::string what_;
-  int64_t start_ms_;
+  CollectiveClock clock_;
 };
 
 class MpiCollective : public Collective {
@@ -201,7 +201,7 @@ class MpiCollective : public Collective {
 };
 
 MpiPending::MpiPending(MpiCollective* c, MPI_Request r, at::Tensor keep, std::string what)
-    : c_(c), req_(r), keep_(std::move(keep)), what_(std::move(what)), start_ms_(SteadyMs()) {}
+    : c_(c), req_(r), keep_(std::move(keep)), what_(std::move(what)), clock_(*c, c->timeout_ms()) {}
 
 MpiPending::~MpiPending() {
   if (req_ == MPI_REQUEST_NULL) return;
@@ -221,8 +221,8 @@ bool MpiPending::Test() {
 void MpiPending::Wait() {
   int spins = 0;
   while (!Test()) {
-    if (SteadyMs() - start_ms_ > c_->timeout_ms())
-      CollectiveTimedOut("MPI", what_, c_->timeout_ms(), c_->rank(), c_->size());
+    if (clock_.Expired(what_))
+      CollectiveTimedOut("MPI", what_, c_->timeout_ms(), c_->rank(), c_->size(), clock_.Note());
     // Spin briefly for latency, then back off so a waiting rank does not burn a core.
     if (++spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(50));
   }
@@ -305,10 +305,33 @@ std::string DescribeRank(int rank, int size) {
 }
 
 void CollectiveTimedOut(const std::string& backend, const std::string& what, int timeout_ms,
-                        int rank, int size) {
+                        int rank, int size, const std::string& note) {
   Fail(ErrorCode::kDeadlineExceeded, backend, " ", what, " did not complete within ", timeout_ms,
        " ms on ", DescribeRank(rank, size),
-       ": a peer rank is stuck, dead or never joined this collective (comm allreduce timeout_ms)");
+       ": a peer rank is stuck, dead or never joined this collective (comm allreduce timeout_ms)", note);
+}
+
+CollectiveClock::CollectiveClock(const Collective& c, int timeout_ms)
+    : c_(c), timeout_ms_(timeout_ms), start_ms_(SteadyMs()), deadline_start_ms_(start_ms_) {}
+
+bool CollectiveClock::Expired(const std::string& what) {
+  const int64_t now = SteadyMs();
+  if (now - deadline_start_ms_ <= timeout_ms_) return false;
+  const std::string progress = c_.PeerProgress();
+  if (progress.empty()) return true;
+  if (extensions_++ == 0)
+    IR_LOG_INFO("comm: {} on {} is past timeout_ms={} but {}: waiting on (the time-out restarts while it "
+                "progresses)",
+                what, DescribeRank(c_.rank(), c_.size()), timeout_ms_, progress);
+  deadline_start_ms_ = now;
+  return false;
+}
+
+std::string CollectiveClock::Note() const {
+  if (extensions_ == 0) return "";
+  const int64_t now = SteadyMs();
+  return "; waited " + std::to_string(now - start_ms_) + " ms in all: a peer reported progress on its own work until " +
+         std::to_string(now - deadline_start_ms_) + " ms ago, then none";
 }
 
 }  // namespace iranker::comm

@@ -90,9 +90,7 @@ class NcclCollective;
 
 class NcclPending : public PendingCollective {
  public:
-  NcclPending(NcclCollective* c, EventPtr done, at::Tensor keep, std::string what)
-      : c_(c), done_(std::move(done)), keep_(std::move(keep)), what_(std::move(what)),
-        start_ms_(SteadyMs()) {}
+  NcclPending(NcclCollective* c, EventPtr done, at::Tensor keep, std::string what);
   bool Test() override;
   void Wait() override;
 
@@ -101,7 +99,7 @@ class NcclPending : public PendingCollective {
   EventPtr done_;
   at::Tensor keep_;
   std::string what_;
-  int64_t start_ms_;
+  CollectiveClock clock_;
 };
 
 class NcclCollective : public Collective {
@@ -201,6 +199,10 @@ class NcclCollective : public Collective {
   std::mutex mu_;
 };
 
+NcclPending::NcclPending(NcclCollective* c, EventPtr done, at::Tensor keep, std::string what)
+    : c_(c), done_(std::move(done)), keep_(std::move(keep)), what_(std::move(what)),
+      clock_(*c, c->timeout_ms()) {}
+
 bool NcclPending::Test() {
   cudaError_t e = cudaEventQuery(done_.get());
   if (e == cudaSuccess) return true;
@@ -215,9 +217,9 @@ bool NcclPending::Test() {
 
 void NcclPending::Wait() {
   while (!Test()) {
-    if (SteadyMs() - start_ms_ > c_->timeout_ms()) {
+    if (clock_.Expired(what_)) {
       c_->Abort();
-      CollectiveTimedOut("NCCL", what_, c_->timeout_ms(), c_->rank(), c_->size());
+      CollectiveTimedOut("NCCL", what_, c_->timeout_ms(), c_->rank(), c_->size(), clock_.Note());
     }
     std::this_thread::sleep_for(std::chrono::microseconds(20));
   }

@@ -120,7 +120,9 @@ struct AllreduceOptions {
   // being copied into a bucket: above ~1 MB a collective is bandwidth-bound, so a bucket saves
   // little latency and its copy costs a pass over the bytes. 0: every gradient goes in a bucket.
   double inplace_mb = 1.0;
-  // A collective not complete after this long fails naming the collective, rank and host.
+  // A collective not complete after this long fails naming the collective, rank and host,
+  // unless a peer busy on its own reports progress meanwhile (Collective::SetPeerProgressProbe):
+  // then it is the longest wait between two signs of that progress.
   int timeout_ms = 300000;
 
   template <class V>
@@ -129,7 +131,7 @@ struct AllreduceOptions {
     v.Field("bucket_mb", bucket_mb, "Gradient bucket size (MB).", Range(0.001, 4096));
     v.Field("inplace_mb", inplace_mb, "Gradients this large (MB) are reduced in place, unbucketed; 0 = never.",
             Range(0, 1e6));
-    v.Field("timeout_ms", timeout_ms, "Collective time-out (ms).", Range(1, 86400000));
+    v.Field("timeout_ms", timeout_ms, "Collective time-out (ms); restarts while a busy peer reports progress.", Range(1, 86400000));
   }
 };
 

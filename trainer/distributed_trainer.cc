@@ -22,6 +22,7 @@
 #include "base/atomic_file.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "cluster/progress_lease.h"
 #include "cluster/roles.h"
 #include "cluster/supervisor.h"
 #include "comm/allreduce.h"
@@ -201,9 +202,10 @@ std::unique_ptr<ProcessSupervisor> SpawnActors(const Config& config, const std::
 
 // poll_actors (may be empty) is called while waiting for batches; it throws when an in-process
 // actor has failed (--local), so the learner stops at once with the actor's error.
+// lease (may be null): this rank's progress lease (evaluations and checkpoints are phases of it).
 TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collective& learners,
                        const std::string& init_dir, zmq::context_t& ctx,
-                       const std::function<void()>& poll_actors) {
+                       const std::function<void()>& poll_actors, ProgressLease* lease) {
   TrainResult result;
   const std::string run_dir = config.RunDir();
   result.run_dir = run_dir;
@@ -255,7 +257,9 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
 
   auto trajlog = OpenTrajectoryLog(config, run_dir, me.learner_rank, step, model.config().ToJson());
   std::unique_ptr<RunBook> book;
-  if (lead) book = std::make_unique<RunBook>(config, run_dir, init_dir, model, *policy.tokenizer, learner, step, &result);
+  if (lead)
+    book = std::make_unique<RunBook>(config, run_dir, init_dir, model, *policy.tokenizer, learner, step, &result,
+                                     lease);
   // The initial evaluation overlaps the actors' first rollout.
   if (lead && step == 0) book->EvaluateInitial();
 
@@ -492,8 +496,8 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
 }
 
 // Rank 0's preparation of the run directory: a fresh rendezvous, the resolved config, the initial
-// policy. Returns the initial policy directory.
-std::string PrepareRun(const Config& config, const RankLayout& me) {
+// policy (a phase of `lease`, which may be null). Returns the initial policy directory.
+std::string PrepareRun(const Config& config, const RankLayout& me, ProgressLease* lease) {
   // Bad training data fails here, naming the file and line, before anything is written or
   // started (the actors load the same records again).
   LoadTrainRecords(config.data);
@@ -502,7 +506,11 @@ std::string PrepareRun(const Config& config, const RankLayout& me) {
   std::error_code ec;
   fs::remove(RendezvousPath(run_dir), ec);  // a previous start's endpoints are stale
   WriteResolvedConfig(config, run_dir);
-  const std::string init_dir = PrepareInitDir(config, run_dir);
+  std::string init_dir;
+  {
+    ProgressLease::Phase phase(lease, "writing the initial policy");
+    init_dir = PrepareInitDir(config, run_dir);
+  }
   IR_LOG_INFO("{} run: {} learner rank(s), {} actor {}{}, launcher {}, transport {}",
               config.cluster.transport == "inproc" ? "local" : "distributed", me.learners, me.actors,
               config.cluster.transport == "inproc" ? "thread(s)" : "process(es)",
@@ -515,14 +523,21 @@ std::string PrepareRun(const Config& config, const RankLayout& me) {
 TrainResult TrainDistributed(const Config& config) {
   if (config.cluster.transport == "inproc")
     Fail(ErrorCode::kInvalidArgument, "cluster.transport=inproc runs actors as threads: use `iranker train --local`");
+  // Work one rank does on its own (the initial policy, evaluations, checkpoints) beats a progress
+  // lease in the run directory; a rank whose collective reaches comm.allreduce.timeout_ms
+  // meanwhile waits on while the lease moves, and times out once it stops (a hung rank).
+  std::unique_ptr<ProgressWatch> watch;  // outlives the collective that asks it
   auto learners = comm::MakeMpiCollective(config.comm.allreduce);
   const RankLayout me = LearnerLayout(learners->rank(), learners->size(), config.cluster, config.train.actors);
+  ProgressLease lease(ProgressLeaseDir(config.RunDir()), me.learner_rank);
+  watch = std::make_unique<ProgressWatch>(ProgressLeaseDir(config.RunDir()), me.learner_rank);
+  learners->SetPeerProgressProbe([w = watch.get()] { return w->Progress(); });
   // Rank 0 prepares the run directory and the initial policy; the others wait for its path.
   std::string init_dir;
-  if (me.world_rank == 0) init_dir = PrepareRun(config, me);
+  if (me.world_rank == 0) init_dir = PrepareRun(config, me, &lease);
   learners->BroadcastBytes(&init_dir, 0, "initial policy directory");
   zmq::context_t ctx(1);
-  return RunLearner(config, me, *learners, init_dir, ctx, nullptr);
+  return RunLearner(config, me, *learners, init_dir, ctx, nullptr, &lease);
 }
 
 TrainResult TrainLocal(const Config& config_in) {
@@ -534,7 +549,7 @@ TrainResult TrainLocal(const Config& config_in) {
   config.cluster.transport = "inproc";
   auto learners = comm::MakeLocalCollective();
   const RankLayout me = LearnerLayout(0, 1, config.cluster, config.train.actors);
-  const std::string init_dir = PrepareRun(config, me);
+  const std::string init_dir = PrepareRun(config, me, nullptr);
   zmq::context_t ctx(1);
   std::atomic<bool> cancel{false};
   std::mutex mu;
@@ -560,7 +575,7 @@ TrainResult TrainLocal(const Config& config_in) {
   };
   TrainResult result;
   try {
-    result = RunLearner(config, me, *learners, init_dir, ctx, poll);
+    result = RunLearner(config, me, *learners, init_dir, ctx, poll, nullptr);
   } catch (...) {
     stop_actors();
     throw;

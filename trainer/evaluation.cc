@@ -59,14 +59,15 @@ uint64_t EvaluationSeed(uint64_t run_seed) { return DeriveSeed(run_seed, 0xE7A1)
 
 EvalReport Evaluate(DecoderLM& policy, const Tokenizer& tokenizer, const PromptSet& prompts,
                     const ActorOptions& actor, const MatchOptions& match,
-                    const std::vector<Dataset>& datasets, uint64_t seed, bool baselines) {
+                    const std::vector<Dataset>& datasets, uint64_t seed, bool baselines,
+                    const std::function<void()>& on_step) {
   EvalReport report;
   RolloutRunner runner(policy, tokenizer, prompts, RewardOptions(), actor, /*actor_id=*/-1);
   for (size_t di = 0; di < datasets.size(); ++di) {
     const Dataset& d = datasets[di];
     std::vector<const QueryRecord*> qs;
     for (const auto& r : d.records) qs.push_back(&r);
-    auto ranked = runner.Rank(qs, seed + di, match);
+    auto ranked = runner.Rank(qs, seed + di, match, on_step);
     std::vector<std::vector<int>> rankings;
     int64_t fallbacks = 0;
     for (size_t q = 0; q < ranked.size(); ++q) {

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -54,9 +55,11 @@ struct EvalReport {
 // for a run seed: training, `eval` and `rank` use it, so their numbers agree for a checkpoint.
 uint64_t EvaluationSeed(uint64_t run_seed);
 
+// `on_step` (may be empty) is called after each generated answer (ProgressLease::Beat).
 EvalReport Evaluate(DecoderLM& policy, const Tokenizer& tokenizer, const PromptSet& prompts,
                     const ActorOptions& actor, const MatchOptions& match,
-                    const std::vector<Dataset>& datasets, uint64_t seed, bool baselines);
+                    const std::vector<Dataset>& datasets, uint64_t seed, bool baselines,
+                    const std::function<void()>& on_step = {});
 
 // A fixed-width table: one row per dataset, MRR / nDCG@10 / Hit@1 per system.
 std::string FormatEvalTable(const EvalReport& report);

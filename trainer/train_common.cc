@@ -106,7 +106,11 @@ ResumePoint ResumeFromCheckpoint(const std::string& run_dir, uint64_t seed, Deco
 }
 
 void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy, const Learner& learner,
-                    const std::string& tokenizer_dir, int64_t cursor, uint64_t seed, int keep) {
+                    const std::string& tokenizer_dir, int64_t cursor, uint64_t seed, int keep,
+                    const std::function<void()>& on_file) {
+  auto wrote = [&] {
+    if (on_file) on_file();
+  };
   const std::string final_dir = CheckpointDir(run_dir, step);
   if (fs::exists(final_dir)) return;  // already written (e.g. a resumed run at the same step)
   const std::string tmp = final_dir + ".tmp-" + std::to_string(::getpid());
@@ -114,8 +118,11 @@ void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
   MakeDirs(tmp);
   try {
     SaveModel(policy, tmp);
+    wrote();
     CopyTokenizerFiles(tokenizer_dir, tmp);
+    wrote();
     learner.SaveState(tmp);
+    wrote();
     nlohmann::json st = {{"step", step}, {"query_cursor", cursor}, {"seed", seed},
                          {"policy_version", learner.version()}};
     WriteFileAtomic(tmp + "/trainer_state.json", st.dump(2) + "\n");
@@ -212,7 +219,8 @@ std::vector<std::string> TrajectoryLogFiles(const std::string& run_dir, const Tr
 }
 
 RunBook::RunBook(const Config& config, const std::string& run_dir, const std::string& init_dir, DecoderLM& model,
-                 const Tokenizer& tokenizer, const Learner& learner, int64_t start_step, TrainResult* result)
+                 const Tokenizer& tokenizer, const Learner& learner, int64_t start_step, TrainResult* result,
+                 ProgressLease* lease)
     : config_(config),
       run_dir_(run_dir),
       init_dir_(init_dir),
@@ -224,17 +232,21 @@ RunBook::RunBook(const Config& config, const std::string& run_dir, const std::st
       test_full_(LoadTestSets(config.data, 0)),
       test_periodic_(LoadTestSets(config.data, config.train.eval_queries)),
       metrics_(std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl", config.train.tensorboard ? run_dir : "")),
-      start_step_(start_step) {}
+      start_step_(start_step),
+      lease_(lease) {}
 
 RunBook::~RunBook() = default;
 
-EvalReport RunBook::Evaluate(const std::vector<Dataset>& sets) {
+EvalReport RunBook::Evaluate(const std::vector<Dataset>& sets, const std::string& what) {
+  ProgressLease::Phase phase(lease_, what);
   return iranker::Evaluate(model_, tokenizer_, prompts_, config_.actor, config_.reward.match, sets,
-                           EvaluationSeed(config_.run.seed), /*baselines=*/true);
+                           EvaluationSeed(config_.run.seed), /*baselines=*/true, [this] {
+                             if (lease_) lease_->Beat();
+                           });
 }
 
 void RunBook::EvaluateInitial() {
-  result_->initial = Evaluate(test_full_);
+  result_->initial = Evaluate(test_full_, "evaluation of the initial policy");
   result_->has_initial = true;
   last_eval_mrr_ = result_->initial.MeanOf("policy", "mrr");
   metrics_->Write(EvalJson(0, result_->initial));
@@ -250,7 +262,7 @@ void RunBook::EndStep(int64_t step, nlohmann::json rec) {
   if (!progress_) BeginTraining();
   const TrainOptions& t = config_.train;
   if (t.eval_every > 0 && step % t.eval_every == 0 && step < t.steps) {
-    auto r = Evaluate(test_periodic_);
+    auto r = Evaluate(test_periodic_, "evaluation at step " + std::to_string(step));
     last_eval_mrr_ = r.MeanOf("policy", "mrr");
     metrics_->Write(EvalJson(step, r));
   }
@@ -262,8 +274,11 @@ void RunBook::EndStep(int64_t step, nlohmann::json rec) {
 }
 
 void RunBook::Checkpoint(int64_t step) {
+  ProgressLease::Phase phase(lease_, "checkpoint of step " + std::to_string(step));
   SaveCheckpoint(run_dir_, step, model_, learner_, init_dir_, step * config_.actor.queries_per_batch,
-                 config_.run.seed, config_.train.keep_checkpoints);
+                 config_.run.seed, config_.train.keep_checkpoints, [this] {
+                   if (lease_) lease_->Beat();
+                 });
 }
 
 void RunBook::Finish(int64_t step, bool interrupted) {
@@ -271,7 +286,7 @@ void RunBook::Finish(int64_t step, bool interrupted) {
   if (interrupted) return;
   result_->trajlog_files = TrajectoryLogFiles(run_dir_, config_.trajlog);
   result_->final_checkpoint = CheckpointDir(run_dir_, config_.train.steps);
-  result_->final = Evaluate(test_full_);
+  result_->final = Evaluate(test_full_, "evaluation of the final policy");
   metrics_->Write(EvalJson(step, result_->final));
 }
 

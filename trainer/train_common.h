@@ -16,11 +16,13 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "actor/rollout.h"
+#include "cluster/progress_lease.h"
 #include "comm/trajectory.h"
 #include "learner/learner.h"
 #include "trainer/config.h"
@@ -76,8 +78,10 @@ ResumePoint ResumeFromCheckpoint(const std::string& run_dir, uint64_t seed, Deco
                                  bool announce);
 
 // Writes <run>/checkpoints/step-N atomically (temporary directory + rename) and prunes old ones.
+// `on_file` (may be empty) is called after each file written (ProgressLease::Beat).
 void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy, const Learner& learner,
-                    const std::string& tokenizer_dir, int64_t cursor, uint64_t seed, int keep);
+                    const std::string& tokenizer_dir, int64_t cursor, uint64_t seed, int keep,
+                    const std::function<void()>& on_file = {});
 
 // The learner's training samples from one step's batches, in actor-id order. Also fills the
 // rollout figures of the step (valid_format, episode_mrr, trajectories).
@@ -98,9 +102,12 @@ std::vector<std::string> TrajectoryLogFiles(const std::string& run_dir, const Tr
 class RunBook {
  public:
   // `model` and `learner` are the ones being trained; `init_dir` supplies the tokenizer files
-  // copied into checkpoints. Loads the test sets and opens <run>/metrics.jsonl.
+  // copied into checkpoints. Loads the test sets and opens <run>/metrics.jsonl. With a `lease`
+  // (learner ranks under MPI), evaluations and checkpoints are phases of it, beating per
+  // generated answer and per file written, so peer ranks waiting meanwhile do not time out.
   RunBook(const Config& config, const std::string& run_dir, const std::string& init_dir, DecoderLM& model,
-          const Tokenizer& tokenizer, const Learner& learner, int64_t start_step, TrainResult* result);
+          const Tokenizer& tokenizer, const Learner& learner, int64_t start_step, TrainResult* result,
+          ProgressLease* lease = nullptr);
   ~RunBook();
 
   // At step 0: evaluates the initial policy on the full test sets (result->initial) and prints it.
@@ -128,9 +135,10 @@ class RunBook {
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<Progress> progress_;
   int64_t start_step_;
+  ProgressLease* lease_;
   std::chrono::steady_clock::time_point start_;
   double last_eval_mrr_ = -1;
-  EvalReport Evaluate(const std::vector<Dataset>& sets);
+  EvalReport Evaluate(const std::vector<Dataset>& sets, const std::string& what);
 };
 
 }  // namespace iranker

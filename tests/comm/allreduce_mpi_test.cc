@@ -1,12 +1,18 @@
 // Gradient all-reduce under mpirun (-np 2 and -np 3, see CMakeLists.txt): the bucketed result on
 // every rank equals the mean of all ranks' gradients computed in one process; helpers agree
-// across ranks; a collective that a peer never joins times out with a message naming it.
+// across ranks; a collective that a peer never joins times out with a message naming it; one
+// whose peer is busy on its own waits while the peer's progress lease moves, and no longer.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
 #include <functional>
+#include <thread>
 
 #include "base/error.h"
+#include "cluster/progress_lease.h"
 #include "comm/allreduce.h"
 
 namespace iranker::comm {
@@ -437,6 +443,64 @@ TEST_F(AllreduceTest, CollectiveWhosePeerNeverJoinsTimesOut) {
     late->AllreduceSum(t, "stuck test");
     late->Barrier("lonely barrier");
   }
+}
+
+TEST_F(AllreduceTest, APeerBusyOnItsOwnIsWaitedForWhileItsLeaseMoves) {
+  // One lease directory for all ranks (rank 0 names it).
+  std::string dir;
+  if (coll->rank() == 0) {
+    char tmpl[] = "/tmp/iranker-lease-mpi-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir = tmpl;
+  }
+  coll->BroadcastBytes(&dir, 0, "lease directory");
+  AllreduceOptions o;
+  o.timeout_ms = 300;
+  auto c = MakeMpiCollective(o);  // its own communicator
+  ProgressLease lease(dir, c->rank());
+  ProgressWatch watch(dir, c->rank());
+  c->SetPeerProgressProbe([&watch] { return watch.Progress(); });
+  coll->Barrier("leases written");
+
+  // 1. Rank 0 works on its own for 4 time-outs, beating as it goes: the others wait it out.
+  const auto t0 = std::chrono::steady_clock::now();
+  if (c->rank() == 0) {
+    ProgressLease::Phase phase(&lease, "solo work");
+    while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(4 * o.timeout_ms)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      lease.Beat();
+    }
+  }
+  auto t = torch::ones({4});
+  EXPECT_NO_THROW(c->AllreduceSum(t, "after solo work"));
+  EXPECT_EQ(t[0].item<float>(), static_cast<float>(c->size()));
+  if (c->rank() != 0) {
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(4 * o.timeout_ms));
+  }
+
+  // 2. Rank 0 opens a phase and stops beating (hung mid-work): the others time out, saying that
+  // they had waited on its progress. Rank 0 joins afterwards, so their abandoned requests
+  // complete before MPI shuts down.
+  coll->Barrier("before the stuck phase");
+  if (c->rank() == 0) {
+    lease.Begin("stuck work");
+    coll->Barrier("the others timed out");
+    lease.End();
+    c->Barrier("late join");
+  } else {
+    try {
+      c->Barrier("late join");
+      ADD_FAILURE() << "the barrier completed although rank 0 never joined";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kDeadlineExceeded);
+      const std::string m = e.what();
+      EXPECT_NE(m.find("barrier 'late join' did not complete within 300 ms"), std::string::npos) << m;
+      EXPECT_NE(m.find("a peer reported progress"), std::string::npos) << m;
+    }
+    coll->Barrier("the others timed out");
+  }
+  coll->Barrier("lease test done");
+  if (c->rank() == 0) std::filesystem::remove_all(dir);
 }
 
 }  // namespace

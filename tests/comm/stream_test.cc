@@ -221,6 +221,14 @@ TEST(commStream, DuplicatesAndMalformedFramesAreCountedNotDelivered) {
   TrajectoryBatch other = testing::MakeBatch(99);
   std::string bad_payload = EncodeMessage(MsgType::kBatch, 4, EncodeTrajectoryBatch(other).substr(0, 60));
   raw.send(zmq::buffer(bad_payload));           // header fine, payload truncated
+  // Let the I/O thread handle all five before the batch is taken: the duplicate must meet the
+  // batch still queued (a slow machine could otherwise take it first, and that duplicate would be
+  // answered with an ACK, not a RECEIPT).
+  for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until;) {
+    auto st = learner.stats();
+    if (st.duplicates >= 1 && st.malformed >= 3) break;
+    std::this_thread::sleep_for(5ms);
+  }
   TrajectoryBatch got;
   ASSERT_TRUE(learner.Receive(&got, 2s));
   EXPECT_EQ(got, b);

@@ -1,0 +1,142 @@
+#include "cluster/progress_lease.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "base/log.h"
+
+namespace iranker {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr char kMagic[] = "iranker-progress-lease 1 ";
+constexpr size_t kRecordBytes = 128;
+constexpr size_t kWhatChars = 64;
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string LeasePath(const std::string& dir, int rank) { return dir + "/rank-" + std::to_string(rank); }
+}  // namespace
+
+std::string ProgressLeaseDir(const std::string& run_dir) { return run_dir + "/progress"; }
+
+ProgressLease::ProgressLease(std::string dir, int rank) : path_(LeasePath(dir, rank)) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) {
+    IR_LOG_WARN("progress lease {}: cannot open ({}); peers waiting on this rank's solo work (evaluation, "
+                "checkpoints) will time out after comm.allreduce.timeout_ms",
+                path_, std::strerror(errno));
+    warned_ = true;
+    return;
+  }
+  Write();
+}
+
+ProgressLease::~ProgressLease() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ProgressLease::Begin(const std::string& what) {
+  busy_ = true;
+  what_ = what;
+  ++count_;
+  Write();
+}
+
+void ProgressLease::Beat() {
+  if (!busy_) return;
+  ++count_;
+  if (SteadyMs() - last_write_ms_ >= kMinWriteMs) Write();
+}
+
+void ProgressLease::End() {
+  if (!busy_) return;
+  busy_ = false;
+  ++count_;
+  Write();
+}
+
+void ProgressLease::Write() {
+  last_write_ms_ = SteadyMs();
+  if (fd_ < 0) return;
+  // One fixed-size record written in place at offset 0: a reader sees the old or the new one.
+  char rec[kRecordBytes];
+  std::memset(rec, ' ', sizeof(rec));
+  std::string what = what_.substr(0, kWhatChars);
+  for (char& c : what)
+    if (c == '\n' || c == '\r') c = ' ';
+  const int n = std::snprintf(rec, sizeof(rec), "%scount=%020llu busy=%d what=%s", kMagic,
+                              static_cast<unsigned long long>(count_), busy_ ? 1 : 0, what.c_str());
+  if (n > 0 && static_cast<size_t>(n) < sizeof(rec)) rec[n] = ' ';
+  rec[sizeof(rec) - 1] = '\n';
+  const ssize_t w = ::pwrite(fd_, rec, sizeof(rec), 0);
+  if (w != static_cast<ssize_t>(sizeof(rec)) && !warned_) {
+    warned_ = true;
+    IR_LOG_WARN("progress lease {}: write failed ({}); peers waiting on this rank's solo work will time out after "
+                "comm.allreduce.timeout_ms",
+                path_, w < 0 ? std::strerror(errno) : "short write");
+  }
+}
+
+bool ReadProgressLease(const std::string& path, LeaseRecord* out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char rec[kRecordBytes + 1] = {};
+  const ssize_t n = ::pread(fd, rec, kRecordBytes, 0);
+  ::close(fd);
+  if (n != static_cast<ssize_t>(kRecordBytes) || rec[kRecordBytes - 1] != '\n') return false;
+  const size_t magic = std::strlen(kMagic);
+  if (std::strncmp(rec, kMagic, magic) != 0) return false;
+  unsigned long long count = 0;
+  int busy = 0, used = 0;
+  if (std::sscanf(rec + magic, "count=%20llu busy=%1d what=%n", &count, &busy, &used) != 2 || used == 0)
+    return false;
+  std::string what(rec + magic + used, kRecordBytes - 1 - magic - used);
+  what.erase(what.find_last_not_of(' ') + 1);
+  out->count = count;
+  out->busy = busy != 0;
+  out->what = std::move(what);
+  return true;
+}
+
+ProgressWatch::ProgressWatch(std::string dir, int self_rank) : dir_(std::move(dir)), self_(self_rank) {}
+
+std::string ProgressWatch::Progress() {
+  std::string news;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind("rank-", 0) != 0) continue;
+    int rank = -1;
+    try {
+      size_t used = 0;
+      rank = std::stoi(name.substr(5), &used);
+      if (used != name.size() - 5) continue;
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (rank == self_) continue;
+    LeaseRecord r;
+    if (!ReadProgressLease(it->path().string(), &r)) continue;
+    auto [seen, first] = seen_.try_emplace(rank, r.count);
+    const bool moved = first || seen->second != r.count;
+    seen->second = r.count;
+    if (r.busy && moved && news.empty())
+      news = "rank " + std::to_string(rank) + " is busy with '" + r.what + "' and making progress";
+  }
+  return news;
+}
+
+}  // namespace iranker

@@ -1,0 +1,104 @@
+// cluster/progress_lease.h — "busy on my own, and still making progress": a rank's word to the
+// peers that wait for it in a collective.
+//
+// Some work runs on one learner rank only: rank 0 writes the initial policy, evaluates the policy
+// and writes checkpoints. Its peers meanwhile wait in their next collective, whose time-out
+// (comm.allreduce.timeout_ms) is there to catch a hung rank. A lease tells the two apart without
+// a guess at how long that work may take: the busy rank opens a phase and beats from the thread
+// doing the work (once per generated evaluation step, once per checkpoint file); a peer whose
+// collective reaches its deadline asks its ProgressWatch, and while a phase is open and its count
+// has moved since the last look, the peer waits one more time-out. A rank that hangs (stopped,
+// deadlocked, stuck on a device or a file system) stops beating, and its peers time out as
+// before: beats come from the working thread, never from a helper thread that would outlive a
+// hang. So timeout_ms bounds the time between two signs of progress, not the length of the work.
+//
+// A lease is a fixed-size text record in <dir>/rank-R, overwritten in place (not renamed, so a
+// reader on NFS sees new contents through close-to-open consistency), in a directory every rank
+// sees (the run directory, which is shared anyway: checkpoints and the rendezvous live there).
+// Only counts are compared, never clocks of different hosts. The lease is advisory: a write that
+// fails is logged once and training goes on (peers then time out as they would without it).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace iranker {
+
+class ProgressLease {
+ public:
+  // Creates `dir` when needed and writes an idle record for `rank`.
+  ProgressLease(std::string dir, int rank);
+  ~ProgressLease();
+  ProgressLease(const ProgressLease&) = delete;
+  ProgressLease& operator=(const ProgressLease&) = delete;
+
+  // Opens a phase (`what` names it in the peers' logs; phases do not nest: a second Begin renames
+  // the open one).
+  void Begin(const std::string& what);
+  // A sign of progress within the open phase (ignored outside one). Cheap: the record is written
+  // at most every kMinWriteMs.
+  void Beat();
+  // Closes the phase: peers waiting from now on see an idle rank.
+  void End();
+  // The beats counted so far (every Begin, Beat and End counts one).
+  uint64_t count() const { return count_; }
+  const std::string& path() const { return path_; }
+
+  static constexpr int64_t kMinWriteMs = 100;
+
+  // Begin on construction, End on destruction; a null lease does nothing.
+  class Phase {
+   public:
+    Phase(ProgressLease* lease, const std::string& what) : lease_(lease) {
+      if (lease_) lease_->Begin(what);
+    }
+    ~Phase() {
+      if (lease_) lease_->End();
+    }
+    Phase(const Phase&) = delete;
+    Phase& operator=(const Phase&) = delete;
+
+   private:
+    ProgressLease* lease_;
+  };
+
+ private:
+  void Write();
+
+  std::string path_;
+  int fd_ = -1;
+  uint64_t count_ = 0;
+  bool busy_ = false;
+  std::string what_;
+  int64_t last_write_ms_ = 0;
+  bool warned_ = false;
+};
+
+// <run>/progress: the learner ranks' leases of a run directory.
+std::string ProgressLeaseDir(const std::string& run_dir);
+
+// What a lease file says (ReadProgressLease): false when it is missing or not a lease record.
+struct LeaseRecord {
+  uint64_t count = 0;
+  bool busy = false;
+  std::string what;
+};
+bool ReadProgressLease(const std::string& path, LeaseRecord* out);
+
+// The other ranks' leases, as one waiting rank sees them.
+class ProgressWatch {
+ public:
+  ProgressWatch(std::string dir, int self_rank);
+  // "" unless some other rank has a phase open and its count moved since this watch last looked
+  // (a first look counts as moved); then e.g. "rank 0 is busy with 'evaluation' and making
+  // progress". Reads the directory: meant for the rare moment a collective reaches its deadline.
+  std::string Progress();
+
+ private:
+  std::string dir_;
+  int self_;
+  std::map<int, uint64_t> seen_;
+};
+
+}  // namespace iranker

@@ -1,0 +1,146 @@
+// ProgressLease / ProgressWatch (cluster/progress_lease.h): what a waiting rank learns from a busy
+// one. The MPI side (a collective that waits on while a peer progresses, and times out once it
+// stops) is in tests/comm/allreduce_mpi_test.cc.
+#include "cluster/progress_lease.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace iranker {
+namespace {
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+std::string FreshDir(const std::string& name) {
+  const std::string dir = fs::temp_directory_path().string() + "/iranker-lease-" + name + "-" +
+                          std::to_string(::getpid());
+  fs::remove_all(dir);
+  return dir;
+}
+
+TEST(ProgressLease, AWatchSeesProgressOnlyWhileAPhaseIsOpenAndMoving) {
+  const std::string dir = FreshDir("phase");
+  ProgressLease lease(dir, 0);
+  ProgressWatch watch(dir, 1);
+  EXPECT_EQ(watch.Progress(), "");  // idle
+  lease.Begin("evaluation at step 4");
+  const std::string first = watch.Progress();
+  EXPECT_NE(first.find("rank 0"), std::string::npos) << first;
+  EXPECT_NE(first.find("'evaluation at step 4'"), std::string::npos) << first;
+  EXPECT_EQ(watch.Progress(), "");  // nothing moved since the last look: a hang looks like this
+  std::this_thread::sleep_for(std::chrono::milliseconds(ProgressLease::kMinWriteMs + 20));
+  lease.Beat();
+  EXPECT_NE(watch.Progress(), "");
+  EXPECT_EQ(watch.Progress(), "");
+  lease.End();
+  EXPECT_EQ(watch.Progress(), "");  // the count moved, but the rank is no longer busy on its own
+  fs::remove_all(dir);
+}
+
+TEST(ProgressLease, BeatsAreCountedAlwaysAndWrittenAtMostEveryMinWriteMs) {
+  const std::string dir = FreshDir("rate");
+  ProgressLease lease(dir, 3);
+  lease.Beat();  // outside a phase: ignored
+  EXPECT_EQ(lease.count(), 0u);
+  lease.Begin("checkpoint of step 2");
+  for (int i = 0; i < 50; ++i) lease.Beat();
+  EXPECT_EQ(lease.count(), 51u);
+  LeaseRecord r;
+  ASSERT_TRUE(ReadProgressLease(lease.path(), &r));
+  EXPECT_TRUE(r.busy);
+  EXPECT_EQ(r.what, "checkpoint of step 2");
+  EXPECT_LT(r.count, 51u);  // the beats right after Begin were not all written
+  std::this_thread::sleep_for(std::chrono::milliseconds(ProgressLease::kMinWriteMs + 20));
+  lease.Beat();
+  ASSERT_TRUE(ReadProgressLease(lease.path(), &r));
+  EXPECT_EQ(r.count, 52u);
+  lease.End();
+  ASSERT_TRUE(ReadProgressLease(lease.path(), &r));
+  EXPECT_FALSE(r.busy);
+  EXPECT_EQ(r.count, 53u);
+  EXPECT_EQ(fs::file_size(lease.path()), 128u);  // one fixed-size record, rewritten in place
+  fs::remove_all(dir);
+}
+
+TEST(ProgressLease, TheWatchIgnoresItsOwnRankAndAnythingThatIsNotALease) {
+  const std::string dir = FreshDir("noise");
+  ProgressLease mine(dir, 2);
+  mine.Begin("my own work");
+  ProgressWatch watch(dir, 2);
+  EXPECT_EQ(watch.Progress(), "");
+  std::ofstream(dir + "/rank-7") << "not a lease\n";
+  std::ofstream(dir + "/rank-x") << "iranker-progress-lease 1 count=1 busy=1 what=x\n";
+  std::ofstream(dir + "/notes.txt") << "hello\n";
+  EXPECT_EQ(watch.Progress(), "");
+  // A record cut short (a torn read of a partial copy) is not a lease either.
+  ProgressLease other(dir, 5);
+  other.Begin("work");
+  std::string full;
+  {
+    std::ifstream in(other.path(), std::ios::binary);
+    full.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::ofstream(dir + "/rank-6", std::ios::binary) << full.substr(0, 60);
+  LeaseRecord r;
+  EXPECT_FALSE(ReadProgressLease(dir + "/rank-6", &r));
+  const std::string p = watch.Progress();
+  EXPECT_NE(p.find("rank 5"), std::string::npos) << p;
+  EXPECT_EQ(ProgressWatch(dir + "/missing", 0).Progress(), "");
+  fs::remove_all(dir);
+}
+
+TEST(ProgressLease, AnUnwritableDirectoryIsAWarningNotAFailure) {
+  const std::string file = FreshDir("blocked");
+  std::ofstream(file) << "a file where the lease directory would go\n";
+  ProgressLease lease(file + "/progress", 0);  // cannot be created: logged, no throw
+  lease.Begin("evaluation");
+  lease.Beat();
+  lease.End();
+  EXPECT_EQ(lease.count(), 3u);
+  EXPECT_EQ(ProgressWatch(file + "/progress", 1).Progress(), "");
+  fs::remove(file);
+}
+
+TEST(ProgressLease, AStoppedProcessStopsBeating) {
+  // The busy rank is another process; SIGSTOP freezes it mid-phase (a hung rank).
+  const std::string dir = FreshDir("stopped");
+  fs::create_directories(dir);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ProgressLease lease(dir, 0);
+    lease.Begin("evaluation of the initial policy");
+    for (int i = 0; i < 400; ++i) {
+      std::this_thread::sleep_for(10ms);
+      lease.Beat();
+    }
+    ::_exit(0);
+  }
+  ProgressWatch watch(dir, 1);
+  std::string seen;
+  for (int i = 0; i < 100 && seen.empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    seen = watch.Progress();
+  }
+  EXPECT_NE(seen.find("evaluation of the initial policy"), std::string::npos) << seen;
+  std::this_thread::sleep_for(250ms);
+  EXPECT_NE(watch.Progress(), "");  // still beating
+  ::kill(child, SIGSTOP);
+  std::this_thread::sleep_for(250ms);
+  watch.Progress();  // may still see the last beat before the stop
+  std::this_thread::sleep_for(250ms);
+  EXPECT_EQ(watch.Progress(), "");
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace iranker
