@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 constexpr char kMagic[] = "iranker-progress-lease 1 ";
 constexpr size_t kRecordBytes = 128;
-constexpr size_t kWhatChars = 64;
+constexpr size_t kWhatChars = 60;  // the record's fixed part is 64 bytes of 128
 
 int64_t SteadyMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -30,63 +30,61 @@ std::string LeasePath(const std::string& dir, int rank) { return dir + "/rank-" 
 
 std::string ProgressLeaseDir(const std::string& run_dir) { return run_dir + "/progress"; }
 
-ProgressLease::ProgressLease(std::string dir, int rank) : path_(LeasePath(dir, rank)) {
+ProgressLease::ProgressLease(std::string dir, int rank) : dir_(std::move(dir)), path_(LeasePath(dir_, rank)) {
   std::error_code ec;
-  fs::create_directories(dir, ec);
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) {
-    IR_LOG_WARN("progress lease {}: cannot open ({}); peers waiting on this rank's solo work (evaluation, "
-                "checkpoints) will time out after comm.allreduce.timeout_ms",
-                path_, std::strerror(errno));
-    warned_ = true;
-    return;
-  }
-  Write();
+  if (fs::exists(path_, ec)) Write();
 }
 
-ProgressLease::~ProgressLease() {
-  if (fd_ >= 0) ::close(fd_);
-}
+ProgressLease::~ProgressLease() = default;
 
 void ProgressLease::Begin(const std::string& what) {
-  busy_ = true;
-  what_ = what;
+  phases_.push_back(what);
   ++count_;
   Write();
 }
 
 void ProgressLease::Beat() {
-  if (!busy_) return;
+  if (phases_.empty()) return;
   ++count_;
   if (SteadyMs() - last_write_ms_ >= kMinWriteMs) Write();
 }
 
 void ProgressLease::End() {
-  if (!busy_) return;
-  busy_ = false;
+  if (phases_.empty()) return;
+  phases_.pop_back();
   ++count_;
   Write();
 }
 
 void ProgressLease::Write() {
   last_write_ms_ = SteadyMs();
-  if (fd_ < 0) return;
-  // One fixed-size record written in place at offset 0: a reader sees the old or the new one.
+  // One fixed-size record written in place at offset 0, the file closed after each write (an NFS
+  // client sends the new contents on close).
   char rec[kRecordBytes];
   std::memset(rec, ' ', sizeof(rec));
-  std::string what = what_.substr(0, kWhatChars);
+  std::string what = phases_.empty() ? std::string() : phases_.back().substr(0, kWhatChars);
   for (char& c : what)
     if (c == '\n' || c == '\r') c = ' ';
   const int n = std::snprintf(rec, sizeof(rec), "%scount=%020llu busy=%d what=%s", kMagic,
-                              static_cast<unsigned long long>(count_), busy_ ? 1 : 0, what.c_str());
+                              static_cast<unsigned long long>(count_), phases_.empty() ? 0 : 1, what.c_str());
   if (n > 0 && static_cast<size_t>(n) < sizeof(rec)) rec[n] = ' ';
   rec[sizeof(rec) - 1] = '\n';
-  const ssize_t w = ::pwrite(fd_, rec, sizeof(rec), 0);
-  if (w != static_cast<ssize_t>(sizeof(rec)) && !warned_) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  std::string why;
+  const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    why = std::strerror(errno);
+  } else {
+    const ssize_t w = ::pwrite(fd, rec, sizeof(rec), 0);
+    if (w != static_cast<ssize_t>(sizeof(rec))) why = w < 0 ? std::strerror(errno) : "short write";
+    if (::close(fd) != 0 && why.empty()) why = std::strerror(errno);
+  }
+  if (!why.empty() && !warned_) {
     warned_ = true;
-    IR_LOG_WARN("progress lease {}: write failed ({}); peers waiting on this rank's solo work will time out after "
-                "comm.allreduce.timeout_ms",
-                path_, w < 0 ? std::strerror(errno) : "short write");
+    IR_LOG_WARN("progress lease {}: cannot write ({}); peers waiting on this rank's solo work (evaluation, "
+                "checkpoints) will time out after comm.allreduce.timeout_ms",
+                path_, why);
   }
 }
 

@@ -10,36 +10,44 @@
 // has moved since the last look, the peer waits one more time-out. A rank that hangs (stopped,
 // deadlocked, stuck on a device or a file system) stops beating, and its peers time out as
 // before: beats come from the working thread, never from a helper thread that would outlive a
-// hang. So timeout_ms bounds the time between two signs of progress, not the length of the work.
+// hang. So timeout_ms bounds the time between two signs of progress, not the length of the work:
+// a peer times out once it has seen no beat for between one and two time-outs (it looks once per
+// time-out), and any single step of the work (one generated answer, one file written) must fit
+// in one.
 //
-// A lease is a fixed-size text record in <dir>/rank-R, overwritten in place (not renamed, so a
-// reader on NFS sees new contents through close-to-open consistency), in a directory every rank
-// sees (the run directory, which is shared anyway: checkpoints and the rendezvous live there).
-// Only counts are compared, never clocks of different hosts. The lease is advisory: a write that
-// fails is logged once and training goes on (peers then time out as they would without it).
+// A lease is a fixed-size text record in <dir>/rank-R, in a directory every rank sees (the run
+// directory, which is shared anyway: checkpoints and the rendezvous live there). Each write opens
+// the file, overwrites the record in place and closes it, and each read opens it afresh, so NFS
+// clients see new contents (close-to-open consistency). Only counts are compared, never clocks of
+// different hosts. A lease touches the disk only once a phase begins (a run that fails its input
+// checks writes nothing), except to reset a record a previous run left behind. The lease is
+// advisory: a write that fails is logged once and training goes on (peers then time out as they
+// would without it).
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace iranker {
 
 class ProgressLease {
  public:
-  // Creates `dir` when needed and writes an idle record for `rank`.
+  // The lease of `rank` in `dir` (created with the first phase); a record left there by an earlier
+  // run is reset to idle now.
   ProgressLease(std::string dir, int rank);
   ~ProgressLease();
   ProgressLease(const ProgressLease&) = delete;
   ProgressLease& operator=(const ProgressLease&) = delete;
 
-  // Opens a phase (`what` names it in the peers' logs; phases do not nest: a second Begin renames
-  // the open one).
+  // Opens a phase; `what` names it in the peers' logs. Phases nest: the innermost open one is
+  // shown, and the rank is busy until the outermost ends.
   void Begin(const std::string& what);
-  // A sign of progress within the open phase (ignored outside one). Cheap: the record is written
+  // A sign of progress within an open phase (ignored outside one). Cheap: the record is written
   // at most every kMinWriteMs.
   void Beat();
-  // Closes the phase: peers waiting from now on see an idle rank.
+  // Closes the innermost phase; after the outermost, peers waiting from now on see an idle rank.
   void End();
   // The beats counted so far (every Begin, Beat and End counts one).
   uint64_t count() const { return count_; }
@@ -66,11 +74,9 @@ class ProgressLease {
  private:
   void Write();
 
-  std::string path_;
-  int fd_ = -1;
+  std::string dir_, path_;
   uint64_t count_ = 0;
-  bool busy_ = false;
-  std::string what_;
+  std::vector<std::string> phases_;  // open phases, outermost first
   int64_t last_write_ms_ = 0;
   bool warned_ = false;
 };

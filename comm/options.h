@@ -122,7 +122,7 @@ struct AllreduceOptions {
   double inplace_mb = 1.0;
   // A collective not complete after this long fails naming the collective, rank and host,
   // unless a peer busy on its own reports progress meanwhile (Collective::SetPeerProgressProbe):
-  // then it is the longest wait between two signs of that progress.
+  // then the wait goes on, and fails once no progress came for one to two time-outs.
   int timeout_ms = 300000;
 
   template <class V>

@@ -116,7 +116,8 @@ LoadedModel LoadModel(const std::string& dir, const std::string& dtype, const st
   return out;
 }
 
-void SaveModel(const DecoderLM& model, const std::string& dir, int64_t max_shard_bytes) {
+void SaveModel(const DecoderLM& model, const std::string& dir, int64_t max_shard_bytes,
+               const std::function<void()>& on_file) {
   ModelConfig cfg = model.config();
   auto weights = model.NamedWeights();
   IR_CHECK(!weights.empty());
@@ -143,6 +144,7 @@ void SaveModel(const DecoderLM& model, const std::string& dir, int64_t max_shard
   }
   if (shards.size() == 1) {
     WriteSafetensors(dir + "/model.safetensors", shards[0]);
+    if (on_file) on_file();
     return;
   }
   json map = json::object();
@@ -150,6 +152,7 @@ void SaveModel(const DecoderLM& model, const std::string& dir, int64_t max_shard
   for (size_t i = 0; i < shards.size(); ++i) {
     std::snprintf(name, sizeof(name), "model-%05zu-of-%05zu.safetensors", i + 1, shards.size());
     WriteSafetensors(dir + "/" + name, shards[i]);
+    if (on_file) on_file();
     for (const auto& w : shards[i]) map[w.first] = name;
   }
   json index = {{"metadata", {{"total_size", total}}}, {"weight_map", map}};

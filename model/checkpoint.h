@@ -9,6 +9,7 @@
 // crash safety write into a temporary directory and commit it (base/atomic_file.h).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -32,8 +33,10 @@ void LoadWeightsInto(DecoderLM& model, const std::string& dir);
 
 // Writes config.json (torch_dtype = the parameters' dtype), weights (sharded above
 // max_shard_bytes) and generation_config.json into `dir`, which must exist. Tokenizer files are
-// the caller's (see CopyTokenizerFiles).
-void SaveModel(const DecoderLM& model, const std::string& dir, int64_t max_shard_bytes = 2LL << 30);
+// the caller's (see CopyTokenizerFiles). `on_file` (may be empty) is called after each weights
+// file written: a sign of progress for whoever waits (cluster/progress_lease.h).
+void SaveModel(const DecoderLM& model, const std::string& dir, int64_t max_shard_bytes = 2LL << 30,
+               const std::function<void()>& on_file = {});
 
 // Copies tokenizer.json, tokenizer_config.json, vocab.json, merges.txt and
 // special_tokens_map.json, those that exist, from `from_dir` to `to_dir`.

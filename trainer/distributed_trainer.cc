@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <iostream>
 #include <random>
 #include <set>
@@ -232,17 +233,27 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     publisher = std::make_unique<comm::WeightPublisher>(ctx, wopt, /*publisher_id=*/0);
   }
   const auto streams = ExchangeStreamEndpoints(learners, me, receiver.endpoint());
+  // From here to the first step, rank 0 works on its own (rendezvous, actors, first weights, test
+  // sets, initial evaluation) while the others wait in the step's first collective.
+  ProgressLease* lead_lease = lead ? lease : nullptr;
+  auto beat = [lead_lease] {
+    if (lead_lease) lead_lease->Beat();
+  };
+  std::optional<ProgressLease::Phase> startup;
+  startup.emplace(lead_lease, "starting the run");
   std::unique_ptr<ProcessSupervisor> supervisor;
   if (lead) {
     WriteRendezvous(run_dir, {streams, publisher->endpoint(), fs::absolute(init_dir).string(), RandomSession()});
     IR_LOG_INFO("learner 0: trajectories at {}, weights at {}; actors find them in {}", receiver.endpoint(),
                 publisher->endpoint(), RendezvousPath(run_dir));
     if (config.cluster.spawn_actors) supervisor = SpawnActors(config, run_dir);
+    beat();
   }
 
   double publish_s = 0;  // the last publication's time on this rank (weight sync, learner side)
   auto publish = [&] {
     if (!publisher) return;
+    ProgressLease::Phase phase(lead_lease, "publishing the policy weights");
     const auto t_pub = Clock::now();
     // On the wire, version v + 1 carries the weights after v optimizer steps: the subscriber
     // treats 0 as "nothing yet".
@@ -256,12 +267,15 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   publish();
 
   auto trajlog = OpenTrajectoryLog(config, run_dir, me.learner_rank, step, model.config().ToJson());
+  beat();
   std::unique_ptr<RunBook> book;
   if (lead)
     book = std::make_unique<RunBook>(config, run_dir, init_dir, model, *policy.tokenizer, learner, step, &result,
                                      lease);
+  beat();
   // The initial evaluation overlaps the actors' first rollout.
   if (lead && step == 0) book->EvaluateInitial();
+  startup.reset();
 
   // Actors with a non-empty share of each step's queries each send one batch per step.
   const int expected = std::min(me.actors, config.actor.queries_per_batch);
@@ -375,13 +389,14 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   }
   // The actors are done: close the stream before the final evaluation (its peers fall silent).
   const comm::ReceiverStats stream_stats = receiver.stats();
+  receiver_ptr.reset();
+  publisher.reset();
+  learners.Barrier("trajectory logs closed");
+  // After the last collective: stopping the actors may take their grace period.
   if (supervisor) {
     supervisor->Stop(/*grace_s=*/10);
     IR_LOG_INFO("actors: {}", supervisor->Describe());
   }
-  receiver_ptr.reset();
-  publisher.reset();
-  learners.Barrier("trajectory logs closed");
   if (lead) {
     book->Finish(step, result.interrupted);
     if (result.interrupted) return result;
@@ -501,16 +516,15 @@ std::string PrepareRun(const Config& config, const RankLayout& me, ProgressLease
   // Bad training data fails here, naming the file and line, before anything is written or
   // started (the actors load the same records again).
   LoadTrainRecords(config.data);
+  ProgressLease::Phase phase(lease, "preparing the run directory and the initial policy");
   const std::string run_dir = config.RunDir();
   MakeDirs(run_dir + "/checkpoints");
   std::error_code ec;
   fs::remove(RendezvousPath(run_dir), ec);  // a previous start's endpoints are stale
   WriteResolvedConfig(config, run_dir);
-  std::string init_dir;
-  {
-    ProgressLease::Phase phase(lease, "writing the initial policy");
-    init_dir = PrepareInitDir(config, run_dir);
-  }
+  const std::string init_dir = PrepareInitDir(config, run_dir, [lease] {
+    if (lease) lease->Beat();
+  });
   IR_LOG_INFO("{} run: {} learner rank(s), {} actor {}{}, launcher {}, transport {}",
               config.cluster.transport == "inproc" ? "local" : "distributed", me.learners, me.actors,
               config.cluster.transport == "inproc" ? "thread(s)" : "process(es)",

@@ -32,7 +32,8 @@ ModelConfig PresetForTokenizer(const std::string& preset, const std::string& tok
 }
 
 void InitModelDirectory(const std::string& preset, const std::string& tokenizer, uint64_t seed,
-                        const std::string& dtype, const std::string& out_dir) {
+                        const std::string& dtype, const std::string& out_dir,
+                        const std::function<void()>& on_file) {
   if (fs::exists(out_dir) && !fs::is_empty(out_dir))
     Fail(ErrorCode::kFailedPrecondition, "output directory '", out_dir, "' exists and is not empty");
   std::unique_ptr<Tokenizer> tok;
@@ -48,7 +49,7 @@ void InitModelDirectory(const std::string& preset, const std::string& tokenizer,
   const std::string tmp = out_dir + ".tmp-init";
   fs::remove_all(tmp);
   MakeDirs(tmp);
-  SaveModel(model, tmp);
+  SaveModel(model, tmp, /*max_shard_bytes=*/2LL << 30, on_file);
   WriteFileAtomic(tmp + "/tokenizer.json", tok_json);
   nlohmann::json tc = {{"model_max_length", cfg.max_position_embeddings},
                        {"eos_token", "<|im_end|>"},

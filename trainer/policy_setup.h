@@ -6,6 +6,7 @@
 // checkpoint accepts it as it is, and the run can be re-created from its init directory.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -29,8 +30,10 @@ ModelConfig PresetForTokenizer(const std::string& preset, const std::string& tok
 // Writes a randomly initialised checkpoint of `preset` into `out_dir` (created; must not exist or
 // be empty). tokenizer: a tokenizer.json or its directory, or "" for the byte-level tokenizer.
 // The vocabulary is at least the tokenizer's size (presets with real shapes keep theirs).
+// `on_file` (may be empty) is called after each weights file written.
 void InitModelDirectory(const std::string& preset, const std::string& tokenizer, uint64_t seed,
-                        const std::string& dtype, const std::string& out_dir);
+                        const std::string& dtype, const std::string& out_dir,
+                        const std::function<void()>& on_file = {});
 
 // Loads a checkpoint directory with its tokenizer.
 Policy LoadPolicy(const std::string& dir, const std::string& dtype = "float32",

@@ -62,14 +62,16 @@ uint64_t ActorSeed(uint64_t run_seed, int64_t step, int actor) {
   return DeriveSeed(DeriveSeed(run_seed, step), actor);
 }
 
-std::string PrepareInitDir(const Config& config, const std::string& run_dir) {
+std::string PrepareInitDir(const Config& config, const std::string& run_dir,
+                           const std::function<void()>& on_file) {
   if (!config.model.path.empty()) return config.model.path;
   const std::string init_dir = run_dir + "/init";
   if (!fs::exists(init_dir + "/config.json")) {
     // Written under a temporary name and renamed, so a crash never leaves a half-written init.
     const std::string tmp = init_dir + ".tmp-" + std::to_string(::getpid());
     fs::remove_all(tmp);
-    InitModelDirectory(config.model.preset, config.model.tokenizer, config.run.seed, config.model.dtype, tmp);
+    InitModelDirectory(config.model.preset, config.model.tokenizer, config.run.seed, config.model.dtype, tmp,
+                       on_file);
     fs::remove_all(init_dir);
     CommitDirectory(tmp, init_dir);
   }
@@ -117,8 +119,7 @@ void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
   fs::remove_all(tmp);
   MakeDirs(tmp);
   try {
-    SaveModel(policy, tmp);
-    wrote();
+    SaveModel(policy, tmp, /*max_shard_bytes=*/2LL << 30, on_file);
     CopyTokenizerFiles(tokenizer_dir, tmp);
     wrote();
     learner.SaveState(tmp);

@@ -63,8 +63,10 @@ std::vector<const QueryRecord*> ActorQueries(const std::vector<QueryRecord>& tra
                                              int64_t step, int queries_per_batch, int actor, int actors);
 uint64_t ActorSeed(uint64_t run_seed, int64_t step, int actor);
 
-// The initial policy directory: model.path, or <run>/init written from the preset once.
-std::string PrepareInitDir(const Config& config, const std::string& run_dir);
+// The initial policy directory: model.path, or <run>/init written from the preset once
+// (`on_file`, may be empty, is called after each weights file written).
+std::string PrepareInitDir(const Config& config, const std::string& run_dir,
+                           const std::function<void()>& on_file = {});
 
 struct ResumePoint {
   std::string checkpoint;  // "" = fresh start

@@ -454,36 +454,40 @@ TEST_F(AllreduceTest, APeerBusyOnItsOwnIsWaitedForWhileItsLeaseMoves) {
     dir = tmpl;
   }
   coll->BroadcastBytes(&dir, 0, "lease directory");
+  // The waiting ranks time out after 1 s without a sign of rank 0's progress. Rank 0 itself
+  // never waits on a busy peer: a long time-out, so that its late join below cannot fail.
   AllreduceOptions o;
-  o.timeout_ms = 300;
+  const int timeout_ms = 1000;
+  o.timeout_ms = coll->rank() == 0 ? 20000 : timeout_ms;
   auto c = MakeMpiCollective(o);  // its own communicator
   ProgressLease lease(dir, c->rank());
   ProgressWatch watch(dir, c->rank());
   c->SetPeerProgressProbe([&watch] { return watch.Progress(); });
-  coll->Barrier("leases written");
 
-  // 1. Rank 0 works on its own for 4 time-outs, beating as it goes: the others wait it out.
+  // 1. Rank 0 works on its own for 3 time-outs, beating as it goes: the others wait it out.
   const auto t0 = std::chrono::steady_clock::now();
+  if (c->rank() == 0) lease.Begin("solo work");
+  coll->Barrier("solo work begins");
   if (c->rank() == 0) {
-    ProgressLease::Phase phase(&lease, "solo work");
-    while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(4 * o.timeout_ms)) {
+    while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(3 * timeout_ms)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
       lease.Beat();
     }
+    lease.End();
   }
   auto t = torch::ones({4});
   EXPECT_NO_THROW(c->AllreduceSum(t, "after solo work"));
   EXPECT_EQ(t[0].item<float>(), static_cast<float>(c->size()));
-  if (c->rank() != 0) {
-    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(4 * o.timeout_ms));
+  if (c->rank() != 0) {  // well past the time-out (the ranks' clocks start a barrier apart)
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(2 * timeout_ms));
   }
 
   // 2. Rank 0 opens a phase and stops beating (hung mid-work): the others time out, saying that
   // they had waited on its progress. Rank 0 joins afterwards, so their abandoned requests
   // complete before MPI shuts down.
-  coll->Barrier("before the stuck phase");
+  if (c->rank() == 0) lease.Begin("stuck work");
+  coll->Barrier("stuck work begins");
   if (c->rank() == 0) {
-    lease.Begin("stuck work");
     coll->Barrier("the others timed out");
     lease.End();
     c->Barrier("late join");
@@ -494,7 +498,7 @@ TEST_F(AllreduceTest, APeerBusyOnItsOwnIsWaitedForWhileItsLeaseMoves) {
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ErrorCode::kDeadlineExceeded);
       const std::string m = e.what();
-      EXPECT_NE(m.find("barrier 'late join' did not complete within 300 ms"), std::string::npos) << m;
+      EXPECT_NE(m.find("barrier 'late join' did not complete within 1000 ms"), std::string::npos) << m;
       EXPECT_NE(m.find("a peer reported progress"), std::string::npos) << m;
     }
     coll->Barrier("the others timed out");

@@ -184,7 +184,7 @@ std::vector<TrainSample> FixedBatch(int n, uint64_t seed) {
   std::vector<TrainSample> out;
   for (int i = 0; i < n; ++i) {
     TrainSample s;
-    for (int t = 0; t < 5 + (i * 7 + seed) % 9; ++t) s.prompt.push_back((t * 13 + i + seed) % 97);
+    for (int t = 0; t < static_cast<int>(5 + (i * 7 + seed) % 9); ++t) s.prompt.push_back((t * 13 + i + seed) % 97);
     for (int t = 0; t < 1 + i % 4; ++t) {
       s.response.push_back((t * 5 + i) % 97);
       s.behaviour_logprobs.push_back(-4.5f - 0.1f * t);
