@@ -31,7 +31,9 @@ struct ClusterOptions {
   // A learner waiting this long for the actors' batches of one step fails, naming the actors it
   // is missing, instead of hanging.
   double collect_timeout_s = 600;
-  // An actor waiting this long for the next policy version fails, naming the publisher.
+  // An actor waiting this long for the next policy version fails, naming the publisher, unless
+  // learner rank 0 reports progress on its own work meanwhile (an evaluation, a checkpoint:
+  // cluster/progress_lease.h); then the wait restarts.
   double weights_timeout_s = 900;
   // With model.device=cuda each process takes one GPU by its local index: learner local rank r
   // takes GPU r, actor k takes GPU k + actor_gpu_offset (mod the GPUs it sees). On a node that runs
@@ -45,7 +47,7 @@ struct ClusterOptions {
     v.Field("transport", transport, "Actor-learner transport.", OneOf({"ipc", "tcp", "inproc"}));
     v.Field("host", host, "Interface learners bind for tcp (\"*\" = this host's name).");
     v.Field("collect_timeout_s", collect_timeout_s, "Learner wait for one step's batches (s).", Range(1.0, 1e7));
-    v.Field("weights_timeout_s", weights_timeout_s, "Actor wait for the next policy version (s).", Range(1.0, 1e7));
+    v.Field("weights_timeout_s", weights_timeout_s, "Actor wait for the next policy version (s); restarts while learner rank 0 reports progress.", Range(1.0, 1e7));
     v.Field("actor_gpu_offset", actor_gpu_offset, "First GPU (local index) of the actors with model.device=cuda.",
             AtLeast(0));
   }

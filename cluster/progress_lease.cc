@@ -137,4 +137,22 @@ std::string ProgressWatch::Progress() {
   return news;
 }
 
+bool WaitWhileProgressing(const std::function<bool()>& ready, std::chrono::milliseconds timeout,
+                          ProgressWatch* watch, const std::string& who) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool logged = false;
+  while (!ready()) {
+    if (std::chrono::steady_clock::now() < deadline) continue;
+    const std::string news = watch ? watch->Progress() : std::string();
+    if (news.empty()) return false;
+    if (!logged)
+      IR_LOG_INFO("{}: past its time-out of {} s, but learner {}: waiting on (the time-out restarts while it "
+                  "progresses)",
+                  who, timeout.count() / 1000.0, news);
+    logged = true;
+    deadline = std::chrono::steady_clock::now() + timeout;
+  }
+  return true;
+}
+
 }  // namespace iranker

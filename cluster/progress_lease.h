@@ -3,7 +3,8 @@
 //
 // Some work runs on one learner rank only: rank 0 writes the initial policy, evaluates the policy
 // and writes checkpoints. Its peers meanwhile wait in their next collective, whose time-out
-// (comm.allreduce.timeout_ms) is there to catch a hung rank. A lease tells the two apart without
+// (comm.allreduce.timeout_ms) is there to catch a hung rank, and the actors wait for the next
+// policy version (cluster.weights_timeout_s, WaitWhileProgressing). A lease tells the two apart without
 // a guess at how long that work may take: the busy rank opens a phase and beats from the thread
 // doing the work (once per generated evaluation step, once per checkpoint file); a peer whose
 // collective reaches its deadline asks its ProgressWatch, and while a phase is open and its count
@@ -25,7 +26,9 @@
 // would without it).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -106,5 +109,13 @@ class ProgressWatch {
   int self_;
   std::map<int, uint64_t> seen_;
 };
+
+// Polls `ready` (each call may block for a moment) until it returns true, or until `timeout` has
+// passed with neither that nor news from `watch` (may be null), which is asked each time the
+// time-out is reached: progress restarts it, and the first such news is logged as `who` waiting
+// on it. Returns false on time-out. Exceptions from `ready` pass through. Actors use it to wait
+// for weights and for the rendezvous while learner rank 0 evaluates or writes a checkpoint.
+bool WaitWhileProgressing(const std::function<bool()>& ready, std::chrono::milliseconds timeout,
+                          ProgressWatch* watch, const std::string& who);
 
 }  // namespace iranker

@@ -12,6 +12,7 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "cluster/progress_lease.h"
 
 namespace iranker {
 namespace fs = std::filesystem;
@@ -119,14 +120,20 @@ void WriteRendezvous(const std::string& run_dir, const Rendezvous& r) {
 
 Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s, const std::atomic<bool>* cancel) {
   const std::string path = RendezvousPath(run_dir);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  while (!fs::exists(path)) {
-    if (cancel && cancel->load()) Fail(ErrorCode::kUnavailable, "cancelled while waiting for ", path);
-    if (std::chrono::steady_clock::now() > deadline)
-      Fail(ErrorCode::kDeadlineExceeded, path, " did not appear within ", timeout_s,
-           " s: is learner rank 0 running with this run directory?");
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  // Learner rank 0 writes it after preparing the run and the initial policy, which may take long:
+  // its progress lease says whether it is still at it.
+  ProgressWatch learner_work(ProgressLeaseDir(run_dir), /*self_rank=*/-1);
+  const bool found = WaitWhileProgressing(
+      [&] {
+        if (cancel && cancel->load()) Fail(ErrorCode::kUnavailable, "cancelled while waiting for ", path);
+        if (fs::exists(path)) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return false;
+      },
+      std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)), &learner_work, "waiting for " + path);
+  if (!found)
+    Fail(ErrorCode::kDeadlineExceeded, path, " did not appear within ", timeout_s,
+         " s: is learner rank 0 running with this run directory?");
   Rendezvous r;
   try {
     auto j = nlohmann::json::parse(ReadFile(path));

@@ -437,24 +437,29 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
   auto cancelled = [&] {
     if (cancel && cancel->load()) Fail(ErrorCode::kUnavailable, "actor ", me.actor_id, ": cancelled");
   };
+  // Learner rank 0 publishes the next version only after its evaluation or checkpoint, which may
+  // outlast weights_timeout_s: its progress lease says whether it is still at it.
+  ProgressWatch learner_work(ProgressLeaseDir(run_dir), /*self_rank=*/-1);
   auto take = [&](uint64_t min_version) {
     comm::WeightSet ws;
-    const auto deadline = Clock::now() + timeout;
-    bool got = false;
     auto next_check = Clock::now() + std::chrono::seconds(2);
-    while (!got && Clock::now() < deadline) {
-      cancelled();
-      got = weights.WaitFor(min_version + 1, &ws, std::chrono::milliseconds(200));
-      if (!got && Clock::now() > next_check) {
-        // Learners that restarted (a requeued job, a new mpirun) write a new rendezvous: these
-        // endpoints are dead. Exit so that the supervisor (or the srun loop) restarts this actor,
-        // which then reads the new one.
-        next_check = Clock::now() + std::chrono::seconds(2);
-        if (const std::string now = RendezvousSession(run_dir); !now.empty() && now != ep.session)
-          Fail(ErrorCode::kUnavailable, "actor ", me.actor_id, ": the learners restarted (rendezvous session ",
-               ep.session, " -> ", now, "); exiting to be restarted with the new endpoints");
-      }
-    }
+    const bool got = WaitWhileProgressing(
+        [&] {
+          cancelled();
+          if (weights.WaitFor(min_version + 1, &ws, std::chrono::milliseconds(200))) return true;
+          if (Clock::now() > next_check) {
+            // Learners that restarted (a requeued job, a new mpirun) write a new rendezvous: these
+            // endpoints are dead. Exit so that the supervisor (or the srun loop) restarts this
+            // actor, which then reads the new one.
+            next_check = Clock::now() + std::chrono::seconds(2);
+            if (const std::string now = RendezvousSession(run_dir); !now.empty() && now != ep.session)
+              Fail(ErrorCode::kUnavailable, "actor ", me.actor_id, ": the learners restarted (rendezvous session ",
+                   ep.session, " -> ", now, "); exiting to be restarted with the new endpoints");
+          }
+          return false;
+        },
+        timeout, &learner_work, "actor " + std::to_string(me.actor_id) + " waiting for policy version " +
+                                    std::to_string(min_version));
     if (!got)
       Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": no policy version >= ", min_version, " from ",
            ep.weights, " within cluster.weights_timeout_s=", config.cluster.weights_timeout_s,
@@ -563,7 +568,10 @@ TrainResult TrainLocal(const Config& config_in) {
   config.cluster.transport = "inproc";
   auto learners = comm::MakeLocalCollective();
   const RankLayout me = LearnerLayout(0, 1, config.cluster, config.train.actors);
-  const std::string init_dir = PrepareRun(config, me, nullptr);
+  // The actor threads wait for weights while the learner evaluates or checkpoints, as in the
+  // distributed run: the same progress lease tells them it is still at it.
+  ProgressLease lease(ProgressLeaseDir(config.RunDir()), 0);
+  const std::string init_dir = PrepareRun(config, me, &lease);
   zmq::context_t ctx(1);
   std::atomic<bool> cancel{false};
   std::mutex mu;
@@ -589,7 +597,7 @@ TrainResult TrainLocal(const Config& config_in) {
   };
   TrainResult result;
   try {
-    result = RunLearner(config, me, *learners, init_dir, ctx, poll, nullptr);
+    result = RunLearner(config, me, *learners, init_dir, ctx, poll, &lease);
   } catch (...) {
     stop_actors();
     throw;

@@ -8,9 +8,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <stdexcept>
 #include <thread>
 
 namespace iranker {
@@ -151,6 +153,51 @@ TEST(ProgressLease, AnUnwritableDirectoryIsAWarningNotAFailure) {
   fs::remove(file);
 }
 
+TEST(ProgressLease, AWaitOutlastsItsTimeOutWhileABusyPeerProgressesAndNoLonger) {
+  const std::string dir = FreshDir("wait");
+  const auto timeout = 500ms;
+  ProgressLease lease(dir, 0);
+  ProgressWatch watch(dir, -1);  // an actor: every learner rank is a peer
+  std::atomic<bool> done{false};
+  auto poll = [&] {
+    std::this_thread::sleep_for(10ms);
+    return done.load();
+  };
+  // 1. Rank 0 works for three time-outs, beating, then delivers: the wait outlasts them.
+  lease.Begin("evaluation at step 3");
+  std::thread worker([&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - t0 < 3 * timeout) {
+      std::this_thread::sleep_for(10ms);
+      lease.Beat();
+    }
+    lease.End();
+    done = true;
+  });
+  const auto t1 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(WaitWhileProgressing(poll, timeout, &watch, "test waiter"));
+  EXPECT_GE(std::chrono::steady_clock::now() - t1, 2 * timeout);
+  worker.join();
+  // 2. A phase that stops beating (a hung rank): the wait ends after one to two time-outs.
+  done = false;
+  lease.Begin("checkpoint of step 4");
+  const auto t2 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(WaitWhileProgressing(poll, timeout, &watch, "test waiter"));
+  const auto waited = std::chrono::steady_clock::now() - t2;
+  EXPECT_GE(waited, timeout);
+  EXPECT_LT(waited, 4 * timeout);
+  lease.End();
+  // 3. No watch, or an idle lease: the time-out is final.
+  const auto t3 = std::chrono::steady_clock::now();
+  EXPECT_FALSE(WaitWhileProgressing(poll, 200ms, nullptr, "test waiter"));
+  EXPECT_FALSE(WaitWhileProgressing(poll, 200ms, &watch, "test waiter"));
+  EXPECT_LT(std::chrono::steady_clock::now() - t3, 4 * timeout);
+  // 4. What `ready` throws reaches the caller.
+  EXPECT_THROW(WaitWhileProgressing([]() -> bool { throw std::runtime_error("cancelled"); }, timeout, &watch, "w"),
+               std::runtime_error);
+  fs::remove_all(dir);
+}
+
 TEST(ProgressLease, AStoppedProcessStopsBeating) {
   // The busy rank is another process; SIGSTOP freezes it mid-phase (a hung rank).
   const std::string dir = FreshDir("stopped");
@@ -160,7 +207,7 @@ TEST(ProgressLease, AStoppedProcessStopsBeating) {
   if (child == 0) {
     ProgressLease lease(dir, 0);
     lease.Begin("evaluation of the initial policy");
-    for (int i = 0; i < 400; ++i) {
+    for (int i = 0; i < 1000; ++i) {
       std::this_thread::sleep_for(10ms);
       lease.Beat();
     }
@@ -173,12 +220,12 @@ TEST(ProgressLease, AStoppedProcessStopsBeating) {
     seen = watch.Progress();
   }
   EXPECT_NE(seen.find("evaluation of the initial policy"), std::string::npos) << seen;
-  std::this_thread::sleep_for(250ms);
+  std::this_thread::sleep_for(500ms);
   EXPECT_NE(watch.Progress(), "");  // still beating
   ::kill(child, SIGSTOP);
   std::this_thread::sleep_for(250ms);
   watch.Progress();  // may still see the last beat before the stop
-  std::this_thread::sleep_for(250ms);
+  std::this_thread::sleep_for(500ms);
   EXPECT_EQ(watch.Progress(), "");
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);

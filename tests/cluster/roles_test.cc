@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "cluster/progress_lease.h"
 
 namespace iranker {
 namespace {
@@ -180,6 +181,26 @@ TEST(Rendezvous, RoundTripAndWaiting) {
   EXPECT_EQ(got.weights, r.weights);
   EXPECT_EQ(got.init_dir, r.init_dir);
   EXPECT_EQ(got.session, r.session);
+}
+
+TEST(Rendezvous, AReaderWaitsPastItsTimeOutWhileLearnerRankZeroPreparesTheRun) {
+  // Rank 0 writes the initial policy for longer than the reader's time-out, beating its progress
+  // lease, then the rendezvous: the reader waits it out.
+  const std::string dir = TempRunDir("rv_busy");
+  Rendezvous r{{"ipc:///tmp/s0"}, "ipc:///tmp/w", "/runs/x/init", "s1"};
+  std::thread rank0([&] {
+    ProgressLease lease(ProgressLeaseDir(dir), 0);
+    ProgressLease::Phase phase(&lease, "preparing the run directory and the initial policy");
+    for (int i = 0; i < 250; ++i) {  // 2.5 s
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      lease.Beat();
+    }
+    WriteRendezvous(dir, r);
+  });
+  Rendezvous got;
+  EXPECT_NO_THROW(got = ReadRendezvous(dir, 1.0));
+  rank0.join();
+  EXPECT_EQ(got.session, "s1");
 }
 
 TEST(Rendezvous, MissingAndMalformedAreClearErrors) {
