@@ -128,11 +128,17 @@ std::string ProgressWatch::Progress() {
     if (rank == self_) continue;
     LeaseRecord r;
     if (!ReadProgressLease(it->path().string(), &r)) continue;
-    auto [seen, first] = seen_.try_emplace(rank, r.count);
-    const bool moved = first || seen->second != r.count;
-    seen->second = r.count;
-    if (r.busy && moved && news.empty())
-      news = "rank " + std::to_string(rank) + " is busy with '" + r.what + "' and making progress";
+    auto [seen, first] = seen_.try_emplace(rank, Seen{r.count, false, ""});
+    const bool moved = first || seen->second.count != r.count;
+    // A rank busy at the last look that has since closed its phase is on its way to the
+    // collective: one more time-out for it to arrive.
+    if (moved && news.empty()) {
+      if (r.busy)
+        news = "rank " + std::to_string(rank) + " is busy with '" + r.what + "' and making progress";
+      else if (seen->second.busy)
+        news = "rank " + std::to_string(rank) + " has just finished '" + seen->second.what + "'";
+    }
+    seen->second = Seen{r.count, r.busy, r.what};
   }
   return news;
 }

@@ -99,15 +99,21 @@ bool ReadProgressLease(const std::string& path, LeaseRecord* out);
 class ProgressWatch {
  public:
   ProgressWatch(std::string dir, int self_rank);
-  // "" unless some other rank has a phase open and its count moved since this watch last looked
-  // (a first look counts as moved); then e.g. "rank 0 is busy with 'evaluation' and making
-  // progress". Reads the directory: meant for the rare moment a collective reaches its deadline.
+  // "" unless the count of some other rank moved since this watch last looked (a first look
+  // counts as moved) and that rank has a phase open ("rank 0 is busy with 'evaluation' and making
+  // progress") or had one open at the last look ("rank 0 has just finished 'evaluation'": it is
+  // on its way). Reads the directory: meant for the rare moment a wait reaches its deadline.
   std::string Progress();
 
  private:
+  struct Seen {
+    uint64_t count;
+    bool busy;
+    std::string what;
+  };
   std::string dir_;
   int self_;
-  std::map<int, uint64_t> seen_;
+  std::map<int, Seen> seen_;
 };
 
 // Polls `ready` (each call may block for a moment) until it returns true, or until `timeout` has

@@ -42,7 +42,13 @@ TEST(ProgressLease, AWatchSeesProgressOnlyWhileAPhaseIsOpenAndMoving) {
   EXPECT_NE(watch.Progress(), "");
   EXPECT_EQ(watch.Progress(), "");
   lease.End();
-  EXPECT_EQ(watch.Progress(), "");  // the count moved, but the rank is no longer busy on its own
+  // Busy at the last look and moved since: it has just finished and is on its way.
+  EXPECT_NE(watch.Progress().find("rank 0 has just finished 'evaluation at step 4'"), std::string::npos);
+  EXPECT_EQ(watch.Progress(), "");  // idle, and idle at the last look: no excuse
+  lease.Begin("checkpoint");
+  lease.End();
+  ProgressWatch late(dir, 1);       // a first look at an idle rank: no excuse either
+  EXPECT_EQ(late.Progress(), "");
   fs::remove_all(dir);
 }
 
