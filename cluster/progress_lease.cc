@@ -69,8 +69,11 @@ void ProgressLease::Write() {
                               static_cast<unsigned long long>(count_), phases_.empty() ? 0 : 1, what.c_str());
   if (n > 0 && static_cast<size_t>(n) < sizeof(rec)) rec[n] = ' ';
   rec[sizeof(rec) - 1] = '\n';
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
+  if (!dir_made_) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    dir_made_ = !ec;
+  }
   std::string why;
   const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {

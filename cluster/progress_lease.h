@@ -52,6 +52,11 @@ class ProgressLease {
   void Beat();
   // Closes the innermost phase; after the outermost, peers waiting from now on see an idle rank.
   void End();
+  // A callback that beats `lease`, for the work's progress hooks; empty for a null lease.
+  static std::function<void()> BeatOf(ProgressLease* lease) {
+    if (!lease) return {};
+    return [lease] { lease->Beat(); };
+  }
   // The beats counted so far (every Begin, Beat and End counts one).
   uint64_t count() const { return count_; }
   const std::string& path() const { return path_; }
@@ -81,6 +86,7 @@ class ProgressLease {
   uint64_t count_ = 0;
   std::vector<std::string> phases_;  // open phases, outermost first
   int64_t last_write_ms_ = 0;
+  bool dir_made_ = false;  // `dir` created (once, before the first write)
   bool warned_ = false;
 };
 

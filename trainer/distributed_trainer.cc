@@ -527,9 +527,7 @@ std::string PrepareRun(const Config& config, const RankLayout& me, ProgressLease
   std::error_code ec;
   fs::remove(RendezvousPath(run_dir), ec);  // a previous start's endpoints are stale
   WriteResolvedConfig(config, run_dir);
-  const std::string init_dir = PrepareInitDir(config, run_dir, [lease] {
-    if (lease) lease->Beat();
-  });
+  const std::string init_dir = PrepareInitDir(config, run_dir, ProgressLease::BeatOf(lease));
   IR_LOG_INFO("{} run: {} learner rank(s), {} actor {}{}, launcher {}, transport {}",
               config.cluster.transport == "inproc" ? "local" : "distributed", me.learners, me.actors,
               config.cluster.transport == "inproc" ? "thread(s)" : "process(es)",

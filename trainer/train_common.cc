@@ -241,9 +241,7 @@ RunBook::~RunBook() = default;
 EvalReport RunBook::Evaluate(const std::vector<Dataset>& sets, const std::string& what) {
   ProgressLease::Phase phase(lease_, what);
   return iranker::Evaluate(model_, tokenizer_, prompts_, config_.actor, config_.reward.match, sets,
-                           EvaluationSeed(config_.run.seed), /*baselines=*/true, [this] {
-                             if (lease_) lease_->Beat();
-                           });
+                           EvaluationSeed(config_.run.seed), /*baselines=*/true, ProgressLease::BeatOf(lease_));
 }
 
 void RunBook::EvaluateInitial() {
@@ -277,9 +275,7 @@ void RunBook::EndStep(int64_t step, nlohmann::json rec) {
 void RunBook::Checkpoint(int64_t step) {
   ProgressLease::Phase phase(lease_, "checkpoint of step " + std::to_string(step));
   SaveCheckpoint(run_dir_, step, model_, learner_, init_dir_, step * config_.actor.queries_per_batch,
-                 config_.run.seed, config_.train.keep_checkpoints, [this] {
-                   if (lease_) lease_->Beat();
-                 });
+                 config_.run.seed, config_.train.keep_checkpoints, ProgressLease::BeatOf(lease_));
 }
 
 void RunBook::Finish(int64_t step, bool interrupted) {
