@@ -93,9 +93,15 @@ struct WeightsOptions {
   // Subscriber poll period for a newer version; also the heartbeat.
   int poll_ms = 100;
   // A download making no progress for this long restarts; Fetch/Wait deadlines are per call.
+  // Also bounds a group join or broadcast (comm.weights.group), and how long a subscriber that
+  // stopped polling still counts as live.
   int peer_timeout_ms = 5000;
   // Whole-blob limit a subscriber accepts (bounds its allocation).
   int64_t max_blob_bytes = 16ll << 30;
+  // "nccl": learner rank 0 and the actors on GPUs also form an NCCL group and each new version
+  // goes out as one ncclBroadcast, ZeroMQ staying the control plane and the fallback
+  // (comm/weight_group.h); needs model.device=cuda and a build with NCCL. "none": ZeroMQ only.
+  std::string group = "none";
   SecurityOptions security;
 
   template <class V>
@@ -104,8 +110,10 @@ struct WeightsOptions {
     v.Field("chunk_bytes", chunk_bytes, "Chunk size (bytes).", Range(4096, 1ll << 30));
     v.Field("chunks_in_flight", chunks_in_flight, "Chunk requests in flight per subscriber.", Range(1, 1024));
     v.Field("poll_ms", poll_ms, "Poll period for new versions (ms).", Range(1, 3600000));
-    v.Field("peer_timeout_ms", peer_timeout_ms, "Stalled download restarts after (ms).", Range(1, 3600000));
+    v.Field("peer_timeout_ms", peer_timeout_ms, "Stalled download restarts after (ms); bounds a group join or broadcast.", Range(1, 3600000));
     v.Field("max_blob_bytes", max_blob_bytes, "Largest weight set accepted (bytes).", AtLeast(1));
+    v.Field("group", group, "Group broadcast of new versions besides ZeroMQ: none or nccl (GPUs).",
+            OneOf({"none", "nccl"}));
     v.Section("security", security, "CURVE keys and bind policy.");
   }
 };

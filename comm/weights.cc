@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "base/error.h"
@@ -247,8 +248,24 @@ struct WeightPublisher::Impl {
   std::shared_ptr<BlobRecycler> recycler = std::make_shared<BlobRecycler>();
   std::thread thread;
 
-  Impl(zmq::context_t& ctx, const WeightsOptions& o, uint64_t publisher_id)
-      : opt(o), id(publisher_id), socket(ctx, zmq::socket_type::router) {
+  // The group path (comm/weight_group.h). Live capable subscribers are the group thread's: the
+  // I/O thread announces a new version to them only when the group thread asks it to.
+  struct Capable {
+    int64_t seen_ms = 0;
+    uint64_t epoch = 0;  // the group it reported being in
+  };
+  std::unique_ptr<GroupTransport> transport;
+  bool group_on = false;                      // guarded by mu: a transport and its thread alive
+  std::map<std::string, Capable> capable;     // guarded by mu: route -> its last POLL
+  std::set<std::string> members;              // guarded by mu: routes of the current group
+  std::shared_ptr<const Version> group_done;  // guarded by mu: newest version the group dealt with
+  std::vector<std::pair<std::string, zmq::message_t>> outbox;  // guarded by mu: for the I/O thread
+  std::condition_variable group_cv;
+  std::thread group_thread;
+
+  Impl(zmq::context_t& ctx, const WeightsOptions& o, uint64_t publisher_id, std::unique_ptr<GroupTransport> g)
+      : opt(o), id(publisher_id), socket(ctx, zmq::socket_type::router), transport(std::move(g)),
+        group_on(transport != nullptr) {
     CheckBindAllowed(opt.endpoint, opt.security);
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::router_mandatory, 1);
@@ -260,6 +277,16 @@ struct WeightPublisher::Impl {
       NameThisThread("ir-weights-pub");
       Loop();
     });
+    if (transport)
+      group_thread = std::thread([this] {
+        NameThisThread("ir-weights-grp");
+        try {
+          GroupLoop();
+        } catch (const std::exception& e) {  // versions keep coming over ZeroMQ
+          IR_LOG_ERROR("comm: weights: group thread failed, the group path is off: {}", e.what());
+          GroupOff();
+        }
+      });
   }
   ~Impl() {
     {
@@ -267,6 +294,8 @@ struct WeightPublisher::Impl {
       stop = true;
     }
     wake.Signal();
+    group_cv.notify_all();
+    if (group_thread.joinable()) group_thread.join();  // within one peer_timeout_ms
     thread.join();
   }
 
@@ -308,14 +337,29 @@ struct WeightPublisher::Impl {
       while (true) {
         std::shared_ptr<const Version> v;
         bool announce;
+        std::vector<std::pair<std::string, zmq::message_t>> out;
+        std::set<std::string> grouped;  // live capable routes: the group thread serves them
+        int64_t now = SteadyMs();
         {
           std::lock_guard<std::mutex> lock(mu);
           if (stop) return;
           v = current;
           announce = announce_pending;
           announce_pending = false;
+          out.swap(outbox);
+          for (auto it = capable.begin(); it != capable.end();) {
+            if (now - it->second.seen_ms > opt.peer_timeout_ms) {
+              it = capable.erase(it);
+            } else {
+              grouped.insert(it->first);
+              ++it;
+            }
+          }
+          st.group_capable = static_cast<int>(grouped.size());
         }
-        int64_t now = SteadyMs();
+        for (auto& [route, msg] : out)
+          if (SendNoWait(socket, zmq::message_t(route.data(), route.size()), true))
+            socket.send(std::move(msg), zmq::send_flags::none);
         for (auto it = subscribers.begin(); it != subscribers.end();)
           it = now - it->second > opt.peer_timeout_ms ? subscribers.erase(it) : std::next(it);
         if (announce && v) {
@@ -325,6 +369,7 @@ struct WeightPublisher::Impl {
           const uint32_t push = static_cast<uint32_t>(
               std::min<size_t>(static_cast<size_t>(opt.chunks_in_flight), v->chunk_hash.size()));
           for (const auto& [route, seen] : subscribers) {
+            if (grouped.count(route)) continue;
             if (!SendNoWait(socket, zmq::message_t(route.data(), route.size()), true)) continue;
             socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(v.get(), push)), zmq::send_flags::none);
             // A chunk that cannot be queued is re-requested once the download stalls.
@@ -372,8 +417,26 @@ struct WeightPublisher::Impl {
       }
       ByteReader rd(m.payload, m.payload_size);
       if (m.type == MsgType::kWeightsPoll) {
+        uint64_t known = 0, epoch = 0;
+        uint8_t can_join = 0;
+        if (!rd.Get(&known) || !rd.Get(&can_join) || !rd.Get(&epoch) || !rd.done() || can_join > 1) {
+          wire.Record(WireReject::kBadPayload, "weights subscriber");
+          std::lock_guard<std::mutex> lock(mu);
+          ++st.malformed;
+          continue;
+        }
+        // A group member is told only of the versions the group has dealt with (it receives the
+        // newer one by group broadcast, or is told to fetch it here if that fails).
+        std::shared_ptr<const Version> answer = v;
+        if (can_join) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (group_on) {
+            capable[r] = Capable{SteadyMs(), epoch};
+            if (members.count(r)) answer = group_done;
+          }
+        }
         if (SendNoWait(socket, zmq::message_t(r.data(), r.size()), true))
-          socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(v.get(), 0)), zmq::send_flags::none);
+          socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(answer.get(), 0)), zmq::send_flags::none);
         continue;
       }
       uint64_t version = 0;
@@ -397,11 +460,135 @@ struct WeightPublisher::Impl {
       SendChunk(r, *v, chunk);
     }
   }
+
+  // --- the group thread -----------------------------------------------------------------------
+
+  void GroupOff() {  // every subscriber is served over ZeroMQ from now on
+    std::lock_guard<std::mutex> lock(mu);
+    group_on = false;
+    capable.clear();
+    members.clear();
+    st.group_members = 0;
+    announce_pending = true;  // those that were left to the group thread hear of the newest
+    wake.Signal();
+  }
+
+  void Queue(const std::string& route, MsgType type, const std::string& payload) {  // mu held
+    outbox.emplace_back(route, Frame(type, id, payload));
+  }
+
+  void GroupLoop() {
+    uint64_t done = 0;               // newest version dealt with
+    std::vector<std::string> group;  // routes of the joined group, sorted; empty: none
+    uint64_t epoch = 0;
+    int64_t joined_ms = 0;
+    while (true) {
+      std::shared_ptr<const Version> v;
+      std::vector<std::string> want;  // live capable routes (sorted: a map's keys)
+      bool stale = false;             // a member reports another group (it restarted or failed)
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        group_cv.wait(lock, [&] { return stop || (current && current->version > done); });
+        if (stop) return;
+        v = current;
+        const int64_t now = SteadyMs();
+        for (const auto& [route, c] : capable) {
+          if (now - c.seen_ms > opt.peer_timeout_ms) continue;
+          want.push_back(route);
+          // A POLL sent just before the member finished joining may still carry the old epoch
+          // (more so on a loaded host): only a report a second past the join counts.
+          if (!group.empty() && c.epoch != epoch && c.seen_ms > joined_ms + opt.poll_ms + 1000) stale = true;
+        }
+      }
+      try {
+        if (want.empty()) {
+          transport->Leave();
+          group.clear();
+        } else {
+          if (group.empty() || want != group || stale) {
+            group.clear();
+            epoch = Form(want);
+            group = want;
+            joined_ms = SteadyMs();
+          }
+          SendByGroup(*v, group, epoch);
+        }
+      } catch (const std::exception& e) {
+        transport->Leave();
+        group.clear();
+        IR_LOG_WARN("comm: weights: group broadcast of version {} to {} actors failed: {}; they fetch it over "
+                    "ZeroMQ, and the next version forms a new group", v->version, want.size(), e.what());
+        std::lock_guard<std::mutex> lock(mu);
+        ++st.group_failures;
+        for (const auto& route : want) Queue(route, MsgType::kWeightsAnnounce, AnnouncePayload(v.get(), 0));
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        group_done = v;
+        if (group.empty()) {
+          members.clear();
+          st.group_members = 0;
+        }
+      }
+      wake.Signal();
+      done = v->version;
+    }
+  }
+
+  // Forms a group of the publisher (rank 0) and `routes` (ranks 1..n); returns its epoch.
+  uint64_t Form(const std::vector<std::string>& routes) {
+    transport->Leave();
+    const std::string gid = transport->NewGroupId();
+    const uint32_t size = static_cast<uint32_t>(routes.size() + 1);
+    uint64_t epoch;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      epoch = ++st.group_epoch;
+      members = std::set<std::string>(routes.begin(), routes.end());
+      st.group_members = 0;
+      for (uint32_t i = 0; i < routes.size(); ++i) {
+        std::string p;
+        ByteWriter w(&p);
+        w.Put(epoch);
+        w.Put(size);
+        w.Put<uint32_t>(i + 1);
+        w.PutString(gid);
+        Queue(routes[i], MsgType::kWeightsGroup, p);
+      }
+    }
+    wake.Signal();
+    transport->Join(gid, static_cast<int>(size), 0, opt.peer_timeout_ms);
+    IR_LOG_INFO("comm: weights: broadcast group {} formed ({}, {} actors)", epoch, transport->name(), routes.size());
+    std::lock_guard<std::mutex> lock(mu);
+    st.group_members = static_cast<int>(routes.size());
+    return epoch;
+  }
+
+  void SendByGroup(const Version& v, const std::vector<std::string>& routes, uint64_t epoch) {
+    {
+      std::string p;
+      ByteWriter w(&p);
+      w.Put(epoch);
+      w.Put(v.version);
+      w.Put<uint64_t>(v.blob->size());
+      w.Put<uint64_t>(v.chunk_bytes);
+      w.Put<uint32_t>(static_cast<uint32_t>(v.chunk_hash.size()));
+      w.Put(v.blob_hash);
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& route : routes) Queue(route, MsgType::kWeightsGroupSend, p);
+    }
+    wake.Signal();
+    // The root only reads the buffer (the blob was created writable: the cast is well-defined).
+    transport->Broadcast(const_cast<char*>(v.blob->data()), v.blob->size(), opt.peer_timeout_ms);
+    std::lock_guard<std::mutex> lock(mu);
+    ++st.group_broadcasts;
+    st.group_bytes += v.blob->size();
+  }
 };
 
 WeightPublisher::WeightPublisher(zmq::context_t& ctx, const WeightsOptions& options,
-                                 uint64_t publisher_id)
-    : impl_(std::make_unique<Impl>(ctx, options, publisher_id)) {}
+                                 uint64_t publisher_id, std::unique_ptr<GroupTransport> group)
+    : impl_(std::make_unique<Impl>(ctx, options, publisher_id, std::move(group))) {}
 WeightPublisher::~WeightPublisher() = default;
 
 size_t WeightPublisher::Publish(uint64_t version, const std::vector<TensorView>& tensors) {
@@ -431,6 +618,7 @@ size_t WeightPublisher::Publish(uint64_t version, const std::vector<TensorView>&
     s.st.version = version;
   }
   s.wake.Signal();
+  s.group_cv.notify_all();
   return size;
 }
 
@@ -470,8 +658,32 @@ struct WeightSubscriber::Impl {
   std::atomic<int64_t> last_heard_ms{-(1ll << 40)};
   std::thread thread;
 
-  Impl(zmq::context_t& ctx, const WeightsOptions& o, uint64_t sub_id)
-      : opt(o), id(sub_id), socket(ctx, zmq::socket_type::dealer) {
+  // The group path (comm/weight_group.h): the I/O thread hands GROUP and GROUP_SEND to the group
+  // thread, which joins and receives; a version it could not deliver goes back to the I/O thread
+  // to be fetched over ZeroMQ.
+  struct Announced {
+    uint64_t version = 0, size = 0, chunk_bytes = 0, hash = 0;
+    uint32_t nchunks = 0;
+    int64_t at_ms = 0;
+  };
+  struct GroupJob {
+    bool join = false;
+    uint64_t epoch = 0;
+    uint32_t size = 0, rank = 0;  // join
+    std::string gid;              // join
+    Announced a;                  // send
+  };
+  std::unique_ptr<GroupTransport> transport;
+  bool group_on = false;            // guarded by mu: a transport and its thread alive
+  std::deque<GroupJob> jobs;        // guarded by mu
+  std::vector<Announced> fallback;  // guarded by mu
+  uint64_t group_version = 0;       // guarded by mu: the version the group thread is receiving
+  std::condition_variable job_cv;
+  std::thread group_thread;
+
+  Impl(zmq::context_t& ctx, const WeightsOptions& o, uint64_t sub_id, std::unique_ptr<GroupTransport> g)
+      : opt(o), id(sub_id), socket(ctx, zmq::socket_type::dealer), transport(std::move(g)),
+        group_on(transport != nullptr) {
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::immediate, 1);
     socket.set(zmq::sockopt::reconnect_ivl, 100);
@@ -488,6 +700,16 @@ struct WeightSubscriber::Impl {
       NameThisThread("ir-weights-sub");
       Loop();
     });
+    if (transport)
+      group_thread = std::thread([this] {
+        NameThisThread("ir-weights-grp");
+        try {
+          GroupLoop();
+        } catch (const std::exception& e) {  // versions keep coming over ZeroMQ
+          IR_LOG_ERROR("comm: weights: group thread failed, the group path is off: {}", e.what());
+          GroupOff();
+        }
+      });
   }
   ~Impl() {
     {
@@ -495,12 +717,22 @@ struct WeightSubscriber::Impl {
       stop = true;
     }
     wake.Signal();
+    job_cv.notify_all();
+    if (group_thread.joinable()) group_thread.join();  // within one peer_timeout_ms
     thread.join();
   }
 
   uint64_t Known() {  // newest version we have or are fetching
     std::lock_guard<std::mutex> lock(mu);
-    return std::max({dl.version, staged.version, st.taken_version});
+    return std::max({dl.version, staged.version, st.taken_version, group_version});
+  }
+  bool GroupOn() {
+    std::lock_guard<std::mutex> lock(mu);
+    return group_on;
+  }
+  uint64_t Delivered() {  // newest version staged or taken
+    std::lock_guard<std::mutex> lock(mu);
+    return std::max(staged.version, st.taken_version);
   }
 
   void Loop() {
@@ -511,11 +743,31 @@ struct WeightSubscriber::Impl {
           std::lock_guard<std::mutex> lock(mu);
           if (stop) return;
         }
+        if (transport) {
+          std::vector<Announced> redo;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            redo.swap(fallback);
+          }
+          for (const Announced& a : redo)
+            if (a.version > Known()) StartDownload(a, 0);
+          // The group may deliver a version this thread is also fetching: drop the download.
+          if (dl.blob && dl.version <= Delivered()) dl = Download();
+        }
         int64_t now = SteadyMs();
         if (now >= next_poll) {
           std::string p;
           ByteWriter w(&p);
           w.Put(Known());
+          uint64_t epoch;
+          bool can_join;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            epoch = st.group_epoch;
+            can_join = group_on;
+          }
+          w.Put<uint8_t>(can_join ? 1 : 0);
+          w.Put(epoch);
           SendNoWait(socket, Frame(MsgType::kWeightsPoll, id, p), false);
           next_poll = now + opt.poll_ms;
         }
@@ -582,6 +834,10 @@ struct WeightSubscriber::Impl {
         OnAnnounce(r);
       } else if (m.type == MsgType::kWeightsChunk && has_data) {
         OnChunk(r, data);
+      } else if (m.type == MsgType::kWeightsGroup && GroupOn()) {
+        OnGroup(r);
+      } else if (m.type == MsgType::kWeightsGroupSend && GroupOn()) {
+        OnGroupSend(r);
       } else if (m.type == MsgType::kWeightsStale) {
         if (dl.blob) {
           dl = Download();  // the announce of the new version follows
@@ -607,27 +863,183 @@ struct WeightSubscriber::Impl {
       st.announced_version = std::max(st.announced_version, version);
     }
     if (version == 0 || version <= Known()) return;
-    if (size > static_cast<uint64_t>(opt.max_blob_bytes) || chunk_bytes == 0 ||
-        nchunks != (size + chunk_bytes - 1) / chunk_bytes) {
-      IR_LOG_ERROR("comm: weights: version {} announced with {} bytes in {} chunks of {} is "
-                   "inconsistent or over max_blob_bytes {}; ignored",
-                   version, size, nchunks, chunk_bytes, opt.max_blob_bytes);
-      return;
-    }
+    Announced a{version, size, chunk_bytes, hash, nchunks, SteadyMs()};
+    if (Consistent(a)) StartDownload(a, pushed);
+  }
+
+  bool Consistent(const Announced& a) {
+    if (a.size <= static_cast<uint64_t>(opt.max_blob_bytes) && a.chunk_bytes != 0 &&
+        a.nchunks == (a.size + a.chunk_bytes - 1) / a.chunk_bytes)
+      return true;
+    IR_LOG_ERROR("comm: weights: version {} announced with {} bytes in {} chunks of {} is "
+                 "inconsistent or over max_blob_bytes {}; ignored",
+                 a.version, a.size, a.nchunks, a.chunk_bytes, opt.max_blob_bytes);
+    return false;
+  }
+
+  // `pushed`: the first chunks, on their way behind the announce.
+  void StartDownload(const Announced& a, uint32_t pushed) {
     dl = Download();
-    dl.version = version;
-    dl.size = size;
-    dl.chunk_bytes = chunk_bytes;
-    dl.nchunks = nchunks;
-    dl.blob_hash = hash;
-    dl.blob = recycler->Acquire(size);  // every byte is overwritten by a verified chunk
-    dl.have.assign(nchunks, 0);
-    dl.chunk_hash.assign(nchunks, 0);
+    dl.version = a.version;
+    dl.size = a.size;
+    dl.chunk_bytes = a.chunk_bytes;
+    dl.nchunks = a.nchunks;
+    dl.blob_hash = a.hash;
+    dl.blob = recycler->Acquire(a.size);  // every byte is overwritten by a verified chunk
+    dl.have.assign(a.nchunks, 0);
+    dl.chunk_hash.assign(a.nchunks, 0);
     // The pushed chunks are on their way behind this announce: they count against the window.
-    for (uint32_t i = pushed; i < nchunks; ++i) dl.to_request.push_back(i);
+    for (uint32_t i = pushed; i < a.nchunks; ++i) dl.to_request.push_back(i);
     dl.inflight = static_cast<int>(pushed);
     dl.announce_ms = dl.progress_ms = SteadyMs();
     RequestMore();
+  }
+
+  void OnGroup(ByteReader& r) {
+    GroupJob job;
+    job.join = true;
+    if (!r.Get(&job.epoch) || !r.Get(&job.size) || !r.Get(&job.rank) || !r.GetString(&job.gid, 4096) || !r.done() ||
+        job.epoch == 0 || job.size < 2 || job.rank < 1 || job.rank >= job.size || job.gid.empty())
+      return wire.Record(WireReject::kBadPayload, opt.endpoint);
+    std::lock_guard<std::mutex> lock(mu);
+    jobs.push_back(std::move(job));
+    job_cv.notify_all();
+  }
+
+  void OnGroupSend(ByteReader& r) {
+    GroupJob job;
+    Announced& a = job.a;
+    if (!r.Get(&job.epoch) || !r.Get(&a.version) || !r.Get(&a.size) || !r.Get(&a.chunk_bytes) || !r.Get(&a.nchunks) ||
+        !r.Get(&a.hash) || !r.done() || a.version == 0)
+      return wire.Record(WireReject::kBadPayload, opt.endpoint);
+    a.at_ms = SteadyMs();
+    // Taken part in even when not needed: a broadcast is collective. One that is inconsistent
+    // or too large is left to fail (the publisher then announces the version, which is ignored).
+    if (!Consistent(a)) return;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      st.announced_version = std::max(st.announced_version, a.version);
+      jobs.push_back(std::move(job));
+    }
+    job_cv.notify_all();
+  }
+
+  // --- the group thread -----------------------------------------------------------------------
+
+  void GroupOff() {  // stops offering to join; whatever was queued is fetched over ZeroMQ
+    std::lock_guard<std::mutex> lock(mu);
+    group_on = false;
+    st.group_epoch = 0;
+    group_version = 0;
+    for (const GroupJob& j : jobs)
+      if (!j.join) fallback.push_back(j.a);
+    jobs.clear();
+    wake.Signal();
+  }
+
+  void GroupLoop() {
+    while (true) {
+      GroupJob job;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        job_cv.wait(lock, [&] { return stop || !jobs.empty(); });
+        if (stop) return;
+        job = std::move(jobs.front());
+        jobs.pop_front();
+      }
+      if (job.join) {
+        JoinGroup(job);
+      } else {
+        ReceiveByGroup(job);
+      }
+    }
+  }
+
+  void JoinGroup(const GroupJob& job) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      st.group_epoch = 0;
+    }
+    try {
+      transport->Join(job.gid, static_cast<int>(job.size), static_cast<int>(job.rank), opt.peer_timeout_ms);
+      std::lock_guard<std::mutex> lock(mu);
+      st.group_epoch = job.epoch;
+    } catch (const std::exception& e) {
+      IR_LOG_WARN("comm: weights: subscriber {} could not join broadcast group {}: {}; versions come over "
+                  "ZeroMQ until the next group", id, job.epoch, e.what());
+      std::lock_guard<std::mutex> lock(mu);
+      ++st.group_failures;
+    }
+  }
+
+  void ReceiveByGroup(const GroupJob& job) {
+    const Announced& a = job.a;
+    auto fall_back = [&](const std::string& why) {
+      IR_LOG_WARN("comm: weights: subscriber {}: version {} by group broadcast failed: {}; fetching it over "
+                  "ZeroMQ", id, a.version, why);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++st.group_failures;
+        group_version = 0;
+        fallback.push_back(a);
+      }
+      wake.Signal();
+    };
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (st.group_epoch == 0 || job.epoch != st.group_epoch) {
+        group_version = 0;
+        fallback.push_back(a);  // not in that group: its broadcast fails at the publisher too
+        wake.Signal();
+        return;
+      }
+      group_version = a.version;
+    }
+    std::shared_ptr<std::string> blob = recycler->Acquire(a.size);  // overwritten by the broadcast
+    try {
+      transport->Broadcast(blob->data(), a.size, opt.peer_timeout_ms);
+    } catch (const std::exception& e) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        st.group_epoch = 0;  // the transport left the group
+      }
+      return fall_back(e.what());
+    }
+    std::vector<uint64_t> hashes;
+    hashes.reserve(a.nchunks);
+    for (size_t off = 0; off < a.size; off += a.chunk_bytes)
+      hashes.push_back(Checksum64(blob->data() + off, std::min<size_t>(a.chunk_bytes, a.size - off)));
+    WeightSet ws;
+    std::string why;
+    if (hashes.size() != a.nchunks || ChunkListHash(hashes) != a.hash) {
+      why = "the received blob does not match the announced checksum";
+    } else if (ParseWeights(blob, &ws, &why) && ws.version != a.version) {
+      why = "blob version differs from the announced one";
+    }
+    if (!why.empty()) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++st.chunk_rejects;
+      }
+      return fall_back(why);
+    }
+    Stage(std::move(ws), (SteadyMs() - a.at_ms) / 1e3, /*by_group=*/true);
+    std::lock_guard<std::mutex> lock(mu);
+    group_version = 0;
+  }
+
+  // Makes `ws` the version to take unless one as new is staged or taken already (the group and
+  // a ZeroMQ download may both deliver a version).
+  void Stage(WeightSet ws, double seconds, bool by_group) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (ws.version <= std::max(staged.version, st.taken_version)) return;
+    st.bytes_received += ws.total_bytes();
+    staged = std::move(ws);
+    st.staged_version = staged.version;
+    ++st.versions_received;
+    if (by_group) ++st.versions_by_group;
+    st.last_delivery_seconds = seconds;
+    cv.notify_all();
   }
 
   void OnChunk(ByteReader& r, const zmq::message_t& data) {
@@ -677,20 +1089,13 @@ struct WeightSubscriber::Impl {
       ++st.chunk_rejects;
       return;
     }
-    double seconds = (SteadyMs() - done.announce_ms) / 1e3;
-    std::lock_guard<std::mutex> lock(mu);
-    staged = std::move(ws);
-    st.staged_version = staged.version;
-    ++st.versions_received;
-    st.bytes_received += blob->size();
-    st.last_delivery_seconds = seconds;
-    cv.notify_all();
+    Stage(std::move(ws), (SteadyMs() - done.announce_ms) / 1e3, /*by_group=*/false);
   }
 };
 
 WeightSubscriber::WeightSubscriber(zmq::context_t& ctx, const WeightsOptions& options,
-                                   uint64_t subscriber_id)
-    : impl_(std::make_unique<Impl>(ctx, options, subscriber_id)) {}
+                                   uint64_t subscriber_id, std::unique_ptr<GroupTransport> group)
+    : impl_(std::make_unique<Impl>(ctx, options, subscriber_id, std::move(group))) {}
 WeightSubscriber::~WeightSubscriber() = default;
 
 bool WeightSubscriber::HasNewer() const {

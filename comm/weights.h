@@ -21,7 +21,15 @@
 // The actor never blocks on this: the subscriber downloads in the background, and between
 // generation steps the actor asks HasNewer() (non-blocking) and swaps with TakeLatest(). Memory:
 // up to one published blob on the publisher; on a subscriber, one blob being downloaded, one
-// staged, plus the one the actor holds.
+// staged, plus the one the actor holds (with a group transport, one more being received by it).
+//
+// Given a GroupTransport (comm/weight_group.h: NCCL on GPUs), publisher and subscribers also form
+// a broadcast group and new versions reach its members as one group broadcast; ZeroMQ remains the
+// control plane and the fallback. Two more messages serve it:
+//   GROUP      pub -> sub  {epoch, group size, rank, group id}: join this group
+//   GROUP_SEND pub -> sub  {epoch, version, blob bytes, chunk bytes, chunk count, blob checksum}:
+//              this version comes as a group broadcast (verified like a download)
+// and a POLL carries {version it has, 1 if it can join a group, the group epoch it is in}.
 #pragma once
 
 #include <zmq.hpp>
@@ -33,6 +41,7 @@
 #include <vector>
 
 #include "comm/options.h"
+#include "comm/weight_group.h"
 
 namespace iranker::comm {
 
@@ -83,12 +92,20 @@ struct PublisherStats {
   uint64_t chunks_pushed = 0;  // of chunks_sent: sent behind an announce, unrequested
   uint64_t malformed = 0;
   int subscribers = 0;         // seen within peer_timeout_ms
+  // The group path (a publisher given a GroupTransport).
+  int group_capable = 0;       // live subscribers that can join a group
+  int group_members = 0;       // members of the current group (0: none)
+  uint64_t group_epoch = 0;    // groups formed so far; the current one's epoch
+  uint64_t group_broadcasts = 0, group_bytes = 0;
+  uint64_t group_failures = 0;  // joins or broadcasts that failed (those versions went by ZeroMQ)
 };
 
 class WeightPublisher {
  public:
   // Binds options.endpoint (tcp port 0/'*' picks one; see endpoint()). Throws Error naming it.
-  WeightPublisher(zmq::context_t& ctx, const WeightsOptions& options, uint64_t publisher_id = 0);
+  // With `group`, versions also go out as group broadcasts to the subscribers that can join.
+  WeightPublisher(zmq::context_t& ctx, const WeightsOptions& options, uint64_t publisher_id = 0,
+                  std::unique_ptr<GroupTransport> group = nullptr);
   ~WeightPublisher();
   // Serialises (one copy) and makes `version` the one served. Throws Error(kInvalidArgument)
   // unless version > the previous one. Returns the blob size in bytes.
@@ -108,11 +125,17 @@ struct SubscriberStats {
   uint64_t versions_received = 0, bytes_received = 0, chunk_rejects = 0, restarts = 0;
   double last_delivery_seconds = 0;  // announce seen -> blob verified, for the last version
   bool publisher_alive = false;
+  // The group path (a subscriber given a GroupTransport).
+  uint64_t group_epoch = 0;        // the group this subscriber is in (0: none)
+  uint64_t versions_by_group = 0;  // of versions_received: by group broadcast
+  uint64_t group_failures = 0;     // joins, broadcasts or blobs that failed (fetched over ZeroMQ)
 };
 
 class WeightSubscriber {
  public:
-  WeightSubscriber(zmq::context_t& ctx, const WeightsOptions& options, uint64_t subscriber_id);
+  // With `group`, the subscriber offers to join the publisher's broadcast group.
+  WeightSubscriber(zmq::context_t& ctx, const WeightsOptions& options, uint64_t subscriber_id,
+                   std::unique_ptr<GroupTransport> group = nullptr);
   ~WeightSubscriber();
 
   // Non-blocking: a complete, verified version newer than the last one taken is ready.

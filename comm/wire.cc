@@ -43,6 +43,8 @@ bool IsKnownMsgType(uint16_t t) {
     case MsgType::kWeightsRequest:
     case MsgType::kWeightsChunk:
     case MsgType::kWeightsStale:
+    case MsgType::kWeightsGroup:
+    case MsgType::kWeightsGroupSend:
     case MsgType::kPing:
       return true;
   }
@@ -62,6 +64,8 @@ const char* MsgTypeName(MsgType t) {
     case MsgType::kWeightsRequest: return "WEIGHTS_REQUEST";
     case MsgType::kWeightsChunk: return "WEIGHTS_CHUNK";
     case MsgType::kWeightsStale: return "WEIGHTS_STALE";
+    case MsgType::kWeightsGroup: return "WEIGHTS_GROUP";
+    case MsgType::kWeightsGroupSend: return "WEIGHTS_GROUP_SEND";
     case MsgType::kPing: return "PING";
   }
   return "?";

@@ -46,6 +46,8 @@ enum class MsgType : uint16_t {
   kWeightsRequest = 12,   // subscriber -> publisher: send chunk i of version v
   kWeightsChunk = 13,     // publisher -> subscriber: chunk header (+ a data frame)
   kWeightsStale = 14,     // publisher -> subscriber: the version asked for is gone
+  kWeightsGroup = 15,     // publisher -> subscriber: join broadcast group {epoch, size, rank, id}
+  kWeightsGroupSend = 16, // publisher -> subscriber: version v goes out as one group broadcast
   kPing = 20,             // tests and benchmarks
 };
 bool IsKnownMsgType(uint16_t type);

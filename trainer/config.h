@@ -75,6 +75,8 @@ struct Config {
     v.Section("comm", comm, "ZeroMQ streams, weight broadcast, all-reduce, CURVE security.");
     v.Check(std::abs(learner.temperature - actor.temperature) < 1e-9, "learner",
             "learner.temperature must equal actor.temperature (log-probabilities must match)");
+    v.Check(comm.weights.group != "nccl" || model.device == "cuda", "comm",
+            "comm.weights.group=nccl needs model.device=cuda (the group broadcast runs between GPUs)");
   }
 
   // The run directory after defaults are applied.

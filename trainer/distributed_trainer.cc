@@ -65,6 +65,13 @@ std::string ProcessDevice(const Config& config, const RankLayout& me) {
                           me.role == Role::kActor ? config.cluster.actor_gpu_offset : 0, gpus);
 }
 
+// The weight broadcast's group transport (comm.weights.group): NCCL on this process's GPU.
+std::unique_ptr<comm::GroupTransport> WeightGroupTransport(const Config& config, const RankLayout& me) {
+  if (config.comm.weights.group != "nccl") return nullptr;
+  const std::string device = ProcessDevice(config, me);  // "cuda:N" (config.h checks model.device)
+  return comm::MakeNcclGroupTransport(std::stoi(device.substr(device.find(':') + 1)));
+}
+
 double PeakRssMb() {
   struct rusage ru {};
   ::getrusage(RUSAGE_SELF, &ru);
@@ -230,7 +237,8 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   if (lead) {
     comm::WeightsOptions wopt = config.comm.weights;
     wopt.endpoint = WeightsBindEndpoint(config.cluster, run_dir);
-    publisher = std::make_unique<comm::WeightPublisher>(ctx, wopt, /*publisher_id=*/0);
+    publisher = std::make_unique<comm::WeightPublisher>(ctx, wopt, /*publisher_id=*/0,
+                                                        WeightGroupTransport(config, me));
   }
   const auto streams = ExchangeStreamEndpoints(learners, me, receiver.endpoint());
   // From here to the first step, rank 0 works on its own (rendezvous, actors, first weights, test
@@ -429,7 +437,7 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
   sopt.learner_endpoints = ep.streams;
   comm::WeightsOptions wopt = config.comm.weights;
   wopt.endpoint = ep.weights;
-  comm::WeightSubscriber weights(ctx, wopt, /*subscriber_id=*/me.actor_id + 1);
+  comm::WeightSubscriber weights(ctx, wopt, /*subscriber_id=*/me.actor_id + 1, WeightGroupTransport(config, me));
   comm::TrajectorySender sender(ctx, sopt, me.actor_id);
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(config.cluster.weights_timeout_s * 1000));
 

@@ -175,6 +175,19 @@ TEST_F(ConfigFile, FileErrorsNameTheFile) {
   }
 }
 
+TEST_F(ConfigFile, NcclWeightGroupNeedsCudaAndSaysWhichKeys) {
+  auto p = Write("model:\n  device: cpu\ncomm:\n  weights:\n    group: nccl\n");
+  try {
+    LoadConfig(p, {});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("comm.weights.group=nccl needs model.device=cuda"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(LoadConfig(p, {"comm.weights.group=gloo"}), Error);
+  EXPECT_EQ(LoadConfig(p, {"comm.weights.group=none"}).comm.weights.group, "none");
+}
+
 TEST_F(ConfigFile, ResolvedConfigRoundTrips) {
   auto p = Write("run:\n  seed: 5\n  name: rt\n");
   Config c = LoadConfig(p, {"run.log_level=warn"});
