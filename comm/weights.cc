@@ -477,11 +477,17 @@ struct WeightPublisher::Impl {
     outbox.emplace_back(route, Frame(type, id, payload));
   }
 
+  // After this many versions in a row that the group failed to deliver, the group path is turned
+  // off: a setup where it cannot work (say, actors sharing a GPU, which NCCL refuses) would
+  // otherwise cost a failed join on every version.
+  static constexpr int kFailuresBeforeOff = 3;
+
   void GroupLoop() {
     uint64_t done = 0;               // newest version dealt with
     std::vector<std::string> group;  // routes of the joined group, sorted; empty: none
     uint64_t epoch = 0;
     int64_t joined_ms = 0;
+    int failures_in_row = 0;
     while (true) {
       std::shared_ptr<const Version> v;
       std::vector<std::string> want;  // live capable routes (sorted: a map's keys)
@@ -512,15 +518,26 @@ struct WeightPublisher::Impl {
             joined_ms = SteadyMs();
           }
           SendByGroup(*v, group, epoch);
+          failures_in_row = 0;
         }
       } catch (const std::exception& e) {
         transport->Leave();
         group.clear();
+        ++failures_in_row;
         IR_LOG_WARN("comm: weights: group broadcast of version {} to {} actors failed: {}; they fetch it over "
                     "ZeroMQ, and the next version forms a new group", v->version, want.size(), e.what());
-        std::lock_guard<std::mutex> lock(mu);
-        ++st.group_failures;
-        for (const auto& route : want) Queue(route, MsgType::kWeightsAnnounce, AnnouncePayload(v.get(), 0));
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          ++st.group_failures;
+          for (const auto& route : want) Queue(route, MsgType::kWeightsAnnounce, AnnouncePayload(v.get(), 0));
+        }
+        if (failures_in_row >= kFailuresBeforeOff) {
+          IR_LOG_ERROR("comm: weights: the {} group failed {} versions in a row; the group path is off for the "
+                       "rest of this run and weights go over ZeroMQ only (set comm.weights.group=none to "
+                       "skip it)", transport->name(), failures_in_row);
+          GroupOff();
+          return;
+        }
       }
       {
         std::lock_guard<std::mutex> lock(mu);

@@ -68,6 +68,12 @@ std::string ProcessDevice(const Config& config, const RankLayout& me) {
 // The weight broadcast's group transport (comm.weights.group): NCCL on this process's GPU.
 std::unique_ptr<comm::GroupTransport> WeightGroupTransport(const Config& config, const RankLayout& me) {
   if (config.comm.weights.group != "nccl") return nullptr;
+  if (config.cluster.transport == "inproc") {  // --local: actor threads share the learner's GPU
+    if (me.role == Role::kLearner)
+      IR_LOG_WARN("comm.weights.group=nccl is not used by `train --local`: its actors are threads of this "
+                  "process on its GPU, and weights reach them over inproc:// ZeroMQ");
+    return nullptr;
+  }
   const std::string device = ProcessDevice(config, me);  // "cuda:N" (config.h checks model.device)
   return comm::MakeNcclGroupTransport(std::stoi(device.substr(device.find(':') + 1)));
 }

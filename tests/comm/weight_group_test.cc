@@ -306,6 +306,36 @@ TEST(commWeightGroup, ABroadcastThatDoesNotVerifyIsFetchedOverZeroMQ) {
   EXPECT_EQ(pub.stats().group_epoch, 1u);
 }
 
+// A member whose transport refuses every group (as NCCL refuses two ranks on one GPU).
+class RefusingTransport : public LoopbackTransport {
+ public:
+  void Join(const std::string&, int, int, int) override {
+    Fail(ErrorCode::kUnavailable, "refused: duplicate GPU");
+  }
+};
+
+TEST(commWeightGroup, AGroupThatKeepsFailingIsTurnedOff) {
+  zmq::context_t ctx;
+  const WeightsOptions o = Options("inproc://group-off", /*peer_timeout_ms=*/400);
+  WeightPublisher pub(ctx, o, 0, Loopback());
+  WeightSubscriber a(ctx, o, 1, std::make_unique<RefusingTransport>());
+  ASSERT_TRUE(WaitUntil([&] { return pub.stats().group_capable == 1; }));
+  for (uint64_t v = 1; v <= 3; ++v) {
+    Publish(pub, v);
+    ExpectGets(a, v, "a, whose joins fail");  // each over ZeroMQ after the failed join
+    ASSERT_TRUE(WaitUntil([&] { return pub.stats().group_failures == v; })) << v;
+  }
+  EXPECT_EQ(pub.stats().group_epoch, 3u);
+  ASSERT_TRUE(WaitUntil([&] { return pub.stats().group_capable == 0; })) << "the group path stays on";
+  Publish(pub, 4);  // no fourth attempt: straight over ZeroMQ
+  ExpectGets(a, 4, "a, group path off");
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(pub.stats().group_epoch, 3u);
+  EXPECT_EQ(pub.stats().group_failures, 3u);
+  EXPECT_EQ(a.stats().versions_by_group, 0u);
+  EXPECT_EQ(a.stats().versions_received, 4u);
+}
+
 TEST(commWeightGroup, TheNcclTransportNeedsAGpuAndSaysSo) {
   try {
     MakeNcclGroupTransport(0);
