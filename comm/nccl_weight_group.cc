@@ -88,6 +88,15 @@ class NcclGroupTransport : public GroupTransport {
 
   void Broadcast(char* data, size_t n, int timeout_ms) override {
     if (!comm_) Fail(ErrorCode::kFailedPrecondition, "weight group: broadcast without a group");
+    try {
+      BroadcastInGroup(data, n, timeout_ms);
+    } catch (...) {
+      Leave();  // whatever failed, nothing is left waiting
+      throw;
+    }
+  }
+
+  void BroadcastInGroup(char* data, size_t n, int timeout_ms) {
     IR_GROUP_CUDA(cudaSetDevice(device_));
     if (n > capacity_) {
       if (buffer_) cudaFree(buffer_);
@@ -96,17 +105,19 @@ class NcclGroupTransport : public GroupTransport {
       IR_GROUP_CUDA(cudaMalloc(&buffer_, n));
       capacity_ = n;
     }
-    // One stream: copy in (root), broadcast, copy out (members), then the event.
+    // One stream: copy in (root; from pageable memory the call returns once the bytes are
+    // staged, which depends on no peer), broadcast, then the event. The copy out waits until the
+    // event says the broadcast is complete: from pageable memory that copy would block this
+    // thread until the kernel ends, past any time-out, if a peer died mid-broadcast.
+    const auto start = std::chrono::steady_clock::now();
     if (rank_ == 0) IR_GROUP_CUDA(cudaMemcpyAsync(buffer_, data, n, cudaMemcpyHostToDevice, stream_));
     ncclResult_t r = ncclBroadcast(buffer_, buffer_, n, ncclUint8, 0, comm_, stream_);
     if (r != ncclSuccess && r != ncclInProgress) Failed(r, "broadcasting");
-    const auto start = std::chrono::steady_clock::now();
     WaitReady(timeout_ms, "broadcasting");  // the call itself may still be enqueueing
-    if (rank_ != 0) IR_GROUP_CUDA(cudaMemcpyAsync(data, buffer_, n, cudaMemcpyDeviceToHost, stream_));
     IR_GROUP_CUDA(cudaEventRecord(done_, stream_));
     while (true) {
       cudaError_t e = cudaEventQuery(done_);
-      if (e == cudaSuccess) return;
+      if (e == cudaSuccess) break;
       if (e != cudaErrorNotReady) IR_GROUP_CUDA(e);
       ncclResult_t async = ncclSuccess;
       ncclCommGetAsyncError(comm_, &async);
@@ -118,6 +129,10 @@ class NcclGroupTransport : public GroupTransport {
              ": a member is gone or stuck; the group was aborted");
       }
       std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+    if (rank_ != 0) {  // on this stream (not the legacy default one, which waits for the model's work)
+      IR_GROUP_CUDA(cudaMemcpyAsync(data, buffer_, n, cudaMemcpyDeviceToHost, stream_));
+      IR_GROUP_CUDA(cudaStreamSynchronize(stream_));
     }
   }
 

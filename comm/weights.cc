@@ -295,7 +295,9 @@ struct WeightPublisher::Impl {
     }
     wake.Signal();
     group_cv.notify_all();
-    if (group_thread.joinable()) group_thread.join();  // within one peer_timeout_ms
+    // Within one peer_timeout_ms: no join or broadcast starts once `stop` is set, and one under
+    // way is bounded by it.
+    if (group_thread.joinable()) group_thread.join();
     thread.join();
   }
 
@@ -425,14 +427,18 @@ struct WeightPublisher::Impl {
           ++st.malformed;
           continue;
         }
-        // A group member is told only of the versions the group has dealt with (it receives the
-        // newer one by group broadcast, or is told to fetch it here if that fails).
+        // A capable subscriber that has a version is told only of the versions the group thread
+        // has dealt with: it receives a newer one by group broadcast, or is told to fetch it
+        // here when that fails or when it was not part of the group. One with nothing yet (a
+        // fresh start) gets the newest at once.
         std::shared_ptr<const Version> answer = v;
-        if (can_join) {
+        {
           std::lock_guard<std::mutex> lock(mu);
-          if (group_on) {
+          if (group_on && can_join) {
             capable[r] = Capable{SteadyMs(), epoch};
-            if (members.count(r)) answer = group_done;
+            if (members.count(r) || known > 0) answer = group_done;
+          } else if (group_on) {
+            capable.erase(r);  // it stopped offering (its transport refused): not in the next group
           }
         }
         if (SendNoWait(socket, zmq::message_t(r.data(), r.size()), true))
@@ -471,6 +477,14 @@ struct WeightPublisher::Impl {
     st.group_members = 0;
     announce_pending = true;  // those that were left to the group thread hear of the newest
     wake.Signal();
+  }
+
+  // True once the publisher is being destroyed; by default throws then, so that no join or
+  // broadcast starts that the departing I/O thread could no longer prepare.
+  bool Stopping(bool throws = true) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (stop && throws) Fail(ErrorCode::kUnavailable, "weight publisher closing");
+    return stop;
   }
 
   void Queue(const std::string& route, MsgType type, const std::string& payload) {  // mu held
@@ -512,6 +526,7 @@ struct WeightPublisher::Impl {
           group.clear();
         } else {
           if (group.empty() || want != group || stale) {
+            Stopping();
             group.clear();
             epoch = Form(want);
             group = want;
@@ -522,6 +537,7 @@ struct WeightPublisher::Impl {
         }
       } catch (const std::exception& e) {
         transport->Leave();
+        if (Stopping(/*throws=*/false)) return;
         group.clear();
         ++failures_in_row;
         IR_LOG_WARN("comm: weights: group broadcast of version {} to {} actors failed: {}; they fetch it over "
@@ -529,6 +545,8 @@ struct WeightPublisher::Impl {
         {
           std::lock_guard<std::mutex> lock(mu);
           ++st.group_failures;
+          members.clear();
+          st.group_members = 0;
           for (const auto& route : want) Queue(route, MsgType::kWeightsAnnounce, AnnouncePayload(v.get(), 0));
         }
         if (failures_in_row >= kFailuresBeforeOff) {
@@ -546,6 +564,10 @@ struct WeightPublisher::Impl {
           members.clear();
           st.group_members = 0;
         }
+        // Capable subscribers heard from only after this version's snapshot got nothing yet.
+        for (const auto& [route, c] : capable)
+          if (!std::binary_search(want.begin(), want.end(), route))
+            Queue(route, MsgType::kWeightsAnnounce, AnnouncePayload(v.get(), 0));
       }
       wake.Signal();
       done = v->version;
@@ -592,6 +614,7 @@ struct WeightPublisher::Impl {
       w.Put<uint32_t>(static_cast<uint32_t>(v.chunk_hash.size()));
       w.Put(v.blob_hash);
       std::lock_guard<std::mutex> lock(mu);
+      if (stop) Fail(ErrorCode::kUnavailable, "weight publisher closing");
       for (const auto& route : routes) Queue(route, MsgType::kWeightsGroupSend, p);
     }
     wake.Signal();
@@ -919,6 +942,9 @@ struct WeightSubscriber::Impl {
         job.epoch == 0 || job.size < 2 || job.rank < 1 || job.rank >= job.size || job.gid.empty())
       return wire.Record(WireReject::kBadPayload, opt.endpoint);
     std::lock_guard<std::mutex> lock(mu);
+    // A new group replaces whatever of an older one is still queued (a group thread that fell
+    // behind): those broadcasts fail at the publisher, which then announces their versions.
+    jobs.clear();
     jobs.push_back(std::move(job));
     job_cv.notify_all();
   }
@@ -981,11 +1007,21 @@ struct WeightSubscriber::Impl {
       transport->Join(job.gid, static_cast<int>(job.size), static_cast<int>(job.rank), opt.peer_timeout_ms);
       std::lock_guard<std::mutex> lock(mu);
       st.group_epoch = job.epoch;
-    } catch (const std::exception& e) {
-      IR_LOG_WARN("comm: weights: subscriber {} could not join broadcast group {}: {}; versions come over "
-                  "ZeroMQ until the next group", id, job.epoch, e.what());
-      std::lock_guard<std::mutex> lock(mu);
-      ++st.group_failures;
+    } catch (const Error& e) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++st.group_failures;
+      }
+      if (e.code() == ErrorCode::kDeadlineExceeded) {  // someone else did not come: try again
+        IR_LOG_WARN("comm: weights: subscriber {} could not join broadcast group {}: {}; versions come over "
+                    "ZeroMQ until the next group", id, job.epoch, e.what());
+        return;
+      }
+      // Refused here (NCCL refuses two ranks on one GPU, for one): stop offering, so that the
+      // others' groups form without this subscriber.
+      IR_LOG_ERROR("comm: weights: subscriber {} cannot join a broadcast group: {}; it takes every version "
+                   "over ZeroMQ from now on", id, e.what());
+      GroupOff();
     }
   }
 
