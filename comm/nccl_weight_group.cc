@@ -20,6 +20,7 @@ std::unique_ptr<GroupTransport> MakeNcclGroupTransport(int) {
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -96,22 +97,32 @@ class NcclGroupTransport : public GroupTransport {
     }
   }
 
+  // Through one device buffer of at most kPiece bytes, piece by piece: on learner rank 0 the
+  // GPU is the training one, and a blob-sized allocation outside torch's caching allocator could
+  // take gigabytes from it. Each piece must complete within the time-out.
+  static constexpr size_t kPiece = 64ull << 20;
+
   void BroadcastInGroup(char* data, size_t n, int timeout_ms) {
     IR_GROUP_CUDA(cudaSetDevice(device_));
-    if (n > capacity_) {
+    const size_t want = std::min(n, kPiece);
+    if (want > capacity_) {
       if (buffer_) cudaFree(buffer_);
       buffer_ = nullptr;
       capacity_ = 0;
-      IR_GROUP_CUDA(cudaMalloc(&buffer_, n));
-      capacity_ = n;
+      IR_GROUP_CUDA(cudaMalloc(&buffer_, want));
+      capacity_ = want;
     }
+    for (size_t off = 0; off < n; off += kPiece) BroadcastPiece(data + off, std::min(kPiece, n - off), n, timeout_ms);
+  }
+
+  void BroadcastPiece(char* data, size_t m, size_t total, int timeout_ms) {
     // One stream: copy in (root; from pageable memory the call returns once the bytes are
     // staged, which depends on no peer), broadcast, then the event. The copy out waits until the
     // event says the broadcast is complete: from pageable memory that copy would block this
     // thread until the kernel ends, past any time-out, if a peer died mid-broadcast.
     const auto start = std::chrono::steady_clock::now();
-    if (rank_ == 0) IR_GROUP_CUDA(cudaMemcpyAsync(buffer_, data, n, cudaMemcpyHostToDevice, stream_));
-    ncclResult_t r = ncclBroadcast(buffer_, buffer_, n, ncclUint8, 0, comm_, stream_);
+    if (rank_ == 0) IR_GROUP_CUDA(cudaMemcpyAsync(buffer_, data, m, cudaMemcpyHostToDevice, stream_));
+    ncclResult_t r = ncclBroadcast(buffer_, buffer_, m, ncclUint8, 0, comm_, stream_);
     if (r != ncclSuccess && r != ncclInProgress) Failed(r, "broadcasting");
     WaitReady(timeout_ms, "broadcasting");  // the call itself may still be enqueueing
     IR_GROUP_CUDA(cudaEventRecord(done_, stream_));
@@ -124,14 +135,14 @@ class NcclGroupTransport : public GroupTransport {
       if (async != ncclSuccess && async != ncclInProgress) Failed(async, "broadcasting");
       if (std::chrono::steady_clock::now() - start > std::chrono::milliseconds(timeout_ms)) {
         Leave();
-        Fail(ErrorCode::kDeadlineExceeded, "weight group (NCCL): broadcast of ", n, " bytes did not complete within ",
-             timeout_ms, " ms as rank ", rank_, " of ", size_, " on host ", HostName(),
-             ": a member is gone or stuck; the group was aborted");
+        Fail(ErrorCode::kDeadlineExceeded, "weight group (NCCL): a ", m, "-byte piece of a ", total,
+             "-byte broadcast did not complete within ", timeout_ms, " ms as rank ", rank_, " of ", size_,
+             " on host ", HostName(), ": a member is gone or stuck; the group was aborted");
       }
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
     if (rank_ != 0) {  // on this stream (not the legacy default one, which waits for the model's work)
-      IR_GROUP_CUDA(cudaMemcpyAsync(data, buffer_, n, cudaMemcpyDeviceToHost, stream_));
+      IR_GROUP_CUDA(cudaMemcpyAsync(data, buffer_, m, cudaMemcpyDeviceToHost, stream_));
       IR_GROUP_CUDA(cudaStreamSynchronize(stream_));
     }
   }
