@@ -59,6 +59,21 @@ bool SendNoWait(zmq::socket_t& s, zmq::message_t&& m, bool more) {
   }
 }
 
+// Runs the group path's thread of a publisher or subscriber Impl: its GroupLoop, and if that
+// throws, its GroupOff (versions keep coming over ZeroMQ).
+template <class Impl>
+std::thread StartGroupThread(Impl* impl) {
+  return std::thread([impl] {
+    NameThisThread("ir-weights-grp");
+    try {
+      impl->GroupLoop();
+    } catch (const std::exception& e) {
+      IR_LOG_ERROR("comm: weights: group thread failed, the group path is off: {}", e.what());
+      impl->GroupOff();
+    }
+  });
+}
+
 }  // namespace
 
 size_t DTypeSize(DType d) {
@@ -277,16 +292,7 @@ struct WeightPublisher::Impl {
       NameThisThread("ir-weights-pub");
       Loop();
     });
-    if (transport)
-      group_thread = std::thread([this] {
-        NameThisThread("ir-weights-grp");
-        try {
-          GroupLoop();
-        } catch (const std::exception& e) {  // versions keep coming over ZeroMQ
-          IR_LOG_ERROR("comm: weights: group thread failed, the group path is off: {}", e.what());
-          GroupOff();
-        }
-      });
+    if (transport) group_thread = StartGroupThread(this);
   }
   ~Impl() {
     {
@@ -740,16 +746,7 @@ struct WeightSubscriber::Impl {
       NameThisThread("ir-weights-sub");
       Loop();
     });
-    if (transport)
-      group_thread = std::thread([this] {
-        NameThisThread("ir-weights-grp");
-        try {
-          GroupLoop();
-        } catch (const std::exception& e) {  // versions keep coming over ZeroMQ
-          IR_LOG_ERROR("comm: weights: group thread failed, the group path is off: {}", e.what());
-          GroupOff();
-        }
-      });
+    if (transport) group_thread = StartGroupThread(this);
   }
   ~Impl() {
     {
