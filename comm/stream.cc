@@ -129,6 +129,10 @@ struct TrajectorySender::Impl {
   SenderStats st;                         // guarded by mu
   std::string error;                      // guarded by mu
   bool stop = false;                      // guarded by mu
+  // Set by Send after queueing a batch, cleared by whoever dispatches (holding sock_mu). A Send
+  // that finds sock_mu taken leaves its batch to the holder, which pumps again before it is done
+  // (PumpQueued), instead of waking the I/O thread: no system call on that path.
+  std::atomic<bool> dispatch_pending{false};
   std::vector<Learner> learners;          // guarded by sock_mu (alive flags mirrored in live)
   std::atomic<int> live{0};
   size_t rr = 0;                          // guarded by sock_mu
@@ -194,16 +198,19 @@ struct TrajectorySender::Impl {
         if (::poll(fds.data(), fds.size(), timeout) < 0 && errno != EINTR)
           Fail(ErrorCode::kInternal, "poll failed: ", std::strerror(errno));
         if (fds.back().revents & POLLIN) wake.Drain();
-        std::lock_guard<std::mutex> sock_lock(sock_mu);
-        now = SteadyMs();
-        if (now >= next_hello) {
-          for (auto& l : learners)
-            TrySend(*l.socket, FrameMessage(EncodeMessage(MsgType::kHello, actor_id,
-                                                          HelloPayload(actor_id, incarnation))));
-          next_hello = now + opt.heartbeat_ms;
+        {
+          std::lock_guard<std::mutex> sock_lock(sock_mu);
+          now = SteadyMs();
+          if (now >= next_hello) {
+            for (auto& l : learners)
+              TrySend(*l.socket, FrameMessage(EncodeMessage(MsgType::kHello, actor_id,
+                                                            HelloPayload(actor_id, incarnation))));
+            next_hello = now + opt.heartbeat_ms;
+          }
+          CheckLiveness(now);
+          Pump(now);
         }
-        CheckLiveness(now);
-        Pump(now);
+        PumpQueued();  // batches Send left to us while we held the sockets
       }
     } catch (const std::exception& e) {
       std::lock_guard<std::mutex> lock(mu);
@@ -213,13 +220,26 @@ struct TrajectorySender::Impl {
     }
   }
 
-  // sock_mu held. Handles what every socket has, sends what credit allows, and ends with a
-  // receive that found nothing on every socket (see sock_mu).
+  // sock_mu held. Sends what credit allows, handles what every socket has, and ends with a
+  // receive that found nothing on every socket (see sock_mu). Dispatching first saves a receive
+  // that finds nothing (each costs ZeroMQ a poll and a getpid): credit or ACKs read after it are
+  // used by the next round.
   void Pump(int64_t now) {
-    DrainAll();
     for (int round = 0; round < 4; ++round) {
+      // Reading the flag orders this dispatch after the queueing of every Send that set it.
+      dispatch_pending.exchange(false);
       Dispatch(now);
       if (!DrainAll()) return;  // nothing new (no credit, no ACK) since the dispatch
+    }
+  }
+
+  // Pumps while a Send has left a batch to dispatch and sock_mu is free; returns at once when
+  // another thread holds sock_mu (it pumps before it lets go and then checks again here).
+  void PumpQueued() {
+    while (dispatch_pending.load()) {
+      std::unique_lock<std::mutex> sock_lock(sock_mu, std::try_to_lock);
+      if (!sock_lock.owns_lock()) return;
+      Pump(SteadyMs());
     }
   }
 
@@ -450,15 +470,11 @@ bool TrajectorySender::Send(TrajectoryBatch batch, std::chrono::milliseconds tim
   ++s.st.queued;
   lock.unlock();
   if (seq_out) *seq_out = seq;
-  // Dispatch from this thread when the sockets are free; otherwise the I/O thread is in a pass
-  // and is woken to make another (credit that arrives later wakes it through the sockets).
-  std::unique_lock<std::mutex> sock_lock(s.sock_mu, std::try_to_lock);
-  if (!sock_lock.owns_lock()) {
-    s.wake.Signal();
-    return true;
-  }
+  // Dispatch from this thread when the sockets are free; otherwise whoever holds them pumps
+  // again before letting go (credit that arrives later wakes the I/O thread through the sockets).
+  s.dispatch_pending.store(true);
   try {
-    s.Pump(SteadyMs());
+    s.PumpQueued();
   } catch (const zmq::error_t& e) {
     Fail(ErrorCode::kUnavailable, "actor ", s.actor_id, ": sending batch ", seq, ": ", e.what());
   }
