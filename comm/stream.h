@@ -30,7 +30,8 @@
 //
 // Threads: each endpoint object runs one I/O thread for heartbeats, timers and whatever arrives
 // while no caller is there. The callers do the data path themselves when they can: Send()
-// dispatches its batch on the caller's thread, and a consumer waiting in Receive() reads and
+// dispatches its batch on the caller's thread (or, when another thread holds the sockets, leaves
+// it to that thread, which dispatches it before letting go), and a consumer waiting in Receive() reads and
 // decodes from the socket itself and sends the ACKs (in groups of half a window, or when no batch
 // came for 1 ms), keeping that role while it calls again within 10 ms; so a steady stream costs
 // no hand-off between threads. A socket is used under its lock only, and the I/O thread waits on
