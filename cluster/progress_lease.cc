@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "base/log.h"
+#include "base/progress_deadline.h"
 
 namespace iranker {
 namespace fs = std::filesystem;
@@ -148,18 +149,16 @@ std::string ProgressWatch::Progress() {
 
 bool WaitWhileProgressing(const std::function<bool()>& ready, std::chrono::milliseconds timeout,
                           ProgressWatch* watch, const std::string& who) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool logged = false;
+  std::function<std::string()> probe;
+  if (watch) probe = [watch] { return watch->Progress(); };
+  ProgressDeadline deadline(timeout, std::move(probe));
   while (!ready()) {
-    if (std::chrono::steady_clock::now() < deadline) continue;
-    const std::string news = watch ? watch->Progress() : std::string();
-    if (news.empty()) return false;
-    if (!logged)
+    std::string news;
+    if (deadline.Expired(&news)) return false;
+    if (!news.empty())
       IR_LOG_INFO("{}: past its time-out of {} s, but learner {}: waiting on (the time-out restarts while it "
                   "progresses)",
                   who, timeout.count() / 1000.0, news);
-    logged = true;
-    deadline = std::chrono::steady_clock::now() + timeout;
   }
   return true;
 }

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "base/progress_deadline.h"
+
 namespace iranker::comm {
 
 class Collective;
@@ -15,21 +17,18 @@ std::string DescribeRank(int rank, int size);
 [[noreturn]] void CollectiveTimedOut(const std::string& backend, const std::string& what,
                                      int timeout_ms, int rank, int size, const std::string& note = "");
 
-// The time-out of one pending collective. Expired() stays false within timeout_ms of the start,
-// or of the last time the collective's peer-progress probe (Collective::PeerProgress, asked each
-// time the deadline passes) reported a peer busy on its own and progressing; the first such
-// report is logged. Then it turns true, and Note() says how long the wait lasted in all.
+// The time-out of one pending collective: a ProgressDeadline whose probe is the collective's
+// peer-progress probe (Collective::PeerProgress); the first time a busy peer restarts it, a line
+// naming the collective and this rank is logged.
 class CollectiveClock {
  public:
   CollectiveClock(const Collective& c, int timeout_ms);
   bool Expired(const std::string& what);
-  std::string Note() const;
+  std::string Note() const { return deadline_.Note(); }
 
  private:
   const Collective& c_;
-  int timeout_ms_;
-  int64_t start_ms_, deadline_start_ms_;
-  int extensions_ = 0;
+  ProgressDeadline deadline_;
 };
 
 }  // namespace iranker::comm

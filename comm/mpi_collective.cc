@@ -312,26 +312,16 @@ void CollectiveTimedOut(const std::string& backend, const std::string& what, int
 }
 
 CollectiveClock::CollectiveClock(const Collective& c, int timeout_ms)
-    : c_(c), timeout_ms_(timeout_ms), start_ms_(SteadyMs()), deadline_start_ms_(start_ms_) {}
+    : c_(c), deadline_(std::chrono::milliseconds(timeout_ms), [&c] { return c.PeerProgress(); }) {}
 
 bool CollectiveClock::Expired(const std::string& what) {
-  const int64_t now = SteadyMs();
-  if (now - deadline_start_ms_ <= timeout_ms_) return false;
-  const std::string progress = c_.PeerProgress();
-  if (progress.empty()) return true;
-  if (extensions_++ == 0)
+  std::string news;
+  if (deadline_.Expired(&news)) return true;
+  if (!news.empty())
     IR_LOG_INFO("comm: {} on {} is past timeout_ms={} but {}: waiting on (the time-out restarts while it "
                 "progresses)",
-                what, DescribeRank(c_.rank(), c_.size()), timeout_ms_, progress);
-  deadline_start_ms_ = now;
+                what, DescribeRank(c_.rank(), c_.size()), deadline_.timeout().count(), news);
   return false;
-}
-
-std::string CollectiveClock::Note() const {
-  if (extensions_ == 0) return "";
-  const int64_t now = SteadyMs();
-  return "; waited " + std::to_string(now - start_ms_) + " ms in all: a peer reported progress on its own work until " +
-         std::to_string(now - deadline_start_ms_) + " ms ago, then none";
 }
 
 }  // namespace iranker::comm
