@@ -1,7 +1,6 @@
 // comm/collective_util.h — shared by the all-reduce back-ends (internal to the room).
 #pragma once
 
-#include <cstdint>
 #include <string>
 
 #include "base/progress_deadline.h"
