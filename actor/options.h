@@ -17,11 +17,12 @@ struct ActorOptions {
   // Eliminations per full episode; 0 = until one candidate is left.
   int step_budget = 0;
   // Constrained answers: the response must be one of the remaining candidates' labels, written
-  // with answer_template (IRanker modes only; DRanker answers are free text): {label} is replaced by the candidate's number, {text} by its text (the
-  // answer then names the item itself); for small policies and guaranteed-valid inference.
+  // with answer_template (IRanker modes only; DRanker answers are free text): {label} is replaced
+  // by the candidate's number, {text} by its text (the answer then names the item itself); for
+  // small policies and guaranteed-valid inference.
   bool constrained = true;
   std::string answer_template = "{label}\n</answer>";
-  int max_new_tokens = 64;   // unconstrained responses
+  int max_new_tokens = 64;  // unconstrained responses
   double temperature = 1.0;
   double top_p = 1.0;
   int top_k = 0;
@@ -35,10 +36,12 @@ struct ActorOptions {
   template <class V>
   void Visit(V& v) {
     v.Field("group_size", group_size, "Samples per state (GRPO group).", AtLeast(1));
-    v.Field("episode_mode", episode_mode, "Training states.", OneOf({"single_step", "full", "dranker"}));
+    v.Field("episode_mode", episode_mode, "Training states.",
+            OneOf({"single_step", "full", "dranker"}));
     v.Field("step_budget", step_budget, "Eliminations per full episode; 0 = all.", AtLeast(0));
     v.Field("constrained", constrained, "Constrain answers to the remaining candidates' labels.");
-    v.Field("answer_template", answer_template, "Constrained continuation; {label} = candidate number, {text} = its text.");
+    v.Field("answer_template", answer_template,
+            "Constrained continuation; {label} = candidate number, {text} = its text.");
     v.Field("max_new_tokens", max_new_tokens, "Longest unconstrained response.", AtLeast(1));
     v.Field("temperature", temperature, "Sampling temperature.", Range(1e-3, 100.0));
     v.Field("top_p", top_p, "Nucleus sampling mass; 1 = off.", Range(1e-6, 1.0));
@@ -47,7 +50,8 @@ struct ActorOptions {
     v.Field("max_seq_len", max_seq_len, "Prompt + response tokens per sequence.", AtLeast(16));
     v.Field("prefix_reuse", prefix_reuse, "Reuse keys/values of shared prompt prefixes.");
     v.Field("queries_per_batch", queries_per_batch, "Queries per rollout batch.", AtLeast(1));
-    v.Check((answer_template.find("{label}") != std::string::npos) != (answer_template.find("{text}") != std::string::npos),
+    v.Check((answer_template.find("{label}") != std::string::npos) !=
+                (answer_template.find("{text}") != std::string::npos),
             "answer_template", "must contain exactly one of {label} and {text}");
   }
 };

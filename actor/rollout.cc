@@ -11,22 +11,22 @@
 
 namespace iranker {
 
-
 struct RolloutRunner::Episode {
   const QueryRecord* record = nullptr;
   EpisodeState state;
   uint64_t episode_id = 0;
-  uint64_t group_key = 0;   // identifies the query (and state) shared by the group
-  uint64_t seed = 0;        // sampling seed base of this episode
+  uint64_t group_key = 0;  // identifies the query (and state) shared by the group
+  uint64_t seed = 0;       // sampling seed base of this episode
   std::vector<int32_t> prompt_ids;
-  std::string prefill;      // assistant text before the generation
+  std::string prefill;  // assistant text before the generation
   std::shared_ptr<TokenTrie> constraint;
   uint64_t version = 0;
   int step_index = 0;
 };
 
-RolloutRunner::RolloutRunner(DecoderLM& policy, const Tokenizer& tokenizer, const PromptSet& prompts,
-                             const RewardOptions& rewards, const ActorOptions& options, int32_t actor_id)
+RolloutRunner::RolloutRunner(DecoderLM& policy, const Tokenizer& tokenizer,
+                             const PromptSet& prompts, const RewardOptions& rewards,
+                             const ActorOptions& options, int32_t actor_id)
     : policy_(policy),
       tokenizer_(tokenizer),
       prompts_(prompts),
@@ -47,7 +47,8 @@ RolloutRunner::RolloutRunner(DecoderLM& policy, const Tokenizer& tokenizer, cons
 void RolloutRunner::SubmitStep(Episode& e, uint64_t request_id, bool greedy) {
   const auto shown = PoolTexts(*e.record, e.state);
   const bool dranker = options_.episode_mode == "dranker";
-  const std::string prompt = prompts_.Render(*e.record, shown, dranker ? RankMode::kDRanker : RankMode::kIRanker);
+  const std::string prompt =
+      prompts_.Render(*e.record, shown, dranker ? RankMode::kDRanker : RankMode::kIRanker);
   e.prompt_ids = tokenizer_.Encode(prompt, /*parse_special=*/true);
   GenerationRequest r;
   r.id = request_id;
@@ -63,9 +64,9 @@ void RolloutRunner::SubmitStep(Episode& e, uint64_t request_id, bool greedy) {
     std::vector<std::vector<int32_t>> allowed;
     for (size_t k = 1; k <= shown.size(); ++k) {
       std::string text = options_.answer_template;
-      if (auto at = text.find("{label}"); at != std::string::npos) text.replace(at, 7, std::to_string(k));
-      if (auto at = text.find("{text}"); at != std::string::npos)
-        text.replace(at, 6, shown[k - 1]);
+      if (auto at = text.find("{label}"); at != std::string::npos)
+        text.replace(at, 7, std::to_string(k));
+      if (auto at = text.find("{text}"); at != std::string::npos) text.replace(at, 6, shown[k - 1]);
       allowed.push_back(tokenizer_.Encode(text, /*parse_special=*/false));
     }
     r.params.constraint = std::make_shared<TokenTrie>(allowed);
@@ -110,15 +111,19 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
     const QueryRecord& rec = *queries[q];
     const uint64_t qseed = DeriveSeed(base_seed, q);
     std::vector<EpisodeState> starts;
-    if (options_.episode_mode == "single_step") starts = SingleStepStates(rec, qseed);
-    else if (options_.episode_mode == "dranker") starts.push_back(StartEpisode(rec, qseed, 0));
-    else starts.push_back(StartEpisode(rec, qseed, options_.step_budget));
+    if (options_.episode_mode == "single_step")
+      starts = SingleStepStates(rec, qseed);
+    else if (options_.episode_mode == "dranker")
+      starts.push_back(StartEpisode(rec, qseed, 0));
+    else
+      starts.push_back(StartEpisode(rec, qseed, options_.step_budget));
     for (size_t s = 0; s < starts.size(); ++s)
       for (int g = 0; g < options_.group_size; ++g) {
         Episode e;
         e.record = &rec;
         e.state = starts[s];
-        e.episode_id = (uint64_t(uint32_t(actor_id_)) << 40) | (episode_counter_++ & ((1ull << 40) - 1));
+        e.episode_id =
+            (uint64_t(uint32_t(actor_id_)) << 40) | (episode_counter_++ & ((1ull << 40) - 1));
         e.group_key = DeriveSeed(qseed, s);
         e.seed = DeriveSeed(DeriveSeed(qseed, s), 1000 + g);
         e.version = version;
@@ -134,7 +139,8 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
     RewardBreakdown rb;
     std::vector<int> dranker_ranking;
     if (dranker) {
-      // DRanker: the whole ranking in one answer, scored by nDCG (+ coverage) over the display order.
+      // DRanker: the whole ranking in one answer, scored by nDCG (+ coverage) over the display
+      // order.
       const auto texts = PoolTexts(*e.record, e.state);
       std::vector<double> rel;
       for (int c : pool_before) rel.push_back(e.record->relevance[c]);
@@ -147,7 +153,8 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
         used[d] = true;
       }
       for (size_t d = 0; d < pool_before.size(); ++d)
-        if (!used[d]) dranker_ranking.push_back(pool_before[d]);  // unranked: after, in display order
+        if (!used[d])
+          dranker_ranking.push_back(pool_before[d]);  // unranked: after, in display order
       e.state.steps = 1;
       e.state.step_budget = 1;
     } else {
@@ -200,7 +207,8 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
     return more;
   });
   const auto& es = engine_.stats();
-  stats.prompt_tokens = (es.prefill_tokens + es.reused_tokens) - (engine_before.prefill_tokens + engine_before.reused_tokens);
+  stats.prompt_tokens = (es.prefill_tokens + es.reused_tokens) -
+                        (engine_before.prefill_tokens + engine_before.reused_tokens);
   stats.reused_tokens = es.reused_tokens - engine_before.reused_tokens;
   stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return stats;
@@ -210,9 +218,9 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
 
 namespace iranker {
 
-std::vector<RolloutRunner::Ranked> RolloutRunner::Rank(const std::vector<const QueryRecord*>& queries,
-                                                       uint64_t seed, const MatchOptions& match,
-                                                       const std::function<void()>& on_step) {
+std::vector<RolloutRunner::Ranked> RolloutRunner::Rank(
+    const std::vector<const QueryRecord*>& queries, uint64_t seed, const MatchOptions& match,
+    const std::function<void()>& on_step) {
   torch::NoGradGuard no_grad;
   std::vector<Episode> episodes(queries.size());
   std::vector<Ranked> out(queries.size());

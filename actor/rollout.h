@@ -1,12 +1,13 @@
 // actor/rollout.h — running IRanker elimination episodes with the policy, in batches.
 //
 // A RolloutRunner turns queries into trajectory records. For each query it starts group_size
-// episodes (single-step states or full episodes, actor.episode_mode), renders each episode's current
-// state into a ChatML prompt, tokenises it, and hands the request to the generation engine. When a
-// response finishes, the runner decodes it, scores it (ranking/reward), applies the elimination,
-// emits one StepRecord, and — if the episode goes on — submits the next step's prompt at once.
-// At most `slots` requests are in flight, so each episode finds its previous step's keys/values
-// still cached (prefix reuse across steps), and the G samples of a state share one prefill.
+// episodes (single-step states or full episodes, actor.episode_mode), renders each episode's
+// current state into a ChatML prompt, tokenises it, and hands the request to the generation engine.
+// When a response finishes, the runner decodes it, scores it (ranking/reward), applies the
+// elimination, emits one StepRecord, and — if the episode goes on — submits the next step's prompt
+// at once. At most `slots` requests are in flight, so each episode finds its previous step's
+// keys/values still cached (prefix reuse across steps), and the G samples of a state share one
+// prefill.
 //
 // Seeds: the episode shuffle seed and each request's sampling seed are pure functions of
 // (base seed, query index, group member, step), so a rollout is reproducible given the seeds and
@@ -78,6 +79,5 @@ class RolloutRunner {
   std::vector<int32_t> stop_ids_;
   uint64_t episode_counter_ = 0;
 };
-
 
 }  // namespace iranker

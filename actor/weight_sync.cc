@@ -11,21 +11,32 @@ namespace {
 
 comm::DType ToDType(at::ScalarType t) {
   switch (t) {
-    case at::kFloat: return comm::DType::kFloat32;
-    case at::kHalf: return comm::DType::kFloat16;
-    case at::kBFloat16: return comm::DType::kBFloat16;
-    case at::kDouble: return comm::DType::kFloat64;
-    default: Fail(ErrorCode::kInvalidArgument, "weight sync: unsupported parameter dtype ", t);
+    case at::kFloat:
+      return comm::DType::kFloat32;
+    case at::kHalf:
+      return comm::DType::kFloat16;
+    case at::kBFloat16:
+      return comm::DType::kBFloat16;
+    case at::kDouble:
+      return comm::DType::kFloat64;
+    default:
+      Fail(ErrorCode::kInvalidArgument, "weight sync: unsupported parameter dtype ", t);
   }
 }
 
 at::ScalarType FromDType(comm::DType d) {
   switch (d) {
-    case comm::DType::kFloat32: return at::kFloat;
-    case comm::DType::kFloat16: return at::kHalf;
-    case comm::DType::kBFloat16: return at::kBFloat16;
-    case comm::DType::kFloat64: return at::kDouble;
-    default: Fail(ErrorCode::kInvalidArgument, "weight sync: non-floating tensor dtype ", comm::DTypeName(d));
+    case comm::DType::kFloat32:
+      return at::kFloat;
+    case comm::DType::kFloat16:
+      return at::kHalf;
+    case comm::DType::kBFloat16:
+      return at::kBFloat16;
+    case comm::DType::kFloat64:
+      return at::kDouble;
+    default:
+      Fail(ErrorCode::kInvalidArgument, "weight sync: non-floating tensor dtype ",
+           comm::DTypeName(d));
   }
 }
 
@@ -36,7 +47,8 @@ std::vector<comm::TensorView> PolicyTensorViews(DecoderLM& model) {
   for (const auto& p : model.named_parameters()) {
     const at::Tensor& t = p.value();
     if (!t.is_contiguous() || !t.device().is_cpu())
-      Fail(ErrorCode::kFailedPrecondition, "weight sync needs contiguous CPU parameters: ", p.key());
+      Fail(ErrorCode::kFailedPrecondition,
+           "weight sync needs contiguous CPU parameters: ", p.key());
     comm::TensorView v;
     v.name = p.key();
     v.dtype = ToDType(t.scalar_type());
@@ -60,20 +72,22 @@ void ApplyWeights(DecoderLM& model, const comm::WeightSet& weights) {
     }
     used.insert(p.key());
     if (e->shape != p.value().sizes().vec())
-      problems.push_back("'" + p.key() + "' has shape " + c10::str(c10::IntArrayRef(e->shape)) + ", expected " +
-                         c10::str(p.value().sizes()));
+      problems.push_back("'" + p.key() + "' has shape " + c10::str(c10::IntArrayRef(e->shape)) +
+                         ", expected " + c10::str(p.value().sizes()));
   }
   for (const auto& e : weights.tensors)
     if (!used.count(e.name)) problems.push_back("unexpected '" + e.name + "'");
   if (!problems.empty()) {
     std::string msg;
     for (const auto& p : problems) msg += "\n  " + p;
-    Fail(ErrorCode::kInvalidArgument, "policy version ", weights.version, " does not match the actor's model:", msg);
+    Fail(ErrorCode::kInvalidArgument, "policy version ", weights.version,
+         " does not match the actor's model:", msg);
   }
   torch::NoGradGuard no_grad;
   for (auto& p : params) {
     const auto* e = weights.Find(p.key());
-    auto src = torch::from_blob(const_cast<void*>(weights.data(*e)), e->shape, torch::TensorOptions().dtype(FromDType(e->dtype)));
+    auto src = torch::from_blob(const_cast<void*>(weights.data(*e)), e->shape,
+                                torch::TensorOptions().dtype(FromDType(e->dtype)));
     p.value().copy_(src);
   }
 }

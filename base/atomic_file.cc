@@ -70,7 +70,8 @@ void AtomicFileWriter::Commit() {
   if (::fsync(fd_) != 0) FailErrno("fsync failed for", tmp_, errno);
   ::close(fd_);
   fd_ = -1;
-  if (::rename(tmp_.c_str(), path_.c_str()) != 0) FailErrno("cannot rename into place", path_, errno);
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0)
+    FailErrno("cannot rename into place", path_, errno);
   committed_ = true;
   FsyncPath(ParentOf(path_));
 }
@@ -111,7 +112,8 @@ void CommitDirectory(const std::string& tmp_dir, const std::string& final_dir) {
 void MakeDirs(const std::string& path) {
   std::error_code ec;
   fs::create_directories(path, ec);
-  if (ec) Fail(ErrorCode::kFailedPrecondition, "cannot create directory '", path, "': ", ec.message());
+  if (ec)
+    Fail(ErrorCode::kFailedPrecondition, "cannot create directory '", path, "': ", ec.message());
 }
 
 }  // namespace iranker

@@ -15,12 +15,12 @@
 namespace iranker {
 
 enum class ErrorCode {
-  kInvalidArgument,   // bad config value, bad command-line value, malformed input record
-  kNotFound,          // a file, key or tensor that should exist does not
-  kDataLoss,          // truncated or corrupted file or message
-  kDeadlineExceeded,  // a peer did not answer in time
-  kUnavailable,       // a peer or resource is gone
-  kResourceExhausted, // disk full, queue over its bound, message over its size limit
+  kInvalidArgument,    // bad config value, bad command-line value, malformed input record
+  kNotFound,           // a file, key or tensor that should exist does not
+  kDataLoss,           // truncated or corrupted file or message
+  kDeadlineExceeded,   // a peer did not answer in time
+  kUnavailable,        // a peer or resource is gone
+  kResourceExhausted,  // disk full, queue over its bound, message over its size limit
   kFailedPrecondition,
   kInternal,
 };
@@ -61,19 +61,19 @@ std::string CheckOpMessage(const char* expr, const A& a, const B& b) {
 }  // namespace internal
 }  // namespace iranker
 
-#define IR_CHECK(cond)                                                          \
-  do {                                                                          \
-    if (!(cond)) ::iranker::internal::CheckFailed(__FILE__, __LINE__, #cond);   \
+#define IR_CHECK(cond)                                                        \
+  do {                                                                        \
+    if (!(cond)) ::iranker::internal::CheckFailed(__FILE__, __LINE__, #cond); \
   } while (0)
 
-#define IR_CHECK_OP(a, b, op)                                                          \
-  do {                                                                                 \
-    const auto& ir_a_ = (a);                                                           \
-    const auto& ir_b_ = (b);                                                           \
-    if (!(ir_a_ op ir_b_))                                                             \
-      ::iranker::internal::CheckFailed(                                                \
-          __FILE__, __LINE__,                                                          \
-          ::iranker::internal::CheckOpMessage(#a " " #op " " #b, ir_a_, ir_b_));       \
+#define IR_CHECK_OP(a, b, op)                                                    \
+  do {                                                                           \
+    const auto& ir_a_ = (a);                                                     \
+    const auto& ir_b_ = (b);                                                     \
+    if (!(ir_a_ op ir_b_))                                                       \
+      ::iranker::internal::CheckFailed(                                          \
+          __FILE__, __LINE__,                                                    \
+          ::iranker::internal::CheckOpMessage(#a " " #op " " #b, ir_a_, ir_b_)); \
   } while (0)
 
 #define IR_CHECK_EQ(a, b) IR_CHECK_OP(a, b, ==)

@@ -26,7 +26,8 @@ std::string ProgressDeadline::Note() const {
   const auto now = Clock::now();
   return "; waited " + std::to_string(duration_cast<milliseconds>(now - start_).count()) +
          " ms in all: a peer reported progress on its own work until " +
-         std::to_string(duration_cast<milliseconds>(now - restarted_).count()) + " ms ago, then none";
+         std::to_string(duration_cast<milliseconds>(now - restarted_).count()) +
+         " ms ago, then none";
 }
 
 }  // namespace iranker

@@ -4,13 +4,25 @@ namespace iranker::bench {
 
 const std::vector<Benchmark>& AllBenchmarks() {
   static const std::vector<Benchmark> all = {
-      {"matmul", "fp32 matmul GFLOP/s through libtorch vs numpy/OpenBLAS (the MFU peak)", RunMatmul},
-      {"generate", "greedy generation tokens/s, ragged batch, small preset, vs transformers-style PyTorch", RunGenerate},
-      {"learner", "PPO learner step tokens/s and MFU, small preset, vs the same step in Python/PyTorch", RunLearner},
-      {"tokenize", "Qwen tokenizer encode tokens/s on the parity corpus vs the JavaScript reference (transformers.js)", RunTokenize},
-      {"stream", "trajectory bytes/s actor -> learner over loopback TCP vs bare ZeroMQ PUSH/PULL", RunStream},
-      {"allreduce", "bucketed gradient all-reduce (run under mpirun) vs one bare MPI_Allreduce", RunAllreduce},
-      {"weights", "weight broadcast GB/s to 1, 2, 4 actors vs a bare ZeroMQ transfer of the same bytes", RunWeights},
+      {"matmul", "fp32 matmul GFLOP/s through libtorch vs numpy/OpenBLAS (the MFU peak)",
+       RunMatmul},
+      {"generate",
+       "greedy generation tokens/s, ragged batch, small preset, vs transformers-style PyTorch",
+       RunGenerate},
+      {"learner",
+       "PPO learner step tokens/s and MFU, small preset, vs the same step in Python/PyTorch",
+       RunLearner},
+      {"tokenize",
+       "Qwen tokenizer encode tokens/s on the parity corpus vs the JavaScript reference "
+       "(transformers.js)",
+       RunTokenize},
+      {"stream", "trajectory bytes/s actor -> learner over loopback TCP vs bare ZeroMQ PUSH/PULL",
+       RunStream},
+      {"allreduce", "bucketed gradient all-reduce (run under mpirun) vs one bare MPI_Allreduce",
+       RunAllreduce},
+      {"weights",
+       "weight broadcast GB/s to 1, 2, 4 actors vs a bare ZeroMQ transfer of the same bytes",
+       RunWeights},
   };
   return all;
 }

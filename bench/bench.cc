@@ -66,10 +66,10 @@ std::string RunPythonReference(const std::string& script, const std::vector<std:
 }
 
 nlohmann::json ToJson(const std::string& name, const BenchResult& r) {
-  nlohmann::json j = {{"bench", name},         {"value", r.value},
-                      {"value_name", r.value_name}, {"unit", r.unit},
-                      {"reference", r.reference}, {"reference_value", r.reference_value},
-                      {"ratio", r.ratio}};
+  nlohmann::json j = {
+      {"bench", name},   {"value", r.value},         {"value_name", r.value_name},
+      {"unit", r.unit},  {"reference", r.reference}, {"reference_value", r.reference_value},
+      {"ratio", r.ratio}};
   for (auto it = r.extra.begin(); it != r.extra.end(); ++it) j[it.key()] = it.value();
   return j;
 }

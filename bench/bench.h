@@ -5,19 +5,18 @@
 // reference/value for times). Timings are medians over repeats, warm-up excluded.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 namespace iranker::bench {
 
 struct BenchArgs {
-  int repeats = 5;      // timed repeats (median reported)
-  int warmup = 1;       // untimed repeats before
-  int threads = 0;      // torch threads; 0 = all cores
-  bool quick = false;   // smaller sizes, for smoke tests
+  int repeats = 5;                  // timed repeats (median reported)
+  int warmup = 1;                   // untimed repeats before
+  int threads = 0;                  // torch threads; 0 = all cores
+  bool quick = false;               // smaller sizes, for smoke tests
   std::vector<std::string> params;  // NAME=VALUE extras a benchmark may read
   std::string Param(const std::string& name, const std::string& fallback) const;
 };
@@ -26,9 +25,9 @@ struct BenchResult {
   std::string value_name;  // what `value` measures, e.g. "fp32 matmul GFLOP/s"
   double value = 0;
   std::string unit;
-  std::string reference;   // what the reference is
+  std::string reference;  // what the reference is
   double reference_value = 0;
-  double ratio = 0;        // higher is better
+  double ratio = 0;                                 // higher is better
   nlohmann::json extra = nlohmann::json::object();  // further figures, definitions
 };
 

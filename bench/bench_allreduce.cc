@@ -36,7 +36,8 @@ BenchResult RunAllreduce(const BenchArgs& args) {
   o.inplace_mb = std::stod(args.Param("inplace_mb", std::to_string(o.inplace_mb)));
   const std::string grads = args.Param("grads", "none");
   if (grads != "none" && grads != "zeroed")
-    Fail(ErrorCode::kInvalidArgument, "bench allreduce: grads must be none or zeroed, not '", grads, "'");
+    Fail(ErrorCode::kInvalidArgument, "bench allreduce: grads must be none or zeroed, not '", grads,
+         "'");
   o.timeout_ms = 120000;
   auto coll = comm::MakeMpiCollective(o);
   int64_t per = static_cast<int64_t>(tensor_mb * 1e6 / 4);
@@ -63,7 +64,8 @@ BenchResult RunAllreduce(const BenchArgs& args) {
     torch::Tensor loss = torch::zeros({});
     for (auto& p : params) loss = loss + (p * coef).sum();
     loss.backward();
-    backward_s.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    backward_s.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     bucketer.FinishBackward();
     wait_s.push_back(bucketer.stats().finish_wait_seconds);
   };
@@ -74,21 +76,24 @@ BenchResult RunAllreduce(const BenchArgs& args) {
     torch::Tensor loss = torch::zeros({});
     for (auto& p : params) loss = loss + (p * coef).sum();
     loss.backward();
-    MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(flat.numel()), MPI_FLOAT,
-                  MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(flat.numel()), MPI_FLOAT, MPI_SUM,
+                  MPI_COMM_WORLD);
   };
   constexpr int kMinWarmup = 5;
   const int warmup = std::max(args.warmup, kMinWarmup);
   auto timed = [&](const std::function<void()>& fn) {
-    return MedianSeconds([&] {
-      MPI_Barrier(MPI_COMM_WORLD);
-      fn();
-    }, warmup, args.repeats);
+    return MedianSeconds(
+        [&] {
+          MPI_Barrier(MPI_COMM_WORLD);
+          fn();
+        },
+        warmup, args.repeats);
   };
   auto first0 = std::chrono::steady_clock::now();
   MPI_Barrier(MPI_COMM_WORLD);
   bucketed();
-  const double t_first = std::chrono::duration<double>(std::chrono::steady_clock::now() - first0).count();
+  const double t_first =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - first0).count();
   double tb = timed(bucketed), tr = timed(bare);
   // Components, to read the ratio: backward alone, the blocking all-reduce alone, and the
   // bucketer's non-blocking reductions of the same buckets alone.
@@ -99,12 +104,13 @@ BenchResult RunAllreduce(const BenchArgs& args) {
     loss.backward();
   });
   double t_bare_reduce = timed([&] {
-    MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(flat.numel()), MPI_FLOAT,
-                  MPI_SUM, MPI_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, flat.data_ptr(), static_cast<int>(flat.numel()), MPI_FLOAT, MPI_SUM,
+                  MPI_COMM_WORLD);
   });
   // The bucketer's collectives: one per gradient when they are reduced in place, else per bucket.
   const bool direct = o.inplace_mb > 0 && per * 4 >= static_cast<int64_t>(o.inplace_mb * 1e6);
-  std::vector<torch::Tensor> pieces = flat.split(direct ? per : static_cast<int64_t>(o.bucket_mb * 1e6 / 4));
+  std::vector<torch::Tensor> pieces =
+      flat.split(direct ? per : static_cast<int64_t>(o.bucket_mb * 1e6 / 4));
   double t_nb_reduce = timed([&] {
     std::vector<std::unique_ptr<comm::PendingCollective>> w;
     for (auto& piece : pieces) w.push_back(coll->StartAllreduceSum(piece, "piece"));

@@ -31,7 +31,9 @@ BenchResult RunGenerate(const BenchArgs& args) {
   torch::manual_seed(0);
   auto model = std::make_shared<DecoderLM>(PresetConfig(preset));
   model->eval();
-  const auto dir = (std::filesystem::temp_directory_path() / ("iranker_bench_gen_" + std::to_string(::getpid()))).string();
+  const auto dir =
+      (std::filesystem::temp_directory_path() / ("iranker_bench_gen_" + std::to_string(::getpid())))
+          .string();
   MakeDirs(dir);
   SaveModel(*model, dir);
 
@@ -48,18 +50,20 @@ BenchResult RunGenerate(const BenchArgs& args) {
   opts.max_seq_len = max_len + new_tokens + 8;
   GenerationEngine engine(*model, opts);
   std::vector<GenerationResult> results;
-  double sec = MedianSeconds([&] {
-    engine.InvalidateCache();  // no reuse across repeats: every repeat does the full work
-    for (int b = 0; b < batch; ++b) {
-      GenerationRequest r;
-      r.id = b;
-      r.prompt = prompts[b];
-      r.params.greedy = true;
-      r.params.max_new_tokens = new_tokens;
-      engine.Submit(r);
-    }
-    results = engine.RunAll();
-  }, args.warmup, args.repeats);
+  double sec = MedianSeconds(
+      [&] {
+        engine.InvalidateCache();  // no reuse across repeats: every repeat does the full work
+        for (int b = 0; b < batch; ++b) {
+          GenerationRequest r;
+          r.id = b;
+          r.prompt = prompts[b];
+          r.params.greedy = true;
+          r.params.max_new_tokens = new_tokens;
+          engine.Submit(r);
+        }
+        results = engine.RunAll();
+      },
+      args.warmup, args.repeats);
 
   const std::string prompts_file = dir + "/prompts.json";
   WriteFileAtomic(prompts_file, nlohmann::json(prompts).dump());
@@ -71,20 +75,31 @@ BenchResult RunGenerate(const BenchArgs& args) {
   int64_t same = 0, total = 0;
   for (int b = 0; b < batch; ++b) {
     auto ref_toks = ref["tokens"][b].get<std::vector<int32_t>>();
-    for (size_t t = 0; t < ref_toks.size() && t < results[b].tokens.size(); ++t) same += ref_toks[t] == results[b].tokens[t];
+    for (size_t t = 0; t < ref_toks.size() && t < results[b].tokens.size(); ++t)
+      same += ref_toks[t] == results[b].tokens[t];
     total += new_tokens;
   }
   BenchResult r;
   r.value_name = "greedy generation, ragged batch, generated tokens/s (prefill included)";
   r.value = batch * new_tokens / sec;
   r.unit = "tokens/s";
-  r.reference = "transformers-style eager PyTorch (bench/reference/hf_qwen2.py), same weights/batch/threads";
+  r.reference =
+      "transformers-style eager PyTorch (bench/reference/hf_qwen2.py), same weights/batch/threads";
   r.reference_value = batch * new_tokens / ref["seconds"].get<double>();
   r.ratio = r.value / r.reference_value;
-  r.extra = {{"preset", preset}, {"batch", batch}, {"new_tokens", new_tokens},
-             {"prompt_tokens", [&] { int64_t n = 0; for (auto& p : prompts) n += p.size(); return n; }()},
-             {"threads", torch::get_num_threads()}, {"agreement", double(same) / total},
-             {"seconds", sec}, {"reference_seconds", ref["seconds"]}};
+  r.extra = {{"preset", preset},
+             {"batch", batch},
+             {"new_tokens", new_tokens},
+             {"prompt_tokens",
+              [&] {
+                int64_t n = 0;
+                for (auto& p : prompts) n += p.size();
+                return n;
+              }()},
+             {"threads", torch::get_num_threads()},
+             {"agreement", double(same) / total},
+             {"seconds", sec},
+             {"reference_seconds", ref["seconds"]}};
   return r;
 }
 

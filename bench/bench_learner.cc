@@ -24,9 +24,7 @@ namespace iranker::bench {
 
 namespace {
 // The process's peak resident set (VmHWM), which writing 5 to clear_refs resets (Linux).
-void ResetPeakRss() {
-  std::ofstream("/proc/self/clear_refs") << "5";
-}
+void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 double PeakRssMb() {
   std::ifstream f("/proc/self/status");
   std::string line;
@@ -45,7 +43,9 @@ BenchResult RunLearner(const BenchArgs& args) {
 
   torch::manual_seed(0);
   auto model = std::make_shared<DecoderLM>(PresetConfig(preset));
-  const auto dir = (std::filesystem::temp_directory_path() / ("iranker_bench_learner_" + std::to_string(::getpid()))).string();
+  const auto dir = (std::filesystem::temp_directory_path() /
+                    ("iranker_bench_learner_" + std::to_string(::getpid())))
+                       .string();
   MakeDirs(dir);
   SaveModel(*model, dir);
 
@@ -54,19 +54,24 @@ BenchResult RunLearner(const BenchArgs& args) {
   auto gen = at::detail::createCPUGenerator(3);
   auto ids = torch::randint(model->config().vocab_size, {batch, T}, gen, torch::kInt64);
   std::vector<TrainSample> samples;
-  nlohmann::json ref_batch = {{"ids", nlohmann::json::array()}, {"mask", nlohmann::json::array()},
-                              {"old", nlohmann::json::array()}, {"adv", nlohmann::json::array()}};
+  nlohmann::json ref_batch = {{"ids", nlohmann::json::array()},
+                              {"mask", nlohmann::json::array()},
+                              {"old", nlohmann::json::array()},
+                              {"adv", nlohmann::json::array()}};
   for (int b = 0; b < batch; ++b) {
     TrainSample s;
     auto row = ids[b];
-    for (int t = 0; t < T; ++t) (t < prompt_len ? s.prompt : s.response).push_back(row[t].item<int64_t>());
+    for (int t = 0; t < T; ++t)
+      (t < prompt_len ? s.prompt : s.response).push_back(row[t].item<int64_t>());
     s.behaviour_logprobs.assign(response_len, -std::log(double(model->config().vocab_size)));
     s.reward = float(b % 2);
     s.group = 0;
     std::vector<int> mask(T, 0);
     std::vector<float> old(T, 0.0f), adv(T, 0.0f);
-    for (int t = prompt_len; t < T; ++t) mask[t] = 1, old[t] = s.behaviour_logprobs[0], adv[t] = b % 2 ? 1.0f : -1.0f;
-    ref_batch["ids"].push_back(std::vector<int64_t>(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + T));
+    for (int t = prompt_len; t < T; ++t)
+      mask[t] = 1, old[t] = s.behaviour_logprobs[0], adv[t] = b % 2 ? 1.0f : -1.0f;
+    ref_batch["ids"].push_back(
+        std::vector<int64_t>(row.data_ptr<int64_t>(), row.data_ptr<int64_t>() + T));
     ref_batch["mask"].push_back(mask);
     ref_batch["old"].push_back(old);
     ref_batch["adv"].push_back(adv);
@@ -95,13 +100,15 @@ BenchResult RunLearner(const BenchArgs& args) {
 
   WriteFileAtomic(dir + "/batch.json", ref_batch.dump());
   auto ref = nlohmann::json::parse(RunPythonReference(
-      "hf_qwen2.py", {"train_step", dir, dir + "/batch.json", std::to_string(torch::get_num_threads()),
-                      std::to_string(args.warmup), std::to_string(args.repeats)}));
+      "hf_qwen2.py",
+      {"train_step", dir, dir + "/batch.json", std::to_string(torch::get_num_threads()),
+       std::to_string(args.warmup), std::to_string(args.repeats)}));
   std::filesystem::remove_all(dir);
 
   // The machine's matmul peak, measured now.
   torch::NoGradGuard ng;
-  auto a = torch::randn({1024, 1024}), bm = torch::randn({1024, 1024}), c = torch::empty({1024, 1024});
+  auto a = torch::randn({1024, 1024}), bm = torch::randn({1024, 1024}),
+       c = torch::empty({1024, 1024});
   double mm = MedianSeconds([&] { torch::mm_out(c, a, bm); }, 2, 5);
   const double peak = 2.0 * 1024 * 1024 * 1024 / mm;
   const double tokens = double(batch) * T;
@@ -114,13 +121,21 @@ BenchResult RunLearner(const BenchArgs& args) {
   r.reference = "the same step in Python/PyTorch (bench/reference/hf_qwen2.py train_step)";
   r.reference_value = tokens / ref["seconds"].get<double>();
   r.ratio = r.value / r.reference_value;
-  r.extra = {{"preset", preset}, {"batch", batch}, {"seq_len", T}, {"threads", torch::get_num_threads()},
-             {"seconds", sec}, {"reference_seconds", ref["seconds"]}, {"matmul_peak_gflops", peak / 1e9},
-             {"mfu", flops / sec / peak}, {"reference_mfu", flops / ref["seconds"].get<double>() / peak},
+  r.extra = {{"preset", preset},
+             {"batch", batch},
+             {"seq_len", T},
+             {"threads", torch::get_num_threads()},
+             {"seconds", sec},
+             {"reference_seconds", ref["seconds"]},
+             {"matmul_peak_gflops", peak / 1e9},
+             {"mfu", flops / sec / peak},
+             {"reference_mfu", flops / ref["seconds"].get<double>() / peak},
              {"peak_rss_mb", peak_rss}};
   if (ckpt_repeats > 0)
-    r.extra["activation_checkpointing"] = {{"seconds", ckpt_sec}, {"peak_rss_mb", ckpt_peak},
-                                           {"time_vs_plain", ckpt_sec / sec}, {"peak_rss_vs_plain", ckpt_peak / peak_rss}};
+    r.extra["activation_checkpointing"] = {{"seconds", ckpt_sec},
+                                           {"peak_rss_mb", ckpt_peak},
+                                           {"time_vs_plain", ckpt_sec / sec},
+                                           {"peak_rss_vs_plain", ckpt_peak / peak_rss}};
   return r;
 }
 

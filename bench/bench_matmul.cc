@@ -17,18 +17,20 @@ BenchResult RunMatmul(const BenchArgs& args) {
   auto b = torch::randn({n, n});
   auto c = torch::empty({n, n});
   const int inner = std::max<int64_t>(1, (int64_t(1) << 31) / (n * n * n));  // ~2 GFLOP per repeat
-  double sec = MedianSeconds([&] {
-    for (int i = 0; i < inner; ++i) torch::mm_out(c, a, b);
-  }, args.warmup, args.repeats);
+  double sec = MedianSeconds(
+      [&] {
+        for (int i = 0; i < inner; ++i) torch::mm_out(c, a, b);
+      },
+      args.warmup, args.repeats);
   const double flops = 2.0 * n * n * n * inner;
   BenchResult r;
   r.value_name = "libtorch fp32 matmul throughput";
   r.value = flops / sec / 1e9;
   r.unit = "GFLOP/s";
   r.reference = "numpy (OpenBLAS) fp32 matmul, same size and threads";
-  std::string out = RunPythonReference(
-      "matmul.py", {std::to_string(n), std::to_string(torch::get_num_threads()),
-                    std::to_string(args.warmup), std::to_string(args.repeats)});
+  std::string out =
+      RunPythonReference("matmul.py", {std::to_string(n), std::to_string(torch::get_num_threads()),
+                                       std::to_string(args.warmup), std::to_string(args.repeats)});
   r.reference_value = std::stod(out);
   r.ratio = r.value / r.reference_value;
   r.extra = {{"n", n}, {"threads", torch::get_num_threads()}};

@@ -9,10 +9,9 @@
 // scheduler time slice on a busy 2-core machine, and the stream then waits on the scheduler,
 // not on its own work (ratio ~0.7 there vs ~0.9 at 32). 32 batches are 1.6 MB in flight; the
 // bare PUSH/PULL reference may queue up to its high-water mark of 1000 messages (50 MB).
-#include <zmq.hpp>
-
 #include <chrono>
 #include <thread>
+#include <zmq.hpp>
 
 #include "base/error.h"
 #include "bench/all.h"
@@ -38,7 +37,8 @@ TrajectoryBatch MakeBatch(int steps, int prompt, int response) {
   return b;
 }
 
-double StreamSeconds(int batches, const TrajectoryBatch& proto, int window, int pending, uint64_t* bytes) {
+double StreamSeconds(int batches, const TrajectoryBatch& proto, int window, int pending,
+                     uint64_t* bytes) {
   zmq::context_t lctx, actx;  // two contexts: as separate processes would have
   comm::StreamOptions o;
   o.learner_endpoints = {"tcp://127.0.0.1:*"};
@@ -85,7 +85,8 @@ double BareSeconds(int batches, size_t frame_bytes) {
     zmq::message_t msg;
     for (int i = 0; i < batches; ++i) (void)pull.recv(msg);
   });
-  for (int i = 0; i < batches; ++i) push.send(zmq::message_t(frame.data(), frame.size()), zmq::send_flags::none);
+  for (int i = 0; i < batches; ++i)
+    push.send(zmq::message_t(frame.data(), frame.size()), zmq::send_flags::none);
   consumer.join();
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -102,7 +103,8 @@ BenchResult RunStream(const BenchArgs& args) {
   // part=stream or part=bare runs one side only (for profiling); the ratio then is not reported.
   const std::string part = args.Param("part", "both");
   if (part != "both" && part != "stream" && part != "bare")
-    Fail(ErrorCode::kInvalidArgument, "bench stream: part must be both, stream or bare, not '", part, "'");
+    Fail(ErrorCode::kInvalidArgument, "bench stream: part must be both, stream or bare, not '",
+         part, "'");
   TrajectoryBatch proto = MakeBatch(steps, prompt, response);
   uint64_t bytes = 0;
   std::vector<double> ours, bare;
@@ -123,12 +125,13 @@ BenchResult RunStream(const BenchArgs& args) {
   res.reference = "bare ZeroMQ PUSH/PULL, same frame sizes";
   res.reference_value = b > 0 ? bytes / b / 1e6 : 0;
   res.ratio = s > 0 && b > 0 ? res.value / res.reference_value : 0;
-  res.extra = {{"batches", batches},
-               {"window", window},
-               {"pending", pending},
-               {"frame_bytes", bytes / batches},
-               {"batches_per_s", s > 0 ? batches / s : 0},
-               {"definition", "frame bytes (header + encoded batch) delivered to Receive per second"}};
+  res.extra = {
+      {"batches", batches},
+      {"window", window},
+      {"pending", pending},
+      {"frame_bytes", bytes / batches},
+      {"batches_per_s", s > 0 ? batches / s : 0},
+      {"definition", "frame bytes (header + encoded batch) delivered to Receive per second"}};
   return res;
 }
 

@@ -8,12 +8,11 @@
 // 494M parameters, 988 MB in bf16; with 4 actors it needs ~10 GB of memory); dtype (bf16, the
 // actors' dtype on GPUs, or f32); or sizes_mb ("2,64": one flat tensor per size instead of
 // presets); actors ("1,2,4"); chunk_mb (4).
-#include <zmq.hpp>
-
 #include <chrono>
 #include <cstring>
 #include <sstream>
 #include <thread>
+#include <zmq.hpp>
 
 #include "base/error.h"
 #include "bench/all.h"
@@ -58,7 +57,9 @@ Payload PresetPayload(const std::string& preset, comm::DType dtype) {
   p.dtype = dtype;
   const int64_t h = c.hidden_size, kv = c.num_key_value_heads * c.HeadDim(),
                 q = c.num_attention_heads * c.HeadDim(), inter = c.intermediate_size;
-  auto add = [&](std::string n, std::vector<int64_t> shape) { p.tensors.emplace_back(std::move(n), std::move(shape)); };
+  auto add = [&](std::string n, std::vector<int64_t> shape) {
+    p.tensors.emplace_back(std::move(n), std::move(shape));
+  };
   add("model.embed_tokens.weight", {c.vocab_size, h});
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const std::string pre = "model.layers." + std::to_string(l) + ".";
@@ -184,7 +185,8 @@ class BareRig {
       });
     for (size_t off = 0; off < bytes; off += chunk_)
       for (auto& p : push_)
-        p.send(comm::SharedSliceMessage(blob_, off, std::min(chunk_, bytes - off)), zmq::send_flags::none);
+        p.send(comm::SharedSliceMessage(blob_, off, std::min(chunk_, bytes - off)),
+               zmq::send_flags::none);
     for (auto& t : receivers) t.join();
   }
 
@@ -205,10 +207,12 @@ BenchResult RunWeights(const BenchArgs& args) {
   } else {
     const std::string dtype = args.Param("dtype", "bf16");
     if (dtype != "bf16" && dtype != "f32")
-      Fail(ErrorCode::kInvalidArgument, "bench weights: dtype must be bf16 or f32, not '", dtype, "'");
+      Fail(ErrorCode::kInvalidArgument, "bench weights: dtype must be bf16 or f32, not '", dtype,
+           "'");
     std::stringstream ss(args.Param("presets", args.quick ? "tiny,small" : "small,qwen2.5-0.5b"));
     for (std::string name; std::getline(ss, name, ',');)
-      payloads.push_back(PresetPayload(name, dtype == "bf16" ? comm::DType::kBFloat16 : comm::DType::kFloat32));
+      payloads.push_back(
+          PresetPayload(name, dtype == "bf16" ? comm::DType::kBFloat16 : comm::DType::kFloat32));
   }
   auto actors = ParseList(args.Param("actors", "1,2,4"));
   size_t chunk = static_cast<size_t>(std::stod(args.Param("chunk_mb", "4")) * (1 << 20));
@@ -241,10 +245,16 @@ BenchResult RunWeights(const BenchArgs& args) {
         publish.push_back(p_all[rep]);
       }
       double o = Median(ours), b = Median(bare);
-      table.push_back({{"weights", payload.name}, {"tensors", payload.tensors.size()},
-                       {"mb", bytes / 1e6}, {"actors", n}, {"seconds", o},
-                       {"publish_seconds", Median(publish)}, {"GBps", bytes * n / o / 1e9},
-                       {"bare_seconds", b}, {"bare_GBps", bytes * n / b / 1e9}, {"ratio", b / o}});
+      table.push_back({{"weights", payload.name},
+                       {"tensors", payload.tensors.size()},
+                       {"mb", bytes / 1e6},
+                       {"actors", n},
+                       {"seconds", o},
+                       {"publish_seconds", Median(publish)},
+                       {"GBps", bytes * n / o / 1e9},
+                       {"bare_seconds", b},
+                       {"bare_GBps", bytes * n / b / 1e9},
+                       {"ratio", b / o}});
       r.value = bytes * n / o / 1e9;
       r.reference_value = bytes * n / b / 1e9;
       r.ratio = b / o;

@@ -41,15 +41,22 @@ struct ClusterOptions {
   int actor_gpu_offset = 0;
   template <class V>
   void Visit(V& v) {
-    v.Field("learners", learners, "Data-parallel learner ranks (= the MPI world size).", AtLeast(1));
-    v.Field("spawn_actors", spawn_actors, "Learner rank 0 starts and supervises the actor processes.");
-    v.Field("max_actor_restarts", max_actor_restarts, "Restarts of one actor before giving up on it.", AtLeast(0));
+    v.Field("learners", learners, "Data-parallel learner ranks (= the MPI world size).",
+            AtLeast(1));
+    v.Field("spawn_actors", spawn_actors,
+            "Learner rank 0 starts and supervises the actor processes.");
+    v.Field("max_actor_restarts", max_actor_restarts,
+            "Restarts of one actor before giving up on it.", AtLeast(0));
     v.Field("transport", transport, "Actor-learner transport.", OneOf({"ipc", "tcp", "inproc"}));
     v.Field("host", host, "Interface learners bind for tcp (\"*\" = this host's name).");
-    v.Field("collect_timeout_s", collect_timeout_s, "Learner wait for one step's batches (s).", Range(1.0, 1e7));
-    v.Field("weights_timeout_s", weights_timeout_s, "Actor wait for the next policy version (s); restarts while learner rank 0 reports progress.", Range(1.0, 1e7));
-    v.Field("actor_gpu_offset", actor_gpu_offset, "First GPU (local index) of the actors with model.device=cuda.",
-            AtLeast(0));
+    v.Field("collect_timeout_s", collect_timeout_s, "Learner wait for one step's batches (s).",
+            Range(1.0, 1e7));
+    v.Field("weights_timeout_s", weights_timeout_s,
+            "Actor wait for the next policy version (s); restarts while learner rank 0 reports "
+            "progress.",
+            Range(1.0, 1e7));
+    v.Field("actor_gpu_offset", actor_gpu_offset,
+            "First GPU (local index) of the actors with model.device=cuda.", AtLeast(0));
   }
 };
 

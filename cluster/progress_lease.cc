@@ -26,12 +26,15 @@ int64_t SteadyMs() {
       .count();
 }
 
-std::string LeasePath(const std::string& dir, int rank) { return dir + "/rank-" + std::to_string(rank); }
+std::string LeasePath(const std::string& dir, int rank) {
+  return dir + "/rank-" + std::to_string(rank);
+}
 }  // namespace
 
 std::string ProgressLeaseDir(const std::string& run_dir) { return run_dir + "/progress"; }
 
-ProgressLease::ProgressLease(std::string dir, int rank) : dir_(std::move(dir)), path_(LeasePath(dir_, rank)) {
+ProgressLease::ProgressLease(std::string dir, int rank)
+    : dir_(std::move(dir)), path_(LeasePath(dir_, rank)) {
   std::error_code ec;
   if (fs::exists(path_, ec)) Write();
 }
@@ -66,8 +69,9 @@ void ProgressLease::Write() {
   std::string what = phases_.empty() ? std::string() : phases_.back().substr(0, kWhatChars);
   for (char& c : what)
     if (c == '\n' || c == '\r') c = ' ';
-  const int n = std::snprintf(rec, sizeof(rec), "%scount=%020llu busy=%d what=%s", kMagic,
-                              static_cast<unsigned long long>(count_), phases_.empty() ? 0 : 1, what.c_str());
+  const int n =
+      std::snprintf(rec, sizeof(rec), "%scount=%020llu busy=%d what=%s", kMagic,
+                    static_cast<unsigned long long>(count_), phases_.empty() ? 0 : 1, what.c_str());
   if (n > 0 && static_cast<size_t>(n) < sizeof(rec)) rec[n] = ' ';
   rec[sizeof(rec) - 1] = '\n';
   if (!dir_made_) {
@@ -86,9 +90,10 @@ void ProgressLease::Write() {
   }
   if (!why.empty() && !warned_) {
     warned_ = true;
-    IR_LOG_WARN("progress lease {}: cannot write ({}); peers waiting on this rank's solo work (evaluation, "
-                "checkpoints) will time out after comm.allreduce.timeout_ms",
-                path_, why);
+    IR_LOG_WARN(
+        "progress lease {}: cannot write ({}); peers waiting on this rank's solo work (evaluation, "
+        "checkpoints) will time out after comm.allreduce.timeout_ms",
+        path_, why);
   }
 }
 
@@ -103,7 +108,8 @@ bool ReadProgressLease(const std::string& path, LeaseRecord* out) {
   if (std::strncmp(rec, kMagic, magic) != 0) return false;
   unsigned long long count = 0;
   int busy = 0, used = 0;
-  if (std::sscanf(rec + magic, "count=%20llu busy=%1d what=%n", &count, &busy, &used) != 2 || used == 0)
+  if (std::sscanf(rec + magic, "count=%20llu busy=%1d what=%n", &count, &busy, &used) != 2 ||
+      used == 0)
     return false;
   std::string what(rec + magic + used, kRecordBytes - 1 - magic - used);
   what.erase(what.find_last_not_of(' ') + 1);
@@ -113,7 +119,8 @@ bool ReadProgressLease(const std::string& path, LeaseRecord* out) {
   return true;
 }
 
-ProgressWatch::ProgressWatch(std::string dir, int self_rank) : dir_(std::move(dir)), self_(self_rank) {}
+ProgressWatch::ProgressWatch(std::string dir, int self_rank)
+    : dir_(std::move(dir)), self_(self_rank) {}
 
 std::string ProgressWatch::Progress() {
   std::string news;
@@ -138,7 +145,8 @@ std::string ProgressWatch::Progress() {
     // collective: one more time-out for it to arrive.
     if (moved && news.empty()) {
       if (r.busy)
-        news = "rank " + std::to_string(rank) + " is busy with '" + r.what + "' and making progress";
+        news =
+            "rank " + std::to_string(rank) + " is busy with '" + r.what + "' and making progress";
       else if (seen->second.busy)
         news = "rank " + std::to_string(rank) + " has just finished '" + seen->second.what + "'";
     }
@@ -156,9 +164,11 @@ bool WaitWhileProgressing(const std::function<bool()>& ready, std::chrono::milli
     std::string news;
     if (deadline.Expired(&news)) return false;
     if (!news.empty())
-      IR_LOG_INFO("{}: past its time-out of {} s, but learner {}: waiting on (the time-out restarts while it "
-                  "progresses)",
-                  who, timeout.count() / 1000.0, news);
+      IR_LOG_INFO(
+          "{}: past its time-out of {} s, but learner {}: waiting on (the time-out restarts while "
+          "it "
+          "progresses)",
+          who, timeout.count() / 1000.0, news);
   }
   return true;
 }

@@ -4,13 +4,13 @@
 // Some work runs on one learner rank only: rank 0 writes the initial policy, evaluates the policy
 // and writes checkpoints. Its peers meanwhile wait in their next collective, whose time-out
 // (comm.allreduce.timeout_ms) is there to catch a hung rank, and the actors wait for the next
-// policy version (cluster.weights_timeout_s, WaitWhileProgressing). A lease tells the two apart without
-// a guess at how long that work may take: the busy rank opens a phase and beats from the thread
-// doing the work (once per generated evaluation step, once per checkpoint file); a peer whose
-// collective reaches its deadline asks its ProgressWatch, and while a phase is open and its count
-// has moved since the last look, the peer waits one more time-out. A rank that hangs (stopped,
-// deadlocked, stuck on a device or a file system) stops beating, and its peers time out as
-// before: beats come from the working thread, never from a helper thread that would outlive a
+// policy version (cluster.weights_timeout_s, WaitWhileProgressing). A lease tells the two apart
+// without a guess at how long that work may take: the busy rank opens a phase and beats from the
+// thread doing the work (once per generated evaluation step, once per checkpoint file); a peer
+// whose collective reaches its deadline asks its ProgressWatch, and while a phase is open and its
+// count has moved since the last look, the peer waits one more time-out. A rank that hangs
+// (stopped, deadlocked, stuck on a device or a file system) stops beating, and its peers time out
+// as before: beats come from the working thread, never from a helper thread that would outlive a
 // hang. So timeout_ms bounds the time between two signs of progress, not the length of the work:
 // a peer times out once it has seen no beat for between one and two time-outs (it looks once per
 // time-out), and any single step of the work (one generated answer, one file written) must fit

@@ -3,9 +3,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -17,10 +17,12 @@
 namespace iranker {
 namespace fs = std::filesystem;
 
-RankLayout LearnerLayout(int world_rank, int world_size, const ClusterOptions& cluster, int actors) {
+RankLayout LearnerLayout(int world_rank, int world_size, const ClusterOptions& cluster,
+                         int actors) {
   if (world_size != cluster.learners)
-    Fail(ErrorCode::kInvalidArgument, "the MPI job has ", world_size, " processes but cluster.learners=",
-         cluster.learners, ": launch with -np ", cluster.learners,
+    Fail(ErrorCode::kInvalidArgument, "the MPI job has ", world_size,
+         " processes but cluster.learners=", cluster.learners, ": launch with -np ",
+         cluster.learners,
          " (actors are separate processes: cluster.spawn_actors, or `iranker actor`)");
   RankLayout l;
   l.world_rank = world_rank;
@@ -37,8 +39,8 @@ RankLayout LearnerLayout(int world_rank, int world_size, const ClusterOptions& c
 
 RankLayout ActorLayout(int actor_id, const ClusterOptions& cluster, int actors) {
   if (actor_id < 0 || actor_id >= actors)
-    Fail(ErrorCode::kInvalidArgument, "actor id ", actor_id, " is outside 0..", actors - 1, " (train.actors=", actors,
-         ")");
+    Fail(ErrorCode::kInvalidArgument, "actor id ", actor_id, " is outside 0..", actors - 1,
+         " (train.actors=", actors, ")");
   RankLayout l;
   l.role = Role::kActor;
   l.actor_id = actor_id;
@@ -88,7 +90,9 @@ LocalPlace DetectLocalPlace() {
     const char* per_node = std::getenv("SLURM_STEP_TASKS_PER_NODE");
     const auto counts = ExpandTasksPerNode(per_node ? per_node : "");
     const int node = EnvInt("SLURM_NODEID", 0);
-    p.size = node >= 0 && node < static_cast<int>(counts.size()) ? counts[node] : EnvInt("SLURM_NTASKS_PER_NODE", 1);
+    p.size = node >= 0 && node < static_cast<int>(counts.size())
+                 ? counts[node]
+                 : EnvInt("SLURM_NTASKS_PER_NODE", 1);
   }
   p.size = std::max(1, p.size);
   p.rank = std::clamp(p.rank, 0, p.size - 1);
@@ -104,8 +108,9 @@ std::string DeviceForProcess(const std::string& device, int index, int offset, i
   if (device != "cuda") return device;
   if (gpus <= 0)
     Fail(ErrorCode::kFailedPrecondition, "model.device=cuda but this process sees no CUDA device (",
-         std::getenv("CUDA_VISIBLE_DEVICES") ? std::string("CUDA_VISIBLE_DEVICES=") + std::getenv("CUDA_VISIBLE_DEVICES")
-                                             : std::string("CUDA_VISIBLE_DEVICES unset"),
+         std::getenv("CUDA_VISIBLE_DEVICES")
+             ? std::string("CUDA_VISIBLE_DEVICES=") + std::getenv("CUDA_VISIBLE_DEVICES")
+             : std::string("CUDA_VISIBLE_DEVICES unset"),
          "; a CPU-only libtorch build has none)");
   return "cuda:" + std::to_string(((index + offset) % gpus + gpus) % gpus);
 }
@@ -113,24 +118,29 @@ std::string DeviceForProcess(const std::string& device, int index, int offset, i
 std::string RendezvousPath(const std::string& run_dir) { return run_dir + "/rendezvous.json"; }
 
 void WriteRendezvous(const std::string& run_dir, const Rendezvous& r) {
-  nlohmann::json j = {{"streams", r.streams}, {"weights", r.weights}, {"init_dir", r.init_dir},
+  nlohmann::json j = {{"streams", r.streams},
+                      {"weights", r.weights},
+                      {"init_dir", r.init_dir},
                       {"session", r.session}};
   WriteFileAtomic(RendezvousPath(run_dir), j.dump(2) + "\n");
 }
 
-Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s, const std::atomic<bool>* cancel) {
+Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s,
+                          const std::atomic<bool>* cancel) {
   const std::string path = RendezvousPath(run_dir);
   // Learner rank 0 writes it after preparing the run and the initial policy, which may take long:
   // its progress lease says whether it is still at it.
   ProgressWatch learner_work(ProgressLeaseDir(run_dir), /*self_rank=*/-1);
   const bool found = WaitWhileProgressing(
       [&] {
-        if (cancel && cancel->load()) Fail(ErrorCode::kUnavailable, "cancelled while waiting for ", path);
+        if (cancel && cancel->load())
+          Fail(ErrorCode::kUnavailable, "cancelled while waiting for ", path);
         if (fs::exists(path)) return true;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
         return false;
       },
-      std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)), &learner_work, "waiting for " + path);
+      std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)), &learner_work,
+      "waiting for " + path);
   if (!found)
     Fail(ErrorCode::kDeadlineExceeded, path, " did not appear within ", timeout_s,
          " s: is learner rank 0 running with this run directory?");
@@ -144,14 +154,15 @@ Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s, const st
   } catch (const nlohmann::json::exception& e) {
     Fail(ErrorCode::kInvalidArgument, path, ": ", e.what());
   }
-  if (r.streams.empty() || r.weights.empty()) Fail(ErrorCode::kInvalidArgument, path, ": no endpoints");
+  if (r.streams.empty() || r.weights.empty())
+    Fail(ErrorCode::kInvalidArgument, path, ": no endpoints");
   return r;
 }
 
-
 std::string DetectLauncher() {
   if (std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMI_SIZE") || std::getenv("PMIX_RANK"))
-    return std::getenv("SLURM_STEP_ID") && !std::getenv("OMPI_COMM_WORLD_SIZE") ? "slurm" : "mpirun";
+    return std::getenv("SLURM_STEP_ID") && !std::getenv("OMPI_COMM_WORLD_SIZE") ? "slurm"
+                                                                                : "mpirun";
   if (std::getenv("SLURM_STEP_ID") && std::getenv("SLURM_NTASKS")) return "slurm";
   return "";
 }
@@ -182,8 +193,8 @@ std::string IpcPath(const std::string& run_dir, const std::string& name) {
   std::string path = (dir / name).string();
   // sockaddr_un holds 108 bytes including the terminator.
   if (path.size() > 107)
-    Fail(ErrorCode::kInvalidArgument, "ipc socket path ", path, " is longer than 107 bytes: use a shorter ",
-         "run.dir or cluster.transport=tcp");
+    Fail(ErrorCode::kInvalidArgument, "ipc socket path ", path,
+         " is longer than 107 bytes: use a shorter ", "run.dir or cluster.transport=tcp");
   return "ipc://" + path;
 }
 
@@ -195,7 +206,8 @@ std::string TcpHost(const ClusterOptions& c) {
 }
 }  // namespace
 
-std::string StreamBindEndpoint(const ClusterOptions& c, const std::string& run_dir, int learner_rank) {
+std::string StreamBindEndpoint(const ClusterOptions& c, const std::string& run_dir,
+                               int learner_rank) {
   if (c.transport == "ipc") return IpcPath(run_dir, "stream-" + std::to_string(learner_rank));
   if (c.transport == "inproc") return "inproc://iranker-stream-" + std::to_string(learner_rank);
   return "tcp://" + TcpHost(c) + ":0";

@@ -21,7 +21,8 @@ struct RankLayout {
   int learner_rank = -1;  // 0..learners-1 for learners, -1 for actors
   int actor_id = -1;      // 0..actors-1 for actors, -1 for learners
   int learners = 1, actors = 1;
-  int local_rank = 0, local_size = 1;  // this process's place among its launch's processes on this host
+  int local_rank = 0,
+      local_size = 1;  // this process's place among its launch's processes on this host
 };
 
 // This process's place among the processes its launcher started on this host: Open MPI
@@ -76,7 +77,8 @@ int LauncherWorldSize();
 // The endpoints a learner binds: the trajectory stream for learner rank r and (r == 0) the
 // weight publisher. ipc: sockets under <run_dir>/sockets (short names: ipc paths are limited to
 // ~107 bytes, checked); tcp: host:0 (a free port; the bound address is published over MPI).
-std::string StreamBindEndpoint(const ClusterOptions& c, const std::string& run_dir, int learner_rank);
+std::string StreamBindEndpoint(const ClusterOptions& c, const std::string& run_dir,
+                               int learner_rank);
 std::string WeightsBindEndpoint(const ClusterOptions& c, const std::string& run_dir);
 
 }  // namespace iranker

@@ -1,8 +1,8 @@
 #include "cluster/supervisor.h"
 
 #include <fcntl.h>
-#include <sys/prctl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,8 +20,8 @@ double Now() {
 }
 }  // namespace
 
-ProcessSupervisor::ProcessSupervisor(std::vector<ChildSpec> children, std::string log_dir, int max_restarts,
-                                     double restart_delay_s)
+ProcessSupervisor::ProcessSupervisor(std::vector<ChildSpec> children, std::string log_dir,
+                                     int max_restarts, double restart_delay_s)
     : specs_(std::move(children)),
       log_dir_(std::move(log_dir)),
       max_restarts_(max_restarts),
@@ -44,7 +44,8 @@ void ProcessSupervisor::Launch(size_t i) {
   argv.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid < 0) Fail(ErrorCode::kUnavailable, "fork for ", spec.name, " failed: ", std::strerror(errno));
+  if (pid < 0)
+    Fail(ErrorCode::kUnavailable, "fork for ", spec.name, " failed: ", std::strerror(errno));
   if (pid == 0) {
     // Child: its own process group (a terminal's Ctrl-C reaches the learner, which stops us),
     // output to the log, no inherited MPI identity. SIGTERM when the supervising learner dies,
@@ -60,8 +61,9 @@ void ProcessSupervisor::Launch(size_t i) {
       ::dup2(fd, 2);
       ::close(fd);
     }
-    for (const char* var : {"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK",
-                            "OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"})
+    for (const char* var :
+         {"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_LOCAL_RANK",
+          "OMPI_COMM_WORLD_LOCAL_SIZE", "PMIX_RANK", "PMI_SIZE", "PMI_RANK"})
       ::unsetenv(var);
     ::execv(argv[0], argv.data());
     std::fprintf(stderr, "exec %s failed: %s\n", argv[0], std::strerror(errno));
@@ -69,7 +71,8 @@ void ProcessSupervisor::Launch(size_t i) {
   }
   status_[i].pid = pid;
   status_[i].starts++;
-  IR_LOG_INFO("supervisor: started {} (pid {}, start {}), log {}", spec.name, pid, status_[i].starts, log);
+  IR_LOG_INFO("supervisor: started {} (pid {}, start {}), log {}", spec.name, pid,
+              status_[i].starts, log);
 }
 
 void ProcessSupervisor::Start() {
@@ -91,7 +94,8 @@ void ProcessSupervisor::Monitor() {
           const pid_t r = ::waitpid(st.pid, &ws, WNOHANG);
           if (r != st.pid) continue;
           st.pid = -1;
-          st.last_exit = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + (WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
+          st.last_exit =
+              WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + (WIFSIGNALED(ws) ? WTERMSIG(ws) : 0);
           if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
             st.finished = true;
             continue;
@@ -99,14 +103,16 @@ void ProcessSupervisor::Monitor() {
           if (stop_) continue;
           if (st.starts > max_restarts_) {
             st.given_up = true;
-            IR_LOG_ERROR("supervisor: {} died (exit {}) after {} starts; not restarting (see {}/{}.log)", st.name,
-                         st.last_exit, st.starts, log_dir_, st.name);
+            IR_LOG_ERROR(
+                "supervisor: {} died (exit {}) after {} starts; not restarting (see {}/{}.log)",
+                st.name, st.last_exit, st.starts, log_dir_, st.name);
             continue;
           }
-          IR_LOG_WARN("supervisor: {} died (exit {}); restarting in {} s (see {}/{}.log)", st.name, st.last_exit,
-                      restart_delay_s_, log_dir_, st.name);
+          IR_LOG_WARN("supervisor: {} died (exit {}); restarting in {} s (see {}/{}.log)", st.name,
+                      st.last_exit, restart_delay_s_, log_dir_, st.name);
           restart_at_[i] = Now() + restart_delay_s_;
-        } else if (!st.finished && !st.given_up && restart_at_[i] > 0 && Now() >= restart_at_[i] && !stop_) {
+        } else if (!st.finished && !st.given_up && restart_at_[i] > 0 && Now() >= restart_at_[i] &&
+                   !stop_) {
           restart_at_[i] = 0;
           Launch(i);
         }
@@ -155,10 +161,14 @@ std::string ProcessSupervisor::Describe() const {
   for (const auto& st : Status()) {
     if (!out.empty()) out += "; ";
     out += st.name + ": ";
-    if (st.finished) out += "finished";
-    else if (st.given_up) out += "given up (exit " + std::to_string(st.last_exit) + ")";
-    else if (st.pid > 0) out += "pid " + std::to_string(st.pid);
-    else out += "restarting";
+    if (st.finished)
+      out += "finished";
+    else if (st.given_up)
+      out += "given up (exit " + std::to_string(st.last_exit) + ")";
+    else if (st.pid > 0)
+      out += "pid " + std::to_string(st.pid);
+    else
+      out += "restarting";
     out += ", started " + std::to_string(st.starts) + "x";
   }
   return out;

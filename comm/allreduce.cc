@@ -3,7 +3,6 @@
 #include "comm/allreduce.h"
 
 #include <c10/util/strides.h>
-
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 #include <torch/csrc/autograd/variable.h>
 #include <torch/torch.h>
@@ -69,20 +68,21 @@ struct GradientBucketer::Impl {
   AllreduceOptions opt;
   std::vector<at::Tensor> params;
   std::vector<Slot> slots;
-  std::vector<Bucket> buckets;     // in the order their collectives start (the same on all ranks)
-  std::vector<at::Tensor> own;     // direct slots whose .grad() cannot be reduced in place
+  std::vector<Bucket> buckets;  // in the order their collectives start (the same on all ranks)
+  std::vector<at::Tensor> own;  // direct slots whose .grad() cannot be reduced in place
   std::vector<unsigned> hooks;
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;  // kept alive: they hold our hooks
+  std::vector<std::shared_ptr<torch::autograd::Node>>
+      accumulators;  // kept alive: they hold our hooks
   std::vector<uintptr_t> post_hooks;
   mutable std::mutex mu;
   at::ScalarType dtype = at::kFloat;  // the parameters', when the bucketer was made
   at::Device device = at::kCPU;
-  const double inv_size;   // 1 / ranks
-  at::Tensor inv_size_t;   // the same, a scalar tensor of the gradients' dtype
-  bool armed = false;      // guarded by mu
-  size_t next_start = 0;   // guarded by mu: buckets start strictly in order (same on all ranks)
-  size_t first_open = 0;   // guarded by mu: the earliest started bucket not known complete
-  BucketerStats st;        // guarded by mu
+  const double inv_size;  // 1 / ranks
+  at::Tensor inv_size_t;  // the same, a scalar tensor of the gradients' dtype
+  bool armed = false;     // guarded by mu
+  size_t next_start = 0;  // guarded by mu: buckets start strictly in order (same on all ranks)
+  size_t first_open = 0;  // guarded by mu: the earliest started bucket not known complete
+  BucketerStats st;       // guarded by mu
 
   Impl(Collective& c, const std::vector<at::Tensor>& ps, const AllreduceOptions& o)
       : coll(c), opt(o), inv_size(1.0 / c.size()) {
@@ -95,19 +95,21 @@ struct GradientBucketer::Impl {
     for (size_t i = 0; i < params.size(); ++i) {
       const at::Tensor& p = params[i];
       if (p.scalar_type() != dtype || p.device() != device)
-        Fail(ErrorCode::kInvalidArgument, "GradientBucketer needs parameters of one dtype and "
-             "device; got ", dtype, "/", device, " and ", p.scalar_type(), "/", p.device());
-      if (!p.is_leaf())
-        Fail(ErrorCode::kInvalidArgument, "GradientBucketer needs leaf parameters");
+        Fail(ErrorCode::kInvalidArgument,
+             "GradientBucketer needs parameters of one dtype and "
+             "device; got ",
+             dtype, "/", device, " and ", p.scalar_type(), "/", p.device());
+      if (!p.is_leaf()) Fail(ErrorCode::kInvalidArgument, "GradientBucketer needs leaf parameters");
       for (size_t j = 0; j < i; ++j)
         if (params[j].unsafeGetTensorImpl() == p.unsafeGetTensorImpl())
-          Fail(ErrorCode::kInvalidArgument, "GradientBucketer: parameter ", j, " is listed again as ",
-               "parameter ", i, "; pass each parameter once");
+          Fail(ErrorCode::kInvalidArgument, "GradientBucketer: parameter ", j,
+               " is listed again as ", "parameter ", i, "; pass each parameter once");
     }
     const int64_t elem = params[0].element_size();
     const int64_t cap = std::max<int64_t>(1, static_cast<int64_t>(opt.bucket_mb * 1e6) / elem);
-    const int64_t direct_min = opt.inplace_mb > 0 ? std::max<int64_t>(1, static_cast<int64_t>(opt.inplace_mb * 1e6) / elem)
-                                                  : std::numeric_limits<int64_t>::max();
+    const int64_t direct_min =
+        opt.inplace_mb > 0 ? std::max<int64_t>(1, static_cast<int64_t>(opt.inplace_mb * 1e6) / elem)
+                           : std::numeric_limits<int64_t>::max();
     slots.resize(params.size());
     own.resize(params.size());
     // Reverse parameter order, the order backward produces gradients. A large gradient is a
@@ -181,7 +183,8 @@ struct GradientBucketer::Impl {
   bool IsSlotView(int i, const at::Tensor& g) {
     const Slot& s = slots[i];
     return g.defined() && g.is_contiguous() && g.numel() == s.numel &&
-           g.data_ptr() == static_cast<char*>(buckets[s.bucket].flat.data_ptr()) + s.offset * g.element_size();
+           g.data_ptr() ==
+               static_cast<char*>(buckets[s.bucket].flat.data_ptr()) + s.offset * g.element_size();
   }
 
   // Whether params[i]'s gradient `g` (a direct slot's) may be all-reduced where it lies, i.e.
@@ -190,17 +193,19 @@ struct GradientBucketer::Impl {
   // bucketer's memory, as bucket slots are). For what AccumulateGrad made this pass from an
   // undefined .grad() it holds when every reference to the memory is accounted for (Unshared).
   // Anything else, e.g. a .grad() the caller set, is copied.
-  bool CanReduceInPlace(size_t i, const at::Tensor& g, const torch::autograd::variable_list& incoming) {
+  bool CanReduceInPlace(size_t i, const at::Tensor& g,
+                        const torch::autograd::variable_list& incoming) {
     const Slot& s = slots[i];
     if (!g.defined() || g.layout() != at::kStrided || !g.is_contiguous() || g.is_neg() ||
-        g.is_conj() || g.scalar_type() != params[i].scalar_type() || g.device() != params[i].device() ||
-        g.numel() != params[i].numel() || !g.has_storage())
+        g.is_conj() || g.scalar_type() != params[i].scalar_type() ||
+        g.device() != params[i].device() || g.numel() != params[i].numel() || !g.has_storage())
       return false;
     if (s.grad_at_begin) {
       // The memory the bucketer handed out, held by .grad() alone (and by own[i], ours).
       c10::intrusive_ptr<c10::StorageImpl> home = s.home.lock();
       if (!home || home.get() != g.storage().unsafeGetStorageImpl()) return false;
-      const bool own_other = own[i].defined() && own[i].unsafeGetTensorImpl() != g.unsafeGetTensorImpl() &&
+      const bool own_other = own[i].defined() &&
+                             own[i].unsafeGetTensorImpl() != g.unsafeGetTensorImpl() &&
                              own[i].storage().is_alias_of(g.storage());
       // `home` counts once while we hold it.
       return static_cast<int64_t>(g.storage().use_count()) <= 2 + (own_other ? 1 : 0);
@@ -235,7 +240,8 @@ struct GradientBucketer::Impl {
       const at::TensorBase& base = v->_base();
       // Each view of it that we hold refers to the base once; any other reference is unknown.
       int64_t known = 0;
-      for (const at::TensorBase* u : views) known += u->_base().unsafeGetTensorImpl() == base.unsafeGetTensorImpl();
+      for (const at::TensorBase* u : views)
+        known += u->_base().unsafeGetTensorImpl() == base.unsafeGetTensorImpl();
       if (static_cast<int64_t>(base.use_count()) > known) return false;
       count(base);
     }
@@ -248,7 +254,8 @@ struct GradientBucketer::Impl {
     std::lock_guard<std::mutex> lock(mu);
     if (!armed || !slots[i].ready) return;
     Fail(ErrorCode::kFailedPrecondition, "gradient all-reduce: parameter ", i, " (shape ",
-         params[i].sizes(), ") received a second gradient in one backward pass after it was "
+         params[i].sizes(),
+         ") received a second gradient in one backward pass after it was "
          "handed to the all-reduce; a parameter must reach the loss through one backward pass "
          "(reentrant backward, e.g. one parameter shared by two activation-checkpointed pieces, "
          "calls its accumulator twice)");
@@ -275,7 +282,8 @@ struct GradientBucketer::Impl {
         ScaleInPlace(b.target);
         ++st.inplace_gradients;
       } else {
-        if (!own[i].defined()) own[i] = at::empty(params[i].sizes(), params[i].options().requires_grad(false));
+        if (!own[i].defined())
+          own[i] = at::empty(params[i].sizes(), params[i].options().requires_grad(false));
         b.target = own[i];
         CopyScaled(b.target, g);
       }
@@ -310,10 +318,10 @@ struct GradientBucketer::Impl {
   void StartReady(bool in_backward) {  // mu held
     while (next_start < buckets.size() && buckets[next_start].pending == 0) {
       Bucket& b = buckets[next_start];
-      b.work = coll.StartAllreduceSum(
-          b.target, "gradient bucket " + std::to_string(next_start + 1) + "/" +
-                        std::to_string(buckets.size()) + " (" +
-                        std::to_string(b.target.nbytes() / 1e6) + " MB)");
+      b.work =
+          coll.StartAllreduceSum(b.target, "gradient bucket " + std::to_string(next_start + 1) +
+                                               "/" + std::to_string(buckets.size()) + " (" +
+                                               std::to_string(b.target.nbytes() / 1e6) + " MB)");
       if (in_backward) ++st.buckets_started_in_backward;
       ++next_start;
     }
@@ -331,8 +339,10 @@ struct GradientBucketer::Impl {
       // accumulator without our hooks, and our buffers would no longer fit.
       if (torch::autograd::impl::try_get_grad_accumulator(p) != accumulators[i] ||
           p.scalar_type() != dtype || p.device() != device)
-        Fail(ErrorCode::kFailedPrecondition, "gradient all-reduce: parameter ", i, " (shape ", p.sizes(),
-             ") changed dtype or device after its GradientBucketer was made; make the bucketer after "
+        Fail(ErrorCode::kFailedPrecondition, "gradient all-reduce: parameter ", i, " (shape ",
+             p.sizes(),
+             ") changed dtype or device after its GradientBucketer was made; make the bucketer "
+             "after "
              "moving the model");
       slots[i].ready = false;
       slots[i].grad_at_begin = p.grad().defined();
@@ -411,7 +421,8 @@ class LocalCollective : public Collective {
   int rank() const override { return 0; }
   int size() const override { return 1; }
   std::string backend() const override { return "local"; }
-  std::unique_ptr<PendingCollective> StartAllreduceSum(const at::Tensor&, const std::string&) override {
+  std::unique_ptr<PendingCollective> StartAllreduceSum(const at::Tensor&,
+                                                       const std::string&) override {
     return std::make_unique<DonePending>();
   }
   void Broadcast(const at::Tensor&, int, const std::string&) override {}

@@ -84,7 +84,9 @@ class Collective {
   // is busy with 'evaluation' and making progress", cluster/progress_lease.h) restarts the
   // time-out instead of failing. Without a probe the time-out is final. Set it before use; it is
   // called from the thread that waits.
-  void SetPeerProgressProbe(std::function<std::string()> probe) { peer_progress_ = std::move(probe); }
+  void SetPeerProgressProbe(std::function<std::string()> probe) {
+    peer_progress_ = std::move(probe);
+  }
   std::string PeerProgress() const { return peer_progress_ ? peer_progress_() : std::string(); }
 
  private:
@@ -116,11 +118,11 @@ double GlobalL2Norm(Collective& c, const std::vector<at::Tensor>& local);
 
 struct BucketerStats {
   int buckets = 0;
-  int64_t bytes = 0;                 // gradient bytes reduced per backward
+  int64_t bytes = 0;                    // gradient bytes reduced per backward
   int buckets_started_in_backward = 0;  // buckets whose reduce overlapped backward (last pass)
-  double finish_wait_seconds = 0;    // time FinishBackward waited on communication (last pass)
-  int inplace_gradients = 0;         // direct gradients reduced where they lay (last pass)
-  int64_t copied_bytes = 0;          // gradient bytes copied into buckets or buffers (last pass)
+  double finish_wait_seconds = 0;       // time FinishBackward waited on communication (last pass)
+  int inplace_gradients = 0;            // direct gradients reduced where they lay (last pass)
+  int64_t copied_bytes = 0;             // gradient bytes copied into buckets or buffers (last pass)
 };
 
 class GradientBucketer {

@@ -92,7 +92,8 @@ class ByteReader {
   // A count of items each at least `min_item_bytes` long: rejects counts that cannot fit.
   bool GetCount(uint32_t* n, size_t min_item_bytes) {
     if (!Get(n)) return false;
-    if (min_item_bytes && static_cast<uint64_t>(*n) * min_item_bytes > remaining()) return ok_ = false;
+    if (min_item_bytes && static_cast<uint64_t>(*n) * min_item_bytes > remaining())
+      return ok_ = false;
     return true;
   }
   size_t remaining() const { return static_cast<size_t>(end_ - p_); }

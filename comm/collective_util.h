@@ -14,7 +14,8 @@ std::string DescribeRank(int rank, int size);
 // Throws Error(kDeadlineExceeded) naming the stuck collective and this rank; `note` (may be
 // empty) is appended to the message.
 [[noreturn]] void CollectiveTimedOut(const std::string& backend, const std::string& what,
-                                     int timeout_ms, int rank, int size, const std::string& note = "");
+                                     int timeout_ms, int rank, int size,
+                                     const std::string& note = "");
 
 // The time-out of one pending collective: a ProgressDeadline whose probe is the collective's
 // peer-progress probe (Collective::PeerProgress); the first time a busy peer restarts it, a line

@@ -22,16 +22,16 @@ namespace iranker::comm {
 
 namespace {
 
-#define IR_MPI_CALL(call)                                                                   \
-  do {                                                                                      \
-    int ir_rc_ = (call);                                                                    \
-    if (ir_rc_ != MPI_SUCCESS) {                                                            \
-      char ir_msg_[MPI_MAX_ERROR_STRING];                                                   \
-      int ir_len_ = 0;                                                                      \
-      MPI_Error_string(ir_rc_, ir_msg_, &ir_len_);                                          \
-      ::iranker::Fail(::iranker::ErrorCode::kInternal, #call " failed on ", WorldRankName(), \
-                      ": ", std::string(ir_msg_, ir_len_));                                 \
-    }                                                                                       \
+#define IR_MPI_CALL(call)                                                                          \
+  do {                                                                                             \
+    int ir_rc_ = (call);                                                                           \
+    if (ir_rc_ != MPI_SUCCESS) {                                                                   \
+      char ir_msg_[MPI_MAX_ERROR_STRING];                                                          \
+      int ir_len_ = 0;                                                                             \
+      MPI_Error_string(ir_rc_, ir_msg_, &ir_len_);                                                 \
+      ::iranker::Fail(::iranker::ErrorCode::kInternal, #call " failed on ", WorldRankName(), ": ", \
+                      std::string(ir_msg_, ir_len_));                                              \
+    }                                                                                              \
   } while (0)
 
 std::string WorldRankName() {
@@ -57,10 +57,14 @@ bool g_session_owns_mpi = false;
 
 MPI_Datatype MpiType(const at::Tensor& t) {
   switch (t.scalar_type()) {
-    case at::kFloat: return MPI_FLOAT;
-    case at::kDouble: return MPI_DOUBLE;
-    case at::kInt: return MPI_INT32_T;
-    case at::kLong: return MPI_INT64_T;
+    case at::kFloat:
+      return MPI_FLOAT;
+    case at::kDouble:
+      return MPI_DOUBLE;
+    case at::kInt:
+      return MPI_INT32_T;
+    case at::kLong:
+      return MPI_INT64_T;
     default:
       Fail(ErrorCode::kInvalidArgument, "MPI all-reduce supports float32/float64/int32/int64, not ",
            t.scalar_type());
@@ -187,7 +191,8 @@ class MpiCollective : public Collective {
       MPI_Request r;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        IR_MPI_CALL(MPI_Ibcast(static_cast<char*>(data) + off, count, MPI_BYTE, root, comm_.get(), &r));
+        IR_MPI_CALL(
+            MPI_Ibcast(static_cast<char*>(data) + off, count, MPI_BYTE, root, comm_.get(), &r));
       }
       MpiPending(this, r, keep, what).Wait();
       if (n == 0) break;
@@ -308,7 +313,8 @@ void CollectiveTimedOut(const std::string& backend, const std::string& what, int
                         int rank, int size, const std::string& note) {
   Fail(ErrorCode::kDeadlineExceeded, backend, " ", what, " did not complete within ", timeout_ms,
        " ms on ", DescribeRank(rank, size),
-       ": a peer rank is stuck, dead or never joined this collective (comm allreduce timeout_ms)", note);
+       ": a peer rank is stuck, dead or never joined this collective (comm allreduce timeout_ms)",
+       note);
 }
 
 CollectiveClock::CollectiveClock(const Collective& c, int timeout_ms)
@@ -318,9 +324,10 @@ bool CollectiveClock::Expired(const std::string& what) {
   std::string news;
   if (deadline_.Expired(&news)) return true;
   if (!news.empty())
-    IR_LOG_INFO("comm: {} on {} is past timeout_ms={} but {}: waiting on (the time-out restarts while it "
-                "progresses)",
-                what, DescribeRank(c_.rank(), c_.size()), deadline_.timeout().count(), news);
+    IR_LOG_INFO(
+        "comm: {} on {} is past timeout_ms={} but {}: waiting on (the time-out restarts while it "
+        "progresses)",
+        what, DescribeRank(c_.rank(), c_.size()), deadline_.timeout().count(), news);
   return false;
 }
 

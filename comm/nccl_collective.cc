@@ -1,7 +1,7 @@
 // The NCCL back-end for CUDA tensors. This is the only file that sees NCCL and the CUDA runtime;
 // it is compiled with IRANKER_WITH_NCCL only where CMake found them (IRANKER_HAVE_NCCL).
-#include "comm/allreduce.h"
 #include "base/error.h"
+#include "comm/allreduce.h"
 
 #ifndef IRANKER_WITH_NCCL
 
@@ -34,33 +34,40 @@ namespace iranker::comm {
 
 namespace {
 
-#define IR_CUDA_CALL(call)                                                                  \
-  do {                                                                                      \
-    cudaError_t ir_e_ = (call);                                                             \
-    if (ir_e_ != cudaSuccess)                                                               \
-      ::iranker::Fail(::iranker::ErrorCode::kInternal, #call " failed on host ", HostName(), \
-                      ": ", cudaGetErrorString(ir_e_));                                     \
+#define IR_CUDA_CALL(call)                                                                         \
+  do {                                                                                             \
+    cudaError_t ir_e_ = (call);                                                                    \
+    if (ir_e_ != cudaSuccess)                                                                      \
+      ::iranker::Fail(::iranker::ErrorCode::kInternal, #call " failed on host ", HostName(), ": ", \
+                      cudaGetErrorString(ir_e_));                                                  \
   } while (0)
 
-#define IR_NCCL_CALL(call)                                                                  \
-  do {                                                                                      \
-    ncclResult_t ir_r_ = (call);                                                            \
-    if (ir_r_ != ncclSuccess)                                                               \
-      ::iranker::Fail(::iranker::ErrorCode::kInternal, #call " failed on host ", HostName(), \
-                      ": ", ncclGetErrorString(ir_r_));                                     \
+#define IR_NCCL_CALL(call)                                                                         \
+  do {                                                                                             \
+    ncclResult_t ir_r_ = (call);                                                                   \
+    if (ir_r_ != ncclSuccess)                                                                      \
+      ::iranker::Fail(::iranker::ErrorCode::kInternal, #call " failed on host ", HostName(), ": ", \
+                      ncclGetErrorString(ir_r_));                                                  \
   } while (0)
 
 ncclDataType_t NcclType(const at::Tensor& t) {
   switch (t.scalar_type()) {
-    case at::kFloat: return ncclFloat32;
-    case at::kDouble: return ncclFloat64;
-    case at::kHalf: return ncclFloat16;
+    case at::kFloat:
+      return ncclFloat32;
+    case at::kDouble:
+      return ncclFloat64;
+    case at::kHalf:
+      return ncclFloat16;
 #if NCCL_VERSION_CODE >= 21000
-    case at::kBFloat16: return ncclBfloat16;
+    case at::kBFloat16:
+      return ncclBfloat16;
 #endif
-    case at::kInt: return ncclInt32;
-    case at::kLong: return ncclInt64;
-    case at::kByte: return ncclUint8;
+    case at::kInt:
+      return ncclInt32;
+    case at::kLong:
+      return ncclInt64;
+    case at::kByte:
+      return ncclUint8;
     default:
       Fail(ErrorCode::kInvalidArgument, "NCCL all-reduce does not support dtype ", t.scalar_type());
   }
@@ -200,7 +207,10 @@ class NcclCollective : public Collective {
 };
 
 NcclPending::NcclPending(NcclCollective* c, EventPtr done, at::Tensor keep, std::string what)
-    : c_(c), done_(std::move(done)), keep_(std::move(keep)), what_(std::move(what)),
+    : c_(c),
+      done_(std::move(done)),
+      keep_(std::move(keep)),
+      what_(std::move(what)),
       clock_(*c, c->timeout_ms()) {}
 
 bool NcclPending::Test() {
@@ -210,8 +220,8 @@ bool NcclPending::Test() {
   ncclResult_t async = ncclSuccess;
   if (c_->comm()) ncclCommGetAsyncError(c_->comm(), &async);
   if (async != ncclSuccess && async != ncclInProgress)
-    Fail(ErrorCode::kUnavailable, "NCCL ", what_, " failed on ", DescribeRank(c_->rank(), c_->size()),
-         ": ", ncclGetErrorString(async));
+    Fail(ErrorCode::kUnavailable, "NCCL ", what_, " failed on ",
+         DescribeRank(c_->rank(), c_->size()), ": ", ncclGetErrorString(async));
   return false;
 }
 

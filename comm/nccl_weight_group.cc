@@ -1,9 +1,8 @@
 // The NCCL transport of the weight broadcast's group path (comm/weight_group.h). Like
 // nccl_collective.cc it is compiled with IRANKER_WITH_NCCL only where CMake found NCCL and the
 // CUDA runtime; without them MakeNcclGroupTransport fails with a message saying so.
-#include "comm/weight_group.h"
-
 #include "base/error.h"
+#include "comm/weight_group.h"
 
 #ifndef IRANKER_WITH_NCCL
 
@@ -32,12 +31,13 @@ namespace iranker::comm {
 
 namespace {
 
-#define IR_GROUP_CUDA(call)                                                                 \
-  do {                                                                                      \
-    cudaError_t ir_e_ = (call);                                                             \
-    if (ir_e_ != cudaSuccess)                                                               \
-      ::iranker::Fail(::iranker::ErrorCode::kUnavailable, "weight group: " #call " failed on host ", \
-                      HostName(), ": ", cudaGetErrorString(ir_e_));                         \
+#define IR_GROUP_CUDA(call)                                                        \
+  do {                                                                             \
+    cudaError_t ir_e_ = (call);                                                    \
+    if (ir_e_ != cudaSuccess)                                                      \
+      ::iranker::Fail(::iranker::ErrorCode::kUnavailable,                          \
+                      "weight group: " #call " failed on host ", HostName(), ": ", \
+                      cudaGetErrorString(ir_e_));                                  \
   } while (0)
 
 class NcclGroupTransport : public GroupTransport {
@@ -45,8 +45,8 @@ class NcclGroupTransport : public GroupTransport {
   explicit NcclGroupTransport(int device) : device_(device) {
     int n = 0;
     if (cudaGetDeviceCount(&n) != cudaSuccess || device < 0 || device >= n)
-      Fail(ErrorCode::kFailedPrecondition, "comm.weights.group=nccl needs a CUDA device: device ", device,
-           " is not visible on host ", HostName(), " (", n, " visible)");
+      Fail(ErrorCode::kFailedPrecondition, "comm.weights.group=nccl needs a CUDA device: device ",
+           device, " is not visible on host ", HostName(), " (", n, " visible)");
     IR_GROUP_CUDA(cudaSetDevice(device_));
     IR_GROUP_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     IR_GROUP_CUDA(cudaEventCreateWithFlags(&done_, cudaEventDisableTiming));
@@ -71,7 +71,8 @@ class NcclGroupTransport : public GroupTransport {
     Leave();
     ncclUniqueId uid;
     if (id.size() != sizeof uid)
-      Fail(ErrorCode::kInvalidArgument, "weight group: an NCCL group id has ", sizeof uid, " bytes, not ", id.size());
+      Fail(ErrorCode::kInvalidArgument, "weight group: an NCCL group id has ", sizeof uid,
+           " bytes, not ", id.size());
     std::memcpy(&uid, id.data(), sizeof uid);
     IR_GROUP_CUDA(cudaSetDevice(device_));
     // Non-blocking: the join is polled below and aborted at the time-out instead of blocking until
@@ -112,7 +113,8 @@ class NcclGroupTransport : public GroupTransport {
       IR_GROUP_CUDA(cudaMalloc(&buffer_, want));
       capacity_ = want;
     }
-    for (size_t off = 0; off < n; off += kPiece) BroadcastPiece(data + off, std::min(kPiece, n - off), n, timeout_ms);
+    for (size_t off = 0; off < n; off += kPiece)
+      BroadcastPiece(data + off, std::min(kPiece, n - off), n, timeout_ms);
   }
 
   void BroadcastPiece(char* data, size_t m, size_t total, int timeout_ms) {
@@ -121,7 +123,8 @@ class NcclGroupTransport : public GroupTransport {
     // event says the broadcast is complete: from pageable memory that copy would block this
     // thread until the kernel ends, past any time-out, if a peer died mid-broadcast.
     const auto start = std::chrono::steady_clock::now();
-    if (rank_ == 0) IR_GROUP_CUDA(cudaMemcpyAsync(buffer_, data, m, cudaMemcpyHostToDevice, stream_));
+    if (rank_ == 0)
+      IR_GROUP_CUDA(cudaMemcpyAsync(buffer_, data, m, cudaMemcpyHostToDevice, stream_));
     ncclResult_t r = ncclBroadcast(buffer_, buffer_, m, ncclUint8, 0, comm_, stream_);
     if (r != ncclSuccess && r != ncclInProgress) Failed(r, "broadcasting");
     WaitReady(timeout_ms, "broadcasting");  // the call itself may still be enqueueing
@@ -136,12 +139,13 @@ class NcclGroupTransport : public GroupTransport {
       if (std::chrono::steady_clock::now() - start > std::chrono::milliseconds(timeout_ms)) {
         Leave();
         Fail(ErrorCode::kDeadlineExceeded, "weight group (NCCL): a ", m, "-byte piece of a ", total,
-             "-byte broadcast did not complete within ", timeout_ms, " ms as rank ", rank_, " of ", size_,
-             " on host ", HostName(), ": a member is gone or stuck; the group was aborted");
+             "-byte broadcast did not complete within ", timeout_ms, " ms as rank ", rank_, " of ",
+             size_, " on host ", HostName(), ": a member is gone or stuck; the group was aborted");
       }
       std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
-    if (rank_ != 0) {  // on this stream (not the legacy default one, which waits for the model's work)
+    if (rank_ !=
+        0) {  // on this stream (not the legacy default one, which waits for the model's work)
       IR_GROUP_CUDA(cudaMemcpyAsync(data, buffer_, m, cudaMemcpyDeviceToHost, stream_));
       IR_GROUP_CUDA(cudaStreamSynchronize(stream_));
     }
@@ -157,12 +161,13 @@ class NcclGroupTransport : public GroupTransport {
  private:
   void Check(ncclResult_t r, const char* what) {
     if (r != ncclSuccess)
-      Fail(ErrorCode::kUnavailable, "weight group: ", what, " failed on host ", HostName(), ": ", ncclGetErrorString(r));
+      Fail(ErrorCode::kUnavailable, "weight group: ", what, " failed on host ", HostName(), ": ",
+           ncclGetErrorString(r));
   }
   [[noreturn]] void Failed(ncclResult_t r, const char* doing) {
     Leave();
-    Fail(ErrorCode::kUnavailable, "weight group (NCCL): ", doing, " as rank ", rank_, " of ", size_, " failed on host ",
-         HostName(), ": ", ncclGetErrorString(r), "; the group was aborted");
+    Fail(ErrorCode::kUnavailable, "weight group (NCCL): ", doing, " as rank ", rank_, " of ", size_,
+         " failed on host ", HostName(), ": ", ncclGetErrorString(r), "; the group was aborted");
   }
   // Polls the communicator's state until no call is in progress, aborting at the time-out.
   void WaitReady(int timeout_ms, const char* doing) {
@@ -175,8 +180,8 @@ class NcclGroupTransport : public GroupTransport {
       if (state != ncclInProgress) Failed(state, doing);
       if (std::chrono::steady_clock::now() > deadline) {
         Leave();
-        Fail(ErrorCode::kDeadlineExceeded, "weight group (NCCL): ", doing, " as rank ", rank_, " of ", size_,
-             " did not complete within ", timeout_ms, " ms on host ", HostName(),
+        Fail(ErrorCode::kDeadlineExceeded, "weight group (NCCL): ", doing, " as rank ", rank_,
+             " of ", size_, " did not complete within ", timeout_ms, " ms on host ", HostName(),
              ": a member is gone or stuck; the group was aborted");
       }
       std::this_thread::sleep_for(std::chrono::microseconds(200));

@@ -69,13 +69,19 @@ struct StreamOptions {
   template <class V>
   void Visit(V& v) {
     v.Field("learner_endpoints", learner_endpoints, "Endpoint of each learner rank.");
-    v.Field("credit_window", credit_window, "Max untaken batches per actor per learner.", Range(1, 1 << 20));
-    v.Field("learner_queue_batches", learner_queue_batches, "Batches a learner queues in total.", Range(1, 1 << 20));
-    v.Field("actor_pending_batches", actor_pending_batches, "Batches an actor buffers before Send blocks.", Range(1, 1 << 20));
+    v.Field("credit_window", credit_window, "Max untaken batches per actor per learner.",
+            Range(1, 1 << 20));
+    v.Field("learner_queue_batches", learner_queue_batches, "Batches a learner queues in total.",
+            Range(1, 1 << 20));
+    v.Field("actor_pending_batches", actor_pending_batches,
+            "Batches an actor buffers before Send blocks.", Range(1, 1 << 20));
     v.Field("heartbeat_ms", heartbeat_ms, "Heartbeat period (ms).", Range(1, 3600000));
-    v.Field("peer_timeout_ms", peer_timeout_ms, "Silence after which a peer is gone (ms).", Range(1, 3600000));
-    v.Field("resend_ms", resend_ms, "Resend a batch without receipt after this (ms).", Range(1, 3600000));
-    v.Field("max_message_bytes", max_message_bytes, "Largest accepted frame (bytes).", Range(64, 1ll << 32));
+    v.Field("peer_timeout_ms", peer_timeout_ms, "Silence after which a peer is gone (ms).",
+            Range(1, 3600000));
+    v.Field("resend_ms", resend_ms, "Resend a batch without receipt after this (ms).",
+            Range(1, 3600000));
+    v.Field("max_message_bytes", max_message_bytes, "Largest accepted frame (bytes).",
+            Range(64, 1ll << 32));
     v.Field("zmq_hwm", zmq_hwm, "ZeroMQ high-water mark (messages).", Range(1, 1 << 24));
     v.Section("security", security, "CURVE keys and bind policy.");
     v.Check(!learner_endpoints.empty(), "learner_endpoints", "needs at least one endpoint");
@@ -108,9 +114,12 @@ struct WeightsOptions {
   void Visit(V& v) {
     v.Field("endpoint", endpoint, "Publisher (learner rank 0) endpoint.");
     v.Field("chunk_bytes", chunk_bytes, "Chunk size (bytes).", Range(4096, 1ll << 30));
-    v.Field("chunks_in_flight", chunks_in_flight, "Chunk requests in flight per subscriber.", Range(1, 1024));
+    v.Field("chunks_in_flight", chunks_in_flight, "Chunk requests in flight per subscriber.",
+            Range(1, 1024));
     v.Field("poll_ms", poll_ms, "Poll period for new versions (ms).", Range(1, 3600000));
-    v.Field("peer_timeout_ms", peer_timeout_ms, "Stalled download restarts after (ms); bounds a group join or broadcast.", Range(1, 3600000));
+    v.Field("peer_timeout_ms", peer_timeout_ms,
+            "Stalled download restarts after (ms); bounds a group join or broadcast.",
+            Range(1, 3600000));
     v.Field("max_blob_bytes", max_blob_bytes, "Largest weight set accepted (bytes).", AtLeast(1));
     v.Field("group", group, "Group broadcast of new versions besides ZeroMQ: none or nccl (GPUs).",
             OneOf({"none", "nccl"}));
@@ -137,9 +146,12 @@ struct AllreduceOptions {
   void Visit(V& v) {
     v.Field("backend", backend, "All-reduce back-end.", OneOf({"auto", "mpi", "nccl"}));
     v.Field("bucket_mb", bucket_mb, "Gradient bucket size (MB).", Range(0.001, 4096));
-    v.Field("inplace_mb", inplace_mb, "Gradients this large (MB) are reduced in place, unbucketed; 0 = never.",
+    v.Field("inplace_mb", inplace_mb,
+            "Gradients this large (MB) are reduced in place, unbucketed; 0 = never.",
             Range(0, 1e6));
-    v.Field("timeout_ms", timeout_ms, "Collective time-out (ms); restarts while a busy peer reports progress.", Range(1, 86400000));
+    v.Field("timeout_ms", timeout_ms,
+            "Collective time-out (ms); restarts while a busy peer reports progress.",
+            Range(1, 86400000));
   }
 };
 

@@ -180,7 +180,8 @@ void ZapHandler::Run() {
     socket_.send(zmq::buffer(std::string("1.0")), zmq::send_flags::sndmore);
     socket_.send(zmq::buffer(request_id), zmq::send_flags::sndmore);
     socket_.send(zmq::buffer(std::string(code)), zmq::send_flags::sndmore);
-    socket_.send(zmq::buffer(std::string(ok ? "OK" : "key not authorised")), zmq::send_flags::sndmore);
+    socket_.send(zmq::buffer(std::string(ok ? "OK" : "key not authorised")),
+                 zmq::send_flags::sndmore);
     socket_.send(zmq::buffer(ok ? who : std::string()), zmq::send_flags::sndmore);
     socket_.send(zmq::message_t(), zmq::send_flags::none);
   }

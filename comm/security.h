@@ -7,8 +7,6 @@
 // text (40 characters) as written by `iranker keygen` (NAME.key secret, NAME.pub public).
 #pragma once
 
-#include <zmq.hpp>
-
 #include <atomic>
 #include <map>
 #include <memory>
@@ -17,6 +15,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <zmq.hpp>
 
 #include "comm/options.h"
 

@@ -101,7 +101,7 @@ struct TrajectorySender::Impl {
     int socket_fd = -1;        // ZMQ_FD: readable when the socket may have news (edge-style)
     uint64_t incarnation = 0;  // 0: never heard from
     uint32_t window = 0;
-    int inflight = 0;          // outstanding batches at this learner (sent or received)
+    int inflight = 0;  // outstanding batches at this learner (sent or received)
     int64_t last_seen_ms = 0;
     int64_t backoff_until_ms = 0;
     bool alive = false;
@@ -123,19 +123,19 @@ struct TrajectorySender::Impl {
   std::mutex sock_mu;
   mutable std::mutex mu;
   std::condition_variable cv;
-  std::deque<uint64_t> unsent;            // guarded by mu: seqs waiting for credit, in order
+  std::deque<uint64_t> unsent;               // guarded by mu: seqs waiting for credit, in order
   std::map<uint64_t, Outgoing> outstanding;  // guarded by mu: every batch not yet accepted
-  uint64_t next_seq = 0;                  // guarded by mu
-  SenderStats st;                         // guarded by mu
-  std::string error;                      // guarded by mu
-  bool stop = false;                      // guarded by mu
+  uint64_t next_seq = 0;                     // guarded by mu
+  SenderStats st;                            // guarded by mu
+  std::string error;                         // guarded by mu
+  bool stop = false;                         // guarded by mu
   // Set by Send after queueing a batch, cleared by whoever dispatches (holding sock_mu). A Send
   // that finds sock_mu taken leaves its batch to the holder, which pumps again before it is done
   // (PumpQueued), instead of waking the I/O thread: no system call on that path.
   std::atomic<bool> dispatch_pending{false};
-  std::vector<Learner> learners;          // guarded by sock_mu (alive flags mirrored in live)
+  std::vector<Learner> learners;  // guarded by sock_mu (alive flags mirrored in live)
   std::atomic<int> live{0};
-  size_t rr = 0;                          // guarded by sock_mu
+  size_t rr = 0;  // guarded by sock_mu
   std::thread thread;
 
   Impl(zmq::context_t& c, const StreamOptions& o, int32_t id, uint64_t inc)
@@ -176,9 +176,10 @@ struct TrajectorySender::Impl {
     if (thread.joinable()) thread.join();
     std::lock_guard<std::mutex> lock(mu);
     if (!outstanding.empty())
-      IR_LOG_WARN("comm: actor {} (incarnation {:x}) stops with {} batches not accepted by any "
-                  "learner; they are lost (sent {}, accepted {})",
-                  actor_id, incarnation, outstanding.size(), st.sent, st.acked);
+      IR_LOG_WARN(
+          "comm: actor {} (incarnation {:x}) stops with {} batches not accepted by any "
+          "learner; they are lost (sent {}, accepted {})",
+          actor_id, incarnation, outstanding.size(), st.sent, st.acked);
   }
 
   void Loop() {
@@ -292,9 +293,10 @@ struct TrajectorySender::Impl {
         if (!r.Get(&inc) || !r.Get(&window) || !r.done()) break;
         if (l.incarnation != 0 && inc != l.incarnation) {
           ++st.learner_restarts;
-          IR_LOG_WARN("comm: actor {}: learner {} restarted (incarnation {:x} -> {:x}); re-sending "
-                      "its {} unaccepted batches",
-                      actor_id, l.endpoint, l.incarnation, inc, l.inflight);
+          IR_LOG_WARN(
+              "comm: actor {}: learner {} restarted (incarnation {:x} -> {:x}); re-sending "
+              "its {} unaccepted batches",
+              actor_id, l.endpoint, l.incarnation, inc, l.inflight);
           RequeueLearner(li);
         }
         l.incarnation = inc;
@@ -370,9 +372,10 @@ struct TrajectorySender::Impl {
         l.alive = false;
         live.fetch_sub(1);
         ++st.learner_timeouts;
-        IR_LOG_WARN("comm: actor {}: learner {} silent for {} ms (peer_timeout_ms); presumed gone, "
-                    "re-sending its {} unaccepted batches to live learners",
-                    actor_id, l.endpoint, now - l.last_seen_ms, l.inflight);
+        IR_LOG_WARN(
+            "comm: actor {}: learner {} silent for {} ms (peer_timeout_ms); presumed gone, "
+            "re-sending its {} unaccepted batches to live learners",
+            actor_id, l.endpoint, now - l.last_seen_ms, l.inflight);
         RequeueLearner(static_cast<int>(i));
         l.window = 0;
       }
@@ -446,7 +449,8 @@ bool TrajectorySender::Send(TrajectoryBatch batch, std::chrono::milliseconds tim
   std::unique_lock<std::mutex> lock(s.mu);
   s.ThrowIfFailed();
   if (!s.cv.wait_until(lock, deadline, [&] {
-        return !s.error.empty() || s.unsent.size() < static_cast<size_t>(s.opt.actor_pending_batches);
+        return !s.error.empty() ||
+               s.unsent.size() < static_cast<size_t>(s.opt.actor_pending_batches);
       }))
     return false;
   s.ThrowIfFailed();
@@ -506,8 +510,8 @@ struct TrajectoryReceiver::Impl {
   struct Peer {
     std::string route;
     int64_t last_seen_ms = 0;
-    std::set<uint64_t> queued;         // received, not yet taken
-    std::set<uint64_t> taken;          // taken recently (bounded; see kTakenMemory)
+    std::set<uint64_t> queued;  // received, not yet taken
+    std::set<uint64_t> taken;   // taken recently (bounded; see kTakenMemory)
     std::deque<uint64_t> taken_order;
   };
   struct Item {
@@ -546,16 +550,16 @@ struct TrajectoryReceiver::Impl {
 
   mutable std::mutex mu;
   std::condition_variable cv;
-  std::deque<Item> queue;                 // guarded by mu
+  std::deque<Item> queue;                       // guarded by mu
   std::vector<std::pair<Key, uint64_t>> taken;  // guarded by mu: to acknowledge
-  ReceiverStats st;                       // guarded by mu
-  std::string error;                      // guarded by mu
-  bool stop = false;                      // guarded by mu
-  bool consumer_reader = false;           // guarded by mu: consumers (not the I/O thread) read
-  bool consumer_active = false;           // guarded by mu: a consumer is reading or waiting on it
-  bool consumer_polling = false;          // guarded by mu: ... waiting on socket_fd (wake it)
-  int64_t consumer_left_ms = 0;           // guarded by mu: when a consumer last left Receive
-  std::map<Key, Peer> peers;              // guarded by sock_mu
+  ReceiverStats st;                             // guarded by mu
+  std::string error;                            // guarded by mu
+  bool stop = false;                            // guarded by mu
+  bool consumer_reader = false;   // guarded by mu: consumers (not the I/O thread) read
+  bool consumer_active = false;   // guarded by mu: a consumer is reading or waiting on it
+  bool consumer_polling = false;  // guarded by mu: ... waiting on socket_fd (wake it)
+  int64_t consumer_left_ms = 0;   // guarded by mu: when a consumer last left Receive
+  std::map<Key, Peer> peers;      // guarded by sock_mu
   // Guarded by sock_mu: receipts owed for queued batches, sent as one RECEIPT message per actor
   // incarnation (dropped for batches acknowledged in the same flush: the ACK says more).
   std::map<Key, std::vector<uint64_t>> receipts;
@@ -610,7 +614,8 @@ struct TrajectoryReceiver::Impl {
       live.fetch_add(1);
       std::lock_guard<std::mutex> lock(mu);
       ++st.actors_joined;
-      IR_LOG_DEBUG("comm: learner {}: actor {} (incarnation {:x}) joined", rank, key.first, key.second);
+      IR_LOG_DEBUG("comm: learner {}: actor {} (incarnation {:x}) joined", rank, key.first,
+                   key.second);
     }
     return it->second;
   }
@@ -736,8 +741,8 @@ struct TrajectoryReceiver::Impl {
     Item item{key, seq, {}};
     std::string why;
     if (!DecodeTrajectoryBatch(v.payload, v.payload_size, &item.batch, &why)) {
-      IR_LOG_ERROR("comm: learner {}: batch {} from actor {} does not decode ({}); refused",
-                   rank, seq, actor, why);
+      IR_LOG_ERROR("comm: learner {}: batch {} from actor {} does not decode ({}); refused", rank,
+                   seq, actor, why);
       wire.Record(WireReject::kBadPayload, "actor " + std::to_string(actor));
       SendTo(route, MsgType::kRefuse, RefusePayload(inc, seq, kRefuseMalformed));
       std::lock_guard<std::mutex> lock(mu);
@@ -781,20 +786,23 @@ struct TrajectoryReceiver::Impl {
       by_peer[key].push_back(seq);
       auto owed = receipts.find(key);
       if (owed != receipts.end())
-        owed->second.erase(std::remove(owed->second.begin(), owed->second.end(), seq), owed->second.end());
+        owed->second.erase(std::remove(owed->second.begin(), owed->second.end(), seq),
+                           owed->second.end());
     }
-    for (const auto& [key, seqs] : by_peer) SendTo(peers.at(key).route, MsgType::kAck, SeqsPayload(key.second, seqs));
+    for (const auto& [key, seqs] : by_peer)
+      SendTo(peers.at(key).route, MsgType::kAck, SeqsPayload(key.second, seqs));
     FlushReceipts();
   }
 
   void Expire(int64_t now) {
     for (auto it = peers.begin(); it != peers.end();) {
       if (now - it->second.last_seen_ms > opt.peer_timeout_ms) {
-        IR_LOG_WARN("comm: learner {}: actor {} (incarnation {:x}) silent for {} ms "
-                    "(peer_timeout_ms); presumed gone, reclaiming its credit ({} of its batches "
-                    "remain queued and will be delivered)",
-                    rank, it->first.first, it->first.second, now - it->second.last_seen_ms,
-                    it->second.queued.size());
+        IR_LOG_WARN(
+            "comm: learner {}: actor {} (incarnation {:x}) silent for {} ms "
+            "(peer_timeout_ms); presumed gone, reclaiming its credit ({} of its batches "
+            "remain queued and will be delivered)",
+            rank, it->first.first, it->first.second, now - it->second.last_seen_ms,
+            it->second.queued.size());
         it = peers.erase(it);
         live.fetch_sub(1);
         std::lock_guard<std::mutex> lock(mu);

@@ -31,20 +31,19 @@
 // Threads: each endpoint object runs one I/O thread for heartbeats, timers and whatever arrives
 // while no caller is there. The callers do the data path themselves when they can: Send()
 // dispatches its batch on the caller's thread (or, when another thread holds the sockets, leaves
-// it to that thread, which dispatches it before letting go), and a consumer waiting in Receive() reads and
-// decodes from the socket itself and sends the ACKs (in groups of half a window, or when no batch
-// came for 1 ms), keeping that role while it calls again within 10 ms; so a steady stream costs
-// no hand-off between threads. A socket is used under its lock only, and the I/O thread waits on
-// the sockets' ZMQ_FD descriptors, never inside them. The public methods are thread-safe;
+// it to that thread, which dispatches it before letting go), and a consumer waiting in Receive()
+// reads and decodes from the socket itself and sends the ACKs (in groups of half a window, or when
+// no batch came for 1 ms), keeping that role while it calls again within 10 ms; so a steady stream
+// costs no hand-off between threads. A socket is used under its lock only, and the I/O thread waits
+// on the sockets' ZMQ_FD descriptors, never inside them. The public methods are thread-safe;
 // destructors stop and join.
 #pragma once
-
-#include <zmq.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <zmq.hpp>
 
 #include "comm/options.h"
 #include "comm/trajectory.h"
@@ -53,16 +52,16 @@
 namespace iranker::comm {
 
 struct SenderStats {
-  uint64_t queued = 0;          // batches handed to Send
-  uint64_t sent = 0;            // BATCH frames sent, first time
-  uint64_t resent = 0;          // BATCH frames sent again (no receipt, learner restart or gone)
-  uint64_t acked = 0;           // batches accepted by a learner
-  uint64_t refused_full = 0;    // REFUSE(full) received (the batch was sent again later)
-  uint64_t rejected = 0;        // REFUSE(malformed): dropped, logged as an error
+  uint64_t queued = 0;        // batches handed to Send
+  uint64_t sent = 0;          // BATCH frames sent, first time
+  uint64_t resent = 0;        // BATCH frames sent again (no receipt, learner restart or gone)
+  uint64_t acked = 0;         // batches accepted by a learner
+  uint64_t refused_full = 0;  // REFUSE(full) received (the batch was sent again later)
+  uint64_t rejected = 0;      // REFUSE(malformed): dropped, logged as an error
   uint64_t learner_restarts = 0, learner_timeouts = 0;
-  uint64_t outstanding = 0;     // queued but not yet accepted (now)
-  uint64_t bytes_sent = 0;      // frame bytes of first sends
-  uint64_t wire_rejects = 0;    // malformed frames received
+  uint64_t outstanding = 0;   // queued but not yet accepted (now)
+  uint64_t bytes_sent = 0;    // frame bytes of first sends
+  uint64_t wire_rejects = 0;  // malformed frames received
 };
 
 class TrajectorySender {
@@ -90,13 +89,13 @@ class TrajectorySender {
 };
 
 struct ReceiverStats {
-  uint64_t received = 0;     // new batches queued
-  uint64_t delivered = 0;    // batches taken by Receive (accepted, ACK sent)
-  uint64_t duplicates = 0;   // resent batches recognised and not delivered again
-  uint64_t refused_full = 0; // batches refused because the queue was full
-  uint64_t malformed = 0;    // frames or payloads that failed to decode
+  uint64_t received = 0;      // new batches queued
+  uint64_t delivered = 0;     // batches taken by Receive (accepted, ACK sent)
+  uint64_t duplicates = 0;    // resent batches recognised and not delivered again
+  uint64_t refused_full = 0;  // batches refused because the queue was full
+  uint64_t malformed = 0;     // frames or payloads that failed to decode
   uint64_t actors_joined = 0, actors_expired = 0;
-  uint64_t queued = 0;       // batches waiting for Receive (now)
+  uint64_t queued = 0;  // batches waiting for Receive (now)
   uint64_t bytes_received = 0;
   std::string wire_rejects;  // WireStats::Summary()
 };

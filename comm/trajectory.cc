@@ -119,8 +119,8 @@ std::string EncodeTrajectoryBatch(const TrajectoryBatch& batch) {
   return out;
 }
 
-bool PeekTrajectoryBatchId(const void* data, size_t size, int32_t* actor_id,
-                           uint64_t* incarnation, uint64_t* seq) {
+bool PeekTrajectoryBatchId(const void* data, size_t size, int32_t* actor_id, uint64_t* incarnation,
+                           uint64_t* seq) {
   ByteReader r(data, size);
   uint32_t magic = 0, version = 0;
   return r.Get(&magic) && magic == kBatchMagic && r.Get(&version) &&
@@ -128,8 +128,7 @@ bool PeekTrajectoryBatchId(const void* data, size_t size, int32_t* actor_id,
          r.Get(seq);
 }
 
-bool DecodeTrajectoryBatch(const void* data, size_t size, TrajectoryBatch* out,
-                           std::string* why) {
+bool DecodeTrajectoryBatch(const void* data, size_t size, TrajectoryBatch* out, std::string* why) {
   ByteReader r(data, size);
   uint32_t magic = 0, version = 0;
   if (!r.Get(&magic) || magic != kBatchMagic) return Bad(why, "not a trajectory batch (magic)");
@@ -155,9 +154,10 @@ bool DecodeTrajectoryBatch(const void* data, size_t size, TrajectoryBatch* out,
 size_t TrajectoryPayloadBytes(const TrajectoryBatch& batch) {
   size_t n = 0;
   for (const auto& s : batch.steps)
-    n += 4 * (s.prompt_ids.size() + s.response_ids.size() + s.logprobs.size()) +
-         s.query_id.size() + s.dataset.size() + s.answer_text.size();
-  for (const auto& e : batch.episodes) n += 4 * e.ranking.size() + e.query_id.size() + e.dataset.size();
+    n += 4 * (s.prompt_ids.size() + s.response_ids.size() + s.logprobs.size()) + s.query_id.size() +
+         s.dataset.size() + s.answer_text.size();
+  for (const auto& e : batch.episodes)
+    n += 4 * e.ranking.size() + e.query_id.size() + e.dataset.size();
   return n;
 }
 

@@ -75,8 +75,8 @@ bool DecodeTrajectoryBatch(const void* data, size_t size, TrajectoryBatch* out,
                            std::string* why = nullptr);
 
 // Reads only the identifying header (actor_id, incarnation, seq) without decoding the records.
-bool PeekTrajectoryBatchId(const void* data, size_t size, int32_t* actor_id,
-                           uint64_t* incarnation, uint64_t* seq);
+bool PeekTrajectoryBatchId(const void* data, size_t size, int32_t* actor_id, uint64_t* incarnation,
+                           uint64_t* seq);
 
 // Bytes of token ids, log-probabilities and strings the batch carries (for throughput figures).
 size_t TrajectoryPayloadBytes(const TrajectoryBatch& batch);

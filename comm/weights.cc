@@ -51,7 +51,8 @@ zmq::message_t Frame(MsgType t, uint64_t sender, const std::string& payload) {
 
 bool SendNoWait(zmq::socket_t& s, zmq::message_t&& m, bool more) {
   try {
-    auto flags = zmq::send_flags::dontwait | (more ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    auto flags =
+        zmq::send_flags::dontwait | (more ? zmq::send_flags::sndmore : zmq::send_flags::none);
     return s.send(std::move(m), flags).has_value();
   } catch (const zmq::error_t& e) {
     if (e.num() == EHOSTUNREACH || e.num() == EAGAIN) return false;
@@ -78,25 +79,43 @@ std::thread StartGroupThread(Impl* impl) {
 
 size_t DTypeSize(DType d) {
   switch (d) {
-    case DType::kFloat32: case DType::kInt32: return 4;
-    case DType::kFloat16: case DType::kBFloat16: return 2;
-    case DType::kFloat64: case DType::kInt64: return 8;
-    case DType::kInt8: case DType::kUInt8: case DType::kBool: return 1;
+    case DType::kFloat32:
+    case DType::kInt32:
+      return 4;
+    case DType::kFloat16:
+    case DType::kBFloat16:
+      return 2;
+    case DType::kFloat64:
+    case DType::kInt64:
+      return 8;
+    case DType::kInt8:
+    case DType::kUInt8:
+    case DType::kBool:
+      return 1;
   }
   return 0;
 }
 
 const char* DTypeName(DType d) {
   switch (d) {
-    case DType::kFloat32: return "float32";
-    case DType::kFloat16: return "float16";
-    case DType::kBFloat16: return "bfloat16";
-    case DType::kFloat64: return "float64";
-    case DType::kInt64: return "int64";
-    case DType::kInt32: return "int32";
-    case DType::kInt8: return "int8";
-    case DType::kUInt8: return "uint8";
-    case DType::kBool: return "bool";
+    case DType::kFloat32:
+      return "float32";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kBFloat16:
+      return "bfloat16";
+    case DType::kFloat64:
+      return "float64";
+    case DType::kInt64:
+      return "int64";
+    case DType::kInt32:
+      return "int32";
+    case DType::kInt8:
+      return "int8";
+    case DType::kUInt8:
+      return "uint8";
+    case DType::kBool:
+      return "bool";
   }
   return "?";
 }
@@ -218,7 +237,8 @@ bool ParseWeights(std::shared_ptr<const std::string> blob, WeightSet* out, std::
     uint8_t dtype = 0;
     uint32_t ndim = 0;
     uint64_t off = 0, n = 0;
-    if (!r.GetString(&e.name) || !r.Get(&dtype) || !r.GetCount(&ndim, 8)) return bad("truncated manifest entry");
+    if (!r.GetString(&e.name) || !r.Get(&dtype) || !r.GetCount(&ndim, 8))
+      return bad("truncated manifest entry");
     e.dtype = static_cast<DType>(dtype);
     e.shape.resize(ndim);
     for (auto& s : e.shape)
@@ -227,7 +247,8 @@ bool ParseWeights(std::shared_ptr<const std::string> blob, WeightSet* out, std::
     size_t expect = 0;
     if (!ShapeBytes(e.dtype, e.shape, &expect) || expect != n)
       return bad("tensor '" + e.name + "': size does not match shape/dtype");
-    if (off > blob->size() || n > blob->size() - off) return bad("tensor '" + e.name + "' lies outside the blob");
+    if (off > blob->size() || n > blob->size() - off)
+      return bad("tensor '" + e.name + "' lies outside the blob");
     e.offset = off;
     e.nbytes = n;
   }
@@ -255,10 +276,10 @@ struct WeightPublisher::Impl {
   WakeFd wake;
   WireStats wire;
   mutable std::mutex mu;
-  std::shared_ptr<const Version> current;   // guarded by mu
-  bool announce_pending = false;            // guarded by mu
-  bool stop = false;                        // guarded by mu
-  PublisherStats st;                        // guarded by mu
+  std::shared_ptr<const Version> current;      // guarded by mu
+  bool announce_pending = false;               // guarded by mu
+  bool stop = false;                           // guarded by mu
+  PublisherStats st;                           // guarded by mu
   std::map<std::string, int64_t> subscribers;  // I/O thread: route -> last seen
   std::shared_ptr<BlobRecycler> recycler = std::make_shared<BlobRecycler>();
   std::thread thread;
@@ -278,8 +299,12 @@ struct WeightPublisher::Impl {
   std::condition_variable group_cv;
   std::thread group_thread;
 
-  Impl(zmq::context_t& ctx, const WeightsOptions& o, uint64_t publisher_id, std::unique_ptr<GroupTransport> g)
-      : opt(o), id(publisher_id), socket(ctx, zmq::socket_type::router), transport(std::move(g)),
+  Impl(zmq::context_t& ctx, const WeightsOptions& o, uint64_t publisher_id,
+       std::unique_ptr<GroupTransport> g)
+      : opt(o),
+        id(publisher_id),
+        socket(ctx, zmq::socket_type::router),
+        transport(std::move(g)),
         group_on(transport != nullptr) {
     CheckBindAllowed(opt.endpoint, opt.security);
     socket.set(zmq::sockopt::linger, 0);
@@ -379,7 +404,8 @@ struct WeightPublisher::Impl {
           for (const auto& [route, seen] : subscribers) {
             if (grouped.count(route)) continue;
             if (!SendNoWait(socket, zmq::message_t(route.data(), route.size()), true)) continue;
-            socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(v.get(), push)), zmq::send_flags::none);
+            socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(v.get(), push)),
+                        zmq::send_flags::none);
             // A chunk that cannot be queued is re-requested once the download stalls.
             uint32_t pushed = 0;
             while (pushed < push && SendChunk(route, *v, pushed)) ++pushed;
@@ -427,7 +453,8 @@ struct WeightPublisher::Impl {
       if (m.type == MsgType::kWeightsPoll) {
         uint64_t known = 0, epoch = 0;
         uint8_t can_join = 0;
-        if (!rd.Get(&known) || !rd.Get(&can_join) || !rd.Get(&epoch) || !rd.done() || can_join > 1) {
+        if (!rd.Get(&known) || !rd.Get(&can_join) || !rd.Get(&epoch) || !rd.done() ||
+            can_join > 1) {
           wire.Record(WireReject::kBadPayload, "weights subscriber");
           std::lock_guard<std::mutex> lock(mu);
           ++st.malformed;
@@ -448,12 +475,14 @@ struct WeightPublisher::Impl {
           }
         }
         if (SendNoWait(socket, zmq::message_t(r.data(), r.size()), true))
-          socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(answer.get(), 0)), zmq::send_flags::none);
+          socket.send(Frame(MsgType::kWeightsAnnounce, id, AnnouncePayload(answer.get(), 0)),
+                      zmq::send_flags::none);
         continue;
       }
       uint64_t version = 0;
       uint32_t chunk = 0;
-      if (m.type != MsgType::kWeightsRequest || !rd.Get(&version) || !rd.Get(&chunk) || !rd.done()) {
+      if (m.type != MsgType::kWeightsRequest || !rd.Get(&version) || !rd.Get(&chunk) ||
+          !rd.done()) {
         wire.Record(WireReject::kBadPayload, "weights subscriber");
         std::lock_guard<std::mutex> lock(mu);
         ++st.malformed;
@@ -523,7 +552,8 @@ struct WeightPublisher::Impl {
           want.push_back(route);
           // A POLL sent just before the member finished joining may still carry the old epoch
           // (more so on a loaded host): only a report a second past the join counts.
-          if (!group.empty() && c.epoch != epoch && c.seen_ms > joined_ms + opt.poll_ms + 1000) stale = true;
+          if (!group.empty() && c.epoch != epoch && c.seen_ms > joined_ms + opt.poll_ms + 1000)
+            stale = true;
         }
       }
       try {
@@ -546,19 +576,26 @@ struct WeightPublisher::Impl {
         if (Stopping(/*throws=*/false)) return;
         group.clear();
         ++failures_in_row;
-        IR_LOG_WARN("comm: weights: group broadcast of version {} to {} actors failed: {}; they fetch it over "
-                    "ZeroMQ, and the next version forms a new group", v->version, want.size(), e.what());
+        IR_LOG_WARN(
+            "comm: weights: group broadcast of version {} to {} actors failed: {}; they fetch it "
+            "over "
+            "ZeroMQ, and the next version forms a new group",
+            v->version, want.size(), e.what());
         {
           std::lock_guard<std::mutex> lock(mu);
           ++st.group_failures;
           members.clear();
           st.group_members = 0;
-          for (const auto& route : want) Queue(route, MsgType::kWeightsAnnounce, AnnouncePayload(v.get(), 0));
+          for (const auto& route : want)
+            Queue(route, MsgType::kWeightsAnnounce, AnnouncePayload(v.get(), 0));
         }
         if (failures_in_row >= kFailuresBeforeOff) {
-          IR_LOG_ERROR("comm: weights: the {} group failed {} versions in a row; the group path is off for the "
-                       "rest of this run and weights go over ZeroMQ only (set comm.weights.group=none to "
-                       "skip it)", transport->name(), failures_in_row);
+          IR_LOG_ERROR(
+              "comm: weights: the {} group failed {} versions in a row; the group path is off for "
+              "the "
+              "rest of this run and weights go over ZeroMQ only (set comm.weights.group=none to "
+              "skip it)",
+              transport->name(), failures_in_row);
           GroupOff();
           return;
         }
@@ -603,7 +640,8 @@ struct WeightPublisher::Impl {
     }
     wake.Signal();
     transport->Join(gid, static_cast<int>(size), 0, opt.peer_timeout_ms);
-    IR_LOG_INFO("comm: weights: broadcast group {} formed ({}, {} actors)", epoch, transport->name(), routes.size());
+    IR_LOG_INFO("comm: weights: broadcast group {} formed ({}, {} actors)", epoch,
+                transport->name(), routes.size());
     std::lock_guard<std::mutex> lock(mu);
     st.group_members = static_cast<int>(routes.size());
     return epoch;
@@ -696,10 +734,10 @@ struct WeightSubscriber::Impl {
   WireStats wire;
   mutable std::mutex mu;
   std::condition_variable cv;
-  WeightSet staged;       // guarded by mu (version 0 = none)
-  SubscriberStats st;     // guarded by mu
-  bool stop = false;      // guarded by mu
-  Download dl;            // I/O thread only
+  WeightSet staged;    // guarded by mu (version 0 = none)
+  SubscriberStats st;  // guarded by mu
+  bool stop = false;   // guarded by mu
+  Download dl;         // I/O thread only
   std::shared_ptr<BlobRecycler> recycler = std::make_shared<BlobRecycler>();
   std::atomic<int64_t> last_heard_ms{-(1ll << 40)};
   std::thread thread;
@@ -727,8 +765,12 @@ struct WeightSubscriber::Impl {
   std::condition_variable job_cv;
   std::thread group_thread;
 
-  Impl(zmq::context_t& ctx, const WeightsOptions& o, uint64_t sub_id, std::unique_ptr<GroupTransport> g)
-      : opt(o), id(sub_id), socket(ctx, zmq::socket_type::dealer), transport(std::move(g)),
+  Impl(zmq::context_t& ctx, const WeightsOptions& o, uint64_t sub_id,
+       std::unique_ptr<GroupTransport> g)
+      : opt(o),
+        id(sub_id),
+        socket(ctx, zmq::socket_type::dealer),
+        transport(std::move(g)),
         group_on(transport != nullptr) {
     socket.set(zmq::sockopt::linger, 0);
     socket.set(zmq::sockopt::immediate, 1);
@@ -740,7 +782,8 @@ struct WeightSubscriber::Impl {
     try {
       socket.connect(opt.endpoint);
     } catch (const zmq::error_t& e) {
-      Fail(ErrorCode::kInvalidArgument, "cannot connect to weight publisher ", opt.endpoint, ": ", e.what());
+      Fail(ErrorCode::kInvalidArgument, "cannot connect to weight publisher ", opt.endpoint, ": ",
+           e.what());
     }
     thread = std::thread([this] {
       NameThisThread("ir-weights-sub");
@@ -809,9 +852,10 @@ struct WeightSubscriber::Impl {
           next_poll = now + opt.poll_ms;
         }
         if (dl.blob && now - dl.progress_ms > opt.peer_timeout_ms) {
-          IR_LOG_WARN("comm: weights: download of version {} stalled for {} ms at {}/{} chunks; "
-                      "re-requesting the missing ones", dl.version, now - dl.progress_ms,
-                      dl.received, dl.nchunks);
+          IR_LOG_WARN(
+              "comm: weights: download of version {} stalled for {} ms at {}/{} chunks; "
+              "re-requesting the missing ones",
+              dl.version, now - dl.progress_ms, dl.received, dl.nchunks);
           dl.to_request.clear();
           for (uint32_t i = 0; i < dl.nchunks; ++i)
             if (!dl.have[i]) dl.to_request.push_back(i);
@@ -908,9 +952,10 @@ struct WeightSubscriber::Impl {
     if (a.size <= static_cast<uint64_t>(opt.max_blob_bytes) && a.chunk_bytes != 0 &&
         a.nchunks == (a.size + a.chunk_bytes - 1) / a.chunk_bytes)
       return true;
-    IR_LOG_ERROR("comm: weights: version {} announced with {} bytes in {} chunks of {} is "
-                 "inconsistent or over max_blob_bytes {}; ignored",
-                 a.version, a.size, a.nchunks, a.chunk_bytes, opt.max_blob_bytes);
+    IR_LOG_ERROR(
+        "comm: weights: version {} announced with {} bytes in {} chunks of {} is "
+        "inconsistent or over max_blob_bytes {}; ignored",
+        a.version, a.size, a.nchunks, a.chunk_bytes, opt.max_blob_bytes);
     return false;
   }
 
@@ -935,8 +980,9 @@ struct WeightSubscriber::Impl {
   void OnGroup(ByteReader& r) {
     GroupJob job;
     job.join = true;
-    if (!r.Get(&job.epoch) || !r.Get(&job.size) || !r.Get(&job.rank) || !r.GetString(&job.gid, 4096) || !r.done() ||
-        job.epoch == 0 || job.size < 2 || job.rank < 1 || job.rank >= job.size || job.gid.empty())
+    if (!r.Get(&job.epoch) || !r.Get(&job.size) || !r.Get(&job.rank) ||
+        !r.GetString(&job.gid, 4096) || !r.done() || job.epoch == 0 || job.size < 2 ||
+        job.rank < 1 || job.rank >= job.size || job.gid.empty())
       return wire.Record(WireReject::kBadPayload, opt.endpoint);
     std::lock_guard<std::mutex> lock(mu);
     // A new group replaces whatever of an older one is still queued (a group thread that fell
@@ -949,8 +995,8 @@ struct WeightSubscriber::Impl {
   void OnGroupSend(ByteReader& r) {
     GroupJob job;
     Announced& a = job.a;
-    if (!r.Get(&job.epoch) || !r.Get(&a.version) || !r.Get(&a.size) || !r.Get(&a.chunk_bytes) || !r.Get(&a.nchunks) ||
-        !r.Get(&a.hash) || !r.done() || a.version == 0)
+    if (!r.Get(&job.epoch) || !r.Get(&a.version) || !r.Get(&a.size) || !r.Get(&a.chunk_bytes) ||
+        !r.Get(&a.nchunks) || !r.Get(&a.hash) || !r.done() || a.version == 0)
       return wire.Record(WireReject::kBadPayload, opt.endpoint);
     a.at_ms = SteadyMs();
     // Taken part in even when not needed: a broadcast is collective. One that is inconsistent
@@ -1001,7 +1047,8 @@ struct WeightSubscriber::Impl {
       st.group_epoch = 0;
     }
     try {
-      transport->Join(job.gid, static_cast<int>(job.size), static_cast<int>(job.rank), opt.peer_timeout_ms);
+      transport->Join(job.gid, static_cast<int>(job.size), static_cast<int>(job.rank),
+                      opt.peer_timeout_ms);
       std::lock_guard<std::mutex> lock(mu);
       st.group_epoch = job.epoch;
     } catch (const Error& e) {
@@ -1010,14 +1057,19 @@ struct WeightSubscriber::Impl {
         ++st.group_failures;
       }
       if (e.code() == ErrorCode::kDeadlineExceeded) {  // someone else did not come: try again
-        IR_LOG_WARN("comm: weights: subscriber {} could not join broadcast group {}: {}; versions come over "
-                    "ZeroMQ until the next group", id, job.epoch, e.what());
+        IR_LOG_WARN(
+            "comm: weights: subscriber {} could not join broadcast group {}: {}; versions come "
+            "over "
+            "ZeroMQ until the next group",
+            id, job.epoch, e.what());
         return;
       }
       // Refused here (NCCL refuses two ranks on one GPU, for one): stop offering, so that the
       // others' groups form without this subscriber.
-      IR_LOG_ERROR("comm: weights: subscriber {} cannot join a broadcast group: {}; it takes every version "
-                   "over ZeroMQ from now on", id, e.what());
+      IR_LOG_ERROR(
+          "comm: weights: subscriber {} cannot join a broadcast group: {}; it takes every version "
+          "over ZeroMQ from now on",
+          id, e.what());
       GroupOff();
     }
   }
@@ -1025,8 +1077,11 @@ struct WeightSubscriber::Impl {
   void ReceiveByGroup(const GroupJob& job) {
     const Announced& a = job.a;
     auto fall_back = [&](const std::string& why) {
-      IR_LOG_WARN("comm: weights: subscriber {}: version {} by group broadcast failed: {}; fetching it over "
-                  "ZeroMQ", id, a.version, why);
+      IR_LOG_WARN(
+          "comm: weights: subscriber {}: version {} by group broadcast failed: {}; fetching it "
+          "over "
+          "ZeroMQ",
+          id, a.version, why);
       {
         std::lock_guard<std::mutex> lock(mu);
         ++st.group_failures;
@@ -1058,7 +1113,8 @@ struct WeightSubscriber::Impl {
     std::vector<uint64_t> hashes;
     hashes.reserve(a.nchunks);
     for (size_t off = 0; off < a.size; off += a.chunk_bytes)
-      hashes.push_back(Checksum64(blob->data() + off, std::min<size_t>(a.chunk_bytes, a.size - off)));
+      hashes.push_back(
+          Checksum64(blob->data() + off, std::min<size_t>(a.chunk_bytes, a.size - off)));
     WeightSet ws;
     std::string why;
     if (hashes.size() != a.nchunks || ChunkListHash(hashes) != a.hash) {
@@ -1095,7 +1151,8 @@ struct WeightSubscriber::Impl {
   void OnChunk(ByteReader& r, const zmq::message_t& data) {
     uint64_t version = 0, off = 0, n = 0, hash = 0;
     uint32_t chunk = 0;
-    if (!r.Get(&version) || !r.Get(&chunk) || !r.Get(&off) || !r.Get(&n) || !r.Get(&hash) || !r.done())
+    if (!r.Get(&version) || !r.Get(&chunk) || !r.Get(&off) || !r.Get(&n) || !r.Get(&hash) ||
+        !r.done())
       return wire.Record(WireReject::kBadPayload, opt.endpoint);
     if (!dl.blob || version != dl.version) return;  // a chunk of an abandoned download
     // (A push can cross an announce answering a poll: never below zero.)
@@ -1166,7 +1223,8 @@ bool WeightSubscriber::WaitFor(uint64_t min_version, WeightSet* out,
                                std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(impl_->mu);
   if (!impl_->cv.wait_for(lock, timeout, [&] {
-        return impl_->staged.version >= min_version && impl_->staged.version > impl_->st.taken_version;
+        return impl_->staged.version >= min_version &&
+               impl_->staged.version > impl_->st.taken_version;
       }))
     return false;
   impl_->st.taken_version = impl_->staged.version;

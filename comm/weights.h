@@ -32,13 +32,12 @@
 // and a POLL carries {version it has, 1 if it can join a group, the group epoch it is in}.
 #pragma once
 
-#include <zmq.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
+#include <zmq.hpp>
 
 #include "comm/options.h"
 #include "comm/weight_group.h"
@@ -46,8 +45,15 @@
 namespace iranker::comm {
 
 enum class DType : uint8_t {
-  kFloat32 = 1, kFloat16 = 2, kBFloat16 = 3, kFloat64 = 4,
-  kInt64 = 5, kInt32 = 6, kInt8 = 7, kUInt8 = 8, kBool = 9,
+  kFloat32 = 1,
+  kFloat16 = 2,
+  kBFloat16 = 3,
+  kFloat64 = 4,
+  kInt64 = 5,
+  kInt32 = 6,
+  kInt8 = 7,
+  kUInt8 = 8,
+  kBool = 9,
 };
 size_t DTypeSize(DType d);  // 0 for an unknown value
 const char* DTypeName(DType d);
@@ -87,15 +93,15 @@ std::string SerializeWeights(uint64_t version, const std::vector<TensorView>& te
 bool ParseWeights(std::shared_ptr<const std::string> blob, WeightSet* out, std::string* why);
 
 struct PublisherStats {
-  uint64_t version = 0;        // latest published
+  uint64_t version = 0;  // latest published
   uint64_t chunks_sent = 0, bytes_sent = 0, stale_replies = 0, announces = 0;
   uint64_t chunks_pushed = 0;  // of chunks_sent: sent behind an announce, unrequested
   uint64_t malformed = 0;
-  int subscribers = 0;         // seen within peer_timeout_ms
+  int subscribers = 0;  // seen within peer_timeout_ms
   // The group path (a publisher given a GroupTransport).
-  int group_capable = 0;       // live subscribers that can join a group
-  int group_members = 0;       // members of the current group (0: none)
-  uint64_t group_epoch = 0;    // groups formed so far; the current one's epoch
+  int group_capable = 0;     // live subscribers that can join a group
+  int group_members = 0;     // members of the current group (0: none)
+  uint64_t group_epoch = 0;  // groups formed so far; the current one's epoch
   uint64_t group_broadcasts = 0, group_bytes = 0;
   uint64_t group_failures = 0;  // joins or broadcasts that failed (those versions went by ZeroMQ)
 };

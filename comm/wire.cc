@@ -53,36 +53,60 @@ bool IsKnownMsgType(uint16_t t) {
 
 const char* MsgTypeName(MsgType t) {
   switch (t) {
-    case MsgType::kHello: return "HELLO";
-    case MsgType::kCredit: return "CREDIT";
-    case MsgType::kBatch: return "BATCH";
-    case MsgType::kReceipt: return "RECEIPT";
-    case MsgType::kAck: return "ACK";
-    case MsgType::kRefuse: return "REFUSE";
-    case MsgType::kWeightsPoll: return "WEIGHTS_POLL";
-    case MsgType::kWeightsAnnounce: return "WEIGHTS_ANNOUNCE";
-    case MsgType::kWeightsRequest: return "WEIGHTS_REQUEST";
-    case MsgType::kWeightsChunk: return "WEIGHTS_CHUNK";
-    case MsgType::kWeightsStale: return "WEIGHTS_STALE";
-    case MsgType::kWeightsGroup: return "WEIGHTS_GROUP";
-    case MsgType::kWeightsGroupSend: return "WEIGHTS_GROUP_SEND";
-    case MsgType::kPing: return "PING";
+    case MsgType::kHello:
+      return "HELLO";
+    case MsgType::kCredit:
+      return "CREDIT";
+    case MsgType::kBatch:
+      return "BATCH";
+    case MsgType::kReceipt:
+      return "RECEIPT";
+    case MsgType::kAck:
+      return "ACK";
+    case MsgType::kRefuse:
+      return "REFUSE";
+    case MsgType::kWeightsPoll:
+      return "WEIGHTS_POLL";
+    case MsgType::kWeightsAnnounce:
+      return "WEIGHTS_ANNOUNCE";
+    case MsgType::kWeightsRequest:
+      return "WEIGHTS_REQUEST";
+    case MsgType::kWeightsChunk:
+      return "WEIGHTS_CHUNK";
+    case MsgType::kWeightsStale:
+      return "WEIGHTS_STALE";
+    case MsgType::kWeightsGroup:
+      return "WEIGHTS_GROUP";
+    case MsgType::kWeightsGroupSend:
+      return "WEIGHTS_GROUP_SEND";
+    case MsgType::kPing:
+      return "PING";
   }
   return "?";
 }
 
 const char* WireRejectName(WireReject r) {
   switch (r) {
-    case WireReject::kOk: return "ok";
-    case WireReject::kTruncated: return "truncated";
-    case WireReject::kBadMagic: return "bad_magic";
-    case WireReject::kBadVersion: return "bad_version";
-    case WireReject::kBadType: return "bad_type";
-    case WireReject::kOversized: return "oversized";
-    case WireReject::kLengthMismatch: return "length_mismatch";
-    case WireReject::kBadChecksum: return "bad_checksum";
-    case WireReject::kBadPayload: return "bad_payload";
-    case WireReject::kCount: break;
+    case WireReject::kOk:
+      return "ok";
+    case WireReject::kTruncated:
+      return "truncated";
+    case WireReject::kBadMagic:
+      return "bad_magic";
+    case WireReject::kBadVersion:
+      return "bad_version";
+    case WireReject::kBadType:
+      return "bad_type";
+    case WireReject::kOversized:
+      return "oversized";
+    case WireReject::kLengthMismatch:
+      return "length_mismatch";
+    case WireReject::kBadChecksum:
+      return "bad_checksum";
+    case WireReject::kBadPayload:
+      return "bad_payload";
+    case WireReject::kCount:
+      break;
   }
   return "?";
 }
@@ -98,8 +122,7 @@ void EncodeHeader(MsgType type, uint64_t sender, const void* payload, size_t pay
   PutAt<uint64_t>(out + 24, Checksum64(payload, payload_size));
 }
 
-std::string EncodeMessage(MsgType type, uint64_t sender, const void* payload,
-                          size_t payload_size) {
+std::string EncodeMessage(MsgType type, uint64_t sender, const void* payload, size_t payload_size) {
   std::string frame(kWireHeaderBytes + payload_size, '\0');
   if (payload_size) std::memcpy(frame.data() + kWireHeaderBytes, payload, payload_size);
   EncodeHeader(type, sender, frame.data() + kWireHeaderBytes, payload_size,

@@ -35,34 +35,34 @@ constexpr size_t kWireHeaderBytes = 32;
 uint64_t Checksum64(const void* data, size_t size);
 
 enum class MsgType : uint16_t {
-  kHello = 1,      // actor -> learner: I exist (actor id, incarnation); also the heartbeat
-  kCredit = 2,     // learner -> actor: learner incarnation and the actor's current window
-  kBatch = 3,      // actor -> learner: one encoded TrajectoryBatch
-  kReceipt = 4,    // learner -> actor: batch seq is queued at the learner (stop resending)
-  kAck = 5,        // learner -> actor: batch seq was taken by the learner (accepted)
-  kRefuse = 6,     // learner -> actor: batch seq was not queued (full); send it again later
-  kWeightsPoll = 10,      // subscriber -> publisher: latest version? (also the heartbeat)
-  kWeightsAnnounce = 11,  // publisher -> subscriber: version, size, chunking, blob checksum
-  kWeightsRequest = 12,   // subscriber -> publisher: send chunk i of version v
-  kWeightsChunk = 13,     // publisher -> subscriber: chunk header (+ a data frame)
-  kWeightsStale = 14,     // publisher -> subscriber: the version asked for is gone
-  kWeightsGroup = 15,     // publisher -> subscriber: join broadcast group {epoch, size, rank, id}
-  kWeightsGroupSend = 16, // publisher -> subscriber: version v goes out as one group broadcast
-  kPing = 20,             // tests and benchmarks
+  kHello = 1,              // actor -> learner: I exist (actor id, incarnation); also the heartbeat
+  kCredit = 2,             // learner -> actor: learner incarnation and the actor's current window
+  kBatch = 3,              // actor -> learner: one encoded TrajectoryBatch
+  kReceipt = 4,            // learner -> actor: batch seq is queued at the learner (stop resending)
+  kAck = 5,                // learner -> actor: batch seq was taken by the learner (accepted)
+  kRefuse = 6,             // learner -> actor: batch seq was not queued (full); send it again later
+  kWeightsPoll = 10,       // subscriber -> publisher: latest version? (also the heartbeat)
+  kWeightsAnnounce = 11,   // publisher -> subscriber: version, size, chunking, blob checksum
+  kWeightsRequest = 12,    // subscriber -> publisher: send chunk i of version v
+  kWeightsChunk = 13,      // publisher -> subscriber: chunk header (+ a data frame)
+  kWeightsStale = 14,      // publisher -> subscriber: the version asked for is gone
+  kWeightsGroup = 15,      // publisher -> subscriber: join broadcast group {epoch, size, rank, id}
+  kWeightsGroupSend = 16,  // publisher -> subscriber: version v goes out as one group broadcast
+  kPing = 20,              // tests and benchmarks
 };
 bool IsKnownMsgType(uint16_t type);
 const char* MsgTypeName(MsgType type);
 
 enum class WireReject : int {
   kOk = 0,
-  kTruncated,       // shorter than the header
+  kTruncated,  // shorter than the header
   kBadMagic,
   kBadVersion,
   kBadType,
   kOversized,       // frame or declared payload over the limit
   kLengthMismatch,  // declared payload length != bytes present
   kBadChecksum,
-  kBadPayload,      // header fine, payload does not decode (counted by the payload's decoder)
+  kBadPayload,  // header fine, payload does not decode (counted by the payload's decoder)
   kCount
 };
 const char* WireRejectName(WireReject r);

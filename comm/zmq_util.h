@@ -1,12 +1,11 @@
 // comm/zmq_util.h — small pieces shared by the ZeroMQ endpoints in comm/ (internal to the room).
 #pragma once
 
-#include <zmq.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <zmq.hpp>
 
 namespace iranker::comm {
 

@@ -11,7 +11,8 @@ struct Moments {
   double sum = 0, sq = 0;
   int n = 0;
 };
-std::unordered_map<uint64_t, Moments> GroupMoments(const std::vector<float>& r, const std::vector<uint64_t>& g) {
+std::unordered_map<uint64_t, Moments> GroupMoments(const std::vector<float>& r,
+                                                   const std::vector<uint64_t>& g) {
   IR_CHECK_EQ(r.size(), g.size());
   std::unordered_map<uint64_t, Moments> m;
   for (size_t i = 0; i < r.size(); ++i) {
@@ -24,8 +25,9 @@ std::unordered_map<uint64_t, Moments> GroupMoments(const std::vector<float>& r, 
 }
 }  // namespace
 
-std::vector<float> GrpoAdvantages(const std::vector<float>& rewards, const std::vector<uint64_t>& groups,
-                                  bool normalize_std, float eps) {
+std::vector<float> GrpoAdvantages(const std::vector<float>& rewards,
+                                  const std::vector<uint64_t>& groups, bool normalize_std,
+                                  float eps) {
   auto m = GroupMoments(rewards, groups);
   std::vector<float> a(rewards.size());
   for (size_t i = 0; i < rewards.size(); ++i) {
@@ -39,7 +41,8 @@ std::vector<float> GrpoAdvantages(const std::vector<float>& rewards, const std::
   return a;
 }
 
-std::vector<float> RlooAdvantages(const std::vector<float>& rewards, const std::vector<uint64_t>& groups) {
+std::vector<float> RlooAdvantages(const std::vector<float>& rewards,
+                                  const std::vector<uint64_t>& groups) {
   auto m = GroupMoments(rewards, groups);
   std::vector<float> a(rewards.size());
   for (size_t i = 0; i < rewards.size(); ++i) {
@@ -50,7 +53,8 @@ std::vector<float> RlooAdvantages(const std::vector<float>& rewards, const std::
   return a;
 }
 
-GaeResult Gae(const std::vector<float>& rewards, const std::vector<float>& values, double gamma, double lambda) {
+GaeResult Gae(const std::vector<float>& rewards, const std::vector<float>& values, double gamma,
+              double lambda) {
   IR_CHECK_EQ(rewards.size(), values.size());
   const size_t n = rewards.size();
   GaeResult out;

@@ -10,10 +10,10 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
-#include "model/autocast.h"
-#include "model/checkpoint.h"
 #include "learner/learner.h"
 #include "learner/token_key.h"
+#include "model/autocast.h"
+#include "model/checkpoint.h"
 
 namespace iranker {
 namespace {
@@ -36,14 +36,16 @@ Dedup Deduplicate(const std::vector<const std::vector<int32_t>*>& prompts) {
 }
 
 // Micro-batches of unique prompts: longest first, padded tokens within the budget.
-std::vector<std::vector<int64_t>> Pack(const std::vector<const std::vector<int32_t>*>& prompts, int64_t budget) {
+std::vector<std::vector<int64_t>> Pack(const std::vector<const std::vector<int32_t>*>& prompts,
+                                       int64_t budget) {
   std::vector<int64_t> order(prompts.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(),
                    [&](int64_t a, int64_t b) { return prompts[a]->size() > prompts[b]->size(); });
   std::vector<std::vector<int64_t>> out;
   for (int64_t i : order) {
-    if (out.empty() || int64_t(out.back().size() + 1) * int64_t(prompts[out.back()[0]]->size()) > budget)
+    if (out.empty() ||
+        int64_t(out.back().size() + 1) * int64_t(prompts[out.back()[0]]->size()) > budget)
       out.emplace_back();
     out.back().push_back(i);
   }
@@ -65,7 +67,9 @@ Critic::Critic(const DecoderLM& policy, const LearnerOptions& options) : options
   head_->to(device);
   trunk_->eval();  // no dropout in these models; eval() only marks intent
   torch::optim::AdamWOptions adam(options_.critic_lr);
-  adam.betas({options_.beta1, options_.beta2}).eps(options_.adam_eps).weight_decay(options_.weight_decay);
+  adam.betas({options_.beta1, options_.beta2})
+      .eps(options_.adam_eps)
+      .weight_decay(options_.weight_decay);
   optimizer_ = std::make_unique<torch::optim::AdamW>(parameters(), adam);
 }
 
@@ -94,7 +98,8 @@ at::Tensor Critic::Forward(const std::vector<const std::vector<int32_t>*>& promp
     AutocastGuard amp(options_.autocast == "bf16", device.type());
     hidden = trunk_->ForwardHidden(ids.to(device));  // [B, T, H]
   }
-  auto h = hidden.index({torch::arange(B, torch::TensorOptions().device(device)), last.to(device)});  // [B, H]
+  auto h = hidden.index(
+      {torch::arange(B, torch::TensorOptions().device(device)), last.to(device)});  // [B, H]
   return head_(h.to(torch::kFloat32)).squeeze(-1);
 }
 
@@ -114,8 +119,9 @@ std::vector<float> Critic::Values(const std::vector<const std::vector<int32_t>*>
 }
 
 std::map<std::string, double> Critic::Train(const std::vector<const std::vector<int32_t>*>& prompts,
-                                            const std::vector<float>& returns, const std::vector<float>& old_values,
-                                            double normaliser, DataParallel* dp, double lr) {
+                                            const std::vector<float>& returns,
+                                            const std::vector<float>& old_values, double normaliser,
+                                            DataParallel* dp, double lr) {
   IR_CHECK_EQ(prompts.size(), returns.size());
   IR_CHECK_EQ(prompts.size(), old_values.size());
   const Dedup d = Deduplicate(prompts);
@@ -130,7 +136,8 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
     std::vector<float> r, old;
     for (size_t k = 0; k < mb.size(); ++k) {
       ps.push_back(d.unique[mb[k]]);
-      for (int64_t i : samples_of[mb[k]]) row.push_back(k), r.push_back(returns[i]), old.push_back(old_values[i]);
+      for (int64_t i : samples_of[mb[k]])
+        row.push_back(k), r.push_back(returns[i]), old.push_back(old_values[i]);
     }
     auto v = Forward(ps).index_select(0, torch::tensor(row, torch::kInt64).to(device));
     auto R = torch::tensor(r).to(device), V_old = torch::tensor(old).to(device);
@@ -147,10 +154,13 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
   for (auto& p : params)
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
   if (dp) dp->AverageGradients(params);
-  const double norm = torch::nn::utils::clip_grad_norm_(params, options_.max_grad_norm > 0 ? options_.max_grad_norm : 1e30);
-  for (auto& g : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+  const double norm = torch::nn::utils::clip_grad_norm_(
+      params, options_.max_grad_norm > 0 ? options_.max_grad_norm : 1e30);
+  for (auto& g : optimizer_->param_groups())
+    static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
   optimizer_->step();
-  return {{"value_loss", prompts.empty() ? 0 : loss_sum / prompts.size()}, {"critic_grad_norm", norm},
+  return {{"value_loss", prompts.empty() ? 0 : loss_sum / prompts.size()},
+          {"critic_grad_norm", norm},
           {"critic_lr", lr}};
 }
 
@@ -168,7 +178,8 @@ void Critic::Save(const std::string& dir) const {
 void Critic::Load(const std::string& dir) {
   const std::string path = dir + "/critic.pt";
   if (!std::filesystem::exists(path))
-    Fail(ErrorCode::kFailedPrecondition, path, ": missing (the checkpoint was not written with learner.algorithm=ppo)");
+    Fail(ErrorCode::kFailedPrecondition, path,
+         ": missing (the checkpoint was not written with learner.algorithm=ppo)");
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);

@@ -41,8 +41,9 @@ class Critic {
   // (the step's sample count over all ranks / world), gradients averaged over ranks (dp may be
   // null), clipped to max_grad_norm. Returns value_loss (mean), critic_grad_norm.
   std::map<std::string, double> Train(const std::vector<const std::vector<int32_t>*>& prompts,
-                                      const std::vector<float>& returns, const std::vector<float>& old_values,
-                                      double normaliser, DataParallel* dp, double lr);
+                                      const std::vector<float>& returns,
+                                      const std::vector<float>& old_values, double normaliser,
+                                      DataParallel* dp, double lr);
 
   // Trunk, head and optimizer state into / from <dir>/critic.pt (written to a temporary name,
   // fsynced and renamed).

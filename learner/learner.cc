@@ -11,20 +11,25 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
-#include "model/autocast.h"
-#include "model/checkpoint.h"
 #include "learner/advantages.h"
 #include "learner/losses.h"
 #include "learner/token_key.h"
+#include "model/autocast.h"
+#include "model/checkpoint.h"
 #include "model/scoring.h"
 
 namespace iranker {
 
-Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& options, int64_t total_steps,
-                 DataParallel* dp)
-    : policy_(std::move(policy)), options_(options), total_steps_(std::max<int64_t>(1, total_steps)), dp_(dp) {
+Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& options,
+                 int64_t total_steps, DataParallel* dp)
+    : policy_(std::move(policy)),
+      options_(options),
+      total_steps_(std::max<int64_t>(1, total_steps)),
+      dp_(dp) {
   torch::optim::AdamWOptions adam(options_.lr);
-  adam.betas({options_.beta1, options_.beta2}).eps(options_.adam_eps).weight_decay(options_.weight_decay);
+  adam.betas({options_.beta1, options_.beta2})
+      .eps(options_.adam_eps)
+      .weight_decay(options_.weight_decay);
   optimizer_ = std::make_unique<torch::optim::AdamW>(policy_->parameters(), adam);
   policy_->set_activation_checkpointing(options_.activation_checkpointing);
   if (options_.kl_coef > 0) {
@@ -91,7 +96,8 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   // Normaliser over the whole step (all ranks); gradients are then averaged over ranks, so each
   // rank scales by world / global count.
   double local_units = 0;
-  for (const auto& s : kept) local_units += options_.loss_agg == "token_mean" ? s.response.size() : 1;
+  for (const auto& s : kept)
+    local_units += options_.loss_agg == "token_mean" ? s.response.size() : 1;
   double global_units = dp_ ? dp_->SumScalar(local_units) : local_units;
   const double normaliser = std::max(1.0, global_units) / world;
 
@@ -100,17 +106,20 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   double pg = 0, kl = 0, ent = 0, clipped = 0, ratio = 0, tokens = 0, mismatch = 0, mismatch_n = 0;
   double padded = 0, computed = 0;
   const auto device = policy_->parameters().front().device();
-  const bool bf16 = options_.autocast == "bf16";  // forward passes under autocast (fp32 master weights)
+  const bool bf16 =
+      options_.autocast == "bf16";  // forward passes under autocast (fp32 master weights)
   const auto ref_device = reference_ ? reference_->parameters().front().device() : device;
   // Scores a set of rows: lp/entropy/mask are [N, S] with row r's response starting at offset[r].
-  auto apply = [&](const std::vector<size_t>& rows, const std::vector<int64_t>& offset, const at::Tensor& lp,
-                   const at::Tensor& entropy, const at::Tensor& ref_lp, const at::Tensor& mask, bool last) {
+  auto apply = [&](const std::vector<size_t>& rows, const std::vector<int64_t>& offset,
+                   const at::Tensor& lp, const at::Tensor& entropy, const at::Tensor& ref_lp,
+                   const at::Tensor& mask, bool last) {
     const int64_t N = rows.size(), S = lp.size(1);
     auto old_lp = torch::zeros({N, S}, torch::kFloat32);
     auto advt = torch::zeros({N, S}, torch::kFloat32);
     auto fresh = torch::zeros({N, S}, torch::kFloat32);
     auto stale_rows = torch::zeros({N, 1}, torch::kFloat32);
-    auto old_a = old_lp.accessor<float, 2>(), adv_a = advt.accessor<float, 2>(), fresh_a = fresh.accessor<float, 2>();
+    auto old_a = old_lp.accessor<float, 2>(), adv_a = advt.accessor<float, 2>(),
+         fresh_a = fresh.accessor<float, 2>();
     for (int64_t r = 0; r < N; ++r) {
       const auto& s = kept[rows[r]];
       for (size_t k = 0; k < s.response.size(); ++k) {
@@ -168,7 +177,8 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
         int64_t S = 0;
         while (b < unit.size()) {
           int64_t s = std::max<int64_t>(S, kept[unit[b]].response.size());
-          if (!rows.empty() && P + int64_t(rows.size() + 1) * s > options_.micro_batch_tokens) break;
+          if (!rows.empty() && P + int64_t(rows.size() + 1) * s > options_.micro_batch_tokens)
+            break;
           S = s;
           rows.push_back(unit[b++]);
         }
@@ -181,12 +191,14 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
       for (size_t r : rows) responses.push_back(&kept[r].response);
       const auto sc = [&] {
         AutocastGuard amp(bf16, device.type());
-        return ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature, options_.entropy_coef > 0);
+        return ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature,
+                                 options_.entropy_coef > 0);
       }();
       at::Tensor ref;
       if (reference_) {
         torch::NoGradGuard ng;
-        ref = ScoreSharedPrefix(*reference_, prompt, responses, options_.temperature).logprobs.to(device);
+        ref = ScoreSharedPrefix(*reference_, prompt, responses, options_.temperature)
+                  .logprobs.to(device);
       }
       apply(rows, std::vector<int64_t>(rows.size(), 0), sc.logprobs, sc.entropy, ref, sc.mask,
             micro_batches + 1 == int64_t(plan.size()));
@@ -199,10 +211,12 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
     // Padded rows: longest first, packed while padded tokens fit the budget.
     std::vector<size_t> order(kept.size());
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return len(a) > len(b); });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return len(a) > len(b); });
     std::vector<std::vector<size_t>> batches;
     for (size_t i : order) {
-      if (batches.empty() || int64_t(batches.back().size() + 1) * len(batches.back()[0]) > options_.micro_batch_tokens)
+      if (batches.empty() ||
+          int64_t(batches.back().size() + 1) * len(batches.back()[0]) > options_.micro_batch_tokens)
         batches.emplace_back();
       batches.back().push_back(i);
     }
@@ -231,9 +245,12 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
       at::Tensor ref;
       if (reference_) {
         torch::NoGradGuard ng;
-        ref = ScoreTokens(*reference_, ids.to(ref_device), mask.to(ref_device), options_.temperature).logprobs.to(device);
+        ref =
+            ScoreTokens(*reference_, ids.to(ref_device), mask.to(ref_device), options_.temperature)
+                .logprobs.to(device);
       }
-      apply(mb, offset, sc.logprobs, sc.entropy, ref, mask, micro_batches + 1 == int64_t(batches.size()));
+      apply(mb, offset, sc.logprobs, sc.entropy, ref, mask,
+            micro_batches + 1 == int64_t(batches.size()));
       ++micro_batches;
     }
   }
@@ -248,7 +265,8 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
                          ? torch::nn::utils::clip_grad_norm_(params, options_.max_grad_norm)
                          : torch::nn::utils::clip_grad_norm_(params, 1e30);
   const double lr = LearningRate(step_);
-  for (auto& g : optimizer_->param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+  for (auto& g : optimizer_->param_groups())
+    static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
   optimizer_->step();
   ++step_;
   ++version_;
@@ -263,7 +281,8 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   double real = 0;
   for (size_t i = 0; i < kept.size(); ++i) real += len(i);
   m["padding_fraction"] = padded > 0 ? 1.0 - computed / padded : 0;
-  m["prefix_sharing"] = computed > 0 ? real / computed : 1.0;  // tokens represented per token computed
+  m["prefix_sharing"] =
+      computed > 0 ? real / computed : 1.0;  // tokens represented per token computed
   m["micro_batches"] = micro_batches;
   m["grad_norm"] = grad_norm;
   m["lr"] = lr;
@@ -271,7 +290,8 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   return m;
 }
 
-void Learner::PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<float>* adv, Metrics* m) {
+void Learner::PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<float>* adv,
+                            Metrics* m) {
   const size_t n = kept.size();
   std::vector<const std::vector<int32_t>*> prompts;
   for (const auto& s : kept) prompts.push_back(&s.prompt);
@@ -282,19 +302,23 @@ void Learner::PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<fl
   std::vector<float> returns(n);
   adv->assign(n, 0.0f);
   for (auto& [id, idx] : episodes) {
-    std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return kept[a].step_index < kept[b].step_index; });
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](size_t a, size_t b) { return kept[a].step_index < kept[b].step_index; });
     std::vector<float> r, v;
     for (size_t i : idx) r.push_back(kept[i].reward), v.push_back(values[i]);
     const GaeResult g = Gae(r, v, options_.gamma, options_.lam);
-    for (size_t k = 0; k < idx.size(); ++k) (*adv)[idx[k]] = g.advantages[k], returns[idx[k]] = g.returns[k];
+    for (size_t k = 0; k < idx.size(); ++k)
+      (*adv)[idx[k]] = g.advantages[k], returns[idx[k]] = g.returns[k];
   }
   // Figures before the update: explained variance of the returns by the values.
   double sr = 0, srr = 0, se = 0, see = 0, sv = 0;
   for (size_t i = 0; i < n; ++i) {
     const double e = returns[i] - values[i];
-    sr += returns[i], srr += double(returns[i]) * returns[i], se += e, see += e * e, sv += values[i];
+    sr += returns[i], srr += double(returns[i]) * returns[i], se += e, see += e * e,
+        sv += values[i];
   }
-  const double var_r = n ? srr / n - (sr / n) * (sr / n) : 0, var_e = n ? see / n - (se / n) * (se / n) : 0;
+  const double var_r = n ? srr / n - (sr / n) * (sr / n) : 0,
+               var_e = n ? see / n - (se / n) * (se / n) : 0;
   (*m)["value_mean"] = n ? sv / n : 0;
   (*m)["return_mean"] = n ? sr / n : 0;
   (*m)["explained_variance"] = var_r > 1e-12 ? 1.0 - var_e / var_r : 0;
@@ -302,14 +326,15 @@ void Learner::PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<fl
   const int world = dp_ ? dp_->world_size() : 1;
   const double count = dp_ ? dp_->SumScalar(static_cast<double>(n)) : static_cast<double>(n);
   const double scale = options_.lr > 0 ? LearningRate(step_) / options_.lr : 1.0;
-  for (const auto& [k, v] : critic_->Train(prompts, returns, values, std::max(1.0, count) / world, dp_,
-                                           options_.critic_lr * scale))
+  for (const auto& [k, v] : critic_->Train(prompts, returns, values, std::max(1.0, count) / world,
+                                           dp_, options_.critic_lr * scale))
     (*m)[k] = v;
   if (options_.whiten_advantages) {
     double s1 = 0, s2 = 0;
     for (float a : *adv) s1 += a, s2 += double(a) * a;
     if (dp_) s1 = dp_->SumScalar(s1), s2 = dp_->SumScalar(s2);
-    const double mean = s1 / std::max(1.0, count), var = std::max(0.0, s2 / std::max(1.0, count) - mean * mean);
+    const double mean = s1 / std::max(1.0, count),
+                 var = std::max(0.0, s2 / std::max(1.0, count) - mean * mean);
     const double inv = 1.0 / (std::sqrt(var) + 1e-8);
     for (float& a : *adv) a = static_cast<float>((a - mean) * inv);
   }

@@ -3,10 +3,10 @@
 //
 // Step(): drop or re-weight stale samples, compute advantages (GRPO or RLOO, per group of samples
 // that share a query and step; PPO: GAE over each episode's steps with the critic's values, and
-// one critic update, learner/critic.h), pack samples into token-budget micro-batches (longest first,
-// padding minimised), score them with the same model code the actor generated with, backpropagate
-// the policy loss with gradient accumulation, average gradients across ranks, clip by the global
-// norm, step AdamW under the learning-rate schedule, and advance the policy version.
+// one critic update, learner/critic.h), pack samples into token-budget micro-batches (longest
+// first, padding minimised), score them with the same model code the actor generated with,
+// backpropagate the policy loss with gradient accumulation, average gradients across ranks, clip by
+// the global norm, step AdamW under the learning-rate schedule, and advance the policy version.
 //
 // Not thread-safe. All ranks must call Step() with their own shard in lock-step.
 #pragma once

@@ -6,14 +6,16 @@
 
 namespace iranker {
 
-at::Tensor KlEstimate(const at::Tensor& logp, const at::Tensor& ref_logp, const std::string& estimator) {
+at::Tensor KlEstimate(const at::Tensor& logp, const at::Tensor& ref_logp,
+                      const std::string& estimator) {
   if (estimator == "k1") return logp - ref_logp;
   IR_CHECK(estimator == "k3");
   auto d = ref_logp - logp;
   return torch::exp(d) - d - 1.0;
 }
 
-PolicyLoss ComputePolicyLoss(const PolicyLossInputs& in, const LearnerOptions& o, double normaliser) {
+PolicyLoss ComputePolicyLoss(const PolicyLossInputs& in, const LearnerOptions& o,
+                             double normaliser) {
   IR_CHECK_GT(normaliser, 0.0);
   const auto& mask = in.mask;
   auto ratio = torch::exp(in.logprobs - in.old_logprobs);
@@ -44,7 +46,8 @@ PolicyLoss ComputePolicyLoss(const PolicyLossInputs& in, const LearnerOptions& o
   out.pg_sum = (pg * mask).sum().item<double>();
   if (kl.defined()) out.kl_sum = (kl * mask).sum().item<double>();
   if (in.entropy.defined()) out.entropy_sum = (in.entropy * mask).sum().item<double>();
-  out.clipped_tokens = ((ratio - clipped).abs() > 1e-6).to(torch::kFloat32).mul(mask).sum().item<double>();
+  out.clipped_tokens =
+      ((ratio - clipped).abs() > 1e-6).to(torch::kFloat32).mul(mask).sum().item<double>();
   out.ratio_sum = (ratio * mask).sum().item<double>();
   return out;
 }

@@ -2,9 +2,9 @@
 //
 // All tensors are [B, T] over a padded micro-batch; `mask` is 1 at scored (response) tokens.
 //   ratio      = exp(logp - old_logp)                      (old = behaviour log-probabilities)
-//   pg_t       = -min(ratio * A, clip(ratio, 1-eps, 1+eps) * A) * w   (w: importance weight, 1 if none)
-//   kl_t       = k1: logp - ref          k3: exp(ref - logp) - (ref - logp) - 1
-//   loss_t     = pg_t + kl_coef * kl_t - entropy_coef * entropy_t
+//   pg_t   = -min(ratio * A, clip(ratio, 1-eps, 1+eps) * A) * w   (w: importance weight, 1 if none)
+//   kl_t   = k1: logp - ref          k3: exp(ref - logp) - (ref - logp) - 1
+//   loss_t = pg_t + kl_coef * kl_t - entropy_coef * entropy_t
 // Aggregation divides by a normaliser the caller computes over the whole optimizer step (all
 // micro-batches and ranks), so gradient accumulation and data parallelism give the same update as
 // one big batch:
@@ -34,9 +34,11 @@ struct PolicyLoss {
   double pg_sum = 0, kl_sum = 0, entropy_sum = 0, clipped_tokens = 0, ratio_sum = 0, tokens = 0;
 };
 
-PolicyLoss ComputePolicyLoss(const PolicyLossInputs& in, const LearnerOptions& options, double normaliser);
+PolicyLoss ComputePolicyLoss(const PolicyLossInputs& in, const LearnerOptions& options,
+                             double normaliser);
 
 // The KL estimate per token (k1 or k3) between the current and reference log-probabilities.
-at::Tensor KlEstimate(const at::Tensor& logp, const at::Tensor& ref_logp, const std::string& estimator);
+at::Tensor KlEstimate(const at::Tensor& logp, const at::Tensor& ref_logp,
+                      const std::string& estimator);
 
 }  // namespace iranker

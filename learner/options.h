@@ -12,21 +12,21 @@ struct LearnerOptions {
   // (leave-one-out baseline, REINFORCE-style) or "ppo" (a critic initialised from the policy,
   // GAE over each episode's elimination steps; learner/critic.h).
   std::string algorithm = "grpo";
-  double lr = 1e-6;             // AdamW learning rate after warm-up
+  double lr = 1e-6;  // AdamW learning rate after warm-up
   double weight_decay = 0.0;
   double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
-  int warmup_steps = 0;          // linear warm-up from 0
+  int warmup_steps = 0;               // linear warm-up from 0
   std::string schedule = "constant";  // "constant" or "cosine" (to min_lr_ratio * lr)
   double min_lr_ratio = 0.0;
-  double max_grad_norm = 1.0;    // global-norm clipping; 0 = off
-  double clip_eps = 0.2;         // PPO ratio clip
-  double entropy_coef = 0.0;     // entropy bonus
-  double kl_coef = 0.0;          // KL to the frozen reference policy; 0 = no reference model
-  std::string kl_estimator = "k3";   // "k1" or "k3"
+  double max_grad_norm = 1.0;       // global-norm clipping; 0 = off
+  double clip_eps = 0.2;            // PPO ratio clip
+  double entropy_coef = 0.0;        // entropy bonus
+  double kl_coef = 0.0;             // KL to the frozen reference policy; 0 = no reference model
+  std::string kl_estimator = "k3";  // "k1" or "k3"
   // "token_mean": every response token of the step weighs the same; "seq_mean": each response
   // weighs the same (token mean within a response, then mean over responses).
   std::string loss_agg = "token_mean";
-  int micro_batch_tokens = 8192; // padded tokens per forward/backward (gradient accumulation)
+  int micro_batch_tokens = 8192;  // padded tokens per forward/backward (gradient accumulation)
   // Samples with the same prompt (the G samples of a state) share one forward/backward of the
   // prompt; their responses attend to its keys and values.
   bool share_prefix = true;
@@ -37,8 +37,8 @@ struct LearnerOptions {
   // The frozen KL reference policy (kl_coef > 0): its dtype and device, or the policy's ("same").
   std::string reference_dtype = "same";
   std::string reference_device = "same";
-  double temperature = 1.0;      // must equal the actor's sampling temperature
-  bool normalize_std = true;     // GRPO: divide by the group's standard deviation
+  double temperature = 1.0;   // must equal the actor's sampling temperature
+  bool normalize_std = true;  // GRPO: divide by the group's standard deviation
   // Stale data: trajectories more than max_staleness policy versions old are dropped
   // ("drop") or kept with truncated importance weights min(pi_current/pi_behaviour, is_cap)
   // ("truncate_is").
@@ -63,31 +63,43 @@ struct LearnerOptions {
     v.Field("beta2", beta2, "AdamW beta2.", Range(0.0, 1.0));
     v.Field("adam_eps", adam_eps, "AdamW epsilon.", Range(0.0, 1.0));
     v.Field("warmup_steps", warmup_steps, "Linear learning-rate warm-up steps.", AtLeast(0));
-    v.Field("schedule", schedule, "Learning-rate schedule after warm-up.", OneOf({"constant", "cosine"}));
-    v.Field("min_lr_ratio", min_lr_ratio, "Cosine schedule floor, as a fraction of lr.", Range(0.0, 1.0));
+    v.Field("schedule", schedule, "Learning-rate schedule after warm-up.",
+            OneOf({"constant", "cosine"}));
+    v.Field("min_lr_ratio", min_lr_ratio, "Cosine schedule floor, as a fraction of lr.",
+            Range(0.0, 1.0));
     v.Field("max_grad_norm", max_grad_norm, "Global gradient-norm clip; 0 = off.", AtLeast(0.0));
     v.Field("clip_eps", clip_eps, "PPO ratio clip epsilon.", Range(0.0, 1.0));
     v.Field("entropy_coef", entropy_coef, "Entropy bonus coefficient.", AtLeast(0.0));
-    v.Field("kl_coef", kl_coef, "KL-to-reference loss coefficient; 0 = no reference model.", AtLeast(0.0));
+    v.Field("kl_coef", kl_coef, "KL-to-reference loss coefficient; 0 = no reference model.",
+            AtLeast(0.0));
     v.Field("kl_estimator", kl_estimator, "KL estimator.", OneOf({"k1", "k3"}));
-    v.Field("loss_agg", loss_agg, "Loss aggregation over tokens.", OneOf({"token_mean", "seq_mean"}));
+    v.Field("loss_agg", loss_agg, "Loss aggregation over tokens.",
+            OneOf({"token_mean", "seq_mean"}));
     v.Field("micro_batch_tokens", micro_batch_tokens, "Padded tokens per micro-batch.", AtLeast(1));
     v.Field("share_prefix", share_prefix, "Compute a prompt shared by several samples once.");
-    v.Field("autocast", autocast, "Mixed precision of the learner's forward passes (fp32 master weights).",
+    v.Field("autocast", autocast,
+            "Mixed precision of the learner's forward passes (fp32 master weights).",
             OneOf({"none", "bf16"}));
-    v.Field("reference_dtype", reference_dtype, "KL reference policy dtype.", OneOf({"same", "float32", "bfloat16"}));
-    v.Field("reference_device", reference_device, "KL reference policy device.", OneOf({"same", "cpu"}));
+    v.Field("reference_dtype", reference_dtype, "KL reference policy dtype.",
+            OneOf({"same", "float32", "bfloat16"}));
+    v.Field("reference_device", reference_device, "KL reference policy device.",
+            OneOf({"same", "cpu"}));
     v.Field("activation_checkpointing", activation_checkpointing,
-            "Keep one layer's activations at a time in training and recompute them in backward (less memory, ~1/3 more compute).");
-    v.Field("temperature", temperature, "Logit temperature; must equal the actor's.", Range(1e-3, 100.0));
+            "Keep one layer's activations at a time in training and recompute them in backward "
+            "(less memory, ~1/3 more compute).");
+    v.Field("temperature", temperature, "Logit temperature; must equal the actor's.",
+            Range(1e-3, 100.0));
     v.Field("normalize_std", normalize_std, "GRPO: divide advantages by the group std.");
     v.Field("critic_lr", critic_lr, "PPO critic AdamW learning rate.", Range(0.0, 1.0));
     v.Field("gamma", gamma, "PPO: GAE discount over an episode's steps.", Range(0.0, 1.0));
     v.Field("lam", lam, "PPO: GAE lambda.", Range(0.0, 1.0));
-    v.Field("value_clip", value_clip, "PPO: value-loss clip around the old value; 0 = off.", AtLeast(0.0));
-    v.Field("whiten_advantages", whiten_advantages, "PPO: whiten advantages over the step (all ranks).");
+    v.Field("value_clip", value_clip, "PPO: value-loss clip around the old value; 0 = off.",
+            AtLeast(0.0));
+    v.Field("whiten_advantages", whiten_advantages,
+            "PPO: whiten advantages over the step (all ranks).");
     v.Field("max_staleness", max_staleness, "Oldest accepted policy lag, in versions.", AtLeast(0));
-    v.Field("stale_policy", stale_policy, "What to do with older data.", OneOf({"drop", "truncate_is"}));
+    v.Field("stale_policy", stale_policy, "What to do with older data.",
+            OneOf({"drop", "truncate_is"}));
     v.Field("is_cap", is_cap, "Truncation of importance weights for stale data.", AtLeast(1.0));
     v.Check(!(schedule == "cosine" && min_lr_ratio > 1.0), "min_lr_ratio", "must be <= 1");
   }

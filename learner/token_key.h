@@ -18,7 +18,9 @@ struct TokenSeqHash {
 };
 
 struct TokenSeqEq {
-  bool operator()(const std::vector<int32_t>* a, const std::vector<int32_t>* b) const { return *a == *b; }
+  bool operator()(const std::vector<int32_t>* a, const std::vector<int32_t>* b) const {
+    return *a == *b;
+  }
 };
 
 }  // namespace iranker

@@ -11,7 +11,8 @@ namespace iranker {
 class AutocastGuard {
  public:
   // enabled = false: does nothing.
-  AutocastGuard(bool enabled, c10::DeviceType device, c10::ScalarType dtype = c10::ScalarType::BFloat16);
+  AutocastGuard(bool enabled, c10::DeviceType device,
+                c10::ScalarType dtype = c10::ScalarType::BFloat16);
   ~AutocastGuard();
   AutocastGuard(const AutocastGuard&) = delete;
   AutocastGuard& operator=(const AutocastGuard&) = delete;

@@ -20,7 +20,8 @@ c10::ScalarType ParseDtype(const std::string& name, const std::string& context) 
   if (name == "float32") return torch::kFloat32;
   if (name == "bfloat16") return torch::kBFloat16;
   if (name == "float16") return torch::kFloat16;
-  Fail(ErrorCode::kInvalidArgument, context, ": dtype '", name, "' is not supported (float32, bfloat16, float16)");
+  Fail(ErrorCode::kInvalidArgument, context, ": dtype '", name,
+       "' is not supported (float32, bfloat16, float16)");
 }
 
 // Opens every weight file of `dir` and maps tensor name -> file.
@@ -39,18 +40,24 @@ std::map<std::string, std::shared_ptr<SafetensorsFile>> OpenWeights(const std::s
       Fail(ErrorCode::kInvalidArgument, index, ": missing 'weight_map' object");
     std::map<std::string, std::shared_ptr<SafetensorsFile>> files;
     for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-      if (!it.value().is_string()) Fail(ErrorCode::kInvalidArgument, index, ": weight_map['", it.key(), "'] is not a file name");
+      if (!it.value().is_string())
+        Fail(ErrorCode::kInvalidArgument, index, ": weight_map['", it.key(),
+             "'] is not a file name");
       std::string file = it.value().get<std::string>();
       if (file.find('/') != std::string::npos || file == "..")
-        Fail(ErrorCode::kInvalidArgument, index, ": weight_map['", it.key(), "'] names '", file, "' outside the directory");
+        Fail(ErrorCode::kInvalidArgument, index, ": weight_map['", it.key(), "'] names '", file,
+             "' outside the directory");
       if (!files.count(file)) files[file] = SafetensorsFile::Open(dir + "/" + file);
       if (!files[file]->Find(it.key()))
-        Fail(ErrorCode::kDataLoss, index, ": tensor '", it.key(), "' is mapped to ", file, " which does not contain it");
+        Fail(ErrorCode::kDataLoss, index, ": tensor '", it.key(), "' is mapped to ", file,
+             " which does not contain it");
       where[it.key()] = files[file];
     }
     for (const auto& [file, f] : files)
       for (const auto& e : f->entries())
-        if (!where.count(e.name)) Fail(ErrorCode::kInvalidArgument, dir, "/", file, ": tensor '", e.name, "' is not listed in ", index);
+        if (!where.count(e.name))
+          Fail(ErrorCode::kInvalidArgument, dir, "/", file, ": tensor '", e.name,
+               "' is not listed in ", index);
   } else if (fs::exists(single)) {
     auto f = SafetensorsFile::Open(single);
     for (const auto& e : f->entries()) where[e.name] = f;
@@ -61,7 +68,8 @@ std::map<std::string, std::shared_ptr<SafetensorsFile>> OpenWeights(const std::s
 }
 
 bool IsFloating(c10::ScalarType t) {
-  return t == torch::kFloat32 || t == torch::kBFloat16 || t == torch::kFloat16 || t == torch::kFloat64;
+  return t == torch::kFloat32 || t == torch::kBFloat16 || t == torch::kFloat16 ||
+         t == torch::kFloat64;
 }
 }  // namespace
 
@@ -80,10 +88,12 @@ void LoadWeightsInto(DecoderLM& model, const std::string& dir) {
     used.insert(name);
     const auto* e = it->second->Find(name);
     if (!IsFloating(e->scalar_type))
-      problems.push_back(it->second->path() + ": tensor '" + name + "' has dtype " + e->dtype + ", expected a floating type");
+      problems.push_back(it->second->path() + ": tensor '" + name + "' has dtype " + e->dtype +
+                         ", expected a floating type");
     else if (e->shape != p.value().sizes().vec())
-      problems.push_back(it->second->path() + ": tensor '" + name + "' has shape " + c10::str(c10::IntArrayRef(e->shape)) +
-                         ", expected " + c10::str(p.value().sizes()));
+      problems.push_back(it->second->path() + ": tensor '" + name + "' has shape " +
+                         c10::str(c10::IntArrayRef(e->shape)) + ", expected " +
+                         c10::str(p.value().sizes()));
   }
   for (const auto& [name, f] : where) {
     if (used.count(name)) continue;
@@ -94,7 +104,8 @@ void LoadWeightsInto(DecoderLM& model, const std::string& dir) {
     problems.push_back(f->path() + ": unexpected tensor '" + name + "'");
   }
   if (!problems.empty()) {
-    std::string msg = dir + ": checkpoint does not match the model (" + std::to_string(problems.size()) + " problem" +
+    std::string msg = dir + ": checkpoint does not match the model (" +
+                      std::to_string(problems.size()) + " problem" +
                       (problems.size() > 1 ? "s" : "") + "):";
     for (size_t i = 0; i < problems.size() && i < 20; ++i) msg += "\n  " + problems[i];
     if (problems.size() > 20) msg += "\n  ...";
@@ -105,7 +116,8 @@ void LoadWeightsInto(DecoderLM& model, const std::string& dir) {
 }
 
 LoadedModel LoadModel(const std::string& dir, const std::string& dtype, const std::string& device) {
-  if (!fs::is_directory(dir)) Fail(ErrorCode::kNotFound, "checkpoint directory '", dir, "' does not exist");
+  if (!fs::is_directory(dir))
+    Fail(ErrorCode::kNotFound, "checkpoint directory '", dir, "' does not exist");
   LoadedModel out;
   out.config = ModelConfig::FromJson(ReadFile(dir + "/config.json"), dir + "/config.json");
   auto st = ParseDtype(dtype == "auto" ? out.config.torch_dtype : dtype, dir);
@@ -122,7 +134,9 @@ void SaveModel(const DecoderLM& model, const std::string& dir, int64_t max_shard
   auto weights = model.NamedWeights();
   IR_CHECK(!weights.empty());
   auto st = weights[0].second.scalar_type();
-  cfg.torch_dtype = st == torch::kBFloat16 ? "bfloat16" : st == torch::kFloat16 ? "float16" : "float32";
+  cfg.torch_dtype = st == torch::kBFloat16  ? "bfloat16"
+                    : st == torch::kFloat16 ? "float16"
+                                            : "float32";
   WriteFileAtomic(dir + "/config.json", cfg.ToJson());
   json gen = {{"_from_model_config", true}, {"transformers_version", "4.40.0"}};
   if (cfg.bos_token_id >= 0) gen["bos_token_id"] = cfg.bos_token_id;
@@ -160,7 +174,8 @@ void SaveModel(const DecoderLM& model, const std::string& dir, int64_t max_shard
 }
 
 void CopyTokenizerFiles(const std::string& from_dir, const std::string& to_dir) {
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "special_tokens_map.json"}) {
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt",
+                        "special_tokens_map.json"}) {
     fs::path src = fs::path(from_dir) / f;
     if (fs::exists(src)) WriteFileAtomic((fs::path(to_dir) / f).string(), ReadFile(src.string()));
   }

@@ -45,7 +45,8 @@ struct Attention : torch::nn::Module {
 struct Mlp : torch::nn::Module {
   Mlp(const ModelConfig& c) {
     auto lin = [&](const char* name, int64_t in, int64_t out) {
-      return register_module(name, torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(c.mlp_bias)));
+      return register_module(name,
+                             torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(c.mlp_bias)));
     };
     gate = lin("gate_proj", c.hidden_size, c.intermediate_size);
     up = lin("up_proj", c.hidden_size, c.intermediate_size);
@@ -101,7 +102,8 @@ DecoderLM::DecoderLM(const ModelConfig& cfg) : cfg_(cfg) {
   cfg_.Validate("model config");
   auto body = register_module("model", std::make_shared<torch::nn::Module>());
   body_ = body.get();
-  embed_ = body->register_module("embed_tokens", torch::nn::Embedding(cfg.vocab_size, cfg.hidden_size));
+  embed_ =
+      body->register_module("embed_tokens", torch::nn::Embedding(cfg.vocab_size, cfg.hidden_size));
   layers_ = body->register_module("layers", torch::nn::ModuleList());
   for (int64_t i = 0; i < cfg.num_hidden_layers; ++i) {
     auto layer = std::make_shared<Layer>(cfg);
@@ -110,10 +112,13 @@ DecoderLM::DecoderLM(const ModelConfig& cfg) : cfg_(cfg) {
   }
   final_norm_ = body->register_module("norm", std::make_shared<Norm>(cfg.hidden_size))->weight;
   if (!cfg.tie_word_embeddings)
-    lm_head_ = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(cfg.hidden_size, cfg.vocab_size).bias(false)));
+    lm_head_ = register_module(
+        "lm_head",
+        torch::nn::Linear(torch::nn::LinearOptions(cfg.hidden_size, cfg.vocab_size).bias(false)));
   const int64_t hd = cfg.HeadDim();
   // inv_freq in float64 then rounded, as transformers computes it in float32 from an int64 arange.
-  inv_freq_ = 1.0 / torch::pow(cfg.rope_theta, torch::arange(0, hd, 2, torch::kInt64).to(torch::kFloat32) / hd);
+  inv_freq_ = 1.0 / torch::pow(cfg.rope_theta,
+                               torch::arange(0, hd, 2, torch::kInt64).to(torch::kFloat32) / hd);
   InitializeWeights();
 }
 
@@ -121,9 +126,12 @@ void DecoderLM::InitializeWeights() {
   torch::NoGradGuard no_grad;
   for (auto& p : named_parameters()) {
     const std::string& n = p.key();
-    if (n.find("norm") != std::string::npos) p.value().fill_(1.0);
-    else if (n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0) p.value().zero_();
-    else p.value().normal_(0.0, cfg_.initializer_range);
+    if (n.find("norm") != std::string::npos)
+      p.value().fill_(1.0);
+    else if (n.size() > 5 && n.compare(n.size() - 5, 5, ".bias") == 0)
+      p.value().zero_();
+    else
+      p.value().normal_(0.0, cfg_.initializer_range);
   }
 }
 
@@ -141,8 +149,8 @@ std::pair<at::Tensor, at::Tensor> DecoderLM::Rotary(const at::Tensor& pos, c10::
 }
 
 template <class KV>
-at::Tensor DecoderLM::LayerForward(size_t l, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                                   const at::Tensor& mask, KV&& kv) {
+at::Tensor DecoderLM::LayerForward(size_t l, const at::Tensor& x, const at::Tensor& cos,
+                                   const at::Tensor& sin, const at::Tensor& mask, KV&& kv) {
   const int64_t B = x.size(0), T = x.size(1);
   const int64_t h = cfg_.num_attention_heads, kvh = cfg_.num_key_value_heads, g = h / kvh;
   const int64_t hd = cfg_.HeadDim();
@@ -160,29 +168,39 @@ at::Tensor DecoderLM::LayerForward(size_t l, const at::Tensor& x, const at::Tens
   const int64_t L = keys.size(2);
   auto scores = torch::matmul(qg, keys.transpose(-1, -2)).view({B, kvh, g, T, L});
   // bf16 parameters, or bf16 products under autocast: the softmax runs in fp32.
-  if (scores.scalar_type() != torch::kFloat32 && scores.scalar_type() != torch::kFloat64) scores = scores.to(torch::kFloat32);
-  scores = (scores * scale).masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
+  if (scores.scalar_type() != torch::kFloat32 && scores.scalar_type() != torch::kFloat64)
+    scores = scores.to(torch::kFloat32);
+  scores =
+      (scores * scale).masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
   auto probs = torch::softmax(scores, -1).to(values.scalar_type()).view({B, kvh, g * T, L});
-  auto ctx = torch::matmul(probs, values).view({B, kvh, g, T, hd}).permute({0, 3, 1, 2, 4}).reshape({B, T, h * hd});
+  auto ctx = torch::matmul(probs, values)
+                 .view({B, kvh, g, T, hd})
+                 .permute({0, 3, 1, 2, 4})
+                 .reshape({B, T, h * hd});
   auto y = x + layer.attn->o(ctx);
   return y + layer.mlp->forward(RmsNorm(y, layer.post_norm->weight, cfg_.rms_norm_eps));
 }
 
-at::Tensor DecoderLM::FinalNorm(const at::Tensor& x) { return RmsNorm(x, final_norm_, cfg_.rms_norm_eps); }
+at::Tensor DecoderLM::FinalNorm(const at::Tensor& x) {
+  return RmsNorm(x, final_norm_, cfg_.rms_norm_eps);
+}
 
 template <class KV>
-at::Tensor DecoderLM::RunLayers(at::Tensor x, const at::Tensor& pos, const at::Tensor& mask, KV&& kv) {
+at::Tensor DecoderLM::RunLayers(at::Tensor x, const at::Tensor& pos, const at::Tensor& mask,
+                                KV&& kv) {
   auto [cos, sin] = Rotary(pos, x.scalar_type());
   for (size_t l = 0; l < layer_ptrs_.size(); ++l) x = LayerForward(l, x, cos, sin, mask, kv);
   return FinalNorm(x);
 }
 
-std::vector<at::Tensor> DecoderLM::TrainingLayer(const LayerFn& layer, size_t l, const std::vector<at::Tensor>& in) {
+std::vector<at::Tensor> DecoderLM::TrainingLayer(const LayerFn& layer, size_t l,
+                                                 const std::vector<at::Tensor>& in) {
   if (!activation_checkpointing_ || !torch::GradMode::is_enabled()) return layer(l, in);
   return Recompute([layer, l](const std::vector<at::Tensor>& x) { return layer(l, x); }, in);
 }
 
-std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tensor& prefix, const at::Tensor& suffix) {
+std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tensor& prefix,
+                                                                 const at::Tensor& suffix) {
   IR_CHECK_EQ(prefix.dim(), 1);
   IR_CHECK_EQ(suffix.dim(), 2);
   const int64_t P = prefix.size(0), G = suffix.size(0), S = suffix.size(1);
@@ -191,23 +209,29 @@ std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tenso
   auto bopt = torch::TensorOptions().dtype(torch::kBool).device(prefix.device());
   auto xp = embed_(prefix.unsqueeze(0));
   auto xs = embed_(suffix);
-  at::Tensor cp, sp, cs, ss;  // named tensors, not structured bindings: the layer lambda copies them
+  at::Tensor cp, sp, cs,
+      ss;  // named tensors, not structured bindings: the layer lambda copies them
   std::tie(cp, sp) = Rotary(torch::arange(P, i64).unsqueeze(0), xp.scalar_type());
   std::tie(cs, ss) = Rotary(torch::arange(P, P + S, i64).unsqueeze(0), xp.scalar_type());
   auto prefix_mask = torch::ones({P, P}, bopt).tril().view({1, 1, 1, P, P});
   // Suffix token t sees the whole prefix and suffix tokens 0..t.
-  auto suffix_mask = torch::cat({torch::ones({S, P}, bopt), torch::ones({S, S}, bopt).tril()}, 1).view({1, 1, 1, S, P + S});
+  auto suffix_mask = torch::cat({torch::ones({S, P}, bopt), torch::ones({S, S}, bopt).tril()}, 1)
+                         .view({1, 1, 1, S, P + S});
   // One layer over both streams: (prefix, suffixes) -> (prefix, suffixes). Tensors by value: with
   // activation checkpointing it runs again during backward.
-  auto layer = [this, cp, sp, cs, ss, prefix_mask, suffix_mask, G](size_t l, const std::vector<at::Tensor>& in) {
+  auto layer = [this, cp, sp, cs, ss, prefix_mask, suffix_mask, G](
+                   size_t l, const std::vector<at::Tensor>& in) {
     at::Tensor kp, vp;
-    auto next_p = LayerForward(l, in[0], cp, sp, prefix_mask, [&](size_t, const at::Tensor& k, const at::Tensor& v) {
-      kp = k, vp = v;
-      return std::make_pair(k, v);
-    });
-    auto next_s = LayerForward(l, in[1], cs, ss, suffix_mask, [&](size_t, const at::Tensor& k, const at::Tensor& v) {
-      return std::make_pair(torch::cat({kp.expand({G, -1, -1, -1}), k}, 2), torch::cat({vp.expand({G, -1, -1, -1}), v}, 2));
-    });
+    auto next_p = LayerForward(l, in[0], cp, sp, prefix_mask,
+                               [&](size_t, const at::Tensor& k, const at::Tensor& v) {
+                                 kp = k, vp = v;
+                                 return std::make_pair(k, v);
+                               });
+    auto next_s = LayerForward(
+        l, in[1], cs, ss, suffix_mask, [&](size_t, const at::Tensor& k, const at::Tensor& v) {
+          return std::make_pair(torch::cat({kp.expand({G, -1, -1, -1}), k}, 2),
+                                torch::cat({vp.expand({G, -1, -1, -1}), v}, 2));
+        });
     return std::vector<at::Tensor>{next_p, next_s};
   };
   for (size_t l = 0; l < layer_ptrs_.size(); ++l) {
@@ -220,13 +244,19 @@ std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tenso
 at::Tensor DecoderLM::ForwardHidden(const at::Tensor& ids) {
   IR_CHECK_EQ(ids.dim(), 2);
   const int64_t B = ids.size(0), T = ids.size(1);
-  auto pos = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(ids.device())).unsqueeze(0).expand({B, T});
-  auto causal = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(ids.device())).tril().view({1, 1, 1, T, T});
+  auto pos = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(ids.device()))
+                 .unsqueeze(0)
+                 .expand({B, T});
+  auto causal = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(ids.device()))
+                    .tril()
+                    .view({1, 1, 1, T, T});
   auto x = embed_(ids);
   at::Tensor cos, sin;  // named tensors, not structured bindings: the layer lambda copies them
   std::tie(cos, sin) = Rotary(pos, x.scalar_type());
   auto layer = [this, cos, sin, causal](size_t l, const std::vector<at::Tensor>& in) {
-    auto attend_to_own = [](size_t, const at::Tensor& k, const at::Tensor& v) { return std::make_pair(k, v); };
+    auto attend_to_own = [](size_t, const at::Tensor& k, const at::Tensor& v) {
+      return std::make_pair(k, v);
+    };
     return std::vector<at::Tensor>{LayerForward(l, in[0], cos, sin, causal, attend_to_own)};
   };
   for (size_t l = 0; l < layer_ptrs_.size(); ++l) x = TrainingLayer(layer, l, {x})[0];
@@ -244,26 +274,31 @@ at::Tensor DecoderLM::Prefill(KVCache& cache, int64_t slot, const at::Tensor& id
   const int64_t T = ids.size(0), p0 = cache.length[slot], L = p0 + T;
   IR_CHECK_GT(T, 0);
   if (L > cache.capacity())
-    Fail(ErrorCode::kResourceExhausted, "sequence of ", L, " tokens exceeds the KV cache capacity of ",
-         cache.capacity(), " (raise the maximum sequence length)");
+    Fail(ErrorCode::kResourceExhausted, "sequence of ", L,
+         " tokens exceeds the KV cache capacity of ", cache.capacity(),
+         " (raise the maximum sequence length)");
   auto dev = ids.device();
-  auto pos = torch::arange(p0, L, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(0);
+  auto pos =
+      torch::arange(p0, L, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(0);
   // Query t (absolute position p0 + t) may see keys 0..p0+t.
-  auto qpos = torch::arange(p0, L, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(1);
-  auto kpos = torch::arange(L, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(0);
+  auto qpos =
+      torch::arange(p0, L, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(1);
+  auto kpos =
+      torch::arange(L, torch::TensorOptions().dtype(torch::kInt64).device(dev)).unsqueeze(0);
   auto mask = (kpos <= qpos).view({1, 1, 1, T, L});
-  auto out = RunLayers(embed_(ids.unsqueeze(0)), pos, mask,
-                       [&](size_t l, const at::Tensor& k, const at::Tensor& v) {
-                         auto ks = cache.k[l][slot], vs = cache.v[l][slot];  // [kvh, cap, hd]
-                         ks.narrow(1, p0, T).copy_(k[0]);
-                         vs.narrow(1, p0, T).copy_(v[0]);
-                         return std::make_pair(ks.narrow(1, 0, L).unsqueeze(0), vs.narrow(1, 0, L).unsqueeze(0));
-                       });
+  auto out = RunLayers(
+      embed_(ids.unsqueeze(0)), pos, mask, [&](size_t l, const at::Tensor& k, const at::Tensor& v) {
+        auto ks = cache.k[l][slot], vs = cache.v[l][slot];  // [kvh, cap, hd]
+        ks.narrow(1, p0, T).copy_(k[0]);
+        vs.narrow(1, p0, T).copy_(v[0]);
+        return std::make_pair(ks.narrow(1, 0, L).unsqueeze(0), vs.narrow(1, 0, L).unsqueeze(0));
+      });
   cache.length[slot] = L;
   return out[0];
 }
 
-at::Tensor DecoderLM::Decode(KVCache& cache, const std::vector<int64_t>& slots, const at::Tensor& ids) {
+at::Tensor DecoderLM::Decode(KVCache& cache, const std::vector<int64_t>& slots,
+                             const at::Tensor& ids) {
   const int64_t S = static_cast<int64_t>(slots.size());
   IR_CHECK_GT(S, 0);
   IR_CHECK_EQ(ids.numel(), S);
@@ -276,26 +311,29 @@ at::Tensor DecoderLM::Decode(KVCache& cache, const std::vector<int64_t>& slots, 
     IR_CHECK(s >= 0 && s < cache.slots());
     positions[i] = cache.length[s];
     if (positions[i] + 1 > cache.capacity())
-      Fail(ErrorCode::kResourceExhausted, "sequence in slot ", s, " exceeds the KV cache capacity of ",
-           cache.capacity(), " (raise the maximum sequence length)");
+      Fail(ErrorCode::kResourceExhausted, "sequence in slot ", s,
+           " exceeds the KV cache capacity of ", cache.capacity(),
+           " (raise the maximum sequence length)");
     lmax = std::max(lmax, positions[i] + 1);
     if (slots[i] != slots[0] + i) contiguous = false;
   }
   auto i64 = torch::TensorOptions().dtype(torch::kInt64);
   auto pos_t = torch::from_blob(positions.data(), {S}, i64).clone().to(dev);
   auto slot_t = torch::from_blob(const_cast<int64_t*>(slots.data()), {S}, i64).clone().to(dev);
-  auto mask = (torch::arange(lmax, i64.device(dev)).unsqueeze(0) <= pos_t.unsqueeze(1)).view({S, 1, 1, 1, lmax});
-  auto out = RunLayers(embed_(ids.view({S, 1})), pos_t.view({S, 1}), mask,
-                       [&](size_t l, const at::Tensor& k, const at::Tensor& v) {
-                         using torch::indexing::Slice;
-                         cache.k[l].index_put_({slot_t, Slice(), pos_t}, k.squeeze(2));
-                         cache.v[l].index_put_({slot_t, Slice(), pos_t}, v.squeeze(2));
-                         if (contiguous)
-                           return std::make_pair(cache.k[l].narrow(0, slots[0], S).narrow(2, 0, lmax),
-                                                 cache.v[l].narrow(0, slots[0], S).narrow(2, 0, lmax));
-                         return std::make_pair(cache.k[l].index_select(0, slot_t).narrow(2, 0, lmax),
-                                               cache.v[l].index_select(0, slot_t).narrow(2, 0, lmax));
-                       });
+  auto mask = (torch::arange(lmax, i64.device(dev)).unsqueeze(0) <= pos_t.unsqueeze(1))
+                  .view({S, 1, 1, 1, lmax});
+  auto out =
+      RunLayers(embed_(ids.view({S, 1})), pos_t.view({S, 1}), mask,
+                [&](size_t l, const at::Tensor& k, const at::Tensor& v) {
+                  using torch::indexing::Slice;
+                  cache.k[l].index_put_({slot_t, Slice(), pos_t}, k.squeeze(2));
+                  cache.v[l].index_put_({slot_t, Slice(), pos_t}, v.squeeze(2));
+                  if (contiguous)
+                    return std::make_pair(cache.k[l].narrow(0, slots[0], S).narrow(2, 0, lmax),
+                                          cache.v[l].narrow(0, slots[0], S).narrow(2, 0, lmax));
+                  return std::make_pair(cache.k[l].index_select(0, slot_t).narrow(2, 0, lmax),
+                                        cache.v[l].index_select(0, slot_t).narrow(2, 0, lmax));
+                });
   for (int64_t i = 0; i < S; ++i) cache.length[slots[i]] = positions[i] + 1;
   return out.view({S, -1});
 }

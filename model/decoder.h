@@ -59,7 +59,8 @@ class DecoderLM : public torch::nn::Module {
   // computed once and the suffixes (suffix [G, S], right-padded) attend to its keys and values.
   // Returns {hidden of the last prefix token [H], hidden of every suffix token [G, S, H]},
   // differentiable; equal to ForwardHidden on each concatenated row up to summation order.
-  std::pair<at::Tensor, at::Tensor> ForwardSharedPrefix(const at::Tensor& prefix, const at::Tensor& suffix);
+  std::pair<at::Tensor, at::Tensor> ForwardSharedPrefix(const at::Tensor& prefix,
+                                                        const at::Tensor& suffix);
 
   // Output head: hidden [..., hidden] -> logits [..., vocab] in fp32.
   at::Tensor Logits(const at::Tensor& hidden);
@@ -93,13 +94,14 @@ class DecoderLM : public torch::nn::Module {
   at::Tensor RunLayers(at::Tensor x, const at::Tensor& pos, const at::Tensor& mask, KV&& kv);
   // One decoder layer (attention + MLP with residuals) on x [B, T, H]; cos/sin [B, T, 1, hd].
   template <class KV>
-  at::Tensor LayerForward(size_t l, const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin,
-                          const at::Tensor& mask, KV&& kv);
+  at::Tensor LayerForward(size_t l, const at::Tensor& x, const at::Tensor& cos,
+                          const at::Tensor& sin, const at::Tensor& mask, KV&& kv);
   at::Tensor FinalNorm(const at::Tensor& x);
   // Layer l of a training forward, inputs -> outputs; under activation checkpointing (and grad
   // mode) it keeps only its inputs and runs again in backward, so it holds tensors by value.
   using LayerFn = std::function<std::vector<at::Tensor>(size_t, const std::vector<at::Tensor>&)>;
-  std::vector<at::Tensor> TrainingLayer(const LayerFn& layer, size_t l, const std::vector<at::Tensor>& in);
+  std::vector<at::Tensor> TrainingLayer(const LayerFn& layer, size_t l,
+                                        const std::vector<at::Tensor>& in);
   // cos, sin [B, T, 1, hd] in dtype (computed in fp32) for positions pos [B, T].
   std::pair<at::Tensor, at::Tensor> Rotary(const at::Tensor& pos, c10::ScalarType dtype);
 

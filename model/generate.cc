@@ -17,16 +17,18 @@ GenerationEngine::GenerationEngine(DecoderLM& model, const EngineOptions& option
       slots_(options.slots) {}
 
 void GenerationEngine::Submit(GenerationRequest request) {
-  if (request.prompt.empty()) Fail(ErrorCode::kInvalidArgument, "generation request ", request.id, " has an empty prompt");
+  if (request.prompt.empty())
+    Fail(ErrorCode::kInvalidArgument, "generation request ", request.id, " has an empty prompt");
   if (static_cast<int64_t>(request.prompt.size()) >= options_.max_seq_len)
-    Fail(ErrorCode::kInvalidArgument, "generation request ", request.id, ": prompt of ", request.prompt.size(),
-         " tokens does not fit max_seq_len ", options_.max_seq_len);
+    Fail(ErrorCode::kInvalidArgument, "generation request ", request.id, ": prompt of ",
+         request.prompt.size(), " tokens does not fit max_seq_len ", options_.max_seq_len);
   for (int32_t t : request.prompt)
     if (t < 0 || t >= model_.config().vocab_size)
       Fail(ErrorCode::kInvalidArgument, "generation request ", request.id, ": token id ", t,
            " is outside the vocabulary of ", model_.config().vocab_size);
   if (request.params.constraint && request.params.constraint->Children(TokenTrie::kRoot).empty())
-    Fail(ErrorCode::kInvalidArgument, "generation request ", request.id, ": the constraint allows nothing");
+    Fail(ErrorCode::kInvalidArgument, "generation request ", request.id,
+         ": the constraint allows nothing");
   waiting_.push_back(std::move(request));
 }
 
@@ -58,7 +60,8 @@ bool GenerationEngine::Admit(GenerationRequest& req) {
       const auto& toks = slots_[s].tokens;
       int64_t m = std::min<int64_t>(static_cast<int64_t>(toks.size()), n - 1), l = 0;
       while (l < m && toks[l] == prompt[l]) ++l;
-      if (l > best_len || (l == best_len && best >= 0 && l > 0 && !slots_[s].active && slots_[best].active))
+      if (l > best_len ||
+          (l == best_len && best >= 0 && l > 0 && !slots_[s].active && slots_[best].active))
         best = s, best_len = l;
     }
     if (best_len < options_.min_reuse_tokens) best = -1, best_len = 0;
@@ -68,11 +71,15 @@ bool GenerationEngine::Admit(GenerationRequest& req) {
   if (best >= 0 && !slots_[best].active) target = best;
   if (target < 0)
     for (int64_t s = 0; s < options_.slots; ++s)
-      if (!slots_[s].active && slots_[s].tokens.empty()) { target = s; break; }
+      if (!slots_[s].active && slots_[s].tokens.empty()) {
+        target = s;
+        break;
+      }
   if (target < 0) {
     uint64_t oldest = UINT64_MAX;
     for (int64_t s = 0; s < options_.slots; ++s)
-      if (!slots_[s].active && s != best && slots_[s].last_used < oldest) oldest = slots_[s].last_used, target = s;
+      if (!slots_[s].active && s != best && slots_[s].last_used < oldest)
+        oldest = slots_[s].last_used, target = s;
   }
   if (target < 0) return false;
   Slot& slot = slots_[target];
@@ -99,8 +106,10 @@ bool GenerationEngine::Admit(GenerationRequest& req) {
 
   torch::NoGradGuard no_grad;
   const auto& p = slot.request.prompt;
-  auto ids = torch::from_blob(const_cast<int32_t*>(p.data()) + best_len, {n - best_len}, torch::kInt32)
-                 .to(torch::kInt64).to(cache_.k[0].device());
+  auto ids =
+      torch::from_blob(const_cast<int32_t*>(p.data()) + best_len, {n - best_len}, torch::kInt32)
+          .to(torch::kInt64)
+          .to(cache_.k[0].device());
   auto hidden = model_.Prefill(cache_, target, ids);
   slot.tokens.insert(slot.tokens.end(), p.begin() + best_len, p.end());
   auto logits = model_.Logits(hidden[-1]).to(torch::kCPU).contiguous();
@@ -113,15 +122,16 @@ bool GenerationEngine::SampleInto(int64_t s, const at::Tensor& logits) {
   const auto& params = slot.request.params;
   std::vector<int32_t> allowed;
   if (params.constraint) allowed = AllowedTokens(slot);
-  auto tok = SampleToken(logits.data_ptr<float>(), logits.size(0), params, slot.result.tokens.size(),
-                         params.constraint ? &allowed : nullptr);
+  auto tok = SampleToken(logits.data_ptr<float>(), logits.size(0), params,
+                         slot.result.tokens.size(), params.constraint ? &allowed : nullptr);
   auto& r = slot.result;
   r.tokens.push_back(tok.token);
   r.logprobs.push_back(tok.logprob);
   r.sampling_logprobs.push_back(tok.sampling_logprob);
   ++stats_.decode_tokens;
   bool done = false;
-  if (std::find(params.stop_ids.begin(), params.stop_ids.end(), tok.token) != params.stop_ids.end()) {
+  if (std::find(params.stop_ids.begin(), params.stop_ids.end(), tok.token) !=
+      params.stop_ids.end()) {
     r.finish = GenerationResult::Finish::kStop;
     done = true;
   } else if (params.constraint) {
@@ -161,11 +171,13 @@ std::vector<GenerationResult> GenerationEngine::Step() {
   std::vector<int64_t> rows;
   std::vector<int64_t> ids;
   for (int64_t s = 0; s < options_.slots; ++s)
-    if (slots_[s].active && slots_[s].pending >= 0) rows.push_back(s), ids.push_back(slots_[s].pending);
+    if (slots_[s].active && slots_[s].pending >= 0)
+      rows.push_back(s), ids.push_back(slots_[s].pending);
   if (rows.empty()) return finished;
   torch::NoGradGuard no_grad;
   auto ids_t = torch::from_blob(ids.data(), {static_cast<int64_t>(ids.size())}, torch::kInt64)
-                   .clone().to(cache_.k[0].device());
+                   .clone()
+                   .to(cache_.k[0].device());
   auto hidden = model_.Decode(cache_, rows, ids_t);
   auto logits = model_.Logits(hidden).to(torch::kCPU).contiguous();
   ++stats_.decode_steps;

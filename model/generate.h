@@ -41,9 +41,9 @@ struct GenerationRequest {
 struct GenerationResult {
   enum class Finish { kStop, kLength, kConstraint };
   uint64_t id = 0;
-  std::vector<int32_t> tokens;          // generated tokens (the stop token included)
-  std::vector<float> logprobs;          // per token: log-softmax(logits / T), see sampling.h
-  std::vector<float> sampling_logprobs; // per token: under the truncated/constrained distribution
+  std::vector<int32_t> tokens;           // generated tokens (the stop token included)
+  std::vector<float> logprobs;           // per token: log-softmax(logits / T), see sampling.h
+  std::vector<float> sampling_logprobs;  // per token: under the truncated/constrained distribution
   Finish finish = Finish::kLength;
   int64_t prompt_tokens = 0;
   int64_t reused_tokens = 0;  // prompt tokens whose keys/values came from the prefix cache

@@ -38,7 +38,8 @@ void Get(const json& j, const char* key, T* out, const std::string& source, bool
   try {
     *out = it->get<T>();
   } catch (const json::exception&) {
-    Fail(ErrorCode::kInvalidArgument, source, ": key '", key, "' has the wrong type (", it->dump(), ")");
+    Fail(ErrorCode::kInvalidArgument, source, ": key '", key, "' has the wrong type (", it->dump(),
+         ")");
   }
 }
 }  // namespace
@@ -73,11 +74,14 @@ ModelConfig ModelConfig::FromJson(const std::string& text, const std::string& so
   Get(j, "mlp_bias", &c.mlp_bias, source, false);
   Get(j, "torch_dtype", &c.torch_dtype, source, false);
   Get(j, "initializer_range", &c.initializer_range, source, false);
-  if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer()) c.bos_token_id = j["bos_token_id"];
+  if (j.contains("bos_token_id") && j["bos_token_id"].is_number_integer())
+    c.bos_token_id = j["bos_token_id"];
   if (j.contains("eos_token_id")) {
     const auto& e = j["eos_token_id"];
-    if (e.is_number_integer()) c.eos_token_id = e;
-    else if (e.is_array() && !e.empty() && e[0].is_number_integer()) c.eos_token_id = e[0];
+    if (e.is_number_integer())
+      c.eos_token_id = e;
+    else if (e.is_array() && !e.empty() && e[0].is_number_integer())
+      c.eos_token_id = e[0];
   }
   if (j.contains("rope_scaling") && !j["rope_scaling"].is_null())
     Fail(ErrorCode::kInvalidArgument, source, ": rope_scaling is not supported");
@@ -87,7 +91,8 @@ ModelConfig ModelConfig::FromJson(const std::string& text, const std::string& so
 
 void ModelConfig::Validate(const std::string& source) const {
   auto positive = [&](const char* key, int64_t v) {
-    if (v <= 0) Fail(ErrorCode::kInvalidArgument, source, ": '", key, "' must be positive, got ", v);
+    if (v <= 0)
+      Fail(ErrorCode::kInvalidArgument, source, ": '", key, "' must be positive, got ", v);
   };
   positive("vocab_size", vocab_size);
   positive("hidden_size", hidden_size);
@@ -100,8 +105,10 @@ void ModelConfig::Validate(const std::string& source) const {
     Fail(ErrorCode::kInvalidArgument, source, ": num_attention_heads (", num_attention_heads,
          ") must be a multiple of num_key_value_heads (", num_key_value_heads, ")");
   if (head_dim == 0 && hidden_size % num_attention_heads != 0)
-    Fail(ErrorCode::kInvalidArgument, source, ": hidden_size must be divisible by num_attention_heads");
-  if (HeadDim() % 2 != 0) Fail(ErrorCode::kInvalidArgument, source, ": head_dim must be even (rotary)");
+    Fail(ErrorCode::kInvalidArgument, source,
+         ": hidden_size must be divisible by num_attention_heads");
+  if (HeadDim() % 2 != 0)
+    Fail(ErrorCode::kInvalidArgument, source, ": head_dim must be even (rotary)");
   if (!(rope_theta > 0) || !(rms_norm_eps > 0))
     Fail(ErrorCode::kInvalidArgument, source, ": rope_theta and rms_norm_eps must be positive");
   if (torch_dtype != "float32" && torch_dtype != "bfloat16" && torch_dtype != "float16")

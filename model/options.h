@@ -26,7 +26,8 @@ struct ModelOptions {
     v.Field("path", path, "Hugging Face checkpoint to start from; \"\" = a random preset.");
     v.Field("preset", preset, "Preset initialised when path is \"\".",
             OneOf({"tiny", "small", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b"}));
-    v.Field("tokenizer", tokenizer, "tokenizer.json (or its directory) for a preset; \"\" = byte-level.");
+    v.Field("tokenizer", tokenizer,
+            "tokenizer.json (or its directory) for a preset; \"\" = byte-level.");
     v.Field("dtype", dtype, "Parameter dtype.", OneOf({"float32", "bfloat16"}));
     v.Field("device", device, "Device.", OneOf({"cpu", "cuda"}));
   }

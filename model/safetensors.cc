@@ -3,9 +3,8 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
-
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -64,7 +63,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) 
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   if (size < 8) {
     ::close(fd);
-    Fail(ErrorCode::kDataLoss, path, ": truncated (", size, " bytes; a safetensors file starts with an 8-byte header length)");
+    Fail(ErrorCode::kDataLoss, path, ": truncated (", size,
+         " bytes; a safetensors file starts with an 8-byte header length)");
   }
   std::shared_ptr<SafetensorsFile> f(new SafetensorsFile());
   f->path_ = path;
@@ -81,7 +81,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) 
   if (n > kMaxHeaderBytes)
     Fail(ErrorCode::kDataLoss, path, ": header length ", n, " is implausible (corrupt file?)");
   if (8 + n > size)
-    Fail(ErrorCode::kDataLoss, path, ": truncated: header says ", n, " bytes but the file has ", size - 8);
+    Fail(ErrorCode::kDataLoss, path, ": truncated: header says ", n, " bytes but the file has ",
+         size - 8);
   json header;
   try {
     header = json::parse(bytes + 8, bytes + 8 + n);
@@ -95,7 +96,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) 
     const std::string& name = it.key();
     const json& v = it.value();
     if (name == "__metadata__") {
-      if (!v.is_object()) Fail(ErrorCode::kInvalidArgument, path, ": __metadata__ is not an object");
+      if (!v.is_object())
+        Fail(ErrorCode::kInvalidArgument, path, ": __metadata__ is not an object");
       for (auto m = v.begin(); m != v.end(); ++m)
         if (m.value().is_string()) f->metadata_[m.key()] = m.value().get<std::string>();
       continue;
@@ -106,7 +108,8 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) 
     if (!v.is_object()) bad("entry is not an object");
     if (!v.contains("dtype") || !v["dtype"].is_string()) bad("missing or bad 'dtype'");
     if (!v.contains("shape") || !v["shape"].is_array()) bad("missing or bad 'shape'");
-    if (!v.contains("data_offsets") || !v["data_offsets"].is_array() || v["data_offsets"].size() != 2)
+    if (!v.contains("data_offsets") || !v["data_offsets"].is_array() ||
+        v["data_offsets"].size() != 2)
       bad("missing or bad 'data_offsets'");
     Entry e;
     e.name = name;
@@ -116,14 +119,16 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) 
     e.scalar_type = info->type;
     uint64_t numel = 1;
     for (const auto& d : v["shape"]) {
-      if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0)) bad("shape has a non-integer or negative dimension");
+      if (!d.is_number_unsigned() && !(d.is_number_integer() && d.get<int64_t>() >= 0))
+        bad("shape has a non-integer or negative dimension");
       uint64_t dim = d.get<uint64_t>();
       if (dim != 0 && numel > (UINT64_MAX / 16) / dim) bad("shape is too large");
       numel *= dim;
       e.shape.push_back(static_cast<int64_t>(dim));
     }
     const auto& off = v["data_offsets"];
-    if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned()) bad("data_offsets are not non-negative integers");
+    if (!off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+      bad("data_offsets are not non-negative integers");
     e.begin = off[0].get<uint64_t>();
     e.end = off[1].get<uint64_t>();
     if (e.begin > e.end) bad("data_offsets are reversed");
@@ -147,11 +152,13 @@ std::shared_ptr<SafetensorsFile> SafetensorsFile::Open(const std::string& path) 
     if (e->begin < pos)
       Fail(ErrorCode::kDataLoss, path, ": tensor '", e->name, "' overlaps the tensor before it");
     if (e->begin > pos)
-      Fail(ErrorCode::kDataLoss, path, ": a hole of ", e->begin - pos, " bytes precedes tensor '", e->name, "'");
+      Fail(ErrorCode::kDataLoss, path, ": a hole of ", e->begin - pos, " bytes precedes tensor '",
+           e->name, "'");
     pos = e->end;
   }
   if (pos != data_size)
-    Fail(ErrorCode::kDataLoss, path, ": ", data_size - pos, " bytes after the last tensor are not described by the header");
+    Fail(ErrorCode::kDataLoss, path, ": ", data_size - pos,
+         " bytes after the last tensor are not described by the header");
   f->self_ = f;
   return f;
 }
@@ -167,7 +174,8 @@ at::Tensor SafetensorsFile::Tensor(const std::string& name) const {
   auto keep = self_.lock();
   IR_CHECK(keep != nullptr);
   void* ptr = const_cast<uint8_t*>(data_ + e->begin);
-  return torch::from_blob(ptr, e->shape, [keep](void*) {}, torch::TensorOptions().dtype(e->scalar_type));
+  return torch::from_blob(
+      ptr, e->shape, [keep](void*) {}, torch::TensorOptions().dtype(e->scalar_type));
 }
 
 void WriteSafetensors(const std::string& path,
@@ -179,7 +187,8 @@ void WriteSafetensors(const std::string& path,
   header["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    if (header.contains(name)) Fail(ErrorCode::kInvalidArgument, path, ": duplicate tensor name '", name, "'");
+    if (header.contains(name))
+      Fail(ErrorCode::kInvalidArgument, path, ": duplicate tensor name '", name, "'");
     at::Tensor c = t.detach().to(torch::kCPU).contiguous();
     uint64_t bytes = c.numel() * c.element_size();
     header[name] = {{"dtype", SafetensorsDtypeName(c.scalar_type())},
@@ -192,7 +201,8 @@ void WriteSafetensors(const std::string& path,
   while ((8 + h.size()) % 8 != 0) h.push_back(' ');  // align the data section, as safetensors does
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) Fail(ErrorCode::kFailedPrecondition, "cannot create '", tmp, "': ", std::strerror(errno));
+  if (fd < 0)
+    Fail(ErrorCode::kFailedPrecondition, "cannot create '", tmp, "': ", std::strerror(errno));
   auto write_all = [&](const void* p, size_t n) {
     const char* c = static_cast<const char*>(p);
     while (n > 0) {

@@ -22,7 +22,7 @@ class SafetensorsFile {
  public:
   struct Entry {
     std::string name;
-    std::string dtype;           // safetensors name: F32, BF16, F16, F64, I64, I32, I16, I8, U8, BOOL
+    std::string dtype;  // safetensors name: F32, BF16, F16, F64, I64, I32, I16, I8, U8, BOOL
     c10::ScalarType scalar_type;
     std::vector<int64_t> shape;
     uint64_t begin = 0, end = 0;  // byte offsets into the data section

@@ -41,8 +41,8 @@ double SampleUniform(uint64_t seed, uint64_t index) {
   return static_cast<double>(z >> 11) * (1.0 / 9007199254740992.0);
 }
 
-SampledToken SampleToken(const float* logits, int64_t vocab, const SamplingParams& p, uint64_t index,
-                         const std::vector<int32_t>* allowed) {
+SampledToken SampleToken(const float* logits, int64_t vocab, const SamplingParams& p,
+                         uint64_t index, const std::vector<int32_t>* allowed) {
   IR_CHECK(p.greedy || p.temperature > 0);
   const double inv_t = p.greedy ? 1.0 : 1.0 / p.temperature;
   // Full log-softmax normaliser at this temperature (what the learner recomputes).
@@ -80,7 +80,9 @@ SampledToken SampleToken(const float* logits, int64_t vocab, const SamplingParam
     std::iota(cand.begin(), cand.end(), 0);
   }
   // Order candidates by logit, descending, only as far as top-k / top-p need.
-  auto by_logit = [&](int32_t a, int32_t b) { return logit(a) > logit(b) || (logit(a) == logit(b) && a < b); };
+  auto by_logit = [&](int32_t a, int32_t b) {
+    return logit(a) > logit(b) || (logit(a) == logit(b) && a < b);
+  };
   size_t keep = cand.size();
   if (p.top_k > 0 && static_cast<size_t>(p.top_k) < keep) {
     std::partial_sort(cand.begin(), cand.begin() + p.top_k, cand.end(), by_logit);
@@ -98,7 +100,9 @@ SampledToken SampleToken(const float* logits, int64_t vocab, const SamplingParam
     double mass = 0;
     size_t cut = keep;
     while (true) {
-      if (want > sorted) std::partial_sort(cand.begin() + sorted, cand.begin() + want, cand.begin() + keep, by_logit);
+      if (want > sorted)
+        std::partial_sort(cand.begin() + sorted, cand.begin() + want, cand.begin() + keep,
+                          by_logit);
       for (; sorted < want; ++sorted) {
         mass += std::exp(logit(cand[sorted]) - cmx) / cz;
         if (mass >= p.top_p) {

@@ -47,15 +47,19 @@ SharedPrefixScores ScoreSharedPrefix(DecoderLM& model, const std::vector<int32_t
   auto sa = suffix.accessor<int64_t, 2>();
   auto ma = mask.accessor<bool, 2>();
   for (int64_t g = 0; g < G; ++g)
-    for (size_t j = 0; j < responses[g]->size(); ++j) sa[g][j] = (*responses[g])[j], ma[g][j] = true;
+    for (size_t j = 0; j < responses[g]->size(); ++j)
+      sa[g][j] = (*responses[g])[j], ma[g][j] = true;
   const auto device = model.parameters().front().device();
-  auto p = torch::from_blob(const_cast<int32_t*>(prompt.data()), {int64_t(prompt.size())}, torch::kInt32)
-               .to(torch::kInt64).to(device);
+  auto p =
+      torch::from_blob(const_cast<int32_t*>(prompt.data()), {int64_t(prompt.size())}, torch::kInt32)
+          .to(torch::kInt64)
+          .to(device);
   suffix = suffix.to(device);
   mask = mask.to(device);
   auto [last, hs] = model.ForwardSharedPrefix(p, suffix);
   // Response token j is predicted from the previous position: the prompt's last token for j = 0.
-  auto pred = torch::cat({last.view({1, 1, -1}).expand({G, 1, -1}), hs.narrow(1, 0, S - 1)}, 1);  // [G, S, H]
+  auto pred = torch::cat({last.view({1, 1, -1}).expand({G, 1, -1}), hs.narrow(1, 0, S - 1)},
+                         1);  // [G, S, H]
   auto flat = mask.reshape({-1}).nonzero().squeeze(1);
   auto logits = model.Logits(pred.reshape({G * S, -1}).index_select(0, flat)) / temperature;
   auto logp_all = torch::log_softmax(logits, -1);

@@ -50,7 +50,8 @@ struct DataOptions {
         "With bad_lines=skip: more skipped lines per file than this is an error; -1 = no limit.",
         AtLeast(-1));
     v.Field("replay", replay,
-            "HDF5 trajectory log to train from instead of rolling out (off-policy replay); '' = actors.");
+            "HDF5 trajectory log to train from instead of rolling out (off-policy replay); '' = "
+            "actors.");
   }
 };
 

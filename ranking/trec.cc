@@ -58,7 +58,8 @@ Qrels ReadQrels(const std::string& path) {
       Fail(ErrorCode::kInvalidArgument, where, ": expected 'qid iter docid rel', got ", f.size(),
            " fields");
     const double rel = ParseNumber(f[3], where, "relevance");
-    if (!std::isfinite(rel)) Fail(ErrorCode::kInvalidArgument, where, ": relevance '", f[3], "' is not finite");
+    if (!std::isfinite(rel))
+      Fail(ErrorCode::kInvalidArgument, where, ": relevance '", f[3], "' is not finite");
     if (!q[f[0]].emplace(f[2], rel).second)
       Fail(ErrorCode::kInvalidArgument, where, ": duplicate judgement for query ", f[0], " doc ",
            f[2]);
@@ -79,7 +80,8 @@ TrecRun ReadRun(const std::string& path) {
     if (rank != static_cast<double>(static_cast<int64_t>(rank)))
       Fail(ErrorCode::kInvalidArgument, where, ": rank '", f[3], "' is not an integer");
     const double score = ParseNumber(f[4], where, "score");
-    if (!std::isfinite(score)) Fail(ErrorCode::kInvalidArgument, where, ": score '", f[4], "' is not finite");
+    if (!std::isfinite(score))
+      Fail(ErrorCode::kInvalidArgument, where, ": score '", f[4], "' is not finite");
     if (!seen[f[0]].insert(f[2]).second)
       Fail(ErrorCode::kInvalidArgument, where, ": document ", f[2], " appears twice for query ",
            f[0]);

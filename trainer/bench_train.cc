@@ -6,25 +6,23 @@
 //   quickstart  the quickstart configuration trained with two seeds (--local: the same trajectories
 //               and updates as under mpirun, train_common.h); held-out MRR of the trained policies
 //               vs the initial ones, averaged over the seeds so one lucky seed cannot carry it.
-#include <filesystem>
-#include <iostream>
-
-#include "base/error.h"
-#include "bench/bench.h"
-#include "trainer/commands.h"
-#include "trainer/config_io.h"
-#include "trainer/local_trainer.h"
-
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <iostream>
 #include <map>
 
 #include "actor/rollout.h"
 #include "base/atomic_file.h"
+#include "base/error.h"
+#include "bench/bench.h"
 #include "model/checkpoint.h"
 #include "ranking/synthetic.h"
 #include "tokenizer/tokenizer.h"
+#include "trainer/commands.h"
+#include "trainer/config_io.h"
+#include "trainer/local_trainer.h"
 
 namespace iranker {
 namespace fs = std::filesystem;
@@ -34,7 +32,8 @@ namespace {
 bench::BenchResult RunQuickstartBench(const bench::BenchArgs& args) {
   const std::string config_path = args.Param("config", "configs/quickstart.yaml");
   if (!fs::exists(config_path))
-    Fail(ErrorCode::kNotFound, config_path, ": not found (run from the source tree or pass -p config=PATH)");
+    Fail(ErrorCode::kNotFound, config_path,
+         ": not found (run from the source tree or pass -p config=PATH)");
   const std::string seeds_param = args.Param("seeds", "1,2");
   std::vector<uint64_t> seeds;
   for (size_t at = 0; at < seeds_param.size();) {
@@ -43,13 +42,15 @@ bench::BenchResult RunQuickstartBench(const bench::BenchArgs& args) {
     seeds.push_back(std::stoull(seeds_param.substr(at, end - at)));
     at = end + 1;
   }
-  const std::string root = args.Param("dir", (fs::temp_directory_path() / "iranker-bench-quickstart").string());
+  const std::string root =
+      args.Param("dir", (fs::temp_directory_path() / "iranker-bench-quickstart").string());
   nlohmann::json per_seed = nlohmann::json::array();
   double initial = 0, trained = 0, random = 0, seconds = 0;
   for (uint64_t seed : seeds) {
     const std::string dir = root + "/seed-" + std::to_string(seed);
     fs::remove_all(dir);
-    std::vector<std::string> overrides = {"run.seed=" + std::to_string(seed), "run.dir=" + dir, "run.log_level=warn"};
+    std::vector<std::string> overrides = {"run.seed=" + std::to_string(seed), "run.dir=" + dir,
+                                          "run.log_level=warn"};
     if (args.quick) overrides.push_back("train.steps=6");
     Config config = LoadConfig(config_path, overrides);
     const auto t0 = std::chrono::steady_clock::now();
@@ -57,11 +58,15 @@ bench::BenchResult RunQuickstartBench(const bench::BenchArgs& args) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const double i = r.initial.MeanOf("policy", "mrr"), t = r.final.MeanOf("policy", "mrr"),
                  rnd = r.final.MeanOf("random", "mrr");
-    std::cerr << "seed " << seed << ": initial MRR " << i << ", trained " << t << " (+" << t - i << "), random " << rnd
-              << ", " << s << " s\n";
-    per_seed.push_back({{"seed", seed}, {"initial_mrr", i}, {"trained_mrr", t}, {"random_mrr", rnd},
+    std::cerr << "seed " << seed << ": initial MRR " << i << ", trained " << t << " (+" << t - i
+              << "), random " << rnd << ", " << s << " s\n";
+    per_seed.push_back({{"seed", seed},
+                        {"initial_mrr", i},
+                        {"trained_mrr", t},
+                        {"random_mrr", rnd},
                         {"trained_ndcg@10", r.final.MeanOf("policy", "ndcg@10")},
-                        {"trained_hit@1", r.final.MeanOf("policy", "hit@1")}, {"seconds", s}});
+                        {"trained_hit@1", r.final.MeanOf("policy", "hit@1")},
+                        {"seconds", s}});
     initial += i, trained += t, random += rnd, seconds += s;
   }
   const double n = static_cast<double>(seeds.size());
@@ -72,9 +77,14 @@ bench::BenchResult RunQuickstartBench(const bench::BenchArgs& args) {
   res.reference = "the initial policy's MRR (same seeds)";
   res.reference_value = initial / n;
   res.ratio = res.value / std::max(1e-9, res.reference_value);
-  res.extra = {{"mrr_gain", (trained - initial) / n}, {"random_mrr", random / n}, {"seeds", per_seed},
-               {"seconds_per_run", seconds / n}, {"config", config_path},
-               {"definition", "--local training of the quickstart config per seed; gain = trained - initial MRR"}};
+  res.extra = {
+      {"mrr_gain", (trained - initial) / n},
+      {"random_mrr", random / n},
+      {"seeds", per_seed},
+      {"seconds_per_run", seconds / n},
+      {"config", config_path},
+      {"definition",
+       "--local training of the quickstart config per seed; gain = trained - initial MRR"}};
   return res;
 }
 
@@ -91,7 +101,8 @@ bench::BenchResult RunRolloutBench(const bench::BenchArgs& args) {
   PromptOptions po;
   po.dir = args.Param("prompts", "configs/prompts");
   if (!fs::exists(po.dir + "/recommendation_iranker.txt"))
-    Fail(ErrorCode::kNotFound, po.dir, ": prompt templates not found (run from the source tree or -p prompts=DIR)");
+    Fail(ErrorCode::kNotFound, po.dir,
+         ": prompt templates not found (run from the source tree or -p prompts=DIR)");
   po.assistant_prefill = "<think>\n</think>\n<answer>";
   PromptSet prompts(po);
   SyntheticOptions so;
@@ -141,8 +152,11 @@ bench::BenchResult RunRolloutBench(const bench::BenchArgs& args) {
   nlohmann::json batches = nlohmann::json::array();
   for (const auto& [k, ps] : by_step)
     for (size_t at = 0; at < ps.size(); at += ao.slots)
-      batches.push_back(std::vector<std::vector<int32_t>>(ps.begin() + at, ps.begin() + std::min(ps.size(), at + ao.slots)));
-  const std::string dir = (fs::temp_directory_path() / ("iranker_bench_rollout_" + std::to_string(::getpid()))).string();
+      batches.push_back(std::vector<std::vector<int32_t>>(
+          ps.begin() + at, ps.begin() + std::min(ps.size(), at + ao.slots)));
+  const std::string dir =
+      (fs::temp_directory_path() / ("iranker_bench_rollout_" + std::to_string(::getpid())))
+          .string();
   MakeDirs(dir);
   SaveModel(*model, dir);
   WriteFileAtomic(dir + "/batches.json", batches.dump());
@@ -159,24 +173,36 @@ bench::BenchResult RunRolloutBench(const bench::BenchArgs& args) {
   r.reference = "Python eager PyTorch, every step's prompts from scratch, one batch per step";
   r.reference_value = episodes / ref_s;
   r.ratio = r.value / r.reference_value;
-  r.extra = {{"preset", preset}, {"queries", queries}, {"group_size", group}, {"candidates", candidates},
-             {"episodes", episodes}, {"steps", on.steps}, {"seconds_reuse_on", on_s}, {"seconds_reuse_off", off_s},
-             {"seconds_reference", ref_s}, {"reuse_on_vs_off", off_s / on_s},
+  r.extra = {{"preset", preset},
+             {"queries", queries},
+             {"group_size", group},
+             {"candidates", candidates},
+             {"episodes", episodes},
+             {"steps", on.steps},
+             {"seconds_reuse_on", on_s},
+             {"seconds_reuse_off", off_s},
+             {"seconds_reference", ref_s},
+             {"reuse_on_vs_off", off_s / on_s},
              {"generated_tokens_per_s_reuse_on", on.generated_tokens / on_s},
              {"generated_tokens_per_s_reuse_off", off.generated_tokens / off_s},
-             {"prompt_tokens", on.prompt_tokens}, {"reused_prompt_tokens", on.reused_tokens},
+             {"prompt_tokens", on.prompt_tokens},
+             {"reused_prompt_tokens", on.reused_tokens},
              {"reference_new_tokens_per_prompt", longest}};
-  std::cerr << "rollout: " << episodes << " episodes, " << on.steps << " steps; reuse on " << on_s << " s, off "
-            << off_s << " s (x" << off_s / on_s << "), Python from scratch " << ref_s << " s\n";
+  std::cerr << "rollout: " << episodes << " episodes, " << on.steps << " steps; reuse on " << on_s
+            << " s, off " << off_s << " s (x" << off_s / on_s << "), Python from scratch " << ref_s
+            << " s\n";
   return r;
 }
 
 }  // namespace
 
 std::vector<bench::Benchmark> TrainerBenchmarks() {
-  return {{"rollout", "elimination episodes/s, small preset, prefix reuse on vs off and vs Python from scratch",
-           RunRolloutBench},
-          {"quickstart", "quickstart config, two seeds: trained vs initial held-out MRR", RunQuickstartBench}};
+  return {
+      {"rollout",
+       "elimination episodes/s, small preset, prefix reuse on vs off and vs Python from scratch",
+       RunRolloutBench},
+      {"quickstart", "quickstart config, two seeds: trained vs initial held-out MRR",
+       RunQuickstartBench}};
 }
 
 }  // namespace iranker

@@ -4,8 +4,9 @@
 //               off and on, in R rounds. The runs do the same work step for step (same seeds, same
 //               updates), so step k's time with the log over step k's time without it (each the
 //               minimum over rounds), median over k, is the logging overhead of the learner loop
-//               (step time = waiting for the actors' batches + append + learn). Also by accounting: the learner thread's
-//               Append time plus the writer thread's HDF5 time over the step time.
+//               (step time = waiting for the actors' batches + append + learn). Also by accounting:
+//               the learner thread's Append time plus the writer thread's HDF5 time over the step
+//               time.
 //   throughput  the trajectories of the first run written again through TrajectoryLogWriter
 //               (bounded queue, writer thread, row-consistent SWMR appends, flushes) vs a bare
 //               HDF5 write of the same columns (one H5Dwrite per column, same chunking and deflate
@@ -74,12 +75,12 @@ Flat Flatten(const std::vector<TrajectoryBatch>& batches) {
   Flat f;
   for (const auto& b : batches)
     for (const auto& s : b.steps) {
-      f.u64[0].push_back(s.episode_id), f.u64[1].push_back(s.policy_version), f.u64[2].push_back(s.seed),
-          f.u64[3].push_back(s.group_id);
+      f.u64[0].push_back(s.episode_id), f.u64[1].push_back(s.policy_version),
+          f.u64[2].push_back(s.seed), f.u64[3].push_back(s.group_id);
       f.i32[0].push_back(s.step), f.i32[1].push_back(s.pool_size), f.i32[2].push_back(s.actor_id),
           f.i32[3].push_back(s.chosen);
-      f.f32[0].push_back(s.reward), f.f32[1].push_back(s.reward_answer), f.f32[2].push_back(s.reward_format),
-          f.f32[3].push_back(s.reward_tags);
+      f.f32[0].push_back(s.reward), f.f32[1].push_back(s.reward_answer),
+          f.f32[2].push_back(s.reward_format), f.f32[3].push_back(s.reward_tags);
       f.u8[0].push_back(s.valid_format), f.u8[1].push_back(s.episode_done);
       f.prompt.insert(f.prompt.end(), s.prompt_ids.begin(), s.prompt_ids.end());
       f.response.insert(f.response.end(), s.response_ids.begin(), s.response_ids.end());
@@ -96,8 +97,8 @@ Flat Flatten(const std::vector<TrajectoryBatch>& batches) {
 }
 
 // One chunked, deflated 1-D dataset written with a single H5Dwrite.
-void BareColumn(hid_t file, const std::string& name, hid_t type, const void* data, size_t n, hsize_t chunk,
-                int deflate) {
+void BareColumn(hid_t file, const std::string& name, hid_t type, const void* data, size_t n,
+                hsize_t chunk, int deflate) {
   if (n == 0) return;
   hsize_t dims[1] = {n}, maxdims[1] = {H5S_UNLIMITED}, ch[1] = {std::min<hsize_t>(chunk, n)};
   hid_t space = H5Screate_simple(1, dims, maxdims);
@@ -116,19 +117,34 @@ void BareWrite(const Flat& f, const std::string& path, const TrajlogOptions& o) 
   hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (file < 0) Fail(ErrorCode::kInternal, "bench trajlog: cannot create ", path);
   const hsize_t rows = o.chunk_rows, tok = o.chunk_tokens;
-  for (int k = 0; k < 4; ++k) BareColumn(file, "u64_" + std::to_string(k), H5T_NATIVE_UINT64, f.u64[k].data(), f.u64[k].size(), rows, o.deflate);
-  for (int k = 0; k < 4; ++k) BareColumn(file, "i32_" + std::to_string(k), H5T_NATIVE_INT32, f.i32[k].data(), f.i32[k].size(), rows, o.deflate);
-  for (int k = 0; k < 4; ++k) BareColumn(file, "f32_" + std::to_string(k), H5T_NATIVE_FLOAT, f.f32[k].data(), f.f32[k].size(), rows, o.deflate);
-  for (int k = 0; k < 2; ++k) BareColumn(file, "u8_" + std::to_string(k), H5T_NATIVE_UINT8, f.u8[k].data(), f.u8[k].size(), rows, o.deflate);
-  for (int k = 0; k < 5; ++k) BareColumn(file, "end_" + std::to_string(k), H5T_NATIVE_UINT64, f.ends[k].data(), f.ends[k].size(), rows, o.deflate);
-  for (int k = 0; k < 3; ++k) BareColumn(file, "text_" + std::to_string(k), H5T_NATIVE_UINT8, f.text[k].data(), f.text[k].size(), tok, o.deflate);
+  for (int k = 0; k < 4; ++k)
+    BareColumn(file, "u64_" + std::to_string(k), H5T_NATIVE_UINT64, f.u64[k].data(),
+               f.u64[k].size(), rows, o.deflate);
+  for (int k = 0; k < 4; ++k)
+    BareColumn(file, "i32_" + std::to_string(k), H5T_NATIVE_INT32, f.i32[k].data(), f.i32[k].size(),
+               rows, o.deflate);
+  for (int k = 0; k < 4; ++k)
+    BareColumn(file, "f32_" + std::to_string(k), H5T_NATIVE_FLOAT, f.f32[k].data(), f.f32[k].size(),
+               rows, o.deflate);
+  for (int k = 0; k < 2; ++k)
+    BareColumn(file, "u8_" + std::to_string(k), H5T_NATIVE_UINT8, f.u8[k].data(), f.u8[k].size(),
+               rows, o.deflate);
+  for (int k = 0; k < 5; ++k)
+    BareColumn(file, "end_" + std::to_string(k), H5T_NATIVE_UINT64, f.ends[k].data(),
+               f.ends[k].size(), rows, o.deflate);
+  for (int k = 0; k < 3; ++k)
+    BareColumn(file, "text_" + std::to_string(k), H5T_NATIVE_UINT8, f.text[k].data(),
+               f.text[k].size(), tok, o.deflate);
   BareColumn(file, "prompt", H5T_NATIVE_INT32, f.prompt.data(), f.prompt.size(), tok, o.deflate);
-  BareColumn(file, "response", H5T_NATIVE_INT32, f.response.data(), f.response.size(), tok, o.deflate);
-  BareColumn(file, "logprobs", H5T_NATIVE_FLOAT, f.logprobs.data(), f.logprobs.size(), tok, o.deflate);
+  BareColumn(file, "response", H5T_NATIVE_INT32, f.response.data(), f.response.size(), tok,
+             o.deflate);
+  BareColumn(file, "logprobs", H5T_NATIVE_FLOAT, f.logprobs.data(), f.logprobs.size(), tok,
+             o.deflate);
   H5Fclose(file);
 }
 
-void WriterWrite(const std::vector<TrajectoryBatch>& batches, const std::string& path, const TrajlogOptions& o) {
+void WriterWrite(const std::vector<TrajectoryBatch>& batches, const std::string& path,
+                 const TrajlogOptions& o) {
   TrajectoryLogWriter w(path, o, {{"config", "bench"}});
   for (const auto& b : batches) w.Append(b);
   w.Close();
@@ -137,9 +153,11 @@ void WriterWrite(const std::vector<TrajectoryBatch>& batches, const std::string&
 bench::BenchResult RunTrajlogBench(const bench::BenchArgs& args) {
   const std::string config_path = args.Param("config", "configs/quickstart.yaml");
   if (!fs::exists(config_path))
-    Fail(ErrorCode::kNotFound, config_path, ": not found (run from the source tree or pass -p config=PATH)");
+    Fail(ErrorCode::kNotFound, config_path,
+         ": not found (run from the source tree or pass -p config=PATH)");
   const int steps = std::stoi(args.Param("steps", args.quick ? "3" : "8"));
-  const std::string root = args.Param("dir", (fs::temp_directory_path() / "iranker-bench-trajlog").string());
+  const std::string root =
+      args.Param("dir", (fs::temp_directory_path() / "iranker-bench-trajlog").string());
   fs::remove_all(root);
   MakeDirs(root);
 
@@ -156,10 +174,11 @@ bench::BenchResult RunTrajlogBench(const bench::BenchArgs& args) {
   auto train = [&](bool log) {
     const std::string dir = root + (log ? "/log-on" : "/log-off");
     fs::remove_all(dir);  // a fresh run each round (not a resume)
-    Config c = LoadConfig(config_path, {"run.dir=" + dir, "run.log_level=warn", "train.steps=" + std::to_string(steps),
-                                        "train.eval_every=0", "train.checkpoint_every=0",
-                                        "data.test=[" + root + "/test.jsonl]",
-                                        std::string("trajlog.enabled=") + (log ? "true" : "false")});
+    Config c =
+        LoadConfig(config_path, {"run.dir=" + dir, "run.log_level=warn",
+                                 "train.steps=" + std::to_string(steps), "train.eval_every=0",
+                                 "train.checkpoint_every=0", "data.test=[" + root + "/test.jsonl]",
+                                 std::string("trajlog.enabled=") + (log ? "true" : "false")});
     const TrainResult r = TrainLocal(c);
     write_seconds = r.trajlog_write_seconds;
     return std::make_pair(StepTimes(dir + "/metrics.jsonl"), c);
@@ -171,7 +190,8 @@ bench::BenchResult RunTrajlogBench(const bench::BenchArgs& args) {
   Config on_config;
   auto keep_min = [](std::vector<double>* best, const std::vector<double>& t) {
     if (best->empty()) *best = t;
-    for (size_t k = 0; k < std::min(best->size(), t.size()); ++k) (*best)[k] = std::min((*best)[k], t[k]);
+    for (size_t k = 0; k < std::min(best->size(), t.size()); ++k)
+      (*best)[k] = std::min((*best)[k], t[k]);
   };
   for (int r = 0; r < rounds; ++r) {
     keep_min(&off, train(false).first);
@@ -225,30 +245,37 @@ bench::BenchResult RunTrajlogBench(const bench::BenchArgs& args) {
     TrajlogOptions so = o;
     so.chunk_tokens = chunk;
     const double s = bench::MedianSeconds([&] { WriterWrite(batches, out, so); }, 0, repeats);
-    sweep.push_back({{"chunk_tokens", chunk}, {"MB_per_s", mb / s}, {"file_MB", fs::file_size(out) / 1e6}});
-    std::cerr << "chunk_tokens " << chunk << ": " << mb / s << " MB/s, file " << fs::file_size(out) / 1e6 << " MB\n";
+    sweep.push_back(
+        {{"chunk_tokens", chunk}, {"MB_per_s", mb / s}, {"file_MB", fs::file_size(out) / 1e6}});
+    std::cerr << "chunk_tokens " << chunk << ": " << mb / s << " MB/s, file "
+              << fs::file_size(out) / 1e6 << " MB\n";
   }
   if (args.Param("keep", "0") != "1") fs::remove_all(root);
 
-  std::cerr << "trajlog: learner-loop overhead " << 100 * overhead << "% (median over " << ratios.size()
-            << " steps; by accounting " << 100 * accounted << "%); writer " << mb / writer_s << " MB/s vs bare HDF5 " << mb / bare_s << " MB/s\n";
+  std::cerr << "trajlog: learner-loop overhead " << 100 * overhead << "% (median over "
+            << ratios.size() << " steps; by accounting " << 100 * accounted << "%); writer "
+            << mb / writer_s << " MB/s vs bare HDF5 " << mb / bare_s << " MB/s\n";
   bench::BenchResult res;
   res.value_name = "trajectory log writer payload MB/s";
   res.value = mb / writer_s;
   res.unit = "MB/s";
-  res.reference = "bare HDF5: one H5Dwrite per column of the same data, same chunking, shuffle and deflate";
+  res.reference =
+      "bare HDF5: one H5Dwrite per column of the same data, same chunking, shuffle and deflate";
   res.reference_value = mb / bare_s;
   res.ratio = res.value / res.reference_value;
   res.extra = {{"learner_loop_overhead", overhead},
                {"overhead_target", 0.05},
                {"accounted_overhead", accounted},
-               {"accounted_definition", "(learner-thread Append seconds + writer-thread HDF5 seconds) / step seconds, "
-                                        "run with the log"},
-               {"overhead_definition", "median over steps k of steptime_on[k]/steptime_off[k] - 1; quickstart config "
-                                       "--local, same seeds; steptime = wait for the actors + append + learn seconds, the "
-                                       "minimum over rounds of (off, on) runs"},
+               {"accounted_definition",
+                "(learner-thread Append seconds + writer-thread HDF5 seconds) / step seconds, "
+                "run with the log"},
+               {"overhead_definition",
+                "median over steps k of steptime_on[k]/steptime_off[k] - 1; quickstart config "
+                "--local, same seeds; steptime = wait for the actors + append + learn seconds, the "
+                "minimum over rounds of (off, on) runs"},
                {"rounds", rounds},
-               {"omp_wait_policy", std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "unset"},
+               {"omp_wait_policy",
+                std::getenv("OMP_WAIT_POLICY") ? std::getenv("OMP_WAIT_POLICY") : "unset"},
                {"steps", ratios.size()},
                {"step_seconds_log_on_mean", on_sum / std::max<size_t>(1, ratios.size())},
                {"step_seconds_log_off_mean", off_sum / std::max<size_t>(1, ratios.size())},
@@ -265,7 +292,8 @@ bench::BenchResult RunTrajlogBench(const bench::BenchArgs& args) {
 }  // namespace
 
 std::vector<bench::Benchmark> TrajlogBenchmarks() {
-  return {{"trajlog", "trajectory log: learner-loop overhead (quickstart) and writer MB/s vs bare HDF5",
+  return {{"trajlog",
+           "trajectory log: learner-loop overhead (quickstart) and writer MB/s vs bare HDF5",
            RunTrajlogBench}};
 }
 

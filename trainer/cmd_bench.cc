@@ -11,7 +11,8 @@
 namespace iranker {
 
 void AddBenchCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("bench", "Run a benchmark against a reference measured in the same run");
+  auto* cmd =
+      app.add_subcommand("bench", "Run a benchmark against a reference measured in the same run");
   struct Opts {
     std::string name;
     bool json = false, list = false;
@@ -21,9 +22,12 @@ void AddBenchCommand(CLI::App& app) {
   cmd->add_option("name", o->name, "Benchmark name (see --list)");
   cmd->add_flag("--json", o->json, "End the output with one JSON line");
   cmd->add_flag("--list", o->list, "List the benchmarks");
-  cmd->add_option("--repeats", o->args.repeats, "Timed repeats (median reported)")->check(CLI::PositiveNumber);
-  cmd->add_option("--warmup", o->args.warmup, "Untimed warm-up repeats")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--threads", o->args.threads, "Torch threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--repeats", o->args.repeats, "Timed repeats (median reported)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", o->args.warmup, "Untimed warm-up repeats")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", o->args.threads, "Torch threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--quick", o->args.quick, "Small sizes (smoke test)");
   cmd->add_option("-p,--param", o->args.params, "NAME=VALUE parameters for the benchmark");
   cmd->callback([o] {
@@ -31,7 +35,8 @@ void AddBenchCommand(CLI::App& app) {
     for (auto& b : TrainerBenchmarks()) all.push_back(b);
     for (auto& b : TrajlogBenchmarks()) all.push_back(b);
     if (o->list || o->name.empty()) {
-      for (const auto& b : all) std::cout << std::left << std::setw(12) << b.name << b.description << "\n";
+      for (const auto& b : all)
+        std::cout << std::left << std::setw(12) << b.name << b.description << "\n";
       return;
     }
     const bench::Benchmark* found = nullptr;
@@ -40,12 +45,14 @@ void AddBenchCommand(CLI::App& app) {
     if (!found) {
       std::string names;
       for (const auto& b : all) names += (names.empty() ? "" : ", ") + b.name;
-      Fail(ErrorCode::kInvalidArgument, "no benchmark named '", o->name, "' (available: ", names, ")");
+      Fail(ErrorCode::kInvalidArgument, "no benchmark named '", o->name, "' (available: ", names,
+           ")");
     }
     o->args.threads = ConfigureThreads(o->args.threads);
     bench::BenchResult r = found->run(o->args);
     std::cout << found->name << ": " << r.value_name << " = " << r.value << " " << r.unit << "\n"
-              << "  reference (" << r.reference << ") = " << r.reference_value << " " << r.unit << "\n"
+              << "  reference (" << r.reference << ") = " << r.reference_value << " " << r.unit
+              << "\n"
               << "  ratio = " << r.ratio << " (higher is better)\n";
     if (o->json) std::cout << bench::ToJson(found->name, r).dump() << std::endl;
   });

@@ -7,7 +7,6 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
@@ -42,7 +41,8 @@ std::vector<std::string> LogFiles(const std::string& path) {
   for (const auto& e : fs::directory_iterator(path))
     if (e.path().extension() == ".h5") files.push_back(e.path().string());
   std::sort(files.begin(), files.end());
-  if (files.empty()) Fail(ErrorCode::kNotFound, path, ": no trajectory log (*.h5) in this directory");
+  if (files.empty())
+    Fail(ErrorCode::kNotFound, path, ": no trajectory log (*.h5) in this directory");
   return files;
 }
 
@@ -56,7 +56,8 @@ std::string FindTokenizer(const std::string& path) {
   std::vector<std::string> cps;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir / "checkpoints", ec))
-    if (fs::exists(e.path() / "tokenizer.json")) cps.push_back((e.path() / "tokenizer.json").string());
+    if (fs::exists(e.path() / "tokenizer.json"))
+      cps.push_back((e.path() / "tokenizer.json").string());
   std::sort(cps.begin(), cps.end());
   return cps.empty() ? "" : cps.back();
 }
@@ -64,7 +65,8 @@ std::string FindTokenizer(const std::string& path) {
 }  // namespace
 
 void AddInspectCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("inspect", "Summarise an HDF5 trajectory log (or every log of a run directory)");
+  auto* cmd = app.add_subcommand(
+      "inspect", "Summarise an HDF5 trajectory log (or every log of a run directory)");
   struct Opts {
     std::string path, tokenizer;
     int64_t episode = -1;
@@ -79,7 +81,8 @@ void AddInspectCommand(CLI::App& app) {
     const auto files = LogFiles(o->path);
     if (o->episode >= 0) {
       std::string tok_path = o->tokenizer.empty() ? FindTokenizer(o->path) : o->tokenizer;
-      if (tok_path.empty()) Fail(ErrorCode::kNotFound, "no tokenizer.json next to ", o->path, "; pass --tokenizer");
+      if (tok_path.empty())
+        Fail(ErrorCode::kNotFound, "no tokenizer.json next to ", o->path, "; pass --tokenizer");
       auto tok = Tokenizer::FromFile(tok_path);
       bool found = false;
       for (const auto& f : files) {
@@ -88,14 +91,17 @@ void AddInspectCommand(CLI::App& app) {
         for (const auto& s : steps) {
           if (s.episode_id != static_cast<uint64_t>(o->episode)) continue;
           found = true;
-          std::cout << "== " << f << " episode " << s.episode_id << " step " << s.step << " (query " << s.query_id
-                    << ", dataset " << s.dataset << ", actor " << s.actor_id << ", policy version "
-                    << s.policy_version << ", pool " << s.pool_size << ")\n"
+          std::cout << "== " << f << " episode " << s.episode_id << " step " << s.step << " (query "
+                    << s.query_id << ", dataset " << s.dataset << ", actor " << s.actor_id
+                    << ", policy version " << s.policy_version << ", pool " << s.pool_size << ")\n"
                     << "-- prompt (" << s.prompt_ids.size() << " tokens)\n"
-                    << tok->Decode(s.prompt_ids) << "\n-- response (" << s.response_ids.size() << " tokens)\n"
-                    << tok->Decode(s.response_ids) << "\n-- answer '" << s.answer_text << "', chosen " << s.chosen
-                    << ", reward " << s.reward << " (answer " << s.reward_answer << ", format " << s.reward_format
-                    << ", tags " << s.reward_tags << "), valid format " << (s.valid_format ? "yes" : "no") << "\n";
+                    << tok->Decode(s.prompt_ids) << "\n-- response (" << s.response_ids.size()
+                    << " tokens)\n"
+                    << tok->Decode(s.response_ids) << "\n-- answer '" << s.answer_text
+                    << "', chosen " << s.chosen << ", reward " << s.reward << " (answer "
+                    << s.reward_answer << ", format " << s.reward_format << ", tags "
+                    << s.reward_tags << "), valid format " << (s.valid_format ? "yes" : "no")
+                    << "\n";
         }
         auto eps = r.ReadEpisodes(0, r.num_episodes());
         for (const auto& e : eps) {
@@ -115,8 +121,11 @@ void AddInspectCommand(CLI::App& app) {
     for (const auto& f : files) {
       TrajectoryLogReader r(f, /*swmr=*/true);
       const int64_t n = r.num_steps(), ne = r.num_episodes();
-      out["files"].push_back({{"path", f}, {"steps", n}, {"episodes", ne},
-                              {"start_step", r.Attribute("start_step")}, {"learner_rank", r.Attribute("learner_rank")}});
+      out["files"].push_back({{"path", f},
+                              {"steps", n},
+                              {"episodes", ne},
+                              {"start_step", r.Attribute("start_step")},
+                              {"learner_rank", r.Attribute("learner_rank")}});
       steps_total += n;
       episodes_total += ne;
       for (int64_t b = 0; b < n; b += 4096) {
@@ -155,22 +164,26 @@ void AddInspectCommand(CLI::App& app) {
       return;
     }
     for (const auto& f : out["files"])
-      std::cout << f["path"].get<std::string>() << ": " << f["steps"] << " steps, " << f["episodes"] << " episodes\n";
-    std::cout << "total: " << steps_total << " steps, " << episodes_total << " episodes, " << prompt_tokens
-              << " prompt tokens, " << response_tokens << " response tokens\n\nby dataset:\n";
+      std::cout << f["path"].get<std::string>() << ": " << f["steps"] << " steps, " << f["episodes"]
+                << " episodes\n";
+    std::cout << "total: " << steps_total << " steps, " << episodes_total << " episodes, "
+              << prompt_tokens << " prompt tokens, " << response_tokens
+              << " response tokens\n\nby dataset:\n";
     char line[256];
     for (const auto& [d, a] : by_dataset) {
-      std::snprintf(line, sizeof line, "  %-24s %8lld steps  reward %7.4f  valid format %6.1f%%\n", d.c_str(),
-                    static_cast<long long>(a.n), a.n ? a.reward / a.n : 0, a.n ? 100 * a.valid / a.n : 0);
+      std::snprintf(line, sizeof line, "  %-24s %8lld steps  reward %7.4f  valid format %6.1f%%\n",
+                    d.c_str(), static_cast<long long>(a.n), a.n ? a.reward / a.n : 0,
+                    a.n ? 100 * a.valid / a.n : 0);
       std::cout << line;
     }
     std::cout << "\nby policy version:\n";
     for (const auto& r : ranges) {
-      std::snprintf(line, sizeof line, "  %6llu-%-6llu %8lld steps  reward %7.4f  valid format %6.1f%%\n",
+      std::snprintf(line, sizeof line,
+                    "  %6llu-%-6llu %8lld steps  reward %7.4f  valid format %6.1f%%\n",
                     static_cast<unsigned long long>(r["versions"][0].get<uint64_t>()),
                     static_cast<unsigned long long>(r["versions"][1].get<uint64_t>()),
-                    static_cast<long long>(r["steps"].get<int64_t>()), r["reward_mean"].get<double>(),
-                    100 * r["valid_format"].get<double>());
+                    static_cast<long long>(r["steps"].get<int64_t>()),
+                    r["reward_mean"].get<double>(), 100 * r["valid_format"].get<double>());
       std::cout << line;
     }
   });

@@ -11,9 +11,8 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "base/atomic_file.h"
 #include "base/error.h"
@@ -51,14 +50,15 @@ std::string Svg(const std::string& title, const std::map<std::string, Series>& l
   auto py = [&](double y) { return H - B - (y - y0) / (y1 - y0) * (H - T - B); };
   std::ostringstream o;
   o << "<svg xmlns='http://www.w3.org/2000/svg' width='" << W << "' height='" << H
-    << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' fill='white'/>\n"
+    << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' "
+       "fill='white'/>\n"
     << "<text x='" << L << "' y='22' font-size='15'>" << title << "</text>\n";
   for (int k = 0; k <= 4; ++k) {
     const double y = y0 + (y1 - y0) * k / 4, x = x0 + (x1 - x0) * k / 4;
     o << "<line x1='" << L << "' x2='" << W - R << "' y1='" << py(y) << "' y2='" << py(y)
-      << "' stroke='#ddd'/>\n<text x='" << L - 6 << "' y='" << py(y) + 4 << "' text-anchor='end'>" << Num(y)
-      << "</text>\n<text x='" << px(x) << "' y='" << H - B + 16 << "' text-anchor='middle'>" << Num(std::round(x))
-      << "</text>\n";
+      << "' stroke='#ddd'/>\n<text x='" << L - 6 << "' y='" << py(y) + 4 << "' text-anchor='end'>"
+      << Num(y) << "</text>\n<text x='" << px(x) << "' y='" << H - B + 16
+      << "' text-anchor='middle'>" << Num(std::round(x)) << "</text>\n";
   }
   o << "<text x='" << (L + W - R) / 2 << "' y='" << H - 8 << "' text-anchor='middle'>step</text>\n";
   const char* colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd"};
@@ -70,9 +70,10 @@ std::string Svg(const std::string& title, const std::map<std::string, Series>& l
     o << "'/>\n";
     if (s.x.size() < 40)
       for (size_t i = 0; i < s.x.size(); ++i)
-        o << "<circle cx='" << px(s.x[i]) << "' cy='" << py(s.y[i]) << "' r='2.5' fill='" << col << "'/>\n";
-    o << "<text x='" << W - R - 4 << "' y='" << T + 14 * (c + 1) << "' text-anchor='end' fill='" << col << "'>"
-      << name << "</text>\n";
+        o << "<circle cx='" << px(s.x[i]) << "' cy='" << py(s.y[i]) << "' r='2.5' fill='" << col
+          << "'/>\n";
+    o << "<text x='" << W - R - 4 << "' y='" << T + 14 * (c + 1) << "' text-anchor='end' fill='"
+      << col << "'>" << name << "</text>\n";
     ++c;
   }
   o << "</svg>\n";
@@ -81,7 +82,8 @@ std::string Svg(const std::string& title, const std::map<std::string, Series>& l
 
 // The same chart as a PNG through gnuplot (pngcairo), written to a temporary name and renamed.
 // Returns false when gnuplot is not installed or fails (the SVG is there either way).
-bool Png(const std::string& path, const std::string& title, const std::map<std::string, Series>& lines) {
+bool Png(const std::string& path, const std::string& title,
+         const std::map<std::string, Series>& lines) {
   static const bool have = std::system("command -v gnuplot > /dev/null 2>&1") == 0;
   if (!have) return false;
   const std::string tmp = path + ".tmp.png";
@@ -97,12 +99,13 @@ bool Png(const std::string& path, const std::string& title, const std::map<std::
     for (size_t i = 0; i < s.x.size(); ++i) o << s.x[i] << " " << s.y[i] << "\n";
     o << "EOD\n";
   }
-  o << "set terminal pngcairo size 800,450 font ',10' noenhanced\nset output " << quoted(tmp) << "\n"
+  o << "set terminal pngcairo size 800,450 font ',10' noenhanced\nset output " << quoted(tmp)
+    << "\n"
     << "set title " << quoted(title) << "\nset xlabel 'step'\nset grid\nset key top left\nplot ";
   k = 0;
   for (const auto& [name, s] : lines) {
-    o << (k ? ", " : "") << "$d" << k << " using 1:2 with " << (s.x.size() < 40 ? "linespoints" : "lines")
-      << " lw 2 title " << quoted(name);
+    o << (k ? ", " : "") << "$d" << k << " using 1:2 with "
+      << (s.x.size() < 40 ? "linespoints" : "lines") << " lw 2 title " << quoted(name);
     ++k;
   }
   o << "\n";
@@ -148,8 +151,10 @@ int WritePlots(const std::string& run_dir) {
   const std::string dir = run_dir + "/plots";
   MakeDirs(dir);
   int written = 0;
-  auto write = [&](const std::string& file, const std::string& title, std::map<std::string, Series> lines) {
-    for (auto it = lines.begin(); it != lines.end();) it = it->second.x.empty() ? lines.erase(it) : std::next(it);
+  auto write = [&](const std::string& file, const std::string& title,
+                   std::map<std::string, Series> lines) {
+    for (auto it = lines.begin(); it != lines.end();)
+      it = it->second.x.empty() ? lines.erase(it) : std::next(it);
     if (lines.empty()) return;
     WriteFileAtomic(dir + "/" + file, Svg(title, lines));
     Png(dir + "/" + file.substr(0, file.size() - 4) + ".png", title, lines);
@@ -161,21 +166,26 @@ int WritePlots(const std::string& run_dir) {
       if (m.count(k)) out[k] = m[k];
     return out;
   };
-  write("reward.svg", "training reward (mean over the step's samples)", pick(train, {"reward_mean"}));
+  write("reward.svg", "training reward (mean over the step's samples)",
+        pick(train, {"reward_mean"}));
   write("eval.svg", "held-out evaluation of the policy", pick(eval, {"mrr", "ndcg@10", "hit@1"}));
   write("kl.svg", "KL to the behaviour / reference policy", pick(train, {"kl"}));
   write("entropy.svg", "policy entropy", pick(train, {"entropy"}));
   write("grad_norm.svg", "gradient norm (before clipping)", pick(train, {"grad_norm"}));
-  write("throughput.svg", "tokens per second", pick(train, {"generated_tokens_per_s", "learner_tokens_per_s"}));
-  write("time.svg", "seconds per step", pick(train, {"rollout_seconds", "learn_seconds", "wait_seconds"}));
-  write("value.svg", "PPO critic: value loss and explained variance", pick(train, {"value_loss", "explained_variance"}));
+  write("throughput.svg", "tokens per second",
+        pick(train, {"generated_tokens_per_s", "learner_tokens_per_s"}));
+  write("time.svg", "seconds per step",
+        pick(train, {"rollout_seconds", "learn_seconds", "wait_seconds"}));
+  write("value.svg", "PPO critic: value loss and explained variance",
+        pick(train, {"value_loss", "explained_variance"}));
   write("format.svg", "valid answer format", pick(train, {"valid_format"}));
   write("lag.svg", "policy lag of the trained samples (versions)", pick(train, {"policy_lag"}));
   return written;
 }
 
 void AddPlotCommand(CLI::App& app) {
-  auto* cmd = app.add_subcommand("plot", "Charts (SVG, and PNG with gnuplot) of a run's metrics.jsonl into RUN_DIR/plots/");
+  auto* cmd = app.add_subcommand(
+      "plot", "Charts (SVG, and PNG with gnuplot) of a run's metrics.jsonl into RUN_DIR/plots/");
   auto run = std::make_shared<std::string>();
   cmd->add_option("run_dir", *run, "Run directory")->required();
   cmd->callback([run] { std::cout << *run << "/plots: " << WritePlots(*run) << " charts\n"; });

@@ -27,8 +27,10 @@ void AddRankCommand(CLI::App& app) {
   cmd->add_option("--input", o->input, "JSONL queries with candidates (docs/DATA.md)")->required();
   cmd->add_option("--output", o->output, "JSONL output (default: stdout)");
   cmd->add_option("--trec-run", o->trec_run, "Also write a TREC run file");
-  cmd->add_option("-c,--config", o->config, "Config for prompt/actor/reward options (default: built-in)");
-  cmd->add_flag("--reasoning", o->reasoning, "Keep each elimination step's response text in the output");
+  cmd->add_option("-c,--config", o->config,
+                  "Config for prompt/actor/reward options (default: built-in)");
+  cmd->add_flag("--reasoning", o->reasoning,
+                "Keep each elimination step's response text in the output");
   cmd->add_option("overrides", o->overrides, "key.path=value overrides");
   cmd->callback([o] {
     Config config = LoadConfig(o->config, o->overrides);
@@ -45,8 +47,9 @@ void AddRankCommand(CLI::App& app) {
     for (const auto& r : d.records)
       for (double x : r.relevance) labelled |= x > 0;
     std::vector<Dataset> sets = {d};
-    auto report = Evaluate(*policy.model.model, *policy.tokenizer, prompts, config.actor, config.reward.match,
-                           sets, EvaluationSeed(config.run.seed), /*baselines=*/labelled);
+    auto report =
+        Evaluate(*policy.model.model, *policy.tokenizer, prompts, config.actor, config.reward.match,
+                 sets, EvaluationSeed(config.run.seed), /*baselines=*/labelled);
     std::string out;
     for (size_t q = 0; q < d.records.size(); ++q) {
       const auto& rec = d.records[q];
@@ -59,8 +62,10 @@ void AddRankCommand(CLI::App& app) {
       if (o->reasoning) j["steps"] = report.policy_rankings[q].responses;
       out += j.dump() + "\n";
     }
-    if (o->output.empty()) std::cout << out;
-    else WriteFileAtomic(o->output, out);
+    if (o->output.empty())
+      std::cout << out;
+    else
+      WriteFileAtomic(o->output, out);
     if (!o->trec_run.empty()) WriteTrecFiles(report, sets, o->trec_run, "");
     if (labelled) std::cerr << FormatEvalTable(report);
   });

@@ -7,8 +7,8 @@
 #include "cluster/roles.h"
 #include "comm/allreduce.h"
 #include "trainer/commands.h"
-#include "trainer/distributed_trainer.h"
 #include "trainer/config_io.h"
+#include "trainer/distributed_trainer.h"
 #include "trainer/local_trainer.h"
 #include "trainer/plots.h"
 #include "trainer/replay_trainer.h"
@@ -17,12 +17,13 @@ namespace iranker {
 
 nlohmann::json QuickstartSummary(const TrainResult& r) {
   auto pick = [&](const EvalReport& rep, const std::string& sys) {
-    return nlohmann::json{{"mrr", rep.MeanOf(sys, "mrr")}, {"ndcg@10", rep.MeanOf(sys, "ndcg@10")},
+    return nlohmann::json{{"mrr", rep.MeanOf(sys, "mrr")},
+                          {"ndcg@10", rep.MeanOf(sys, "ndcg@10")},
                           {"hit@1", rep.MeanOf(sys, "hit@1")}};
   };
-  nlohmann::json j = {{"random", pick(r.final, "random")}, {"bm25", pick(r.final, "bm25")},
+  nlohmann::json j = {{"random", pick(r.final, "random")},  {"bm25", pick(r.final, "bm25")},
                       {"trained", pick(r.final, "policy")}, {"run_dir", r.run_dir},
-                      {"checkpoint", r.final_checkpoint}, {"trajectories", r.trajectories},
+                      {"checkpoint", r.final_checkpoint},   {"trajectories", r.trajectories},
                       {"trajectory_logs", r.trajlog_files}};
   if (r.has_initial) j["initial"] = pick(r.initial, "policy");
   return j;
@@ -50,7 +51,8 @@ void AddTrainCommand(CLI::App& app) {
     if (!config.data.replay.empty()) {
       // Replay: one learner in this process, no actors (trainer/replay_trainer.h).
       if (const int world = LauncherWorldSize(); world > 1)
-        Fail(ErrorCode::kInvalidArgument, "data.replay trains one learner in one process; this is one of ", world,
+        Fail(ErrorCode::kInvalidArgument,
+             "data.replay trains one learner in one process; this is one of ", world,
              " ranks: start it without mpirun/srun or with -np 1");
       ConfigureThreads(config.run.threads);
       r = TrainReplay(config);
@@ -76,7 +78,8 @@ void AddTrainCommand(CLI::App& app) {
     }
     if (!lead) return;
     if (r.interrupted) {
-      std::cout << "interrupted: checkpoint written in " << r.run_dir << "/checkpoints; run the same command "
+      std::cout << "interrupted: checkpoint written in " << r.run_dir
+                << "/checkpoints; run the same command "
                 << "again to resume\n";
       return;
     }

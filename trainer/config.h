@@ -2,8 +2,8 @@
 // Each section's struct lives in its room's header; this file only assembles them.
 #pragma once
 
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "actor/options.h"
@@ -37,11 +37,13 @@ struct RunOptions {
   template <class V>
   void Visit(V& v) {
     v.Field("name", name, "Name of the run; the run directory defaults to runs/<name>.");
-    v.Field("dir", dir, "Run directory (config, checkpoints, HDF5 log, metrics, plots); \"\" = runs/<name>.");
+    v.Field("dir", dir,
+            "Run directory (config, checkpoints, HDF5 log, metrics, plots); \"\" = runs/<name>.");
     v.Field("seed", seed, "Master seed; all other seeds derive from it.");
-    v.Field("threads", threads, "Torch intra-op threads per process; 0 = cores / processes on the host.",
-            AtLeast(0));
-    v.Field("log_level", log_level, "Log level.", OneOf({"trace", "debug", "info", "warn", "error", "off"}));
+    v.Field("threads", threads,
+            "Torch intra-op threads per process; 0 = cores / processes on the host.", AtLeast(0));
+    v.Field("log_level", log_level, "Log level.",
+            OneOf({"trace", "debug", "info", "warn", "error", "off"}));
     v.Check(!name.empty() && name.find('/') == std::string::npos, "name",
             "must be non-empty and contain no '/'");
   }
@@ -71,12 +73,14 @@ struct Config {
     v.Section("learner", learner, "Learner ranks: RL algorithm, optimizer, batching.");
     v.Section("train", train, "Training schedule: steps, evaluation, checkpoints.");
     v.Section("trajlog", trajlog, "HDF5 trajectory log (docs/TRAJLOG.md).");
-    v.Section("cluster", cluster, "Distributed layout under mpirun/srun: learners, transport, time-outs.");
+    v.Section("cluster", cluster,
+              "Distributed layout under mpirun/srun: learners, transport, time-outs.");
     v.Section("comm", comm, "ZeroMQ streams, weight broadcast, all-reduce, CURVE security.");
     v.Check(std::abs(learner.temperature - actor.temperature) < 1e-9, "learner",
             "learner.temperature must equal actor.temperature (log-probabilities must match)");
-    v.Check(comm.weights.group != "nccl" || model.device == "cuda", "comm",
-            "comm.weights.group=nccl needs model.device=cuda (the group broadcast runs between GPUs)");
+    v.Check(
+        comm.weights.group != "nccl" || model.device == "cuda", "comm",
+        "comm.weights.group=nccl needs model.device=cuda (the group broadcast runs between GPUs)");
   }
 
   // The run directory after defaults are applied.

@@ -33,8 +33,8 @@ Config LoadConfig(const std::string& path, const std::vector<std::string>& overr
     try {
       value = YAML::Load(o.substr(eq + 1));
     } catch (const YAML::Exception& e) {
-      Fail(ErrorCode::kInvalidArgument, "command-line override '", o, "': value is not valid YAML: ",
-           e.msg);
+      Fail(ErrorCode::kInvalidArgument, "command-line override '", o,
+           "': value is not valid YAML: ", e.msg);
     }
     if (!value.IsDefined() || value.IsNull()) value = YAML::Node(std::string());
     SetYamlPath(root, key, value);
@@ -65,8 +65,7 @@ std::string ConfigToYaml(const Config& config, bool docs) {
 
 std::string ConfigReference() {
   Config defaults;
-  std::string table =
-      "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
+  std::string table = "| key | type | default | allowed | meaning |\n|---|---|---|---|---|\n";
   ReferenceWriter writer(&table);
   defaults.Visit(writer);
   return table;

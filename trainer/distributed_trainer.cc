@@ -1,22 +1,21 @@
 #include "trainer/distributed_trainer.h"
 
-#include <torch/torch.h>
-#include <zmq.hpp>
-
 #include <signal.h>
 #include <sys/resource.h>
+#include <torch/torch.h>
 
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <optional>
-#include <iostream>
 #include <random>
 #include <set>
 #include <thread>
+#include <zmq.hpp>
 
 #include "actor/rollout.h"
 #include "actor/weight_sync.h"
@@ -66,12 +65,14 @@ std::string ProcessDevice(const Config& config, const RankLayout& me) {
 }
 
 // The weight broadcast's group transport (comm.weights.group): NCCL on this process's GPU.
-std::unique_ptr<comm::GroupTransport> WeightGroupTransport(const Config& config, const RankLayout& me) {
+std::unique_ptr<comm::GroupTransport> WeightGroupTransport(const Config& config,
+                                                           const RankLayout& me) {
   if (config.comm.weights.group != "nccl") return nullptr;
   if (config.cluster.transport == "inproc") {  // --local: actor threads share the learner's GPU
     if (me.role == Role::kLearner)
-      IR_LOG_WARN("comm.weights.group=nccl is not used by `train --local`: its actors are threads of this "
-                  "process on its GPU, and weights reach them over inproc:// ZeroMQ");
+      IR_LOG_WARN(
+          "comm.weights.group=nccl is not used by `train --local`: its actors are threads of this "
+          "process on its GPU, and weights reach them over inproc:// ZeroMQ");
     return nullptr;
   }
   const std::string device = ProcessDevice(config, me);  // "cuda:N" (config.h checks model.device)
@@ -84,7 +85,9 @@ double PeakRssMb() {
   return ru.ru_maxrss / 1024.0;  // Linux: kilobytes
 }
 
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
 
 // Gradient averaging over the learner ranks. Parameters of one dtype and device go through a
 // comm::GradientBucketer: armed before a step's last backward, its buckets are reduced while the
@@ -136,7 +139,8 @@ class CollectiveDataParallel : public DataParallel {
       std::unique_ptr<comm::GradientBucketer> b;
       bool uniform = true;
       for (const auto& p : params)
-        uniform = uniform && p.scalar_type() == params[0].scalar_type() && p.device() == params[0].device();
+        uniform = uniform && p.scalar_type() == params[0].scalar_type() &&
+                  p.device() == params[0].device();
       if (uniform) b = std::make_unique<comm::GradientBucketer>(c_, params, opt_);
       it = bucketers_.emplace(key, std::move(b)).first;
     }
@@ -147,7 +151,8 @@ class CollectiveDataParallel : public DataParallel {
     std::vector<at::Tensor> grads;
     for (const auto& p : params) {
       at::Tensor g = p.grad();
-      grads.push_back(g.defined() ? g.reshape({-1}).to(torch::kFloat) : torch::zeros({p.numel()}, torch::kFloat));
+      grads.push_back(g.defined() ? g.reshape({-1}).to(torch::kFloat)
+                                  : torch::zeros({p.numel()}, torch::kFloat));
     }
     at::Tensor flat = torch::cat(grads).contiguous();
     c_.AllreduceMean(flat, "gradients");
@@ -196,9 +201,11 @@ std::string RandomSession() {
 std::unique_ptr<ProcessSupervisor> SpawnActors(const Config& config, const std::string& run_dir) {
   std::error_code ec;
   std::string self = fs::read_symlink("/proc/self/exe", ec).string();
-  if (ec) Fail(ErrorCode::kInternal, "cannot find this executable (/proc/self/exe): ", ec.message());
+  if (ec)
+    Fail(ErrorCode::kInternal, "cannot find this executable (/proc/self/exe): ", ec.message());
   const int cores = std::max(1u, std::thread::hardware_concurrency());
-  const int threads = config.run.threads > 0 ? config.run.threads : std::max(1, cores / config.train.actors);
+  const int threads =
+      config.run.threads > 0 ? config.run.threads : std::max(1, cores / config.train.actors);
   const std::string abs_run = fs::absolute(run_dir).string();
   std::vector<ChildSpec> children;
   for (int a = 0; a < config.train.actors; ++a)
@@ -229,14 +236,16 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   Policy policy = LoadPolicy(init_dir, config.model.dtype, ProcessDevice(config, me));
   DecoderLM& model = *policy.model.model;
   std::unique_ptr<CollectiveDataParallel> dp;
-  if (me.learners > 1) dp = std::make_unique<CollectiveDataParallel>(learners, config.comm.allreduce);
+  if (me.learners > 1)
+    dp = std::make_unique<CollectiveDataParallel>(learners, config.comm.allreduce);
   Learner learner(policy.model.model, config.learner, config.train.steps, dp.get());
   const ResumePoint resume = ResumeFromCheckpoint(run_dir, seed, model, learner, /*announce=*/lead);
   int64_t step = resume.step;
 
   comm::StreamOptions sopt = config.comm.stream;
   sopt.learner_endpoints.assign(me.learners, "");
-  sopt.learner_endpoints[me.learner_rank] = StreamBindEndpoint(config.cluster, run_dir, me.learner_rank);
+  sopt.learner_endpoints[me.learner_rank] =
+      StreamBindEndpoint(config.cluster, run_dir, me.learner_rank);
   auto receiver_ptr = std::make_unique<comm::TrajectoryReceiver>(ctx, sopt, me.learner_rank);
   comm::TrajectoryReceiver& receiver = *receiver_ptr;
   std::unique_ptr<comm::WeightPublisher> publisher;
@@ -257,9 +266,10 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   startup.emplace(lead_lease, "starting the run");
   std::unique_ptr<ProcessSupervisor> supervisor;
   if (lead) {
-    WriteRendezvous(run_dir, {streams, publisher->endpoint(), fs::absolute(init_dir).string(), RandomSession()});
-    IR_LOG_INFO("learner 0: trajectories at {}, weights at {}; actors find them in {}", receiver.endpoint(),
-                publisher->endpoint(), RendezvousPath(run_dir));
+    WriteRendezvous(run_dir, {streams, publisher->endpoint(), fs::absolute(init_dir).string(),
+                              RandomSession()});
+    IR_LOG_INFO("learner 0: trajectories at {}, weights at {}; actors find them in {}",
+                receiver.endpoint(), publisher->endpoint(), RendezvousPath(run_dir));
     if (config.cluster.spawn_actors) supervisor = SpawnActors(config, run_dir);
     beat();
   }
@@ -271,9 +281,11 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     const auto t_pub = Clock::now();
     // On the wire, version v + 1 carries the weights after v optimizer steps: the subscriber
     // treats 0 as "nothing yet".
-    [[maybe_unused]] const size_t bytes = publisher->Publish(learner.version() + 1, PolicyTensorViews(model));
+    [[maybe_unused]] const size_t bytes =
+        publisher->Publish(learner.version() + 1, PolicyTensorViews(model));
     publish_s = Seconds(t_pub);
-    IR_LOG_DEBUG("published policy version {} ({} bytes)", learner.version(), static_cast<uint64_t>(bytes));
+    IR_LOG_DEBUG("published policy version {} ({} bytes)", learner.version(),
+                 static_cast<uint64_t>(bytes));
   };
   if (learner.version() != static_cast<uint64_t>(step))
     Fail(ErrorCode::kFailedPrecondition, resume.checkpoint, ": policy version ", learner.version(),
@@ -284,8 +296,8 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
   beat();
   std::unique_ptr<RunBook> book;
   if (lead)
-    book = std::make_unique<RunBook>(config, run_dir, init_dir, model, *policy.tokenizer, learner, step, &result,
-                                     lease);
+    book = std::make_unique<RunBook>(config, run_dir, init_dir, model, *policy.tokenizer, learner,
+                                     step, &result, lease);
   beat();
   // The initial evaluation overlaps the actors' first rollout.
   if (lead && step == 0) book->EvaluateInitial();
@@ -304,8 +316,9 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
       result.interrupted = true;
       if (lead) {
         book->Checkpoint(step);
-        IR_LOG_WARN("stop signal: checkpoint written at step {} ({}); run the same command again to resume", step,
-                    CheckpointDir(run_dir, step));
+        IR_LOG_WARN(
+            "stop signal: checkpoint written at step {} ({}); run the same command again to resume",
+            step, CheckpointDir(run_dir, step));
       }
       break;
     }
@@ -317,17 +330,19 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     while (true) {
       TrajectoryBatch b;
       while (receiver.Receive(&b, std::chrono::milliseconds(me.learners > 1 ? 20 : 200))) {
-        const uint64_t v = b.steps.empty() ? static_cast<uint64_t>(step) : b.steps.front().policy_version;
+        const uint64_t v =
+            b.steps.empty() ? static_cast<uint64_t>(step) : b.steps.front().policy_version;
         if (v != static_cast<uint64_t>(step)) {
           ++stale_dropped;
-          IR_LOG_WARN("learner {}: dropped a batch of actor {} for policy version {} at step {}", me.learner_rank,
-                      b.actor_id, v, step);
+          IR_LOG_WARN("learner {}: dropped a batch of actor {} for policy version {} at step {}",
+                      me.learner_rank, b.actor_id, v, step);
           continue;
         }
         if (!from.insert(b.actor_id).second) {
           // A restarted actor rolled out the step it had already delivered: keep the first.
-          IR_LOG_WARN("learner {}: dropped a second batch of actor {} for step {} (restarted actor)", me.learner_rank,
-                      b.actor_id, step);
+          IR_LOG_WARN(
+              "learner {}: dropped a second batch of actor {} for step {} (restarted actor)",
+              me.learner_rank, b.actor_id, step);
           continue;
         }
         batches.push_back(std::move(b));
@@ -346,10 +361,12 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
       if (Seconds(t0) > config.cluster.collect_timeout_s) {
         std::string have;
         for (int a : from) have += " " + std::to_string(a);
-        Fail(ErrorCode::kDeadlineExceeded, "learner ", me.learner_rank, ": step ", step, " has ", total, " of ",
-             expected, " actor batches after cluster.collect_timeout_s=", config.cluster.collect_timeout_s,
-             " s (this rank received from actors:", have.empty() ? " none" : have, "; ", receiver.live_actors(),
-             " actors alive", supervisor ? "; " + supervisor->Describe() : std::string(),
+        Fail(ErrorCode::kDeadlineExceeded, "learner ", me.learner_rank, ": step ", step, " has ",
+             total, " of ", expected,
+             " actor batches after cluster.collect_timeout_s=", config.cluster.collect_timeout_s,
+             " s (this rank received from actors:", have.empty() ? " none" : have, "; ",
+             receiver.live_actors(), " actors alive",
+             supervisor ? "; " + supervisor->Describe() : std::string(),
              "): an actor is stuck or dead; see ", run_dir, "/logs");
       }
     }
@@ -362,9 +379,11 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     nlohmann::json rec = {{"type", "train"}, {"step", step + 1}};
     std::vector<TrainSample> samples = SamplesFromBatches(batches, &rec);
     int64_t learn_tokens = 0, response_tokens = 0;
-    for (const auto& s : samples) learn_tokens += s.prompt.size() + s.response.size(), response_tokens += s.response.size();
+    for (const auto& s : samples)
+      learn_tokens += s.prompt.size() + s.response.size(), response_tokens += s.response.size();
     // Over all learner ranks: samples, tokens trained, response tokens generated.
-    std::vector<double> counts = {static_cast<double>(samples.size()), static_cast<double>(learn_tokens),
+    std::vector<double> counts = {static_cast<double>(samples.size()),
+                                  static_cast<double>(learn_tokens),
                                   static_cast<double>(response_tokens)};
     if (me.learners > 1) learners.AllreduceSumDoubles(&counts, "trajectory count");
     result.trajectories += static_cast<int64_t>(counts[0]);
@@ -390,7 +409,8 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     rec["learner_tokens_per_s"] = counts[1] / std::max(1e-9, learn_s);
     rec["learner_computed_tokens_per_s"] = computed[0] / std::max(1e-9, learn_s);
     // All actors together: the step's response tokens over the time the learner waited for them.
-    // (Only when the learner actually waited: batches that arrived during an evaluation say nothing.)
+    // (Only when the learner actually waited: batches that arrived during an evaluation say
+    // nothing.)
     if (wait_s > 0.05) rec["generated_tokens_per_s"] = counts[2] / wait_s;
     rec["stale_batches_dropped"] = stale_dropped;
     rec["publish_seconds"] = publish_s;
@@ -415,8 +435,9 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, comm::Collect
     book->Finish(step, result.interrupted);
     if (result.interrupted) return result;
     const auto& s = stream_stats;
-    IR_LOG_INFO("learner 0: {} batches received, {} duplicates, {} malformed, {} refused (queue full)", s.received,
-                s.duplicates, s.malformed, s.refused_full);
+    IR_LOG_INFO(
+        "learner 0: {} batches received, {} duplicates, {} malformed, {} refused (queue full)",
+        s.received, s.duplicates, s.malformed, s.refused_full);
   }
   return result;
 }
@@ -430,8 +451,8 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
               const std::atomic<bool>* cancel) {
   const std::string run_dir = config.RunDir();
   const Rendezvous ep = ReadRendezvous(run_dir, config.cluster.weights_timeout_s, cancel);
-  IR_LOG_INFO("actor {}: learners at {}, weights at {} (session {})", me.actor_id, ep.streams.front(), ep.weights,
-              ep.session);
+  IR_LOG_INFO("actor {}: learners at {}, weights at {} (session {})", me.actor_id,
+              ep.streams.front(), ep.weights, ep.session);
   Policy policy = LoadPolicy(ep.init_dir, config.model.dtype, ProcessDevice(config, me));
   DecoderLM& model = *policy.model.model;
   auto train = LoadTrainRecords(config.data);
@@ -443,13 +464,16 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
   sopt.learner_endpoints = ep.streams;
   comm::WeightsOptions wopt = config.comm.weights;
   wopt.endpoint = ep.weights;
-  comm::WeightSubscriber weights(ctx, wopt, /*subscriber_id=*/me.actor_id + 1, WeightGroupTransport(config, me));
+  comm::WeightSubscriber weights(ctx, wopt, /*subscriber_id=*/me.actor_id + 1,
+                                 WeightGroupTransport(config, me));
   comm::TrajectorySender sender(ctx, sopt, me.actor_id);
-  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(config.cluster.weights_timeout_s * 1000));
+  const auto timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(config.cluster.weights_timeout_s * 1000));
 
   // Returns the policy version (optimizer steps behind the weights); the wire version is one more.
   auto cancelled = [&] {
-    if (cancel && cancel->load()) Fail(ErrorCode::kUnavailable, "actor ", me.actor_id, ": cancelled");
+    if (cancel && cancel->load())
+      Fail(ErrorCode::kUnavailable, "actor ", me.actor_id, ": cancelled");
   };
   // Learner rank 0 publishes the next version only after its evaluation or checkpoint, which may
   // outlast weights_timeout_s: its progress lease says whether it is still at it.
@@ -466,17 +490,21 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
             // endpoints are dead. Exit so that the supervisor (or the srun loop) restarts this
             // actor, which then reads the new one.
             next_check = Clock::now() + std::chrono::seconds(2);
-            if (const std::string now = RendezvousSession(run_dir); !now.empty() && now != ep.session)
-              Fail(ErrorCode::kUnavailable, "actor ", me.actor_id, ": the learners restarted (rendezvous session ",
-                   ep.session, " -> ", now, "); exiting to be restarted with the new endpoints");
+            if (const std::string now = RendezvousSession(run_dir);
+                !now.empty() && now != ep.session)
+              Fail(ErrorCode::kUnavailable, "actor ", me.actor_id,
+                   ": the learners restarted (rendezvous session ", ep.session, " -> ", now,
+                   "); exiting to be restarted with the new endpoints");
           }
           return false;
         },
-        timeout, &learner_work, "actor " + std::to_string(me.actor_id) + " waiting for policy version " +
-                                    std::to_string(min_version));
+        timeout, &learner_work,
+        "actor " + std::to_string(me.actor_id) + " waiting for policy version " +
+            std::to_string(min_version));
     if (!got)
-      Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": no policy version >= ", min_version, " from ",
-           ep.weights, " within cluster.weights_timeout_s=", config.cluster.weights_timeout_s,
+      Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id,
+           ": no policy version >= ", min_version, " from ", ep.weights,
+           " within cluster.weights_timeout_s=", config.cluster.weights_timeout_s,
            " s: learner rank 0 is stuck or dead; see its log");
     ApplyWeights(model, ws);
     runner.InvalidateCache();
@@ -489,7 +517,8 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
   auto last_line = Clock::now();
   uint64_t version = take(0);
   while (static_cast<int64_t>(version) < config.train.steps) {
-    auto part = ActorQueries(train, stream, version, config.actor.queries_per_batch, me.actor_id, me.actors);
+    auto part = ActorQueries(train, stream, version, config.actor.queries_per_batch, me.actor_id,
+                             me.actors);
     if (!part.empty()) {
       TrajectoryBatch batch;
       batch.actor_id = me.actor_id;
@@ -503,17 +532,20 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
       if (Seconds(last_line) >= 30 || static_cast<int64_t>(version) + 1 >= config.train.steps) {
         double reward = 0;
         for (const auto& st : batch.steps) reward += st.reward;
-        IR_LOG_INFO("actor {}: policy v{} | {} batches, {} episodes, {} steps since last line | {:.0f} gen tok/s | "
-                    "{:.0f}% prompt reused | reward {:.3f} (this batch)",
-                    me.actor_id, version, window.batches, window.episodes, window.steps,
-                    window.generated / std::max(1e-9, window.seconds),
-                    window.prompt ? 100.0 * window.reused / window.prompt : 0.0,
-                    batch.steps.empty() ? 0.0 : reward / batch.steps.size());
+        IR_LOG_INFO(
+            "actor {}: policy v{} | {} batches, {} episodes, {} steps since last line | {:.0f} gen "
+            "tok/s | "
+            "{:.0f}% prompt reused | reward {:.3f} (this batch)",
+            me.actor_id, version, window.batches, window.episodes, window.steps,
+            window.generated / std::max(1e-9, window.seconds),
+            window.prompt ? 100.0 * window.reused / window.prompt : 0.0,
+            batch.steps.empty() ? 0.0 : reward / batch.steps.size());
         window = Window();
         last_line = Clock::now();
       }
       if (!sender.Send(std::move(batch), timeout))
-        Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": no learner took the batch of version ", version,
+        Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id,
+             ": no learner took the batch of version ", version,
              " within cluster.weights_timeout_s=", config.cluster.weights_timeout_s, " s");
     }
     if (static_cast<int64_t>(version) + 1 >= config.train.steps) break;
@@ -526,7 +558,8 @@ void RunActor(const Config& config, const RankLayout& me, zmq::context_t& ctx,
     flushed = sender.Flush(std::chrono::milliseconds(200));
   }
   if (!flushed)
-    Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id, ": batches not accepted by the learners at the end");
+    Fail(ErrorCode::kDeadlineExceeded, "actor ", me.actor_id,
+         ": batches not accepted by the learners at the end");
 }
 
 // Rank 0's preparation of the run directory: a fresh rendezvous, the resolved config, the initial
@@ -543,8 +576,8 @@ std::string PrepareRun(const Config& config, const RankLayout& me, ProgressLease
   WriteResolvedConfig(config, run_dir);
   const std::string init_dir = PrepareInitDir(config, run_dir, ProgressLease::BeatOf(lease));
   IR_LOG_INFO("{} run: {} learner rank(s), {} actor {}{}, launcher {}, transport {}",
-              config.cluster.transport == "inproc" ? "local" : "distributed", me.learners, me.actors,
-              config.cluster.transport == "inproc" ? "thread(s)" : "process(es)",
+              config.cluster.transport == "inproc" ? "local" : "distributed", me.learners,
+              me.actors, config.cluster.transport == "inproc" ? "thread(s)" : "process(es)",
               config.cluster.spawn_actors ? " (supervised by learner 0)" : "",
               DetectLauncher().empty() ? "none" : DetectLauncher(), config.cluster.transport);
   return init_dir;
@@ -553,13 +586,15 @@ std::string PrepareRun(const Config& config, const RankLayout& me, ProgressLease
 
 TrainResult TrainDistributed(const Config& config) {
   if (config.cluster.transport == "inproc")
-    Fail(ErrorCode::kInvalidArgument, "cluster.transport=inproc runs actors as threads: use `iranker train --local`");
+    Fail(ErrorCode::kInvalidArgument,
+         "cluster.transport=inproc runs actors as threads: use `iranker train --local`");
   // Work one rank does on its own (the initial policy, evaluations, checkpoints) beats a progress
   // lease in the run directory; a rank whose collective reaches comm.allreduce.timeout_ms
   // meanwhile waits on while the lease moves, and times out once it stops (a hung rank).
   std::unique_ptr<ProgressWatch> watch;  // outlives the collective that asks it
   auto learners = comm::MakeMpiCollective(config.comm.allreduce);
-  const RankLayout me = LearnerLayout(learners->rank(), learners->size(), config.cluster, config.train.actors);
+  const RankLayout me =
+      LearnerLayout(learners->rank(), learners->size(), config.cluster, config.train.actors);
   ProgressLease lease(ProgressLeaseDir(config.RunDir()), me.learner_rank);
   watch = std::make_unique<ProgressWatch>(ProgressLeaseDir(config.RunDir()), me.learner_rank);
   learners->SetPeerProgressProbe([w = watch.get()] { return w->Progress(); });
@@ -596,7 +631,8 @@ TrainResult TrainLocal(const Config& config_in) {
       } catch (const std::exception& e) {
         if (cancel.load()) return;
         std::lock_guard<std::mutex> l(mu);
-        if (actor_error.empty()) actor_error = "actor " + std::to_string(a) + " (thread): " + e.what();
+        if (actor_error.empty())
+          actor_error = "actor " + std::to_string(a) + " (thread): " + e.what();
       }
     });
   auto poll = [&] {
@@ -621,7 +657,8 @@ TrainResult TrainLocal(const Config& config_in) {
 
 void RunActorProcess(const Config& config, int actor_id) {
   if (config.cluster.transport == "inproc")
-    Fail(ErrorCode::kInvalidArgument, "this run uses cluster.transport=inproc (`iranker train --local`): its actors "
+    Fail(ErrorCode::kInvalidArgument,
+         "this run uses cluster.transport=inproc (`iranker train --local`): its actors "
          "are threads of the learner process, and an actor process cannot join it");
   zmq::context_t ctx(1);
   RunActor(config, ActorLayout(actor_id, config.cluster, config.train.actors), ctx, nullptr);

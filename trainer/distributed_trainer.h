@@ -1,8 +1,8 @@
 // trainer/distributed_trainer.h — `iranker train` as MPI learner ranks plus actor processes.
 //
 //   learner rank 0 ── WeightPublisher ──(policy version v)──────────────► every actor
-//   every actor ──── TrajectorySender ──(batches of version v)──────────► learner ranks (round robin)
-//   learner ranks ── MPI all-reduce of gradients (and of the step's batch count) ── each other
+//   every actor ──── TrajectorySender ──(batches of version v)──► learner ranks (round robin)
+//   learner ranks ── MPI all-reduce of gradients (and the step's batch count) ── each other
 //
 // The MPI world is the learners (cluster.learners ranks). Actors are separate processes outside
 // it, so an actor's death cannot abort the job: learner rank 0 starts and supervises them

@@ -21,7 +21,8 @@ std::vector<Dataset> LoadTestSets(const DataOptions& data, int64_t max_queries) 
     d.records = ReadJsonl(path, data.policy(), data.max_bad_lines);
     if (max_queries > 0 && int64_t(d.records.size()) > max_queries) d.records.resize(max_queries);
     if (d.records.empty()) Fail(ErrorCode::kInvalidArgument, path, ": no records to evaluate");
-    d.name = !d.records[0].task.empty() ? d.records[0].task : std::filesystem::path(path).stem().string();
+    d.name = !d.records[0].task.empty() ? d.records[0].task
+                                        : std::filesystem::path(path).stem().string();
     out.push_back(std::move(d));
   }
   return out;
@@ -39,7 +40,8 @@ double EvalReport::MeanOf(const std::string& system, const std::string& metric) 
 }
 
 namespace {
-SystemScores Score(const std::string& system, const Dataset& d, const std::vector<std::vector<int>>& rankings) {
+SystemScores Score(const std::string& system, const Dataset& d,
+                   const std::vector<std::vector<int>>& rankings) {
   SystemScores s;
   s.system = system;
   s.dataset = d.name;
@@ -73,7 +75,8 @@ EvalReport Evaluate(DecoderLM& policy, const Tokenizer& tokenizer, const PromptS
     for (size_t q = 0; q < ranked.size(); ++q) {
       rankings.push_back(ranked[q].ranking);
       fallbacks += ranked[q].fallbacks;
-      report.policy_rankings.push_back({d.name, d.records[q].id, ranked[q].ranking, ranked[q].responses});
+      report.policy_rankings.push_back(
+          {d.name, d.records[q].id, ranked[q].ranking, ranked[q].responses});
     }
     auto s = Score("policy", d, rankings);
     s.fallbacks = fallbacks;
@@ -93,8 +96,8 @@ EvalReport Evaluate(DecoderLM& policy, const Tokenizer& tokenizer, const PromptS
 std::string FormatEvalTable(const EvalReport& report) {
   std::ostringstream os;
   char line[256];
-  std::snprintf(line, sizeof(line), "%-22s %-8s %7s %8s %8s %8s %9s\n", "dataset", "system", "queries", "MRR",
-                "nDCG@10", "Hit@1", "fallbacks");
+  std::snprintf(line, sizeof(line), "%-22s %-8s %7s %8s %8s %8s %9s\n", "dataset", "system",
+                "queries", "MRR", "nDCG@10", "Hit@1", "fallbacks");
   os << line;
   for (const auto& r : report.rows) {
     std::snprintf(line, sizeof(line), "%-22s %-8s %7lld %8.4f %8.4f %8.4f %9s\n", r.dataset.c_str(),
@@ -108,8 +111,13 @@ std::string FormatEvalTable(const EvalReport& report) {
 nlohmann::json EvalReportJson(const EvalReport& report) {
   nlohmann::json rows = nlohmann::json::array();
   for (const auto& r : report.rows)
-    rows.push_back({{"system", r.system}, {"dataset", r.dataset}, {"queries", r.queries}, {"mrr", r.mrr},
-                    {"ndcg@10", r.ndcg10}, {"hit@1", r.hit1}, {"fallbacks", r.fallbacks}});
+    rows.push_back({{"system", r.system},
+                    {"dataset", r.dataset},
+                    {"queries", r.queries},
+                    {"mrr", r.mrr},
+                    {"ndcg@10", r.ndcg10},
+                    {"hit@1", r.hit1},
+                    {"fallbacks", r.fallbacks}});
   return rows;
 }
 
@@ -127,9 +135,11 @@ void WriteTrecFiles(const EvalReport& report, const std::vector<Dataset>& datase
     const std::string qid = q.dataset + "/" + q.query_id;
     const size_t n = q.ranking.size();
     for (size_t k = 0; k < n; ++k)
-      run << qid << " Q0 " << rec->candidates[q.ranking[k]].id << " " << k + 1 << " " << (n - k) << " iranker\n";
+      run << qid << " Q0 " << rec->candidates[q.ranking[k]].id << " " << k + 1 << " " << (n - k)
+          << " iranker\n";
     for (size_t c = 0; c < rec->size(); ++c)
-      qrels << qid << " 0 " << rec->candidates[c].id << " " << static_cast<int>(rec->relevance[c]) << "\n";
+      qrels << qid << " 0 " << rec->candidates[c].id << " " << static_cast<int>(rec->relevance[c])
+            << "\n";
   }
   WriteFileAtomic(run_path, run.str());
   if (!qrels_path.empty()) WriteFileAtomic(qrels_path, qrels.str());

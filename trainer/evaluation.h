@@ -2,13 +2,12 @@
 //
 // Each test file is one dataset. The policy ranks every query by greedy iterative elimination
 // (actor/rollout.h Rank: N - 1 steps, fallback matching so that one candidate is removed per step);
-// random order and BM25 rank the same queries. Metrics are means over queries of MRR (reciprocal rank
-// of the first relevant candidate), nDCG@10 (graded) and Hit@1.
+// random order and BM25 rank the same queries. Metrics are means over queries of MRR (reciprocal
+// rank of the first relevant candidate), nDCG@10 (graded) and Hit@1.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 

@@ -1,6 +1,5 @@
 // The `iranker` command: one binary, one subcommand per role or tool.
 #include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <cstdio>
 
@@ -38,7 +37,8 @@ int main(int argc, char** argv) {
       names += (names.empty() ? "" : ", ") + sub->get_name();
     }
     if (!known) {
-      std::fprintf(stderr, "iranker: error: unknown command '%s' (commands: %s)\n", argv[1], names.c_str());
+      std::fprintf(stderr, "iranker: error: unknown command '%s' (commands: %s)\n", argv[1],
+                   names.c_str());
       return 2;
     }
   }

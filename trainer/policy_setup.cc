@@ -14,7 +14,8 @@ namespace fs = std::filesystem;
 namespace {
 // The tokenizer.json text of `tokenizer` (a file or its directory), or the byte-level one for "".
 std::string TokenizerJsonFor(const std::string& tokenizer) {
-  if (tokenizer.empty()) return ByteLevelTokenizerJson({"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
+  if (tokenizer.empty())
+    return ByteLevelTokenizerJson({"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
   return ReadFile(fs::is_directory(tokenizer) ? tokenizer + "/tokenizer.json" : tokenizer);
 }
 }  // namespace
@@ -35,7 +36,8 @@ void InitModelDirectory(const std::string& preset, const std::string& tokenizer,
                         const std::string& dtype, const std::string& out_dir,
                         const std::function<void()>& on_file) {
   if (fs::exists(out_dir) && !fs::is_empty(out_dir))
-    Fail(ErrorCode::kFailedPrecondition, "output directory '", out_dir, "' exists and is not empty");
+    Fail(ErrorCode::kFailedPrecondition, "output directory '", out_dir,
+         "' exists and is not empty");
   std::unique_ptr<Tokenizer> tok;
   ModelConfig cfg = PresetForTokenizer(preset, tokenizer, &tok);
   const std::string tok_json = TokenizerJsonFor(tokenizer);
@@ -43,8 +45,10 @@ void InitModelDirectory(const std::string& preset, const std::string& tokenizer,
   if (auto bos = tok->TokenToId("<|endoftext|>")) cfg.bos_token_id = *bos;
   torch::manual_seed(seed);
   DecoderLM model(cfg);
-  if (dtype == "bfloat16") model.to(torch::kBFloat16);
-  else if (dtype != "float32") Fail(ErrorCode::kInvalidArgument, "dtype '", dtype, "' (float32, bfloat16)");
+  if (dtype == "bfloat16")
+    model.to(torch::kBFloat16);
+  else if (dtype != "float32")
+    Fail(ErrorCode::kInvalidArgument, "dtype '", dtype, "' (float32, bfloat16)");
   // Write into a temporary directory and commit it whole.
   const std::string tmp = out_dir + ".tmp-init";
   fs::remove_all(tmp);

@@ -17,7 +17,9 @@ namespace iranker {
 namespace {
 using Clock = std::chrono::steady_clock;
 
-double Seconds(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double Seconds(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
 
 // Maximal runs of equal values: rows [begin, end) with one policy version.
 struct Span {
@@ -37,7 +39,8 @@ std::vector<Span> Runs(const std::vector<uint64_t>& v) {
 
 // For each step span, the episode span with the same version and the same occurrence count
 // (-1: the step's episodes were not logged, e.g. a run that stopped mid-episode).
-std::vector<int64_t> MatchEpisodes(const std::vector<Span>& steps, const std::vector<Span>& episodes) {
+std::vector<int64_t> MatchEpisodes(const std::vector<Span>& steps,
+                                   const std::vector<Span>& episodes) {
   std::map<uint64_t, std::vector<int64_t>> by_version;
   for (size_t j = 0; j < episodes.size(); ++j) by_version[episodes[j].version].push_back(j);
   std::map<uint64_t, size_t> seen;
@@ -51,7 +54,8 @@ std::vector<int64_t> MatchEpisodes(const std::vector<Span>& steps, const std::ve
 }
 
 // The logged rows of one step as one batch per actor (the order SamplesFromBatches restores).
-std::vector<TrajectoryBatch> ByActor(std::vector<StepRecord> steps, std::vector<EpisodeSummary> episodes) {
+std::vector<TrajectoryBatch> ByActor(std::vector<StepRecord> steps,
+                                     std::vector<EpisodeSummary> episodes) {
   std::map<int32_t, TrajectoryBatch> m;
   for (auto& s : steps) {
     auto& b = m[s.actor_id];
@@ -68,7 +72,8 @@ std::vector<TrajectoryBatch> ByActor(std::vector<StepRecord> steps, std::vector<
   return out;
 }
 
-void CheckTokens(const std::vector<StepRecord>& rows, int64_t first_row, int64_t vocab, const std::string& path) {
+void CheckTokens(const std::vector<StepRecord>& rows, int64_t first_row, int64_t vocab,
+                 const std::string& path) {
   for (size_t i = 0; i < rows.size(); ++i) {
     const auto& r = rows[i];
     auto bad = [&](const std::vector<int32_t>& ids) {
@@ -77,10 +82,12 @@ void CheckTokens(const std::vector<StepRecord>& rows, int64_t first_row, int64_t
     if (bad(r.prompt_ids) || bad(r.response_ids))
       Fail(ErrorCode::kInvalidArgument, path, ": /steps row ", first_row + static_cast<int64_t>(i),
            " has token ids outside this model's vocabulary of ", vocab,
-           " (the log was written with another tokenizer or model; replay it from the same model.path)");
+           " (the log was written with another tokenizer or model; replay it from the same "
+           "model.path)");
     if (r.logprobs.size() != r.response_ids.size())
-      Fail(ErrorCode::kDataLoss, path, ": /steps row ", first_row + static_cast<int64_t>(i), " has ",
-           r.logprobs.size(), " log-probabilities for ", r.response_ids.size(), " response tokens");
+      Fail(ErrorCode::kDataLoss, path, ": /steps row ", first_row + static_cast<int64_t>(i),
+           " has ", r.logprobs.size(), " log-probabilities for ", r.response_ids.size(),
+           " response tokens");
   }
 }
 
@@ -90,7 +97,8 @@ TrainResult TrainReplay(const Config& config_in) {
   const std::string& path = config_in.data.replay;
   TrajectoryLogReader log(path);  // a missing or foreign file is an error naming it
   const std::vector<Span> spans = Runs(log.StepPolicyVersions());
-  if (spans.empty()) Fail(ErrorCode::kInvalidArgument, path, " (data.replay): holds no step records to replay");
+  if (spans.empty())
+    Fail(ErrorCode::kInvalidArgument, path, " (data.replay): holds no step records to replay");
   const std::vector<Span> episode_spans = Runs(log.EpisodePolicyVersions());
   const std::vector<int64_t> episode_span = MatchEpisodes(spans, episode_spans);
 
@@ -98,8 +106,8 @@ TrainResult TrainReplay(const Config& config_in) {
   config.trajlog.enabled = false;  // nothing new is received
   const int64_t total = std::min<int64_t>(config.train.steps, spans.size());
   if (total < config.train.steps)
-    IR_LOG_WARN("{} holds {} logged steps: replay trains {} steps, not train.steps={}", path, spans.size(), total,
-                config.train.steps);
+    IR_LOG_WARN("{} holds {} logged steps: replay trains {} steps, not train.steps={}", path,
+                spans.size(), total, config.train.steps);
   config.train.steps = total;
 
   TrainResult result;
@@ -111,11 +119,13 @@ TrainResult TrainReplay(const Config& config_in) {
   Policy policy = LoadPolicy(init_dir, config.model.dtype, config.model.device);
   DecoderLM& model = *policy.model.model;
   Learner learner(policy.model.model, config.learner, total);
-  int64_t step = ResumeFromCheckpoint(run_dir, config.run.seed, model, learner, /*announce=*/true).step;
+  int64_t step =
+      ResumeFromCheckpoint(run_dir, config.run.seed, model, learner, /*announce=*/true).step;
   if (model.config().ToJson() != log.Attribute("model"))
-    IR_LOG_WARN("{}: logged with another model configuration than {} (replaying anyway)", path, init_dir);
-  IR_LOG_INFO("replaying {}: {} steps ({} rows) from policy version {}", path, total, spans[total - 1].end,
-              spans.front().version);
+    IR_LOG_WARN("{}: logged with another model configuration than {} (replaying anyway)", path,
+                init_dir);
+  IR_LOG_INFO("replaying {}: {} steps ({} rows) from policy version {}", path, total,
+              spans[total - 1].end, spans.front().version);
 
   RunBook book(config, run_dir, init_dir, model, *policy.tokenizer, learner, step, &result);
   if (step == 0) book.EvaluateInitial();

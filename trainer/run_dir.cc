@@ -1,9 +1,8 @@
 #include "trainer/run_dir.h"
 
-#include <chrono>
-
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 
@@ -48,7 +47,9 @@ void PruneCheckpoints(const std::string& run_dir, int keep) {
 
 MetricsLog::MetricsLog(const std::string& path, const std::string& tensorboard_dir) : path_(path) {
   f_ = std::fopen(path.c_str(), "a");
-  if (!f_) Fail(ErrorCode::kFailedPrecondition, "cannot open '", path, "' for appending: ", std::strerror(errno));
+  if (!f_)
+    Fail(ErrorCode::kFailedPrecondition, "cannot open '", path,
+         "' for appending: ", std::strerror(errno));
   if (!tensorboard_dir.empty()) events_ = std::make_unique<TfEventsWriter>(tensorboard_dir);
 }
 
@@ -64,8 +65,11 @@ void MetricsLog::Write(const nlohmann::json& record) {
   const std::string prefix = record.value("type", std::string("metrics")) + "/";
   std::vector<std::pair<std::string, double>> scalars;
   for (const auto& [k, v] : record.items())
-    if (k != "step" && (v.is_number() || v.is_boolean())) scalars.emplace_back(prefix + k, v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>());
-  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    if (k != "step" && (v.is_number() || v.is_boolean()))
+      scalars.emplace_back(prefix + k,
+                           v.is_boolean() ? (v.get<bool>() ? 1.0 : 0.0) : v.get<double>());
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   if (!scalars.empty()) events_->AddScalars(record["step"].get<int64_t>(), scalars, now);
 }
 

@@ -11,13 +11,12 @@
 
 #include <cstdio>
 #include <map>
-#include <nlohmann/json.hpp>
-
 #include <memory>
-
-#include "trainer/tfevents.h"
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "trainer/tfevents.h"
 
 namespace iranker {
 

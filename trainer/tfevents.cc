@@ -33,7 +33,9 @@ void Varint(uint64_t v, std::string* out) {
   }
   out->push_back(static_cast<char>(v));
 }
-void Key(int field, int wire_type, std::string* out) { Varint((static_cast<uint64_t>(field) << 3) | wire_type, out); }
+void Key(int field, int wire_type, std::string* out) {
+  Varint((static_cast<uint64_t>(field) << 3) | wire_type, out);
+}
 void Fixed64(double d, std::string* out) {
   uint64_t bits;
   std::memcpy(&bits, &d, 8);
@@ -73,7 +75,9 @@ TfEventsWriter::TfEventsWriter(const std::string& dir) {
   ::gethostname(host, sizeof host - 1);
   path_ = dir + "/events.out.tfevents." + std::to_string(std::time(nullptr)) + "." + host;
   f_ = std::fopen(path_.c_str(), "ab");
-  if (!f_) Fail(ErrorCode::kFailedPrecondition, "cannot create TensorBoard event file '", path_, "': ", std::strerror(errno));
+  if (!f_)
+    Fail(ErrorCode::kFailedPrecondition, "cannot create TensorBoard event file '", path_,
+         "': ", std::strerror(errno));
   std::string event;
   Key(1, 1, &event);
   Fixed64(static_cast<double>(std::time(nullptr)), &event);
@@ -85,7 +89,8 @@ TfEventsWriter::~TfEventsWriter() {
   if (f_) std::fclose(f_);
 }
 
-void TfEventsWriter::AddScalars(int64_t step, const std::vector<std::pair<std::string, double>>& scalars,
+void TfEventsWriter::AddScalars(int64_t step,
+                                const std::vector<std::pair<std::string, double>>& scalars,
                                 double wall_time) {
   std::string summary;
   for (const auto& [tag, value] : scalars) {

@@ -2,7 +2,8 @@
 // metrics.jsonl, so `tensorboard --logdir RUN_DIR` shows the run.
 //
 // The file is a sequence of TFRecords:
-//   uint64 length (little-endian) | uint32 masked_crc32c(length bytes) | data | uint32 masked_crc32c(data)
+//   uint64 length (little-endian) | uint32 masked_crc32c(length bytes) | data |
+//   uint32 masked_crc32c(data)
 // with masked(c) = ((c >> 15) | (c << 17)) + 0xa282ead8 over CRC-32C (Castagnoli). Each record's
 // data is an Event protobuf (tensorflow/core/util/event.proto), encoded here field by field:
 //   Event   { double wall_time = 1; int64 step = 2; string file_version = 3; Summary summary = 5; }
@@ -34,7 +35,8 @@ class TfEventsWriter {
   TfEventsWriter& operator=(const TfEventsWriter&) = delete;
 
   // One Event with a Summary of simple values at `step`; flushed.
-  void AddScalars(int64_t step, const std::vector<std::pair<std::string, double>>& scalars, double wall_time);
+  void AddScalars(int64_t step, const std::vector<std::pair<std::string, double>>& scalars,
+                  double wall_time);
   const std::string& path() const { return path_; }
 
  private:

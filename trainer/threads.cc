@@ -1,6 +1,5 @@
-#include <torch/torch.h>
-
 #include <malloc.h>
+#include <torch/torch.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -13,7 +12,8 @@ namespace iranker {
 
 int ConfigureThreads(int threads) {
   // run.threads = 0: this host's cores shared by the processes the launcher started on it.
-  threads = ThreadsPerProcess(threads, static_cast<int>(std::thread::hardware_concurrency()), DetectLocalPlace().size);
+  threads = ThreadsPerProcess(threads, static_cast<int>(std::thread::hardware_concurrency()),
+                              DetectLocalPlace().size);
   torch::set_num_threads(threads);
   return threads;
 }

@@ -44,17 +44,19 @@ std::vector<QueryRecord> LoadTrainRecords(const DataOptions& data) {
   if (all.empty()) {
     std::string files;
     for (const auto& path : data.train) files += (files.empty() ? "" : ", ") + path;
-    Fail(ErrorCode::kInvalidArgument, "data.train: no training records in ", files.empty() ? "(no files)" : files,
-         " (empty, or every line skipped as bad)");
+    Fail(ErrorCode::kInvalidArgument, "data.train: no training records in ",
+         files.empty() ? "(no files)" : files, " (empty, or every line skipped as bad)");
   }
   return all;
 }
 
-std::vector<const QueryRecord*> ActorQueries(const std::vector<QueryRecord>& train, QueryStream& stream,
-                                             int64_t step, int queries_per_batch, int actor, int actors) {
+std::vector<const QueryRecord*> ActorQueries(const std::vector<QueryRecord>& train,
+                                             QueryStream& stream, int64_t step,
+                                             int queries_per_batch, int actor, int actors) {
   std::vector<const QueryRecord*> out;
   const int64_t base = step * queries_per_batch;
-  for (int q = actor; q < queries_per_batch; q += actors) out.push_back(&train[stream.At(base + q)]);
+  for (int q = actor; q < queries_per_batch; q += actors)
+    out.push_back(&train[stream.At(base + q)]);
   return out;
 }
 
@@ -70,8 +72,8 @@ std::string PrepareInitDir(const Config& config, const std::string& run_dir,
     // Written under a temporary name and renamed, so a crash never leaves a half-written init.
     const std::string tmp = init_dir + ".tmp-" + std::to_string(::getpid());
     fs::remove_all(tmp);
-    InitModelDirectory(config.model.preset, config.model.tokenizer, config.run.seed, config.model.dtype, tmp,
-                       on_file);
+    InitModelDirectory(config.model.preset, config.model.tokenizer, config.run.seed,
+                       config.model.dtype, tmp, on_file);
     fs::remove_all(init_dir);
     CommitDirectory(tmp, init_dir);
   }
@@ -87,8 +89,9 @@ ResumePoint ReadResumePoint(const std::string& run_dir, uint64_t seed) {
   try {
     st = nlohmann::json::parse(ReadFile(state_file));
     if (st.at("seed").get<uint64_t>() != seed)
-      Fail(ErrorCode::kFailedPrecondition, r.checkpoint, " was written with run.seed ", st.at("seed").get<uint64_t>(),
-           ", this run has ", seed, "; use another run.name or the same seed");
+      Fail(ErrorCode::kFailedPrecondition, r.checkpoint, " was written with run.seed ",
+           st.at("seed").get<uint64_t>(), ", this run has ", seed,
+           "; use another run.name or the same seed");
     r.step = st.at("step").get<int64_t>();
   } catch (const nlohmann::json::exception& e) {
     Fail(ErrorCode::kInvalidArgument, state_file, ": ", e.what());
@@ -96,8 +99,8 @@ ResumePoint ReadResumePoint(const std::string& run_dir, uint64_t seed) {
   return r;
 }
 
-ResumePoint ResumeFromCheckpoint(const std::string& run_dir, uint64_t seed, DecoderLM& model, Learner& learner,
-                                 bool announce) {
+ResumePoint ResumeFromCheckpoint(const std::string& run_dir, uint64_t seed, DecoderLM& model,
+                                 Learner& learner, bool announce) {
   const ResumePoint resume = ReadResumePoint(run_dir, seed);
   if (!resume.checkpoint.empty()) {
     LoadWeightsInto(model, resume.checkpoint);
@@ -107,9 +110,9 @@ ResumePoint ResumeFromCheckpoint(const std::string& run_dir, uint64_t seed, Deco
   return resume;
 }
 
-void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy, const Learner& learner,
-                    const std::string& tokenizer_dir, int64_t cursor, uint64_t seed, int keep,
-                    const std::function<void()>& on_file) {
+void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
+                    const Learner& learner, const std::string& tokenizer_dir, int64_t cursor,
+                    uint64_t seed, int keep, const std::function<void()>& on_file) {
   auto wrote = [&] {
     if (on_file) on_file();
   };
@@ -124,7 +127,9 @@ void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
     wrote();
     learner.SaveState(tmp);
     wrote();
-    nlohmann::json st = {{"step", step}, {"query_cursor", cursor}, {"seed", seed},
+    nlohmann::json st = {{"step", step},
+                         {"query_cursor", cursor},
+                         {"seed", seed},
                          {"policy_version", learner.version()}};
     WriteFileAtomic(tmp + "/trainer_state.json", st.dump(2) + "\n");
     CommitDirectory(tmp, final_dir);
@@ -138,9 +143,11 @@ void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
   PruneCheckpoints(run_dir, keep);
 }
 
-std::vector<TrainSample> SamplesFromBatches(std::vector<TrajectoryBatch>& batches, nlohmann::json* rec) {
-  std::stable_sort(batches.begin(), batches.end(),
-                   [](const TrajectoryBatch& a, const TrajectoryBatch& b) { return a.actor_id < b.actor_id; });
+std::vector<TrainSample> SamplesFromBatches(std::vector<TrajectoryBatch>& batches,
+                                            nlohmann::json* rec) {
+  std::stable_sort(
+      batches.begin(), batches.end(),
+      [](const TrajectoryBatch& a, const TrajectoryBatch& b) { return a.actor_id < b.actor_id; });
   std::vector<TrainSample> samples;
   double valid = 0, episode_mrr = 0;
   int64_t episodes = 0;
@@ -170,8 +177,11 @@ std::vector<TrainSample> SamplesFromBatches(std::vector<TrajectoryBatch>& batche
 }
 
 nlohmann::json EvalJson(int64_t step, const EvalReport& r) {
-  return {{"type", "eval"}, {"step", step}, {"rows", EvalReportJson(r)},
-          {"mrr", r.MeanOf("policy", "mrr")}, {"ndcg@10", r.MeanOf("policy", "ndcg@10")},
+  return {{"type", "eval"},
+          {"step", step},
+          {"rows", EvalReportJson(r)},
+          {"mrr", r.MeanOf("policy", "mrr")},
+          {"ndcg@10", r.MeanOf("policy", "ndcg@10")},
           {"hit@1", r.MeanOf("policy", "hit@1")}};
 }
 
@@ -192,8 +202,9 @@ std::string LogStem(const TrajlogOptions& o) {
 }
 }  // namespace
 
-std::unique_ptr<TrajectoryLogWriter> OpenTrajectoryLog(const Config& config, const std::string& run_dir,
-                                                       int learner_rank, int64_t start_step,
+std::unique_ptr<TrajectoryLogWriter> OpenTrajectoryLog(const Config& config,
+                                                       const std::string& run_dir, int learner_rank,
+                                                       int64_t start_step,
                                                        const std::string& model_json) {
   if (!config.trajlog.enabled) return nullptr;
   std::string name = LogStem(config.trajlog);
@@ -201,27 +212,29 @@ std::unique_ptr<TrajectoryLogWriter> OpenTrajectoryLog(const Config& config, con
   if (start_step > 0) name += ".resume-" + std::to_string(start_step);
   const std::string path = run_dir + "/" + name + ".h5";
   std::map<std::string, std::string> attrs = {
-      {"config", ConfigToYaml(config)}, {"model", model_json},
-      {"code_version", IRANKER_VERSION}, {"learner_rank", std::to_string(learner_rank)},
+      {"config", ConfigToYaml(config)},           {"model", model_json},
+      {"code_version", IRANKER_VERSION},          {"learner_rank", std::to_string(learner_rank)},
       {"start_step", std::to_string(start_step)}, {"start_time", UtcNow()}};
   return std::make_unique<TrajectoryLogWriter>(path, config.trajlog, attrs);
 }
 
-std::vector<std::string> TrajectoryLogFiles(const std::string& run_dir, const TrajlogOptions& options) {
+std::vector<std::string> TrajectoryLogFiles(const std::string& run_dir,
+                                            const TrajlogOptions& options) {
   std::vector<std::string> files;
   const std::string stem = LogStem(options);
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(run_dir, ec)) {
     const std::string n = e.path().filename().string();
-    if (n.rfind(stem, 0) == 0 && n.size() > 3 && n.compare(n.size() - 3, 3, ".h5") == 0) files.push_back(e.path().string());
+    if (n.rfind(stem, 0) == 0 && n.size() > 3 && n.compare(n.size() - 3, 3, ".h5") == 0)
+      files.push_back(e.path().string());
   }
   std::sort(files.begin(), files.end());
   return files;
 }
 
-RunBook::RunBook(const Config& config, const std::string& run_dir, const std::string& init_dir, DecoderLM& model,
-                 const Tokenizer& tokenizer, const Learner& learner, int64_t start_step, TrainResult* result,
-                 ProgressLease* lease)
+RunBook::RunBook(const Config& config, const std::string& run_dir, const std::string& init_dir,
+                 DecoderLM& model, const Tokenizer& tokenizer, const Learner& learner,
+                 int64_t start_step, TrainResult* result, ProgressLease* lease)
     : config_(config),
       run_dir_(run_dir),
       init_dir_(init_dir),
@@ -232,7 +245,8 @@ RunBook::RunBook(const Config& config, const std::string& run_dir, const std::st
       prompts_(config.prompt),
       test_full_(LoadTestSets(config.data, 0)),
       test_periodic_(LoadTestSets(config.data, config.train.eval_queries)),
-      metrics_(std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl", config.train.tensorboard ? run_dir : "")),
+      metrics_(std::make_unique<MetricsLog>(run_dir + "/metrics.jsonl",
+                                            config.train.tensorboard ? run_dir : "")),
       start_step_(start_step),
       lease_(lease) {}
 
@@ -241,7 +255,8 @@ RunBook::~RunBook() = default;
 EvalReport RunBook::Evaluate(const std::vector<Dataset>& sets, const std::string& what) {
   ProgressLease::Phase phase(lease_, what);
   return iranker::Evaluate(model_, tokenizer_, prompts_, config_.actor, config_.reward.match, sets,
-                           EvaluationSeed(config_.run.seed), /*baselines=*/true, ProgressLease::BeatOf(lease_));
+                           EvaluationSeed(config_.run.seed), /*baselines=*/true,
+                           ProgressLease::BeatOf(lease_));
 }
 
 void RunBook::EvaluateInitial() {
@@ -266,16 +281,19 @@ void RunBook::EndStep(int64_t step, nlohmann::json rec) {
     metrics_->Write(EvalJson(step, r));
   }
   if (last_eval_mrr_ >= 0) rec["eval_mrr"] = last_eval_mrr_;
-  rec["elapsed_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  rec["elapsed_s"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   metrics_->Write(rec);
   progress_->Update(step, rec);
-  if ((t.checkpoint_every > 0 && step % t.checkpoint_every == 0) || step == t.steps) Checkpoint(step);
+  if ((t.checkpoint_every > 0 && step % t.checkpoint_every == 0) || step == t.steps)
+    Checkpoint(step);
 }
 
 void RunBook::Checkpoint(int64_t step) {
   ProgressLease::Phase phase(lease_, "checkpoint of step " + std::to_string(step));
-  SaveCheckpoint(run_dir_, step, model_, learner_, init_dir_, step * config_.actor.queries_per_batch,
-                 config_.run.seed, config_.train.keep_checkpoints, ProgressLease::BeatOf(lease_));
+  SaveCheckpoint(run_dir_, step, model_, learner_, init_dir_,
+                 step * config_.actor.queries_per_batch, config_.run.seed,
+                 config_.train.keep_checkpoints, ProgressLease::BeatOf(lease_));
 }
 
 void RunBook::Finish(int64_t step, bool interrupted) {

@@ -13,11 +13,10 @@
 //     evaluations, the metrics line, the progress line and checkpoints (RunBook).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -41,7 +40,7 @@ struct TrainResult {
   bool interrupted = false;  // a stop signal ended the run early (checkpoint written)
   int64_t trajectories = 0;  // step records the learners received (this run, all ranks)
   std::vector<std::string> trajlog_files;  // HDF5 logs of the run directory
-  double trajlog_write_seconds = 0;  // this process's log writer thread in HDF5 calls
+  double trajlog_write_seconds = 0;        // this process's log writer thread in HDF5 calls
 };
 
 class QueryStream {
@@ -59,8 +58,9 @@ class QueryStream {
 std::vector<QueryRecord> LoadTrainRecords(const DataOptions& data);
 
 // The queries of `step` that actor `actor` of `actors` rolls out, and its seed.
-std::vector<const QueryRecord*> ActorQueries(const std::vector<QueryRecord>& train, QueryStream& stream,
-                                             int64_t step, int queries_per_batch, int actor, int actors);
+std::vector<const QueryRecord*> ActorQueries(const std::vector<QueryRecord>& train,
+                                             QueryStream& stream, int64_t step,
+                                             int queries_per_batch, int actor, int actors);
 uint64_t ActorSeed(uint64_t run_seed, int64_t step, int actor);
 
 // The initial policy directory: model.path, or <run>/init written from the preset once
@@ -76,28 +76,31 @@ struct ResumePoint {
 ResumePoint ReadResumePoint(const std::string& run_dir, uint64_t seed);
 // Restores the newest complete checkpoint of the run (weights and learner state), if any, and
 // says so when `announce`. Returns where training continues.
-ResumePoint ResumeFromCheckpoint(const std::string& run_dir, uint64_t seed, DecoderLM& model, Learner& learner,
-                                 bool announce);
+ResumePoint ResumeFromCheckpoint(const std::string& run_dir, uint64_t seed, DecoderLM& model,
+                                 Learner& learner, bool announce);
 
 // Writes <run>/checkpoints/step-N atomically (temporary directory + rename) and prunes old ones.
 // `on_file` (may be empty) is called after each file written (ProgressLease::Beat).
-void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy, const Learner& learner,
-                    const std::string& tokenizer_dir, int64_t cursor, uint64_t seed, int keep,
-                    const std::function<void()>& on_file = {});
+void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
+                    const Learner& learner, const std::string& tokenizer_dir, int64_t cursor,
+                    uint64_t seed, int keep, const std::function<void()>& on_file = {});
 
 // The learner's training samples from one step's batches, in actor-id order. Also fills the
 // rollout figures of the step (valid_format, episode_mrr, trajectories).
-std::vector<TrainSample> SamplesFromBatches(std::vector<TrajectoryBatch>& batches, nlohmann::json* rec);
+std::vector<TrainSample> SamplesFromBatches(std::vector<TrajectoryBatch>& batches,
+                                            nlohmann::json* rec);
 
 nlohmann::json EvalJson(int64_t step, const EvalReport& r);
 
 // The HDF5 trajectory log of this learner rank (nullptr when trajlog.enabled is false). A resumed
 // run writes a new file (<stem>.resume-<step>.h5) so nothing already logged is overwritten.
-std::unique_ptr<TrajectoryLogWriter> OpenTrajectoryLog(const Config& config, const std::string& run_dir,
-                                                       int learner_rank, int64_t start_step,
+std::unique_ptr<TrajectoryLogWriter> OpenTrajectoryLog(const Config& config,
+                                                       const std::string& run_dir, int learner_rank,
+                                                       int64_t start_step,
                                                        const std::string& model_json);
 // Every trajectory log file of a run directory, oldest first.
-std::vector<std::string> TrajectoryLogFiles(const std::string& run_dir, const TrajlogOptions& options);
+std::vector<std::string> TrajectoryLogFiles(const std::string& run_dir,
+                                            const TrajlogOptions& options);
 
 // The lead learner's bookkeeping around the training loop, the same in every trainer (local,
 // distributed, replay): evaluations, metrics.jsonl, the progress line and checkpoints.
@@ -107,9 +110,9 @@ class RunBook {
   // copied into checkpoints. Loads the test sets and opens <run>/metrics.jsonl. With a `lease`
   // (learner ranks under MPI), evaluations and checkpoints are phases of it, beating per
   // generated answer and per file written, so peer ranks waiting meanwhile do not time out.
-  RunBook(const Config& config, const std::string& run_dir, const std::string& init_dir, DecoderLM& model,
-          const Tokenizer& tokenizer, const Learner& learner, int64_t start_step, TrainResult* result,
-          ProgressLease* lease = nullptr);
+  RunBook(const Config& config, const std::string& run_dir, const std::string& init_dir,
+          DecoderLM& model, const Tokenizer& tokenizer, const Learner& learner, int64_t start_step,
+          TrainResult* result, ProgressLease* lease = nullptr);
   ~RunBook();
 
   // At step 0: evaluates the initial policy on the full test sets (result->initial) and prints it.

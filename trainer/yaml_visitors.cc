@@ -15,7 +15,9 @@ namespace {
 
 bool ScalarText(const YAML::Node& n, std::string* text, std::string* why) {
   if (!n.IsScalar()) {
-    *why = n.IsMap() ? "expected a value, not a section" : n.IsSequence() ? "expected a value, not a list" : "expected a value";
+    *why = n.IsMap()        ? "expected a value, not a section"
+           : n.IsSequence() ? "expected a value, not a list"
+                            : "expected a value";
     return false;
   }
   *text = n.Scalar();
@@ -43,8 +45,14 @@ bool Decode(const YAML::Node& n, bool* out, std::string* why) {
   if (!ScalarText(n, &s, why)) return false;
   std::string l = s;
   std::transform(l.begin(), l.end(), l.begin(), ::tolower);
-  if (l == "true" || l == "yes" || l == "on") { *out = true; return true; }
-  if (l == "false" || l == "no" || l == "off") { *out = false; return true; }
+  if (l == "true" || l == "yes" || l == "on") {
+    *out = true;
+    return true;
+  }
+  if (l == "false" || l == "no" || l == "off") {
+    *out = false;
+    return true;
+  }
   *why = "expected a boolean (true or false)";
   return false;
 }
@@ -103,8 +111,12 @@ bool Decode(const YAML::Node& n, std::string* out, std::string* why) {
   return ScalarText(n, out, why);
 }
 
-std::string Violates(double x, const Range& r) { return r.Contains(x) ? "" : "a value " + r.Describe(); }
-std::string Violates(const std::string& s, const OneOf& c) { return c.Contains(s) ? "" : c.Describe(); }
+std::string Violates(double x, const Range& r) {
+  return r.Contains(x) ? "" : "a value " + r.Describe();
+}
+std::string Violates(const std::string& s, const OneOf& c) {
+  return c.Contains(s) ? "" : c.Describe();
+}
 
 std::string Show(const YAML::Node& n) {
   if (!n.IsDefined() || n.IsNull()) return "nothing";
@@ -130,8 +142,8 @@ std::string Suggest(const std::string& key, const std::vector<std::string>& know
     for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
     for (size_t i = 1; i <= a.size(); ++i)
       for (size_t j = 1; j <= b.size(); ++j) {
-        d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1,
-                            d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+        d[i][j] =
+            std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
         if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
           d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
       }

@@ -56,7 +56,9 @@ bool Decode(const YAML::Node& n, std::vector<T>* out, std::string* why) {
 std::string Violates(double x, const Range& r);
 std::string Violates(const std::string& s, const OneOf& c);
 template <class T>
-std::string Violates(const T&, const Any&) { return ""; }
+std::string Violates(const T&, const Any&) {
+  return "";
+}
 template <class T>
 std::string Violates(const std::vector<T>& v, const Range& r) {
   for (size_t i = 0; i < v.size(); ++i) {
@@ -73,9 +75,11 @@ inline std::string Violates(const std::vector<std::string>& v, const OneOf& c) {
   return "";
 }
 template <class T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
-std::string Violates(T x, const Range& r) { return Violates(static_cast<double>(x), r); }
+std::string Violates(T x, const Range& r) {
+  return Violates(static_cast<double>(x), r);
+}
 
-std::string Show(const YAML::Node& n);       // short rendering of a value for messages
+std::string Show(const YAML::Node& n);  // short rendering of a value for messages
 std::string TypeName(const bool*);
 std::string TypeName(const int*);
 std::string TypeName(const int64_t*);
@@ -83,7 +87,9 @@ std::string TypeName(const uint64_t*);
 std::string TypeName(const double*);
 std::string TypeName(const std::string*);
 template <class T>
-std::string TypeName(const std::vector<T>*) { return "list of " + TypeName(static_cast<T*>(nullptr)) + "s"; }
+std::string TypeName(const std::vector<T>*) {
+  return "list of " + TypeName(static_cast<T*>(nullptr)) + "s";
+}
 std::string Suggest(const std::string& key, const std::vector<std::string>& known);
 }  // namespace yaml_detail
 
@@ -117,7 +123,8 @@ class YamlDecoder {
     visited_.push_back(name);
     YAML::Node child = node_.IsMap() ? node_[name] : YAML::Node();
     if (child.IsDefined() && !child.IsNull() && !child.IsMap()) {
-      Error(child, Path(name), "expected a section (a map of keys), got " + yaml_detail::Show(child));
+      Error(child, Path(name),
+            "expected a section (a map of keys), got " + yaml_detail::Show(child));
       return;
     }
     YamlDecoder sub(child.IsDefined() ? child : YAML::Node(YAML::NodeType::Map), Path(name), ctx_);
@@ -174,7 +181,9 @@ class YamlEncoder {
   void EmitValue(const std::string& s) { *out_ << YAML::DoubleQuoted << s; }
   void EmitValue(double x);
   template <class T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
-  void EmitValue(T x) { *out_ << x; }
+  void EmitValue(T x) {
+    *out_ << x;
+  }
 
   YAML::Emitter* out_;
   bool docs_;

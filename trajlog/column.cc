@@ -14,7 +14,8 @@ Column Column::Create(hid_t group, const std::string& name, hid_t type, hsize_t 
     IR_H5(H5Pset_shuffle(dcpl.get()), c.context_);
     IR_H5(H5Pset_deflate(dcpl.get(), deflate), c.context_);
   }
-  c.ds_ = Handle(IR_H5(H5Dcreate2(group, name.c_str(), type, space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+  c.ds_ = Handle(IR_H5(H5Dcreate2(group, name.c_str(), type, space.get(), H5P_DEFAULT, dcpl.get(),
+                                  H5P_DEFAULT),
                        c.context_),
                  H5Dclose);
   c.type_ = type;
@@ -35,7 +36,8 @@ void Column::Append(const void* data, hsize_t n) {
   IR_H5(H5Dset_extent(ds_.get(), new_size), context_);
   Handle file_space(IR_H5(H5Dget_space(ds_.get()), context_), H5Sclose);
   hsize_t start[1] = {size_}, count[1] = {n};
-  IR_H5(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), context_);
+  IR_H5(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+        context_);
   Handle mem_space(IR_H5(H5Screate_simple(1, count, nullptr), context_), H5Sclose);
   IR_H5(H5Dwrite(ds_.get(), type_, mem_space.get(), file_space.get(), H5P_DEFAULT, data), context_);
   size_ += n;
@@ -60,9 +62,11 @@ void Column::Flush() { IR_H5(H5Dflush(ds_.get()), context_); }
 void Column::ReadRaw(hsize_t begin, hsize_t n, hid_t mem_type, void* out) const {
   Handle file_space(IR_H5(H5Dget_space(ds_.get()), context_), H5Sclose);
   hsize_t start[1] = {begin}, count[1] = {n};
-  IR_H5(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr), context_);
+  IR_H5(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+        context_);
   Handle mem_space(IR_H5(H5Screate_simple(1, count, nullptr), context_), H5Sclose);
-  IR_H5(H5Dread(ds_.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, out), context_);
+  IR_H5(H5Dread(ds_.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, out),
+        context_);
 }
 
 }  // namespace iranker::h5

@@ -18,7 +18,9 @@ class Column {
 
   void Append(const void* data, hsize_t n);
   template <class T>
-  void Append(const std::vector<T>& v) { Append(v.data(), v.size()); }
+  void Append(const std::vector<T>& v) {
+    Append(v.data(), v.size());
+  }
   // Reads [begin, begin + n) into out (resized); the element type must match.
   template <class T>
   void Read(hsize_t begin, hsize_t n, hid_t mem_type, std::vector<T>* out) const {

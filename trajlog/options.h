@@ -29,8 +29,10 @@ struct TrajlogOptions {
   void Visit(V& v) {
     v.Field("enabled", enabled, "Write every trajectory the learners receive to HDF5.");
     v.Field("file", file, "File name inside the run directory.");
-    v.Field("flush_seconds", flush_seconds, "Seconds between flushes (crash-safety horizon).", Range(0.0, 3600.0));
-    v.Field("queue_batches", queue_batches, "Writer queue bound in batches (then back-pressure).", AtLeast(1));
+    v.Field("flush_seconds", flush_seconds, "Seconds between flushes (crash-safety horizon).",
+            Range(0.0, 3600.0));
+    v.Field("queue_batches", queue_batches, "Writer queue bound in batches (then back-pressure).",
+            AtLeast(1));
     v.Field("sample", sample, "Fraction of episodes logged (whole episodes, by id hash); 1 = all.",
             Range(0.0, 1.0));
     v.Field("deflate", deflate, "Deflate level; 0 = off.", Range(0, 9));

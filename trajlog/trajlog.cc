@@ -1,13 +1,13 @@
 #include "trajlog/trajlog.h"
 
 #include <sys/resource.h>
-#include <sys/statvfs.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <chrono>
-#include <type_traits>
 #include <filesystem>
+#include <type_traits>
 
 #include "base/error.h"
 #include "base/log.h"
@@ -19,30 +19,30 @@ using h5::Column;
 using h5::Handle;
 
 // Per-row scalar columns, declared once: (field, C++ type, HDF5 native type).
-#define IR_STEP_SCALARS(X)                          \
-  X(episode_id, uint64_t, H5T_NATIVE_UINT64)        \
-  X(step, int32_t, H5T_NATIVE_INT32)                \
-  X(pool_size, int32_t, H5T_NATIVE_INT32)           \
-  X(actor_id, int32_t, H5T_NATIVE_INT32)            \
-  X(policy_version, uint64_t, H5T_NATIVE_UINT64)    \
-  X(seed, uint64_t, H5T_NATIVE_UINT64)              \
-  X(group_id, uint64_t, H5T_NATIVE_UINT64)          \
-  X(reward, float, H5T_NATIVE_FLOAT)                \
-  X(reward_answer, float, H5T_NATIVE_FLOAT)         \
-  X(reward_format, float, H5T_NATIVE_FLOAT)         \
-  X(reward_tags, float, H5T_NATIVE_FLOAT)           \
-  X(chosen, int32_t, H5T_NATIVE_INT32)              \
-  X(valid_format, uint8_t, H5T_NATIVE_UINT8)        \
+#define IR_STEP_SCALARS(X)                       \
+  X(episode_id, uint64_t, H5T_NATIVE_UINT64)     \
+  X(step, int32_t, H5T_NATIVE_INT32)             \
+  X(pool_size, int32_t, H5T_NATIVE_INT32)        \
+  X(actor_id, int32_t, H5T_NATIVE_INT32)         \
+  X(policy_version, uint64_t, H5T_NATIVE_UINT64) \
+  X(seed, uint64_t, H5T_NATIVE_UINT64)           \
+  X(group_id, uint64_t, H5T_NATIVE_UINT64)       \
+  X(reward, float, H5T_NATIVE_FLOAT)             \
+  X(reward_answer, float, H5T_NATIVE_FLOAT)      \
+  X(reward_format, float, H5T_NATIVE_FLOAT)      \
+  X(reward_tags, float, H5T_NATIVE_FLOAT)        \
+  X(chosen, int32_t, H5T_NATIVE_INT32)           \
+  X(valid_format, uint8_t, H5T_NATIVE_UINT8)     \
   X(episode_done, uint8_t, H5T_NATIVE_UINT8)
 
-#define IR_EPISODE_SCALARS(X)                       \
-  X(episode_id, uint64_t, H5T_NATIVE_UINT64)        \
-  X(actor_id, int32_t, H5T_NATIVE_INT32)            \
-  X(policy_version, uint64_t, H5T_NATIVE_UINT64)    \
-  X(mrr, float, H5T_NATIVE_FLOAT)                   \
-  X(ndcg10, float, H5T_NATIVE_FLOAT)                \
-  X(hit1, float, H5T_NATIVE_FLOAT)                  \
-  X(num_steps, int32_t, H5T_NATIVE_INT32)           \
+#define IR_EPISODE_SCALARS(X)                    \
+  X(episode_id, uint64_t, H5T_NATIVE_UINT64)     \
+  X(actor_id, int32_t, H5T_NATIVE_INT32)         \
+  X(policy_version, uint64_t, H5T_NATIVE_UINT64) \
+  X(mrr, float, H5T_NATIVE_FLOAT)                \
+  X(ndcg10, float, H5T_NATIVE_FLOAT)             \
+  X(hit1, float, H5T_NATIVE_FLOAT)               \
+  X(num_steps, int32_t, H5T_NATIVE_INT32)        \
   X(fallbacks, int32_t, H5T_NATIVE_INT32)
 
 // Ragged columns: (name of the flat data, name of its end offsets).
@@ -65,11 +65,14 @@ std::string ReadStringAttr(hid_t obj, const std::string& name, const std::string
   return s;
 }
 
-void WriteStringAttr(hid_t obj, const std::string& name, const std::string& value, const std::string& context) {
+void WriteStringAttr(hid_t obj, const std::string& name, const std::string& value,
+                     const std::string& context) {
   Handle t(IR_H5(H5Tcopy(H5T_C_S1), context), H5Tclose);
   IR_H5(H5Tset_size(t.get(), std::max<size_t>(1, value.size())), context);
   Handle space(IR_H5(H5Screate(H5S_SCALAR), context), H5Sclose);
-  Handle a(IR_H5(H5Acreate2(obj, name.c_str(), t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), context), H5Aclose);
+  Handle a(
+      IR_H5(H5Acreate2(obj, name.c_str(), t.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT), context),
+      H5Aclose);
   std::string v = value.empty() ? std::string(1, '\0') : value;
   IR_H5(H5Awrite(a.get(), t.get(), v.data()), context);
 }
@@ -96,15 +99,20 @@ TrajectoryLogWriter::TrajectoryLogWriter(const std::string& path, const TrajlogO
   const std::string& ctx = path;
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty() && !std::filesystem::is_directory(parent))
-    Fail(ErrorCode::kNotFound, "trajectory log '", path, "': directory '", parent.string(), "' does not exist");
+    Fail(ErrorCode::kNotFound, "trajectory log '", path, "': directory '", parent.string(),
+         "' does not exist");
   Handle fapl(IR_H5(H5Pcreate(H5P_FILE_ACCESS), ctx), H5Pclose);
   IR_H5(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST), ctx);
   hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get());
-  if (f < 0) Fail(ErrorCode::kFailedPrecondition, "cannot create trajectory log '", path, "' (permissions? disk full?)");
+  if (f < 0)
+    Fail(ErrorCode::kFailedPrecondition, "cannot create trajectory log '", path,
+         "' (permissions? disk full?)");
   File& F = *file_;
   F.file = Handle(f, H5Fclose);
-  F.steps = Handle(IR_H5(H5Gcreate2(f, "steps", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), ctx), H5Gclose);
-  F.episodes = Handle(IR_H5(H5Gcreate2(f, "episodes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), ctx), H5Gclose);
+  F.steps =
+      Handle(IR_H5(H5Gcreate2(f, "steps", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), ctx), H5Gclose);
+  F.episodes = Handle(IR_H5(H5Gcreate2(f, "episodes", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), ctx),
+                      H5Gclose);
   const hsize_t rows = o.chunk_rows, toks = o.chunk_tokens;
   const int z = o.deflate;
 #define IR_MAKE(f, T, H) F.s_##f = Column::Create(F.steps.get(), #f, H, rows, z, ctx);
@@ -142,7 +150,8 @@ TrajectoryLogWriter::~TrajectoryLogWriter() {
 
 void TrajectoryLogWriter::ThrowIfFailed() {
   std::lock_guard<std::mutex> l(mu_);
-  if (!error_.empty()) Fail(ErrorCode::kResourceExhausted, "trajectory log '", path_, "': ", error_);
+  if (!error_.empty())
+    Fail(ErrorCode::kResourceExhausted, "trajectory log '", path_, "': ", error_);
 }
 
 bool TrajectoryLogWriter::KeepEpisode(uint64_t episode_id, double sample) {
@@ -156,7 +165,8 @@ void TrajectoryLogWriter::Append(TrajectoryBatch batch) {
     const size_t before = batch.steps.size();
     const double f = options_.sample;
     auto& st = batch.steps;
-    st.erase(std::remove_if(st.begin(), st.end(), [f](const StepRecord& r) { return !KeepEpisode(r.episode_id, f); }),
+    st.erase(std::remove_if(st.begin(), st.end(),
+                            [f](const StepRecord& r) { return !KeepEpisode(r.episode_id, f); }),
              st.end());
     auto& ep = batch.episodes;
     ep.erase(std::remove_if(ep.begin(), ep.end(),
@@ -174,11 +184,13 @@ void TrajectoryLogWriter::Append(TrajectoryBatch batch) {
     }
     ThrowIfFailed();  // full: keep waiting unless the writer died
   }
-  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (waited > 1.0)
-    IR_LOG_WARN("trajectory log {}: the disk is not keeping up: training waited {:.1f} s for the writer "
-                "(back-pressure; trajlog.sample < 1 logs a fraction of the episodes instead)",
-                path_, waited);
+    IR_LOG_WARN(
+        "trajectory log {}: the disk is not keeping up: training waited {:.1f} s for the writer "
+        "(back-pressure; trajlog.sample < 1 logs a fraction of the episodes instead)",
+        path_, waited);
   std::lock_guard<std::mutex> l(mu_);
   stats_.blocked_seconds += waited;
   stats_.sampled_out_steps += left_out;
@@ -219,10 +231,12 @@ uint64_t Headroom(const std::string& path) {
   uint64_t room = UINT64_MAX;
   auto dir = std::filesystem::path(path).parent_path();
   struct statvfs vfs;
-  if (::statvfs(dir.empty() ? "." : dir.c_str(), &vfs) == 0) room = uint64_t(vfs.f_bavail) * vfs.f_frsize;
+  if (::statvfs(dir.empty() ? "." : dir.c_str(), &vfs) == 0)
+    room = uint64_t(vfs.f_bavail) * vfs.f_frsize;
   struct rlimit rl;
   struct stat st;
-  if (::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && ::stat(path.c_str(), &st) == 0) {
+  if (::getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      ::stat(path.c_str(), &st) == 0) {
     uint64_t left = rl.rlim_cur > uint64_t(st.st_size) ? rl.rlim_cur - st.st_size : 0;
     room = std::min(room, left);
   }
@@ -234,7 +248,8 @@ void TrajectoryLogWriter::Run() {
   File& F = *file_;
   // HDF5 cannot recover from a write that fails half-way through a flush, so the writer stops
   // while a reserve is left: room for every column to open a new chunk plus twice the batch.
-  const uint64_t chunk_reserve = 8ull * options_.chunk_tokens * 4 + 40ull * options_.chunk_rows * 8 + (1u << 20);
+  const uint64_t chunk_reserve =
+      8ull * options_.chunk_tokens * 4 + 40ull * options_.chunk_rows * 8 + (1u << 20);
   TrajectoryBatch b;
   h5::QuietErrors quiet;
   while (true) {
@@ -248,40 +263,49 @@ void TrajectoryLogWriter::Run() {
         if (room < need) {
           // Close cleanly now: the file stays complete and readable up to the last batch.
           IR_H5(H5Fflush(F.file.get(), H5F_SCOPE_GLOBAL), path_);
-          Fail(ErrorCode::kResourceExhausted, "disk nearly full (", room >> 10, " KiB left, ", need >> 10,
-               " KiB reserved): logging stopped after ", stats().steps, " steps; the file holds them all");
+          Fail(ErrorCode::kResourceExhausted, "disk nearly full (", room >> 10, " KiB left, ",
+               need >> 10, " KiB reserved): logging stopped after ", stats().steps,
+               " steps; the file holds them all");
         }
         int64_t bytes = 0;
         const auto& s = b.steps;
-        bytes += AppendRagged(&F.prompt, s, [](const StepRecord& x) -> const auto& { return x.prompt_ids; }, 4);
-        bytes += AppendRagged(&F.response, s, [](const StepRecord& x) -> const auto& { return x.response_ids; }, 4);
+        bytes += AppendRagged(
+            &F.prompt, s, [](const StepRecord& x) -> const auto& { return x.prompt_ids; }, 4);
+        bytes += AppendRagged(
+            &F.response, s, [](const StepRecord& x) -> const auto& { return x.response_ids; }, 4);
         {
           std::vector<float> lps;
           for (const auto& x : s) lps.insert(lps.end(), x.logprobs.begin(), x.logprobs.end());
           F.logprobs.Append(lps);
           bytes += lps.size() * 4;
         }
-        bytes += AppendRagged(&F.answer, s, [](const StepRecord& x) -> const auto& { return x.answer_text; }, 1);
-        bytes += AppendRagged(&F.query, s, [](const StepRecord& x) -> const auto& { return x.query_id; }, 1);
-        bytes += AppendRagged(&F.dataset, s, [](const StepRecord& x) -> const auto& { return x.dataset; }, 1);
-#define IR_APPEND(f, T, H)                                                 \
-  {                                                                         \
-    auto col = Gather<T>(s, [](const StepRecord& x) { return x.f; });       \
-    F.s_##f.Append(col);                                                    \
-    bytes += col.size() * sizeof(T);                                        \
+        bytes += AppendRagged(
+            &F.answer, s, [](const StepRecord& x) -> const auto& { return x.answer_text; }, 1);
+        bytes += AppendRagged(
+            &F.query, s, [](const StepRecord& x) -> const auto& { return x.query_id; }, 1);
+        bytes += AppendRagged(
+            &F.dataset, s, [](const StepRecord& x) -> const auto& { return x.dataset; }, 1);
+#define IR_APPEND(f, T, H)                                            \
+  {                                                                   \
+    auto col = Gather<T>(s, [](const StepRecord& x) { return x.f; }); \
+    F.s_##f.Append(col);                                              \
+    bytes += col.size() * sizeof(T);                                  \
   }
         IR_STEP_SCALARS(IR_APPEND)
 #undef IR_APPEND
         const auto& e = b.episodes;
-        bytes += AppendRagged(&F.e_ranking, e, [](const EpisodeSummary& x) -> const auto& { return x.ranking; }, 4);
-        bytes += AppendRagged(&F.e_query, e, [](const EpisodeSummary& x) -> const auto& { return x.query_id; }, 1);
-        bytes += AppendRagged(&F.e_dataset, e, [](const EpisodeSummary& x) -> const auto& { return x.dataset; }, 1);
-#define IR_APPEND(f, T, H)                                                       \
-  {                                                                               \
-    std::vector<T> col;                                                           \
-    for (const auto& x : e) col.push_back(static_cast<T>(x.f));                   \
-    F.e_##f.Append(col);                                                          \
-    bytes += col.size() * sizeof(T);                                              \
+        bytes += AppendRagged(
+            &F.e_ranking, e, [](const EpisodeSummary& x) -> const auto& { return x.ranking; }, 4);
+        bytes += AppendRagged(
+            &F.e_query, e, [](const EpisodeSummary& x) -> const auto& { return x.query_id; }, 1);
+        bytes += AppendRagged(
+            &F.e_dataset, e, [](const EpisodeSummary& x) -> const auto& { return x.dataset; }, 1);
+#define IR_APPEND(f, T, H)                                      \
+  {                                                             \
+    std::vector<T> col;                                         \
+    for (const auto& x : e) col.push_back(static_cast<T>(x.f)); \
+    F.e_##f.Append(col);                                        \
+    bytes += col.size() * sizeof(T);                            \
   }
         IR_EPISODE_SCALARS(IR_APPEND)
 #undef IR_APPEND
@@ -299,7 +323,8 @@ void TrajectoryLogWriter::Run() {
         stats_.flushes++;
       }
       std::lock_guard<std::mutex> l(mu_);
-      stats_.write_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      stats_.write_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     } catch (const std::exception& ex) {
       {
         std::lock_guard<std::mutex> l(mu_);
@@ -351,7 +376,8 @@ struct TrajectoryLogReader::File {
 TrajectoryLogReader::TrajectoryLogReader(const std::string& path, bool swmr)
     : file_(std::make_unique<File>()), path_(path) {
   h5::QuietErrors quiet;
-  if (!std::filesystem::exists(path)) Fail(ErrorCode::kNotFound, "trajectory log '", path, "' does not exist");
+  if (!std::filesystem::exists(path))
+    Fail(ErrorCode::kNotFound, "trajectory log '", path, "' does not exist");
   if (H5Fis_hdf5(path.c_str()) <= 0) Fail(ErrorCode::kInvalidArgument, path, ": not an HDF5 file");
   hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDONLY | (swmr ? H5F_ACC_SWMR_READ : 0), H5P_DEFAULT);
   // A writer that died (SIGKILL, power loss) leaves the "open for SWMR writing" flag set; HDF5 then
@@ -362,20 +388,26 @@ TrajectoryLogReader::TrajectoryLogReader(const std::string& path, bool swmr)
   F.file = Handle(f, H5Fclose);
   std::string version = ReadStringAttr(f, "schema_version", path);
   if (version.empty() || H5Lexists(f, "steps", H5P_DEFAULT) <= 0)
-    Fail(ErrorCode::kInvalidArgument, path, ": not an iranker trajectory log (no schema_version or /steps)");
+    Fail(ErrorCode::kInvalidArgument, path,
+         ": not an iranker trajectory log (no schema_version or /steps)");
   if (version != std::to_string(kTrajlogSchemaVersion))
-    Fail(ErrorCode::kInvalidArgument, path, ": schema version ", version, " is not supported (this build reads ",
-         kTrajlogSchemaVersion, ")");
+    Fail(ErrorCode::kInvalidArgument, path, ": schema version ", version,
+         " is not supported (this build reads ", kTrajlogSchemaVersion, ")");
   try {
     F.steps = Handle(IR_H5(H5Gopen2(f, "steps", H5P_DEFAULT), path), H5Gclose);
     F.episodes = Handle(IR_H5(H5Gopen2(f, "episodes", H5P_DEFAULT), path), H5Gclose);
-#define IR_OPEN(c, T, H) F.s_##c = Column::Open(F.steps.get(), #c, path); F.step_rows.push_back(&F.s_##c);
+#define IR_OPEN(c, T, H)                           \
+  F.s_##c = Column::Open(F.steps.get(), #c, path); \
+  F.step_rows.push_back(&F.s_##c);
     IR_STEP_SCALARS(IR_OPEN)
 #undef IR_OPEN
-#define IR_OPEN(c, T, H) F.e_##c = Column::Open(F.episodes.get(), #c, path); F.episode_rows.push_back(&F.e_##c);
+#define IR_OPEN(c, T, H)                              \
+  F.e_##c = Column::Open(F.episodes.get(), #c, path); \
+  F.episode_rows.push_back(&F.e_##c);
     IR_EPISODE_SCALARS(IR_OPEN)
 #undef IR_OPEN
-    auto ragged = [&](Ragged* r, hid_t g, const char* data, const char* end, std::vector<Column*>* rows) {
+    auto ragged = [&](Ragged* r, hid_t g, const char* data, const char* end,
+                      std::vector<Column*>* rows) {
       r->data = Column::Open(g, data, path);
       r->end = Column::Open(g, end, path);
       rows->push_back(&r->end);
@@ -400,7 +432,8 @@ void TrajectoryLogReader::Refresh() {
   File& F = *file_;
   for (auto* c : F.step_rows) c->Refresh();
   for (auto* c : F.episode_rows) c->Refresh();
-  for (auto* r : {&F.prompt, &F.response, &F.answer, &F.query, &F.dataset, &F.e_ranking, &F.e_query, &F.e_dataset})
+  for (auto* r : {&F.prompt, &F.response, &F.answer, &F.query, &F.dataset, &F.e_ranking, &F.e_query,
+                  &F.e_dataset})
     r->data.Refresh();
   F.logprobs.Refresh();
 }
@@ -421,7 +454,8 @@ namespace {
 // Ranges of rows [begin, end) of a ragged column: returns the flat slice and per-row ends.
 template <class T>
 void ReadRagged(const Ragged& r, int64_t begin, int64_t end, hid_t type, std::vector<T>* flat,
-                std::vector<uint64_t>* starts, std::vector<uint64_t>* stops, const std::string& path) {
+                std::vector<uint64_t>* starts, std::vector<uint64_t>* stops,
+                const std::string& path) {
   std::vector<uint64_t> ends;
   const int64_t lo = std::max<int64_t>(0, begin - 1);
   r.end.Read(lo, end - lo, H5T_NATIVE_UINT64, &ends);
@@ -434,7 +468,8 @@ void ReadRagged(const Ragged& r, int64_t begin, int64_t end, hid_t type, std::ve
   stops->clear();
   uint64_t prev = first;
   for (size_t i = (begin == 0 ? 0 : 1); i < ends.size(); ++i) {
-    if (ends[i] < prev) Fail(ErrorCode::kDataLoss, path, ": ragged column offsets decrease (corrupted file?)");
+    if (ends[i] < prev)
+      Fail(ErrorCode::kDataLoss, path, ": ragged column offsets decrease (corrupted file?)");
     starts->push_back(prev - first);
     stops->push_back(ends[i] - first);
     prev = ends[i];
@@ -449,18 +484,19 @@ std::vector<StepRecord> TrajectoryLogReader::ReadSteps(int64_t begin, int64_t en
   if (begin >= end) return out;
   const int64_t n = end - begin;
   out.resize(n);
-#define IR_READ(f, T, H)                                     \
-  {                                                          \
-    std::vector<T> col;                                      \
-    F.s_##f.Read(begin, n, H, &col);                         \
-    for (int64_t i = 0; i < n; ++i) out[i].f = col[i];       \
+#define IR_READ(f, T, H)                               \
+  {                                                    \
+    std::vector<T> col;                                \
+    F.s_##f.Read(begin, n, H, &col);                   \
+    for (int64_t i = 0; i < n; ++i) out[i].f = col[i]; \
   }
   IR_STEP_SCALARS(IR_READ)
 #undef IR_READ
   std::vector<uint64_t> a, b;
   std::vector<int32_t> ints;
   ReadRagged(F.prompt, begin, end, H5T_NATIVE_INT32, &ints, &a, &b, path_);
-  for (int64_t i = 0; i < n; ++i) out[i].prompt_ids.assign(ints.begin() + a[i], ints.begin() + b[i]);
+  for (int64_t i = 0; i < n; ++i)
+    out[i].prompt_ids.assign(ints.begin() + a[i], ints.begin() + b[i]);
   ReadRagged(F.response, begin, end, H5T_NATIVE_INT32, &ints, &a, &b, path_);
   std::vector<float> lps;
   {
@@ -469,7 +505,8 @@ std::vector<StepRecord> TrajectoryLogReader::ReadSteps(int64_t begin, int64_t en
     const int64_t lo = std::max<int64_t>(0, begin - 1);
     F.response.end.Read(lo, end - lo, H5T_NATIVE_UINT64, &ends);
     uint64_t first = begin == 0 ? 0 : ends[0];
-    if (ends.back() > F.logprobs.size()) Fail(ErrorCode::kDataLoss, path_, ": logprobs shorter than responses");
+    if (ends.back() > F.logprobs.size())
+      Fail(ErrorCode::kDataLoss, path_, ": logprobs shorter than responses");
     F.logprobs.Read(first, ends.back() - first, H5T_NATIVE_FLOAT, &lps);
   }
   for (int64_t i = 0; i < n; ++i) {
@@ -479,7 +516,8 @@ std::vector<StepRecord> TrajectoryLogReader::ReadSteps(int64_t begin, int64_t en
   std::vector<uint8_t> chars;
   auto strings = [&](const Ragged& r, std::string StepRecord::*field) {
     ReadRagged(r, begin, end, H5T_NATIVE_UINT8, &chars, &a, &b, path_);
-    for (int64_t i = 0; i < n; ++i) (out[i].*field).assign(chars.begin() + a[i], chars.begin() + b[i]);
+    for (int64_t i = 0; i < n; ++i)
+      (out[i].*field).assign(chars.begin() + a[i], chars.begin() + b[i]);
   };
   strings(F.answer, &StepRecord::answer_text);
   strings(F.query, &StepRecord::query_id);
@@ -494,11 +532,11 @@ std::vector<EpisodeSummary> TrajectoryLogReader::ReadEpisodes(int64_t begin, int
   if (begin >= end) return out;
   const int64_t n = end - begin;
   out.resize(n);
-#define IR_READ(f, T, H)                                     \
-  {                                                          \
-    std::vector<T> col;                                      \
-    F.e_##f.Read(begin, n, H, &col);                         \
-    for (int64_t i = 0; i < n; ++i) out[i].f = col[i];       \
+#define IR_READ(f, T, H)                               \
+  {                                                    \
+    std::vector<T> col;                                \
+    F.e_##f.Read(begin, n, H, &col);                   \
+    for (int64_t i = 0; i < n; ++i) out[i].f = col[i]; \
   }
   IR_EPISODE_SCALARS(IR_READ)
 #undef IR_READ
@@ -509,7 +547,8 @@ std::vector<EpisodeSummary> TrajectoryLogReader::ReadEpisodes(int64_t begin, int
   std::vector<uint8_t> chars;
   auto strings = [&](const Ragged& r, std::string EpisodeSummary::*field) {
     ReadRagged(r, begin, end, H5T_NATIVE_UINT8, &chars, &a, &b, path_);
-    for (int64_t i = 0; i < n; ++i) (out[i].*field).assign(chars.begin() + a[i], chars.begin() + b[i]);
+    for (int64_t i = 0; i < n; ++i)
+      (out[i].*field).assign(chars.begin() + a[i], chars.begin() + b[i]);
   };
   strings(F.e_query, &EpisodeSummary::query_id);
   strings(F.e_dataset, &EpisodeSummary::dataset);

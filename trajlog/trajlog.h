@@ -4,15 +4,15 @@
 // parallel 1-D columns (episode_id, step, pool_size, actor_id, policy_version, seed, group_id,
 // reward and its terms, chosen, valid_format, episode_done) and ragged columns stored flat with
 // cumulative end offsets (prompt_ids/prompt_end, response_ids + logprobs/response_end,
-// answer_text/answer_end, query_id/query_end, dataset/dataset_end). Group /episodes holds one row per
-// finished episode (metrics, final ranking flat with ranking_end). Root attributes: schema_version,
-// config (YAML), model (JSON), code_version, start_time.
+// answer_text/answer_end, query_id/query_end, dataset/dataset_end). Group /episodes holds one row
+// per finished episode (metrics, final ranking flat with ranking_end). Root attributes:
+// schema_version, config (YAML), model (JSON), code_version, start_time.
 //
 // Crash safety: the file is written in HDF5's single-writer/multiple-reader (SWMR) mode and flushed
 // every flush_seconds; after SIGKILL of the writer the file opens and every row flushed before the
 // last flush reads back. Readers may open it while training writes (TrajectoryLogReader with
-// swmr=true and Refresh()). A row counts only once all of its columns hold it, so a reader never sees
-// half a row.
+// swmr=true and Refresh()). A row counts only once all of its columns hold it, so a reader never
+// sees half a row.
 //
 // The writer runs on its own thread behind a bounded queue: Append blocks when the disk cannot keep
 // up (back-pressure, never a drop) and the time spent blocked is reported. A write failure (disk

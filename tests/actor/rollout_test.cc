@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include "../model/test_util.h"
 #include "actor/weight_sync.h"
 #include "ranking/metrics.h"
 #include "ranking/synthetic.h"
-#include "../model/test_util.h"
 
 namespace iranker {
 namespace {
@@ -48,7 +48,8 @@ ActorOptions Options(const std::string& mode, int slots, bool reuse) {
 
 TEST(Rollout, FullEpisodesProduceConsistentRecords) {
   Fixture f;
-  RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), Options("full", 8, true), 5);
+  RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(),
+                       Options("full", 8, true), 5);
   TrajectoryBatch batch;
   auto stats = runner.Run(f.queries, 42, /*version=*/7, &batch);
   EXPECT_EQ(stats.episodes, 3 * 4);
@@ -63,7 +64,8 @@ TEST(Rollout, FullEpisodesProduceConsistentRecords) {
     EXPECT_EQ(s.response_ids.size(), s.logprobs.size());
     EXPECT_TRUE(s.valid_format) << s.answer_text;
     EXPECT_GE(s.chosen, 0);
-    EXPECT_TRUE(s.reward == 1.0f || s.reward == 0.0f) << s.reward;  // negative removed / positive removed
+    EXPECT_TRUE(s.reward == 1.0f || s.reward == 0.0f)
+        << s.reward;  // negative removed / positive removed
   }
   for (const auto& [id, steps] : by_episode) {
     ASSERT_EQ(steps.size(), 5u);
@@ -82,7 +84,8 @@ TEST(Rollout, FullEpisodesProduceConsistentRecords) {
   for (const auto& r : f.records) by_id[r.id] = &r;
   for (const auto& s : batch.steps) {
     const QueryRecord& r = *by_id.at(s.query_id);
-    EXPECT_EQ(s.reward, r.relevance[s.chosen] > 0 ? 0.0f : 1.0f) << "step " << s.step << " removed " << s.chosen;
+    EXPECT_EQ(s.reward, r.relevance[s.chosen] > 0 ? 0.0f : 1.0f)
+        << "step " << s.step << " removed " << s.chosen;
     EXPECT_EQ(s.reward_answer, s.reward);
   }
   for (const auto& e : batch.episodes) {
@@ -150,13 +153,15 @@ TEST(Rollout, ActorSwapsWeightsBetweenBatchesAndTagsTheVersion) {
       differs_from_before += std::abs(it->second->logprobs[0] - s.logprobs[0]) > 1e-4;
   }
   for (const auto& s : before.steps) EXPECT_EQ(s.policy_version, 0u);
-  EXPECT_GT(differs_from_before, 0) << "the new weights did not change the behaviour log-probabilities";
+  EXPECT_GT(differs_from_before, 0)
+      << "the new weights did not change the behaviour log-probabilities";
 }
 
 TEST(Rollout, BatchingAndPrefixReuseDoNotChangeSamples) {
   Fixture f;
   auto run = [&](int slots, bool reuse, RolloutStats* st) {
-    RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), Options("full", slots, reuse), 0);
+    RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(),
+                         Options("full", slots, reuse), 0);
     TrajectoryBatch b;
     *st = runner.Run(f.queries, 9, 0, &b);
     return b;
@@ -173,7 +178,8 @@ TEST(Rollout, BatchingAndPrefixReuseDoNotChangeSamples) {
     ASSERT_TRUE(mb.count(k));
     EXPECT_EQ(s->response_ids, mb[k]->response_ids);
     EXPECT_EQ(s->chosen, mb[k]->chosen);
-    for (size_t i = 0; i < s->logprobs.size(); ++i) EXPECT_NEAR(s->logprobs[i], mb[k]->logprobs[i], 1e-4);
+    for (size_t i = 0; i < s->logprobs.size(); ++i)
+      EXPECT_NEAR(s->logprobs[i], mb[k]->logprobs[i], 1e-4);
   }
   EXPECT_EQ(a_st.reused_tokens, 0);
   EXPECT_EQ(c_st.reused_tokens, 0);
@@ -203,7 +209,8 @@ TEST(Rollout, SingleStepStatesCoverEveryPoolSize) {
 
 TEST(Rollout, GreedyRankingIsDeterministicAndComplete) {
   Fixture f;
-  RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), Options("full", 4, true), 0);
+  RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(),
+                       Options("full", 4, true), 0);
   auto a = runner.Rank(f.queries, 5, MatchOptions());
   auto b = runner.Rank(f.queries, 5, MatchOptions());
   ASSERT_EQ(a.size(), 3u);

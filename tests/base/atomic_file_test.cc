@@ -14,8 +14,9 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string TempDir() {
-  std::string d = fs::temp_directory_path() / ("iranker_af_" + std::to_string(::getpid()) + "_" +
-                                               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  std::string d =
+      fs::temp_directory_path() / ("iranker_af_" + std::to_string(::getpid()) + "_" +
+                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -73,7 +74,9 @@ TEST(AtomicFile, MissingFileIsNotFound) {
 TEST(AtomicFile, FileSizeLimitKeepsOldFileIntact) {
   auto d = TempDir();
   WriteFileAtomic(d + "/f", "good");
-  EXPECT_EQ(ExitUnderFileSizeLimit(1024, d + "/f", [&] { WriteFileAtomic(d + "/f", std::string(1 << 20, 'x')); }), 42);
+  EXPECT_EQ(ExitUnderFileSizeLimit(1024, d + "/f",
+                                   [&] { WriteFileAtomic(d + "/f", std::string(1 << 20, 'x')); }),
+            42);
   EXPECT_EQ(ReadFile(d + "/f"), "good");
   EXPECT_EQ(FilesIn(d), 1u) << "temporary file left behind";
 }
@@ -84,12 +87,15 @@ TEST(AtomicFile, FileSizeLimitKeepsOldFileIntact) {
 TEST(AtomicFile, StreamedWriterReportsTheFirstErrorAtCommit) {
   auto d = TempDir();
   WriteFileAtomic(d + "/f", "good");
-  EXPECT_EQ(ExitUnderFileSizeLimit(4096, d + "/f", [&] {
-              AtomicFileWriter w(d + "/f");
-              const std::string piece(1000, 'x');
-              for (int i = 0; i < 50; ++i) w.Write(piece.data(), piece.size());  // past the limit: no throw
-              w.Commit();
-            }),
+  EXPECT_EQ(ExitUnderFileSizeLimit(4096, d + "/f",
+                                   [&] {
+                                     AtomicFileWriter w(d + "/f");
+                                     const std::string piece(1000, 'x');
+                                     for (int i = 0; i < 50; ++i)
+                                       w.Write(piece.data(),
+                                               piece.size());  // past the limit: no throw
+                                     w.Commit();
+                                   }),
             42);
   EXPECT_EQ(ReadFile(d + "/f"), "good");
   EXPECT_EQ(FilesIn(d), 1u) << "temporary file left behind";
@@ -100,7 +106,10 @@ TEST(AtomicFile, StreamedWriterReportsTheFirstErrorAtCommit) {
     w.Commit();
   }
   EXPECT_EQ(ReadFile(d + "/g"), "abcd");
-  { AtomicFileWriter abandoned(d + "/h"); abandoned.Write("x", 1); }
+  {
+    AtomicFileWriter abandoned(d + "/h");
+    abandoned.Write("x", 1);
+  }
   EXPECT_FALSE(fs::exists(d + "/h"));
   EXPECT_EQ(FilesIn(d), 2u) << "an abandoned writer left its temporary file";
 }

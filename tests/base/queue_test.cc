@@ -41,8 +41,14 @@ TEST(BoundedQueue, CloseWakesBlockedProducerAndConsumer) {
   int x = 1;
   full.Push(x, 10ms);
   QueueResult push_result = QueueResult::kOk, pop_result = QueueResult::kOk;
-  std::thread producer([&] { int y = 2; push_result = full.Push(y, 10s); });
-  std::thread consumer([&] { int y; pop_result = empty.Pop(&y, 10s); });
+  std::thread producer([&] {
+    int y = 2;
+    push_result = full.Push(y, 10s);
+  });
+  std::thread consumer([&] {
+    int y;
+    pop_result = empty.Pop(&y, 10s);
+  });
   std::this_thread::sleep_for(50ms);
   full.Close();
   empty.Close();

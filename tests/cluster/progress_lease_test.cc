@@ -43,11 +43,12 @@ TEST(ProgressLease, AWatchSeesProgressOnlyWhileAPhaseIsOpenAndMoving) {
   EXPECT_EQ(watch.Progress(), "");
   lease.End();
   // Busy at the last look and moved since: it has just finished and is on its way.
-  EXPECT_NE(watch.Progress().find("rank 0 has just finished 'evaluation at step 4'"), std::string::npos);
+  EXPECT_NE(watch.Progress().find("rank 0 has just finished 'evaluation at step 4'"),
+            std::string::npos);
   EXPECT_EQ(watch.Progress(), "");  // idle, and idle at the last look: no excuse
   lease.Begin("checkpoint");
   lease.End();
-  ProgressWatch late(dir, 1);       // a first look at an idle rank: no excuse either
+  ProgressWatch late(dir, 1);  // a first look at an idle rank: no excuse either
   EXPECT_EQ(late.Progress(), "");
   fs::remove_all(dir);
 }
@@ -60,7 +61,8 @@ TEST(ProgressLease, BeatsAreCountedAlwaysAndWrittenAtMostEveryMinWriteMs) {
   const auto t0 = std::chrono::steady_clock::now();
   lease.Begin("checkpoint of step 2");
   for (int i = 0; i < 50; ++i) lease.Beat();
-  const bool quick = std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(ProgressLease::kMinWriteMs);
+  const bool quick =
+      std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(ProgressLease::kMinWriteMs);
   EXPECT_EQ(lease.count(), 51u);
   LeaseRecord r;
   ASSERT_TRUE(ReadProgressLease(lease.path(), &r));
@@ -199,7 +201,8 @@ TEST(ProgressLease, AWaitOutlastsItsTimeOutWhileABusyPeerProgressesAndNoLonger) 
   EXPECT_FALSE(WaitWhileProgressing(poll, 200ms, &watch, "test waiter"));
   EXPECT_LT(std::chrono::steady_clock::now() - t3, 4 * timeout);
   // 4. What `ready` throws reaches the caller.
-  EXPECT_THROW(WaitWhileProgressing([]() -> bool { throw std::runtime_error("cancelled"); }, timeout, &watch, "w"),
+  EXPECT_THROW(WaitWhileProgressing([]() -> bool { throw std::runtime_error("cancelled"); },
+                                    timeout, &watch, "w"),
                std::runtime_error);
   fs::remove_all(dir);
 }

@@ -19,10 +19,10 @@ class Env {
  public:
   using Vars = std::map<std::string, std::string>;
   explicit Env(Vars vars) {
-    for (const char* v : {"OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALRANKID",
-                          "MPI_LOCALNRANKS", "SLURM_LOCALID", "SLURM_STEP_ID", "SLURM_STEP_TASKS_PER_NODE",
-                          "SLURM_NODEID", "SLURM_NTASKS_PER_NODE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE",
-                          "SLURM_NTASKS"}) {
+    for (const char* v : {"OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE",
+                          "MPI_LOCALRANKID", "MPI_LOCALNRANKS", "SLURM_LOCALID", "SLURM_STEP_ID",
+                          "SLURM_STEP_TASKS_PER_NODE", "SLURM_NODEID", "SLURM_NTASKS_PER_NODE",
+                          "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"}) {
       if (const char* old = std::getenv(v)) saved_[v] = old;
       ::unsetenv(v);
     }
@@ -60,7 +60,8 @@ TEST(Roles, WorldSizeMustEqualLearners) {
     LearnerLayout(0, 3, c, 2);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("3 processes but cluster.learners=4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("3 processes but cluster.learners=4"), std::string::npos)
+        << e.what();
   }
 }
 
@@ -99,15 +100,19 @@ TEST(Roles, LocalPlaceFromEachLauncher) {
   }
   {
     // srun over 3 nodes with 2, 2, 1 tasks: this is node 2's only task.
-    Env env(Env::Vars{{"SLURM_STEP_ID", "0"}, {"SLURM_LOCALID", "0"}, {"SLURM_NODEID", "2"},
-             {"SLURM_STEP_TASKS_PER_NODE", "2(x2),1"}});
+    Env env(Env::Vars{{"SLURM_STEP_ID", "0"},
+                      {"SLURM_LOCALID", "0"},
+                      {"SLURM_NODEID", "2"},
+                      {"SLURM_STEP_TASKS_PER_NODE", "2(x2),1"}});
     LocalPlace p = DetectLocalPlace();
     EXPECT_EQ(p.rank, 0);
     EXPECT_EQ(p.size, 1);
   }
   {
-    Env env(Env::Vars{{"SLURM_STEP_ID", "0"}, {"SLURM_LOCALID", "1"}, {"SLURM_NODEID", "0"},
-             {"SLURM_STEP_TASKS_PER_NODE", "2(x2),1"}});
+    Env env(Env::Vars{{"SLURM_STEP_ID", "0"},
+                      {"SLURM_LOCALID", "1"},
+                      {"SLURM_NODEID", "0"},
+                      {"SLURM_STEP_TASKS_PER_NODE", "2(x2),1"}});
     EXPECT_EQ(DetectLocalPlace().size, 2);
     EXPECT_EQ(DetectLocalPlace().rank, 1);
   }
@@ -162,7 +167,8 @@ TEST(Roles, LauncherWorldSize) {
 }
 
 std::string TempRunDir(const std::string& name) {
-  auto d = std::filesystem::temp_directory_path() / ("iranker_roles_" + name + "_" + std::to_string(::getpid()));
+  auto d = std::filesystem::temp_directory_path() /
+           ("iranker_roles_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d.string();
@@ -170,7 +176,8 @@ std::string TempRunDir(const std::string& name) {
 
 TEST(Rendezvous, RoundTripAndWaiting) {
   const std::string dir = TempRunDir("rv");
-  Rendezvous r{{"tcp://10.0.0.1:5000", "tcp://10.0.0.2:5001"}, "tcp://10.0.0.1:5002", "/runs/x/init", "abc"};
+  Rendezvous r{
+      {"tcp://10.0.0.1:5000", "tcp://10.0.0.2:5001"}, "tcp://10.0.0.1:5002", "/runs/x/init", "abc"};
   // A reader that starts first waits for the file.
   Rendezvous got;
   std::thread reader([&] { got = ReadRendezvous(dir, 10); });
@@ -210,7 +217,8 @@ TEST(Rendezvous, MissingAndMalformedAreClearErrors) {
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kDeadlineExceeded);
-    EXPECT_NE(std::string(e.what()).find("rendezvous.json did not appear"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("rendezvous.json did not appear"), std::string::npos)
+        << e.what();
   }
   std::ofstream(dir + "/rendezvous.json") << "{\"streams\": [\"tcp://a:1\"]}";
   try {

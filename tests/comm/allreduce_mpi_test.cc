@@ -55,7 +55,8 @@ std::vector<torch::Tensor> Grads(Net& net) {
 }
 
 // The mean over ranks r of the gradients `backward(net, r)` leaves, computed in this process.
-std::vector<torch::Tensor> MeanOverRanks(Net& net, int n, const std::function<void(Net&, int)>& backward) {
+std::vector<torch::Tensor> MeanOverRanks(Net& net, int n,
+                                         const std::function<void(Net&, int)>& backward) {
   std::vector<torch::Tensor> mean;
   for (int r = 0; r < n; ++r) {
     net.zero_grad();
@@ -165,7 +166,8 @@ TEST_F(AllreduceTest, GradientsSharingMemoryAreCopiedNotReducedInPlace) {
   EXPECT_TRUE(torch::equal(shared, local)) << "the shared buffer was reduced in place";
   EXPECT_FALSE(torch::equal(local, before));
   auto got = Grads(net);
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_TRUE(torch::allclose(got[i], mean[i], 1e-5, 1e-6)) << i;
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_TRUE(torch::allclose(got[i], mean[i], 1e-5, 1e-6)) << i;
   EXPECT_EQ(bucketer.stats().inplace_gradients, me == 0 ? 4 : 3);
 }
 
@@ -270,7 +272,8 @@ TEST_F(AllreduceTest, ParametersListedTwiceOrMovedAreClearErrors) {
 // back-propagates through that (reentrant backward, as activation checkpointing does), so w's
 // accumulator runs inside this node's backward.
 struct ReentrantScale : torch::autograd::Function<ReentrantScale> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor w) {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x,
+                               torch::Tensor w) {
     ctx->saved_data["w"] = w;
     ctx->save_for_backward({x});
     torch::NoGradGuard no_grad;
@@ -303,7 +306,8 @@ TEST_F(AllreduceTest, ASecondGradientForAParameterInOnePassIsAClearError) {
     FAIL() << "a parameter's second gradient was accepted";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("received a second gradient in one backward pass"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
   coll->Barrier("after the second-gradient test");
 }
@@ -498,7 +502,8 @@ TEST_F(AllreduceTest, APeerBusyOnItsOwnIsWaitedForWhileItsLeaseMoves) {
     } catch (const Error& e) {
       EXPECT_EQ(e.code(), ErrorCode::kDeadlineExceeded);
       const std::string m = e.what();
-      EXPECT_NE(m.find("barrier 'late join' did not complete within 1000 ms"), std::string::npos) << m;
+      EXPECT_NE(m.find("barrier 'late join' did not complete within 1000 ms"), std::string::npos)
+          << m;
       EXPECT_NE(m.find("a peer reported progress"), std::string::npos) << m;
     }
     coll->Barrier("the others timed out");

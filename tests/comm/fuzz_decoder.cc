@@ -34,7 +34,8 @@ void DecodeBatch(const uint8_t* data, size_t size) {
   if (!iranker::DecodeTrajectoryBatch(data, size, &b, &why)) return;
   const std::string again = iranker::EncodeTrajectoryBatch(b);
   iranker::TrajectoryBatch c;
-  Check(iranker::DecodeTrajectoryBatch(again.data(), again.size(), &c, &why), "re-encoded batch decodes");
+  Check(iranker::DecodeTrajectoryBatch(again.data(), again.size(), &c, &why),
+        "re-encoded batch decodes");
   // Bytes, not operator==: a NaN reward is a legal float that compares unequal to itself.
   Check(iranker::EncodeTrajectoryBatch(c) == again, "re-encoding is stable");
 }
@@ -50,7 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   DecodeBatch(data, size);
   const std::string frame = EncodeMessage(MsgType::kBatch, 7, data, size);
-  Check(DecodeMessage(frame.data(), frame.size(), 1 << 30, &view) == WireReject::kOk, "own frame decodes");
+  Check(DecodeMessage(frame.data(), frame.size(), 1 << 30, &view) == WireReject::kOk,
+        "own frame decodes");
   Check(view.payload_size == size, "own frame payload size");
   return 0;
 }
@@ -89,7 +91,8 @@ int main(int argc, char** argv) {
   }
   if (write_seeds) {
     for (size_t i = 0; i < seeds.size(); ++i) {
-      std::FILE* f = std::fopen((std::string(argv[2]) + "/seed-" + std::to_string(i)).c_str(), "wb");
+      std::FILE* f =
+          std::fopen((std::string(argv[2]) + "/seed-" + std::to_string(i)).c_str(), "wb");
       if (!f) return 1;
       std::fwrite(seeds[i].data(), 1, seeds[i].size(), f);
       std::fclose(f);
@@ -109,13 +112,20 @@ int main(int argc, char** argv) {
       const int edits = 1 + rng() % 8;
       for (int e = 0; e < edits && !in.empty(); ++e) {
         switch (rng() % 4) {
-          case 0: in[rng() % in.size()] ^= static_cast<char>(1u << (rng() % 8)); break;
-          case 1: in.resize(rng() % in.size()); break;
-          case 2: in[rng() % in.size()] = static_cast<char>(rng()); break;
+          case 0:
+            in[rng() % in.size()] ^= static_cast<char>(1u << (rng() % 8));
+            break;
+          case 1:
+            in.resize(rng() % in.size());
+            break;
+          case 2:
+            in[rng() % in.size()] = static_cast<char>(rng());
+            break;
           default: {  // a plausible huge length somewhere
             const size_t at = rng() % in.size();
             const uint32_t big = static_cast<uint32_t>(rng());
-            for (size_t i = 0; i < 4 && at + i < in.size(); ++i) in[at + i] = static_cast<char>(big >> (8 * i));
+            for (size_t i = 0; i < 4 && at + i < in.size(); ++i)
+              in[at + i] = static_cast<char>(big >> (8 * i));
           }
         }
       }

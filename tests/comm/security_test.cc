@@ -57,7 +57,8 @@ struct Keys {
     WriteCurveKeyPair(dir, "learner");
     WriteCurveKeyPair(dir, "actor");
     WriteCurveKeyPair(dir, "intruder");
-    std::ofstream(dir / "authorized_keys") << "# actors\n" << ReadCurveKey(dir / "actor.pub") << "  # actor\n";
+    std::ofstream(dir / "authorized_keys") << "# actors\n"
+                                           << ReadCurveKey(dir / "actor.pub") << "  # actor\n";
   }
   ~Keys() { fs::remove_all(dir); }
   SecurityOptions Server() const {

@@ -2,12 +2,12 @@
 // restart, and a real actor process SIGKILLed and restarted mid-stream.
 #include "comm/stream.h"
 
-#include <atomic>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <map>
 #include <set>
 #include <thread>
@@ -81,11 +81,11 @@ TEST(commStream, AnAbsentConsumerHandsReadingBackToTheIoThread) {
   TrajectoryBatch got;
   ASSERT_TRUE(learner.Receive(&got, 5s));  // this consumer now reads the socket
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(actor.Send(testing::MakeBatch(i), 2s));
-  std::this_thread::sleep_for(500ms);      // the consumer is away
+  std::this_thread::sleep_for(500ms);       // the consumer is away
   EXPECT_EQ(learner.stats().received, 4u);  // queued by the I/O thread meanwhile
   auto as = actor.stats();
-  EXPECT_EQ(as.resent, 0u);                 // receipted well within resend_ms
-  EXPECT_EQ(as.acked, 1u);                  // the first batch's ACK went out without the consumer
+  EXPECT_EQ(as.resent, 0u);  // receipted well within resend_ms
+  EXPECT_EQ(as.acked, 1u);   // the first batch's ACK went out without the consumer
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(learner.Receive(&got, 2s));
   ASSERT_TRUE(actor.Flush(2s));
   EXPECT_EQ(actor.stats().acked, 4u);
@@ -213,18 +213,20 @@ TEST(commStream, DuplicatesAndMalformedFramesAreCountedNotDelivered) {
   TrajectoryBatch b = testing::MakeBatch(4);
   std::string frame = EncodeMessage(MsgType::kBatch, 4, EncodeTrajectoryBatch(b));
   raw.send(zmq::buffer(frame));
-  raw.send(zmq::buffer(frame));                 // duplicate while queued
-  raw.send(zmq::buffer(std::string("junk")));   // truncated frame
+  raw.send(zmq::buffer(frame));                // duplicate while queued
+  raw.send(zmq::buffer(std::string("junk")));  // truncated frame
   std::string corrupt = frame;
   corrupt[40] ^= 1;
-  raw.send(zmq::buffer(corrupt));               // checksum
+  raw.send(zmq::buffer(corrupt));  // checksum
   TrajectoryBatch other = testing::MakeBatch(99);
-  std::string bad_payload = EncodeMessage(MsgType::kBatch, 4, EncodeTrajectoryBatch(other).substr(0, 60));
-  raw.send(zmq::buffer(bad_payload));           // header fine, payload truncated
+  std::string bad_payload =
+      EncodeMessage(MsgType::kBatch, 4, EncodeTrajectoryBatch(other).substr(0, 60));
+  raw.send(zmq::buffer(bad_payload));  // header fine, payload truncated
   // Let the I/O thread handle all five before the batch is taken: the duplicate must meet the
   // batch still queued (a slow machine could otherwise take it first, and that duplicate would be
   // answered with an ACK, not a RECEIPT).
-  for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until;) {
+  for (auto until = std::chrono::steady_clock::now() + 5s;
+       std::chrono::steady_clock::now() < until;) {
     auto st = learner.stats();
     if (st.duplicates >= 1 && st.malformed >= 3) break;
     std::this_thread::sleep_for(5ms);
@@ -233,7 +235,7 @@ TEST(commStream, DuplicatesAndMalformedFramesAreCountedNotDelivered) {
   ASSERT_TRUE(learner.Receive(&got, 2s));
   EXPECT_EQ(got, b);
   std::this_thread::sleep_for(100ms);
-  raw.send(zmq::buffer(frame));                 // duplicate after it was taken: re-ACKed only
+  raw.send(zmq::buffer(frame));  // duplicate after it was taken: re-ACKed only
   std::this_thread::sleep_for(100ms);
   EXPECT_FALSE(learner.Receive(&got, 100ms));
   auto st = learner.stats();

@@ -3,6 +3,8 @@
 // does not leaves the others waiting until their time-out). It checks the control plane the NCCL
 // transport runs under: who joins, which versions go by group and which over ZeroMQ, and that a
 // dead member, a late joiner or a corrupted broadcast costs speed, never a version.
+#include "comm/weight_group.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -14,7 +16,6 @@
 #include <thread>
 
 #include "base/error.h"
-#include "comm/weight_group.h"
 #include "comm/weights.h"
 
 namespace iranker::comm {
@@ -49,7 +50,8 @@ std::shared_ptr<LoopbackGroup> FindGroup(const std::string& id, int size) {
 class LoopbackTransport : public GroupTransport {
  public:
   // `corrupt`: while positive, each received broadcast gets one byte flipped (and it counts down).
-  explicit LoopbackTransport(std::shared_ptr<std::atomic<int>> corrupt = nullptr) : corrupt_(std::move(corrupt)) {}
+  explicit LoopbackTransport(std::shared_ptr<std::atomic<int>> corrupt = nullptr)
+      : corrupt_(std::move(corrupt)) {}
   // Dropped without Leave(): like a killed process, the others are left to time out.
   ~LoopbackTransport() override = default;
 
@@ -94,7 +96,8 @@ class LoopbackTransport : public GroupTransport {
       g.taken = 0;
       ++g.seq;
       g.cv.notify_all();
-      if (!g.cv.wait_until(lock, deadline, [&] { return g.taken >= g.size - 1 || g.aborted; }) || g.aborted)
+      if (!g.cv.wait_until(lock, deadline, [&] { return g.taken >= g.size - 1 || g.aborted; }) ||
+          g.aborted)
         fail("a member did not take part");
       g.data = nullptr;
       return;
@@ -145,7 +148,8 @@ std::vector<float> Weights(uint64_t version) {
 
 size_t Publish(WeightPublisher& pub, uint64_t version) {
   std::vector<float> w = Weights(version);
-  return pub.Publish(version, {{"w", DType::kFloat32, {static_cast<int64_t>(w.size())}, w.data(), w.size() * 4}});
+  return pub.Publish(
+      version, {{"w", DType::kFloat32, {static_cast<int64_t>(w.size())}, w.data(), w.size() * 4}});
 }
 
 // Takes version >= `version` and checks that its bytes are the ones published.
@@ -187,7 +191,8 @@ TEST(commWeightGroup, MembersGetNewVersionsByGroupBroadcastTheRestOverZeroMQ) {
   WeightPublisher pub(ctx, o, 0, Loopback());
   WeightSubscriber a(ctx, o, 1, Loopback()), b(ctx, o, 2, Loopback());
   WeightSubscriber plain(ctx, o, 3);  // no transport: ZeroMQ only
-  ASSERT_TRUE(WaitUntil([&] { return pub.stats().subscribers == 3 && pub.stats().group_capable == 2; }));
+  ASSERT_TRUE(
+      WaitUntil([&] { return pub.stats().subscribers == 3 && pub.stats().group_capable == 2; }));
   const size_t blob_bytes = Publish(pub, 1);
   for (auto* s : {&a, &b, &plain}) ExpectGets(*s, 1, "v1");
   // (v1 may reach a member over ZeroMQ as well: it asked before the group existed.)
@@ -210,7 +215,8 @@ TEST(commWeightGroup, MembersGetNewVersionsByGroupBroadcastTheRestOverZeroMQ) {
   EXPECT_EQ(plain.stats().versions_by_group, 0u);
   EXPECT_EQ(plain.stats().versions_received, 4u);
   // (The root counts a broadcast when it returns, which may be just after the members have it.)
-  ASSERT_TRUE(WaitUntil([&] { return pub.stats().group_broadcasts == 4; })) << pub.stats().group_broadcasts;
+  ASSERT_TRUE(WaitUntil([&] { return pub.stats().group_broadcasts == 4; }))
+      << pub.stats().group_broadcasts;
   const PublisherStats ps = pub.stats();
   EXPECT_EQ(ps.group_epoch, 1u) << "a stable membership must not form new groups";
   EXPECT_EQ(ps.group_failures, 0u);
@@ -260,8 +266,10 @@ TEST(commWeightGroup, ADeadMemberCostsOneVersionsSpeedNotTheVersion) {
     ExpectGets(*a, 4, "a after a failed join");
     ExpectGets(*b, 4, "b after a failed join");
     ExpectGets(c, 4, "c after a failed join");
-    EXPECT_EQ(a->stats().versions_by_group, a3.versions_by_group) << "v4 must have come over ZeroMQ";
-    EXPECT_EQ(b->stats().versions_by_group, b3.versions_by_group) << "v4 must have come over ZeroMQ";
+    EXPECT_EQ(a->stats().versions_by_group, a3.versions_by_group)
+        << "v4 must have come over ZeroMQ";
+    EXPECT_EQ(b->stats().versions_by_group, b3.versions_by_group)
+        << "v4 must have come over ZeroMQ";
     ASSERT_TRUE(WaitUntil([&] { return pub.stats().group_failures == 2; }));
     EXPECT_EQ(pub.stats().group_epoch, 3u);
   }
@@ -345,8 +353,9 @@ TEST(commWeightGroup, AMemberWhoseTransportRefusesStopsOfferingAndTheOthersFormT
   Publish(pub, 1);  // the group of both cannot form: v1 goes over ZeroMQ
   ExpectGets(a, 1, "a");
   ExpectGets(b, 1, "b");
-  ASSERT_TRUE(WaitUntil([&] { return pub.stats().group_failures == 1 && pub.stats().group_capable == 1; }))
-      << "a must stop offering after its transport refused";
+  ASSERT_TRUE(WaitUntil([&] {
+    return pub.stats().group_failures == 1 && pub.stats().group_capable == 1;
+  })) << "a must stop offering after its transport refused";
   for (uint64_t v = 2; v <= 3; ++v) {
     Publish(pub, v);
     ExpectGets(a, v, "a, over ZeroMQ");
@@ -373,7 +382,8 @@ TEST(commWeightGroup, AGroupThatKeepsFailingIsTurnedOff) {
     ASSERT_TRUE(WaitUntil([&] { return pub.stats().group_failures == v; })) << v;
   }
   EXPECT_EQ(pub.stats().group_epoch, 3u);
-  ASSERT_TRUE(WaitUntil([&] { return pub.stats().group_capable == 0; })) << "the group path stays on";
+  ASSERT_TRUE(WaitUntil([&] { return pub.stats().group_capable == 0; }))
+      << "the group path stays on";
   Publish(pub, 4);  // no fourth attempt: straight over ZeroMQ
   ExpectGets(a, 4, "a, group path off");
   std::this_thread::sleep_for(200ms);

@@ -22,10 +22,15 @@ struct Model {
   std::vector<float> w1, w2;
   std::vector<int64_t> ids;
   std::vector<TensorView> Views() const {
-    return {{"layer.w1", DType::kFloat32, {static_cast<int64_t>(w1.size() / 4), 4}, w1.data(), w1.size() * 4},
-            {"layer.w2", DType::kFloat32, {static_cast<int64_t>(w2.size())}, w2.data(), w2.size() * 4},
-            {"ids", DType::kInt64, {static_cast<int64_t>(ids.size())}, ids.data(), ids.size() * 8},
-            {"empty", DType::kBFloat16, {0, 3}, nullptr, 0}};
+    return {
+        {"layer.w1",
+         DType::kFloat32,
+         {static_cast<int64_t>(w1.size() / 4), 4},
+         w1.data(),
+         w1.size() * 4},
+        {"layer.w2", DType::kFloat32, {static_cast<int64_t>(w2.size())}, w2.data(), w2.size() * 4},
+        {"ids", DType::kInt64, {static_cast<int64_t>(ids.size())}, ids.data(), ids.size() * 8},
+        {"empty", DType::kBFloat16, {0, 3}, nullptr, 0}};
   }
 };
 
@@ -73,7 +78,8 @@ TEST(commWeights, BlobRoundTripAndValidation) {
   ExpectMatches(ws, m);
   for (size_t n = 0; n < 200; ++n)  // truncated manifests
     EXPECT_FALSE(ParseWeights(std::make_shared<const std::string>(blob->substr(0, n)), &ws, &why));
-  EXPECT_FALSE(ParseWeights(std::make_shared<const std::string>(blob->substr(0, blob->size() - 1)), &ws, &why));
+  EXPECT_FALSE(ParseWeights(std::make_shared<const std::string>(blob->substr(0, blob->size() - 1)),
+                            &ws, &why));
   std::vector<TensorView> bad = m.Views();
   bad[0].nbytes -= 4;
   EXPECT_THROW(SerializeWeights(1, bad), Error);
@@ -220,7 +226,8 @@ TEST(commWeights, SubscriberWaitsForAPublisherThatStartsLater) {
 // blob checksum is rejected whole, and the subscriber never stages it.
 class HandPublisher {
  public:
-  HandPublisher(zmq::context_t& ctx, const std::string& endpoint) : router_(ctx, zmq::socket_type::router) {
+  HandPublisher(zmq::context_t& ctx, const std::string& endpoint)
+      : router_(ctx, zmq::socket_type::router) {
     router_.set(zmq::sockopt::linger, 0);
     router_.bind(endpoint);
   }

@@ -10,14 +10,13 @@
 //   weights: the same junk, and a request for a policy version that does not exist.
 // No frame is a well-formed batch: an authenticated peer's valid batch is CURVE's business
 // (commSecurity tests), not this one's. Prints one line per round; exit 0 once all were sent.
-#include <zmq.hpp>
-
 #include <chrono>
 #include <cstdio>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
+#include <zmq.hpp>
 
 #include "cluster/roles.h"
 #include "comm/trajectory.h"
@@ -53,7 +52,8 @@ std::vector<std::string> HostileFrames(std::mt19937& rng, int round) {
   std::string random(4096, '\0');
   for (auto& c : random) c = static_cast<char>(rng());
   frames.push_back(random);
-  const std::string good = EncodeMessage(MsgType::kBatch, 999, iranker::EncodeTrajectoryBatch(FakeBatch(round)));
+  const std::string good =
+      EncodeMessage(MsgType::kBatch, 999, iranker::EncodeTrajectoryBatch(FakeBatch(round)));
   std::string flipped = good;
   flipped[good.size() / 2] ^= 0x5a;
   frames.push_back(flipped);
@@ -97,8 +97,11 @@ int main(int argc, char** argv) {
     std::string req(16, '\0');
     req[0] = 0x7f;
     req[7] = 0x7f;
-    if (sockets.back().send(zmq::buffer(EncodeMessage(MsgType::kWeightsRequest, 999, req)), zmq::send_flags::none)) ++sent;
-    std::printf("inject: round %d: %zu frames sent so far to %zu endpoints\n", round + 1, sent, sockets.size());
+    if (sockets.back().send(zmq::buffer(EncodeMessage(MsgType::kWeightsRequest, 999, req)),
+                            zmq::send_flags::none))
+      ++sent;
+    std::printf("inject: round %d: %zu frames sent so far to %zu endpoints\n", round + 1, sent,
+                sockets.size());
     std::fflush(stdout);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
   }

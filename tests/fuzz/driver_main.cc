@@ -39,9 +39,31 @@ void SaveCrashInput(int sig) {  // async-signal-safe: open, write, close, re-rai
 }
 
 std::string Mutate(const std::vector<std::string>& corpus, std::mt19937_64& rng) {
-  static const char* kTokens[] = {"{", "}", "[", "]", "\"", ":", ",", "\n", "\\u0000", "-1", "0",
-                                  "1e309", "18446744073709551616", "null", "true", "\xff\xfe", "*a", "&a",
-                                  "!!binary", "\t", "#", "'", "..", "~", "99999999999"};
+  static const char* kTokens[] = {"{",
+                                  "}",
+                                  "[",
+                                  "]",
+                                  "\"",
+                                  ":",
+                                  ",",
+                                  "\n",
+                                  "\\u0000",
+                                  "-1",
+                                  "0",
+                                  "1e309",
+                                  "18446744073709551616",
+                                  "null",
+                                  "true",
+                                  "\xff\xfe",
+                                  "*a",
+                                  "&a",
+                                  "!!binary",
+                                  "\t",
+                                  "#",
+                                  "'",
+                                  "..",
+                                  "~",
+                                  "99999999999"};
   std::string in = corpus[rng() % corpus.size()];
   const int edits = 1 + static_cast<int>(rng() % 6);
   for (int e = 0; e < edits; ++e) {
@@ -61,7 +83,8 @@ std::string Mutate(const std::vector<std::string>& corpus, std::mt19937_64& rng)
         break;
       case 4: {  // duplicate a slice
         if (in.empty()) break;
-        const size_t from = rng() % in.size(), n = rng() % std::min<size_t>(64, in.size() - from) + 1;
+        const size_t from = rng() % in.size(),
+                     n = rng() % std::min<size_t>(64, in.size() - from) + 1;
         in.insert(at, in.substr(from, n));
         break;
       }
@@ -115,8 +138,9 @@ int main(int argc, char** argv) {
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(in.data()), in.size());
     ++runs;
   }
-  std::printf("%s: %zu corpus files + %llu mutated inputs in %.0f s: no crash, no property violation\n",
-              std::filesystem::path(argv[0]).filename().c_str(), corpus.size(),
-              static_cast<unsigned long long>(runs - corpus.size()), seconds);
+  std::printf(
+      "%s: %zu corpus files + %llu mutated inputs in %.0f s: no crash, no property violation\n",
+      std::filesystem::path(argv[0]).filename().c_str(), corpus.size(),
+      static_cast<unsigned long long>(runs - corpus.size()), seconds);
   return 0;
 }

@@ -28,9 +28,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   iranker::fuzz::ExpectOnlyErrors("fuzz_config", [&] {
     const iranker::Config c = iranker::LoadConfig(file.path(), overrides);
     const std::string yaml = iranker::ConfigToYaml(c);
-    const std::string again = iranker::ConfigToYaml(
-        iranker::LoadConfig(iranker::fuzz::MemFile(reinterpret_cast<const uint8_t*>(yaml.data()), yaml.size()).path(), {}));
-    if (again != yaml) iranker::fuzz::Violation("fuzz_config", "a printed config does not load to itself");
+    const std::string again = iranker::ConfigToYaml(iranker::LoadConfig(
+        iranker::fuzz::MemFile(reinterpret_cast<const uint8_t*>(yaml.data()), yaml.size()).path(),
+        {}));
+    if (again != yaml)
+      iranker::fuzz::Violation("fuzz_config", "a printed config does not load to itself");
   });
   return 0;
 }

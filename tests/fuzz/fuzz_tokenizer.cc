@@ -13,8 +13,8 @@
 
 namespace {
 const iranker::Tokenizer& Bundled() {
-  static std::unique_ptr<iranker::Tokenizer> t =
-      iranker::Tokenizer::FromFile(std::string(IRANKER_SOURCE_DIR) + "/data/tokenizer/quickstart/tokenizer.json");
+  static std::unique_ptr<iranker::Tokenizer> t = iranker::Tokenizer::FromFile(
+      std::string(IRANKER_SOURCE_DIR) + "/data/tokenizer/quickstart/tokenizer.json");
   return *t;
 }
 
@@ -23,7 +23,8 @@ void EncodeWith(const iranker::Tokenizer& tok, std::string_view text) {
     const auto ids = tok.Encode(text, special);
     for (int32_t id : ids)
       if (id < 0 || id >= tok.vocab_size())
-        iranker::fuzz::Violation("fuzz_tokenizer", "id " + std::to_string(id) + " outside the vocabulary");
+        iranker::fuzz::Violation("fuzz_tokenizer",
+                                 "id " + std::to_string(id) + " outside the vocabulary");
     (void)tok.Decode(ids);
   }
 }

@@ -1,21 +1,19 @@
-#include "base/error.h"
 #include "learner/learner.h"
 
 #include <gtest/gtest.h>
-
-#include <cmath>
-
-#include <functional>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <condition_variable>
+#include <functional>
 #include <thread>
 
+#include "../model/test_util.h"
+#include "base/error.h"
 #include "learner/advantages.h"
 #include "learner/losses.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
-#include "../model/test_util.h"
 
 namespace iranker {
 namespace {
@@ -59,7 +57,8 @@ TEST(Losses, PpoClippedSurrogateHandComputed) {
   LearnerOptions o;
   o.clip_eps = 0.2;
   PolicyLossInputs in;
-  // ratios: e^0.1 (inside), e^0.5 (clipped at 1.2 for A>0), e^-0.5 (clipped at 0.8 for A<0: min picks clipped)
+  // ratios: e^0.1 (inside), e^0.5 (clipped at 1.2 for A>0), e^-0.5 (clipped at 0.8 for A<0: min
+  // picks clipped)
   in.logprobs = torch::tensor({{0.1f, 0.5f, -0.5f}});
   in.old_logprobs = torch::zeros({1, 3});
   in.advantages = torch::tensor({{1.0f, 1.0f, -1.0f}});
@@ -184,7 +183,8 @@ std::vector<TrainSample> FixedBatch(int n, uint64_t seed) {
   std::vector<TrainSample> out;
   for (int i = 0; i < n; ++i) {
     TrainSample s;
-    for (int t = 0; t < static_cast<int>(5 + (i * 7 + seed) % 9); ++t) s.prompt.push_back((t * 13 + i + seed) % 97);
+    for (int t = 0; t < static_cast<int>(5 + (i * 7 + seed) % 9); ++t)
+      s.prompt.push_back((t * 13 + i + seed) % 97);
     for (int t = 0; t < 1 + i % 4; ++t) {
       s.response.push_back((t * 5 + i) % 97);
       s.behaviour_logprobs.push_back(-4.5f - 0.1f * t);
@@ -197,8 +197,8 @@ std::vector<TrainSample> FixedBatch(int n, uint64_t seed) {
 }
 
 // Adam's first step moves every weight by about lr * sign(gradient), which turns rounding noise in
-// near-zero gradients into full-size differences. With a huge epsilon the step is lr/eps * gradient,
-// so comparing weights compares gradients.
+// near-zero gradients into full-size differences. With a huge epsilon the step is lr/eps *
+// gradient, so comparing weights compares gradients.
 LearnerOptions LinearUpdate() {
   LearnerOptions o;
   o.adam_eps = 1.0;
@@ -270,7 +270,9 @@ class ThreadGroup {
         off += p.numel();
       }
     }
-    double SumScalar(double x) override { return Reduce(torch::tensor({x}, torch::kFloat64)).item<double>(); }
+    double SumScalar(double x) override {
+      return Reduce(torch::tensor({x}, torch::kFloat64)).item<double>();
+    }
 
    private:
     at::Tensor Reduce(const at::Tensor& t) {
@@ -302,7 +304,8 @@ std::vector<std::shared_ptr<DecoderLM>> StepTwoRanks(
     const LearnerOptions& o, const std::vector<TrainSample>& batch, uint64_t seed,
     const std::function<bool(int, size_t, const TrainSample&)>& take) {
   ThreadGroup group(2);
-  std::vector<std::shared_ptr<DecoderLM>> models = {testing::TinyModel(seed), testing::TinyModel(seed)};
+  std::vector<std::shared_ptr<DecoderLM>> models = {testing::TinyModel(seed),
+                                                    testing::TinyModel(seed)};
   std::vector<std::thread> threads;
   for (int r = 0; r < 2; ++r)
     threads.emplace_back([&, r] {
@@ -321,7 +324,8 @@ TEST(Learner, DataParallelRanksStayIdentical) {
   LearnerOptions o = LinearUpdate();
   auto batch = FixedBatch(12, 5);
   // Groups split across ranks.
-  auto models = StepTwoRanks(o, batch, 34, [](int r, size_t i, const TrainSample&) { return int(i % 2) == r; });
+  auto models = StepTwoRanks(o, batch, 34,
+                             [](int r, size_t i, const TrainSample&) { return int(i % 2) == r; });
   ExpectClose(*models[0], *models[1], 0);  // every rank applies the same averaged update
 }
 
@@ -331,8 +335,8 @@ TEST(Learner, DataParallelGroupAlignedShardsMatchSingleRank) {
   auto single = testing::TinyModel(35);
   Learner(single, o, 5).Step(batch);
   // Rank 0: group 0; rank 1: groups 1, 2.
-  auto models =
-      StepTwoRanks(o, batch, 35, [](int r, size_t, const TrainSample& s) { return (s.group == 0) == (r == 0); });
+  auto models = StepTwoRanks(
+      o, batch, 35, [](int r, size_t, const TrainSample& s) { return (s.group == 0) == (r == 0); });
   ExpectClose(*models[0], *single, 1e-7);
   ExpectClose(*models[1], *single, 1e-7);
 }
@@ -375,7 +379,8 @@ TEST(Learner, SharedPrefixGivesTheSameUpdate) {
     for (int g = 0; g < 4; ++g) {
       TrainSample s;
       for (int t = 0; t < 20 + 5 * p; ++t) s.prompt.push_back((t * 11 + p) % 97);
-      for (int t = 0; t < 1 + (g + p) % 3; ++t) s.response.push_back((t * 3 + g) % 97), s.behaviour_logprobs.push_back(-4.6f);
+      for (int t = 0; t < 1 + (g + p) % 3; ++t)
+        s.response.push_back((t * 3 + g) % 97), s.behaviour_logprobs.push_back(-4.6f);
       s.reward = float((g * 7 + p) % 3);
       s.group = p;
       batch.push_back(s);
@@ -485,7 +490,8 @@ TEST(LearnerPpo, ReturnsFollowEachEpisodesStepsInOrder) {
   auto batch = FixedBatch(5, 3);
   const int ep[] = {20, 10, 10, 20, 10}, step[] = {1, 2, 0, 0, 1};
   const float reward[] = {4, 2, 1, 0, 0};
-  for (int i = 0; i < 5; ++i) batch[i].episode = ep[i], batch[i].step_index = step[i], batch[i].reward = reward[i];
+  for (int i = 0; i < 5; ++i)
+    batch[i].episode = ep[i], batch[i].step_index = step[i], batch[i].reward = reward[i];
   Learner l(testing::TinyModel(40), o, 5);
   auto m = l.Step(batch);
   EXPECT_NEAR(m["return_mean"], 10.5 / 5, 1e-6);
@@ -536,8 +542,8 @@ TEST(LearnerPpo, DataParallelEpisodeShardsMatchSingleRank) {
   auto single = testing::TinyModel(42);
   Learner(single, o, 5).Step(batch);
   // Whole episodes per rank.
-  auto models =
-      StepTwoRanks(o, batch, 42, [](int r, size_t, const TrainSample& s) { return int(s.episode % 2) == r; });
+  auto models = StepTwoRanks(
+      o, batch, 42, [](int r, size_t, const TrainSample& s) { return int(s.episode % 2) == r; });
   ExpectClose(*models[0], *single, 1e-6);
   ExpectClose(*models[1], *single, 1e-6);
 }

@@ -59,7 +59,8 @@ TEST(Checkpoint, ShardedSaveAndLoad) {
   EXPECT_TRUE(fs::exists(dir + "/model.safetensors.index.json"));
   EXPECT_FALSE(fs::exists(dir + "/model.safetensors"));
   int shards = 0;
-  for (const auto& e : fs::directory_iterator(dir)) shards += e.path().string().find("-of-") != std::string::npos;
+  for (const auto& e : fs::directory_iterator(dir))
+    shards += e.path().string().find("-of-") != std::string::npos;
   EXPECT_GT(shards, 1);
   ExpectSameWeights(*m, *LoadModel(dir).model);
 }
@@ -131,10 +132,12 @@ TEST_F(BrokenCheckpoint, BadConfig) {
 
 TEST_F(BrokenCheckpoint, IndexNamingAMissingShard) {
   fs::remove(dir_ + "/model.safetensors");
-  WriteFileAtomic(dir_ + "/model.safetensors.index.json",
-                  "{\"weight_map\": {\"model.norm.weight\": \"model-00001-of-00002.safetensors\"}}");
+  WriteFileAtomic(
+      dir_ + "/model.safetensors.index.json",
+      "{\"weight_map\": {\"model.norm.weight\": \"model-00001-of-00002.safetensors\"}}");
   ExpectLoadError(dir_, "model-00001-of-00002.safetensors: no such file");
-  WriteFileAtomic(dir_ + "/model.safetensors.index.json", "{\"weight_map\": {\"model.norm.weight\": \"../x\"}}");
+  WriteFileAtomic(dir_ + "/model.safetensors.index.json",
+                  "{\"weight_map\": {\"model.norm.weight\": \"../x\"}}");
   ExpectLoadError(dir_, "outside the directory");
 }
 

@@ -19,12 +19,13 @@ TEST(Decoder, ParameterNamesMatchHuggingFace) {
   auto m = TinyModel();
   std::set<std::string> names;
   for (const auto& p : m->named_parameters()) names.insert(p.key());
-  for (const char* n : {"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
-                        "model.layers.0.self_attn.q_proj.bias", "model.layers.1.self_attn.k_proj.bias",
-                        "model.layers.1.self_attn.o_proj.weight", "model.layers.0.mlp.gate_proj.weight",
-                        "model.layers.0.mlp.up_proj.weight", "model.layers.0.mlp.down_proj.weight",
-                        "model.layers.0.input_layernorm.weight",
-                        "model.layers.0.post_attention_layernorm.weight", "model.norm.weight"})
+  for (const char* n :
+       {"model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
+        "model.layers.0.self_attn.q_proj.bias", "model.layers.1.self_attn.k_proj.bias",
+        "model.layers.1.self_attn.o_proj.weight", "model.layers.0.mlp.gate_proj.weight",
+        "model.layers.0.mlp.up_proj.weight", "model.layers.0.mlp.down_proj.weight",
+        "model.layers.0.input_layernorm.weight", "model.layers.0.post_attention_layernorm.weight",
+        "model.norm.weight"})
     EXPECT_TRUE(names.count(n)) << n;
   EXPECT_FALSE(names.count("model.layers.0.self_attn.o_proj.bias"));
   EXPECT_FALSE(names.count("lm_head.weight"));  // tied
@@ -149,7 +150,8 @@ TEST(Decoder, ActivationCheckpointingGivesTheSameGradients) {
     EXPECT_FLOAT_EQ(losses[0], losses[1]) << "shared " << shared;
     for (size_t i = 0; i < grads[0].size(); ++i) {
       EXPECT_GT(grads[1][i].abs().sum().item<float>(), 0) << i;
-      EXPECT_TRUE(torch::allclose(grads[0][i], grads[1][i], 1e-5, 1e-6)) << "shared " << shared << " param " << i;
+      EXPECT_TRUE(torch::allclose(grads[0][i], grads[1][i], 1e-5, 1e-6))
+          << "shared " << shared << " param " << i;
     }
   }
 }

@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "model/scoring.h"
 #include "base/error.h"
+#include "model/scoring.h"
 #include "test_util.h"
 
 namespace iranker {
@@ -14,7 +14,8 @@ namespace {
 
 std::vector<int32_t> Prompt(int n, int vocab, uint64_t seed) {
   std::vector<int32_t> p;
-  for (int i = 0; i < n; ++i) p.push_back(static_cast<int32_t>((seed * 31 + i * 17 + i * i) % vocab));
+  for (int i = 0; i < n; ++i)
+    p.push_back(static_cast<int32_t>((seed * 31 + i * 17 + i * i) % vocab));
   return p;
 }
 
@@ -32,7 +33,8 @@ TEST(Sampling, SameSeedSameTokenAndDistributionIsRight) {
   std::vector<float> logits = {0.0f, std::log(3.0f), -1e9f};  // p = 0.25, 0.75, 0
   SamplingParams p;
   p.seed = 42;
-  auto a = SampleToken(logits.data(), 3, p, 5, nullptr), b = SampleToken(logits.data(), 3, p, 5, nullptr);
+  auto a = SampleToken(logits.data(), 3, p, 5, nullptr),
+       b = SampleToken(logits.data(), 3, p, 5, nullptr);
   EXPECT_EQ(a.token, b.token);
   int ones = 0;
   for (int i = 0; i < 4000; ++i) {
@@ -93,7 +95,8 @@ TEST(Generate, BatchedAndUnbatchedGiveIdenticalSamples) {
     auto out_s = es.RunAll();
     EXPECT_EQ(out_s[0].tokens, out_b[i].tokens) << "request " << i;
     ASSERT_EQ(out_s[0].logprobs.size(), out_b[i].logprobs.size());
-    for (size_t t = 0; t < out_s[0].logprobs.size(); ++t) EXPECT_NEAR(out_s[0].logprobs[t], out_b[i].logprobs[t], 1e-4);
+    for (size_t t = 0; t < out_s[0].logprobs.size(); ++t)
+      EXPECT_NEAR(out_s[0].logprobs[t], out_b[i].logprobs[t], 1e-4);
   }
 }
 
@@ -123,7 +126,8 @@ TEST(Generate, PrefixReuseGivesSameLogprobsAsRecompute) {
   auto a = run(true, &with), b = run(false, &without);
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_EQ(a[i].tokens, b[i].tokens) << i;
-    for (size_t t = 0; t < a[i].logprobs.size(); ++t) EXPECT_NEAR(a[i].logprobs[t], b[i].logprobs[t], 1e-4);
+    for (size_t t = 0; t < a[i].logprobs.size(); ++t)
+      EXPECT_NEAR(a[i].logprobs[t], b[i].logprobs[t], 1e-4);
   }
   EXPECT_EQ(without.reused_tokens, 0);
   EXPECT_EQ(with.reused_tokens, 3 * 59 + 40);  // 3 forks of the shared prompt + the step prefix
@@ -186,12 +190,14 @@ TEST(Scoring, SharedPrefixEqualsPaddedScoring) {
   auto mask = torch::zeros({3, T}, torch::kBool);
   for (int g = 0; g < 3; ++g) {
     for (int t = 0; t < 30; ++t) ids[g][t] = prompt[t];
-    for (size_t j = 0; j < responses[g].size(); ++j) ids[g][30 + j] = responses[g][j], mask[g][30 + j] = true;
+    for (size_t j = 0; j < responses[g].size(); ++j)
+      ids[g][30 + j] = responses[g][j], mask[g][30 + j] = true;
   }
   auto full = ScoreTokens(*m, ids, mask, 0.8f, true);
   for (int g = 0; g < 3; ++g)
     for (size_t j = 0; j < responses[g].size(); ++j) {
-      EXPECT_NEAR(shared.logprobs[g][j].item<float>(), full.logprobs[g][30 + j].item<float>(), 1e-5);
+      EXPECT_NEAR(shared.logprobs[g][j].item<float>(), full.logprobs[g][30 + j].item<float>(),
+                  1e-5);
       EXPECT_NEAR(shared.entropy[g][j].item<float>(), full.entropy[g][30 + j].item<float>(), 1e-5);
     }
   EXPECT_EQ(shared.mask.sum().item<int64_t>(), 9);
@@ -217,7 +223,8 @@ TEST(Scoring, LearnerLogprobsEqualActorLogprobs) {
   auto outs = e.RunAll();
   // Pack prompt+response right-padded, score the response tokens.
   int64_t T = 0;
-  for (int i = 0; i < 3; ++i) T = std::max<int64_t>(T, reqs[i].prompt.size() + outs[i].tokens.size());
+  for (int i = 0; i < 3; ++i)
+    T = std::max<int64_t>(T, reqs[i].prompt.size() + outs[i].tokens.size());
   auto ids = torch::zeros({3, T}, torch::kInt64);
   auto mask = torch::zeros({3, T}, torch::kBool);
   for (int i = 0; i < 3; ++i) {
@@ -230,7 +237,8 @@ TEST(Scoring, LearnerLogprobsEqualActorLogprobs) {
   for (int i = 0; i < 3; ++i) {
     int64_t t0 = reqs[i].prompt.size();
     for (size_t k = 0; k < outs[i].tokens.size(); ++k)
-      max_diff = std::max(max_diff, std::abs(s.logprobs[i][t0 + k].item<double>() - outs[i].logprobs[k]));
+      max_diff =
+          std::max(max_diff, std::abs(s.logprobs[i][t0 + k].item<double>() - outs[i].logprobs[k]));
   }
   EXPECT_LT(max_diff, 1e-5) << "behaviour vs learner log-probability mismatch";
   EXPECT_GT(s.entropy.sum().item<float>(), 0);

@@ -34,13 +34,15 @@ void CompareWithReference(const ModelConfig& cfg, c10::ScalarType dtype, double 
   DecoderLM m(cfg);
   m.eval();
   m.to(dtype);
-  auto dir = testing::TempDir("ref_" + std::to_string(cfg.tie_word_embeddings) + c10::toString(dtype));
+  auto dir =
+      testing::TempDir("ref_" + std::to_string(cfg.tie_word_embeddings) + c10::toString(dtype));
   SaveModel(m, dir);
   std::vector<int64_t> ids;
   for (int i = 0; i < 37; ++i) ids.push_back((i * 29 + 3) % cfg.vocab_size);
   WriteFileAtomic(dir + "/ids.json", nlohmann::json(ids).dump());
   auto ref = nlohmann::json::parse(Run("/usr/bin/python3 " + std::string(IRANKER_SOURCE_DIR) +
-                                       "/bench/reference/hf_qwen2.py logits " + dir + " " + dir + "/ids.json"));
+                                       "/bench/reference/hf_qwen2.py logits " + dir + " " + dir +
+                                       "/ids.json"));
   torch::NoGradGuard ng;
   auto ours = m.Logits(m.ForwardHidden(torch::tensor(ids).unsqueeze(0)))[0];
   double max_diff = 0;
@@ -51,7 +53,8 @@ void CompareWithReference(const ModelConfig& cfg, c10::ScalarType dtype, double 
 }
 
 TEST(ReferenceNumerics, LogitsMatchTransformersStyleImplementation) {
-  if (!PythonTorchAvailable()) GTEST_SKIP() << "Debian's python3-torch is not installed (scripts/setup.sh)";
+  if (!PythonTorchAvailable())
+    GTEST_SKIP() << "Debian's python3-torch is not installed (scripts/setup.sh)";
   auto cfg = testing::TinyConfig(/*tied=*/true);
   cfg.rope_theta = 10000.0;  // fast-rotating rotary: exercises positions well
   CompareWithReference(cfg, torch::kFloat32, 1e-4);
@@ -64,7 +67,8 @@ TEST(ReferenceNumerics, LogitsMatchTransformersStyleImplementation) {
 }
 
 TEST(ReferenceNumerics, Bf16LogitsAgreeWithinBf16Tolerance) {
-  if (!PythonTorchAvailable()) GTEST_SKIP() << "Debian's python3-torch is not installed (scripts/setup.sh)";
+  if (!PythonTorchAvailable())
+    GTEST_SKIP() << "Debian's python3-torch is not installed (scripts/setup.sh)";
   CompareWithReference(testing::TinyConfig(), torch::kBFloat16, 0.05);
 }
 

@@ -75,23 +75,33 @@ TEST_F(Safetensors, TensorsOutliveTheFileObject) {
 TEST_F(Safetensors, MalformedFilesAreClearErrors) {
   const std::string ok_data(16, '\0');
   ExpectBad("abc", "truncated");
-  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", "").substr(0, 20), "truncated");
+  ExpectBad(
+      Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", "").substr(0, 20),
+      "truncated");
   ExpectBad(std::string("\xff\xff\xff\xff\xff\xff\x00\x00", 8) + "{}", "implausible");
   ExpectBad(Raw("{not json", ok_data), "not valid JSON");
   ExpectBad(Raw("[1,2]", ""), "not a JSON object");
-  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}", ok_data.substr(0, 10)),
+  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}",
+                ok_data.substr(0, 10)),
             "tensor 'a': data_offsets [0, 16) exceed the data section of 10 bytes");
   ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[5],\"data_offsets\":[0,16]}}", ok_data),
             "tensor 'a': data_offsets span 16 bytes but F32 with this shape needs 20");
-  ExpectBad(Raw("{\"a\":{\"dtype\":\"Q4\",\"shape\":[4],\"data_offsets\":[0,16]}}", ok_data), "unsupported dtype 'Q4'");
-  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[-4],\"data_offsets\":[0,16]}}", ok_data), "negative");
-  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[4]}}", ok_data), "tensor 'a': missing or bad 'data_offsets'");
+  ExpectBad(Raw("{\"a\":{\"dtype\":\"Q4\",\"shape\":[4],\"data_offsets\":[0,16]}}", ok_data),
+            "unsupported dtype 'Q4'");
+  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[-4],\"data_offsets\":[0,16]}}", ok_data),
+            "negative");
+  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[4]}}", ok_data),
+            "tensor 'a': missing or bad 'data_offsets'");
   ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", ok_data.substr(0, 12)),
+                "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}",
+                ok_data.substr(0, 12)),
             "overlaps");
-  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", ok_data), "hole of 8 bytes");
-  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", ok_data), "8 bytes after the last tensor");
-  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", ok_data), "reversed");
+  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", ok_data),
+            "hole of 8 bytes");
+  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", ok_data),
+            "8 bytes after the last tensor");
+  ExpectBad(Raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,0]}}", ok_data),
+            "reversed");
   EXPECT_THROW(SafetensorsFile::Open(dir_ + "/missing.safetensors"), Error);
 }
 

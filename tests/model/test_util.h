@@ -26,7 +26,8 @@ inline std::shared_ptr<DecoderLM> TinyModel(uint64_t seed = 0, bool tied = true)
 }
 
 inline std::string TempDir(const std::string& tag) {
-  auto d = std::filesystem::temp_directory_path() / ("iranker_" + tag + "_" + std::to_string(::getpid()));
+  auto d = std::filesystem::temp_directory_path() /
+           ("iranker_" + tag + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d.string();

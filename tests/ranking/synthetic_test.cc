@@ -171,8 +171,10 @@ TEST(BundledData, IsReproducibleFromTheStatedCommands) {
     }
   }
   // The quickstart's popularity-skewed recommendation data (data/README.md).
-  for (auto [split, n, seed] : {std::tuple<const char*, int, uint64_t>{"train", 1000, 31}, {"test", 100, 32}}) {
-    const std::string path = std::string(IRANKER_SOURCE_DIR) + "/data/quickstart/" + split + ".jsonl";
+  for (auto [split, n, seed] :
+       {std::tuple<const char*, int, uint64_t>{"train", 1000, 31}, {"test", 100, 32}}) {
+    const std::string path =
+        std::string(IRANKER_SOURCE_DIR) + "/data/quickstart/" + split + ".jsonl";
     auto file = ReadJsonl(path, BadLinePolicy::kStop);
     SyntheticOptions o;
     o.scenario = "recommendation";
@@ -194,7 +196,8 @@ TEST(Synthetic, GenreSkewMakesPopularGenresCommon) {
   o.n = 2000;
   o.genre_skew = 1.2;
   std::map<std::string, int> count;
-  for (const auto& r : GenerateSynthetic(o)) ++count[r.extra.at("preferred_genre").get<std::string>()];
+  for (const auto& r : GenerateSynthetic(o))
+    ++count[r.extra.at("preferred_genre").get<std::string>()];
   int top = 0;
   for (const auto& [g, c] : count) top = std::max(top, c);
   EXPECT_EQ(count.size(), 8u);

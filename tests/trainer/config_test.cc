@@ -57,7 +57,8 @@ TEST(ConfigDecode, ReadsEveryType) {
   Toy t;
   auto errs = DecodeErrors(
       "steps: 5\nflag: true\nmode: b\nseed: 18446744073709551615\nnames: [p, q]\n"
-      "inner:\n  lr: 0.5\n  sizes: [3, 4, 5]\n", &t);
+      "inner:\n  lr: 0.5\n  sizes: [3, 4, 5]\n",
+      &t);
   ASSERT_TRUE(errs.empty()) << errs[0];
   EXPECT_EQ(t.steps, 5);
   EXPECT_TRUE(t.flag);
@@ -92,8 +93,10 @@ INSTANTIATE_TEST_SUITE_P(
     AllKinds, ConfigDecodeBad,
     ::testing::Values(
         BadCase{"steps: 5\nstesp: 3\n", "toy.yaml:2:1: stesp: unknown key (did you mean 'steps'?)"},
-        BadCase{"inner:\n  lrr: 0.1\n", "toy.yaml:2:3: inner.lrr: unknown key (did you mean 'inner.lr'?)"},
-        BadCase{"zzzzzz: 1\n", "zzzzzz: unknown key (known keys: steps, flag, mode, seed, names, inner)"},
+        BadCase{"inner:\n  lrr: 0.1\n",
+                "toy.yaml:2:3: inner.lrr: unknown key (did you mean 'inner.lr'?)"},
+        BadCase{"zzzzzz: 1\n",
+                "zzzzzz: unknown key (known keys: steps, flag, mode, seed, names, inner)"},
         BadCase{"steps: abc\n", "toy.yaml:1:8: steps: expected an integer, got 'abc'"},
         BadCase{"steps: 1.5\n", "steps: expected an integer, got '1.5'"},
         BadCase{"steps: 0\n", "steps: expected a value >= 1, got '0'"},
@@ -110,7 +113,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"steps: 13\n", "toy.yaml:1:8: steps: must not be 13"},
         BadCase{"steps: 2\nsteps: 3\n", "steps: duplicate key"},
         BadCase{"mode:\n", "mode: expected a string"}),
-    [](const ::testing::TestParamInfo<BadCase>& info) { return "case" + std::to_string(info.index); });
+    [](const ::testing::TestParamInfo<BadCase>& info) {
+      return "case" + std::to_string(info.index);
+    });
 
 TEST(ConfigDecode, ReportsAllProblemsAtOnce) {
   auto errs = DecodeErrors("steps: x\nmode: z\nbogus: 1\n");
@@ -151,8 +156,8 @@ TEST_F(ConfigFile, BadOverrideNamesTheOverride) {
               std::string::npos)
         << e.what();
   }
-  EXPECT_THROW(LoadConfig(p, {"run.seed"}), Error);          // no '='
-  EXPECT_THROW(LoadConfig(p, {"run.seed.x=1"}), Error);      // a value used as a section
+  EXPECT_THROW(LoadConfig(p, {"run.seed"}), Error);      // no '='
+  EXPECT_THROW(LoadConfig(p, {"run.seed.x=1"}), Error);  // a value used as a section
   EXPECT_THROW(LoadConfig(p, {"nosuch.section.key=1"}), Error);
 }
 
@@ -181,7 +186,8 @@ TEST_F(ConfigFile, NcclWeightGroupNeedsCudaAndSaysWhichKeys) {
     LoadConfig(p, {});
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("comm.weights.group=nccl needs model.device=cuda"), std::string::npos)
+    EXPECT_NE(std::string(e.what()).find("comm.weights.group=nccl needs model.device=cuda"),
+              std::string::npos)
         << e.what();
   }
   EXPECT_THROW(LoadConfig(p, {"comm.weights.group=gloo"}), Error);
@@ -199,7 +205,8 @@ TEST_F(ConfigFile, ResolvedConfigRoundTrips) {
 
 TEST(ConfigRepo, EveryShippedConfigLoads) {
   int n = 0;
-  for (const auto& e : fs::recursive_directory_iterator(std::string(IRANKER_SOURCE_DIR) + "/configs")) {
+  for (const auto& e :
+       fs::recursive_directory_iterator(std::string(IRANKER_SOURCE_DIR) + "/configs")) {
     if (e.path().extension() != ".yaml") continue;
     EXPECT_NO_THROW(LoadConfig(e.path().string(), {})) << e.path();
     ++n;

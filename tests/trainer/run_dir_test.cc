@@ -57,7 +57,8 @@ TEST_F(RunDirTest, PruneKeepsTheNewestAndRemovesTemporaries) {
   Make("step-00000010.tmp-999", false);
   PruneCheckpoints(dir_.string(), 2);
   std::vector<std::string> left;
-  for (const auto& e : fs::directory_iterator(dir_ / "checkpoints")) left.push_back(e.path().filename());
+  for (const auto& e : fs::directory_iterator(dir_ / "checkpoints"))
+    left.push_back(e.path().filename());
   std::sort(left.begin(), left.end());
   EXPECT_EQ(left, (std::vector<std::string>{"step-00000006", "step-00000008"}));
   EXPECT_EQ(LatestCheckpoint(dir_.string()), (dir_ / "checkpoints/step-00000008").string());

@@ -51,9 +51,12 @@ std::multimap<int, Field> Parse(const std::string& s) {
     const uint64_t key = varint();
     Field f;
     f.wire = key & 7;
-    if (f.wire == 0) f.varint = varint();
-    else if (f.wire == 1) f.bytes = s.substr(i, 8), i += 8;
-    else if (f.wire == 5) f.bytes = s.substr(i, 4), i += 4;
+    if (f.wire == 0)
+      f.varint = varint();
+    else if (f.wire == 1)
+      f.bytes = s.substr(i, 8), i += 8;
+    else if (f.wire == 5)
+      f.bytes = s.substr(i, 4), i += 4;
     else if (f.wire == 2) {
       const uint64_t n = varint();
       f.bytes = s.substr(i, n);
@@ -82,9 +85,11 @@ std::vector<std::string> ReadRecords(const std::string& path) {
     EXPECT_LE(at + 12, all.size());
     uint64_t len;
     std::memcpy(&len, all.data() + at, 8);
-    EXPECT_EQ(u32(at + 8), MaskedCrc32c(all.data() + at, 8)) << "length CRC of record " << out.size();
+    EXPECT_EQ(u32(at + 8), MaskedCrc32c(all.data() + at, 8))
+        << "length CRC of record " << out.size();
     const std::string data = all.substr(at + 12, len);
-    EXPECT_EQ(u32(at + 12 + len), MaskedCrc32c(data.data(), data.size())) << "data CRC of record " << out.size();
+    EXPECT_EQ(u32(at + 12 + len), MaskedCrc32c(data.data(), data.size()))
+        << "data CRC of record " << out.size();
     out.push_back(data);
     at += 12 + len + 4;
   }
@@ -93,18 +98,24 @@ std::vector<std::string> ReadRecords(const std::string& path) {
 }
 
 TEST(TfEvents, MetricsLogWritesFramedEventsWithScalars) {
-  auto dir = std::filesystem::temp_directory_path() / ("iranker_tfevents_" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("iranker_tfevents_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   {
     MetricsLog log((dir / "metrics.jsonl").string(), dir.string());
-    log.Write({{"type", "train"}, {"step", 1}, {"reward_mean", 0.75}, {"kl", 0.0}, {"note", "text is skipped"}});
+    log.Write({{"type", "train"},
+               {"step", 1},
+               {"reward_mean", 0.75},
+               {"kl", 0.0},
+               {"note", "text is skipped"}});
     log.Write({{"type", "eval"}, {"step", 7}, {"mrr", 0.5}, {"rows", nlohmann::json::array()}});
     log.Write({{"type", "run"}, {"message", "no step: metrics.jsonl only"}});
   }
   std::string path;
   for (const auto& e : std::filesystem::directory_iterator(dir))
-    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0) path = e.path().string();
+    if (e.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+      path = e.path().string();
   ASSERT_FALSE(path.empty());
   auto records = ReadRecords(path);
   ASSERT_EQ(records.size(), 3u);  // file version + two steps

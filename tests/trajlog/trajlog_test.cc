@@ -1,14 +1,13 @@
 #include "trajlog/trajlog.h"
 
 #include <gtest/gtest.h>
-
-#include <map>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "base/error.h"
@@ -18,8 +17,9 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string TempDir() {
-  auto d = fs::temp_directory_path() / ("iranker_trajlog_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  auto d =
+      fs::temp_directory_path() / ("iranker_trajlog_" + std::to_string(::getpid()) + "_" +
+                                   ::testing::UnitTest::GetInstance()->current_test_info()->name());
   fs::remove_all(d);
   fs::create_directories(d);
   return d.string();
@@ -43,7 +43,8 @@ TrajectoryBatch MakeBatch(int b) {
     s.seed = 77ull * b + i;
     s.group_id = 5ull * b;
     for (int k = 0; k < 50 + b + i; ++k) s.prompt_ids.push_back((k * 7 + b) % 300);
-    for (int k = 0; k < 1 + i; ++k) s.response_ids.push_back(k + b), s.logprobs.push_back(-0.5f * k - b * 0.01f);
+    for (int k = 0; k < 1 + i; ++k)
+      s.response_ids.push_back(k + b), s.logprobs.push_back(-0.5f * k - b * 0.01f);
     s.reward = i == 2 ? -0.5f : 1.0f;
     s.reward_answer = s.reward;
     s.reward_format = 0;
@@ -124,7 +125,8 @@ TEST(Trajlog, RoundTripOfEveryField) {
   o.chunk_rows = 4;  // several chunks even for a small file
   o.chunk_tokens = 64;
   {
-    TrajectoryLogWriter w(dir + "/t.h5", o, {{"config", "run:\n  seed: 1\n"}, {"model", "{\"hidden\": 64}"}});
+    TrajectoryLogWriter w(dir + "/t.h5", o,
+                          {{"config", "run:\n  seed: 1\n"}, {"model", "{\"hidden\": 64}"}});
     for (int b = 0; b < 12; ++b) w.Append(MakeBatch(b));
     w.Close();
     EXPECT_EQ(w.stats().batches, 12);
@@ -172,7 +174,8 @@ TEST(Trajlog, SamplingKeepsWholeEpisodes) {
     EXPECT_EQ(steps_of.size(), size_t(r.num_episodes()));
   }
   // The choice depends on the episode id only, and sample = 1 keeps everything.
-  EXPECT_EQ(TrajectoryLogWriter::KeepEpisode(1234, 0.3), TrajectoryLogWriter::KeepEpisode(1234, 0.3));
+  EXPECT_EQ(TrajectoryLogWriter::KeepEpisode(1234, 0.3),
+            TrajectoryLogWriter::KeepEpisode(1234, 0.3));
   for (uint64_t id = 0; id < 100; ++id) EXPECT_TRUE(TrajectoryLogWriter::KeepEpisode(id, 1.0));
 }
 
