@@ -7,13 +7,22 @@
 
 namespace iranker {
 
+// What an actor's episodes are (actor.episode_mode).
+enum class EpisodeMode { kSingleStep, kFull, kDRanker };
+inline const EnumNames<EpisodeMode>& NamesOf(EpisodeMode) {
+  static const EnumNames<EpisodeMode> names = {{EpisodeMode::kSingleStep, "single_step"},
+                                               {EpisodeMode::kFull, "full"},
+                                               {EpisodeMode::kDRanker, "dranker"}};
+  return names;
+}
+
 struct ActorOptions {
   // Samples per state: G episodes of each query (GRPO's group). 1 = the paper's PPO setting.
   int group_size = 8;
   // "single_step": the paper's training states, one elimination from pools of every size 2..N;
   // "full": whole on-policy elimination episodes (each step's pool is what the policy left);
   // "dranker": DRanker, the whole ranking in one answer (unconstrained; nDCG reward).
-  std::string episode_mode = "single_step";
+  EpisodeMode episode_mode = EpisodeMode::kSingleStep;
   // Eliminations per full episode; 0 = until one candidate is left.
   int step_budget = 0;
   // Constrained answers: the response must be one of the remaining candidates' labels, written
@@ -36,8 +45,7 @@ struct ActorOptions {
   template <class V>
   void Visit(V& v) {
     v.Field("group_size", group_size, "Samples per state (GRPO group).", AtLeast(1));
-    v.Field("episode_mode", episode_mode, "Training states.",
-            OneOf({"single_step", "full", "dranker"}));
+    v.Field("episode_mode", episode_mode, "Training states.");
     v.Field("step_budget", step_budget, "Eliminations per full episode; 0 = all.", AtLeast(0));
     v.Field("constrained", constrained, "Constrain answers to the remaining candidates' labels.");
     v.Field("answer_template", answer_template,

@@ -46,7 +46,7 @@ RolloutRunner::RolloutRunner(DecoderLM& policy, const Tokenizer& tokenizer,
 
 void RolloutRunner::SubmitStep(Episode& e, uint64_t request_id, bool greedy) {
   const auto shown = PoolTexts(*e.record, e.state);
-  const bool dranker = options_.episode_mode == "dranker";
+  const bool dranker = options_.episode_mode == EpisodeMode::kDRanker;
   const std::string prompt =
       prompts_.Render(*e.record, shown, dranker ? RankMode::kDRanker : RankMode::kIRanker);
   e.prompt_ids = tokenizer_.Encode(prompt, /*parse_special=*/true);
@@ -105,15 +105,30 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
   const auto t0 = std::chrono::steady_clock::now();
   RolloutStats stats;
   const auto engine_before = engine_.stats();
-  // All episodes of the batch, in a fixed order: query, then state, then group member.
+  std::vector<Episode> episodes = StartEpisodes(queries, base_seed, version);
+  const std::string prefill = prompts_.options().assistant_prefill;
+  Drive(episodes, /*greedy=*/false, [&](Episode& e, const GenerationResult& res) {
+    return RecordStep(e, res, prefill, batch, &stats);
+  });
+  const auto& es = engine_.stats();
+  stats.prompt_tokens = (es.prefill_tokens + es.reused_tokens) -
+                        (engine_before.prefill_tokens + engine_before.reused_tokens);
+  stats.reused_tokens = es.reused_tokens - engine_before.reused_tokens;
+  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return stats;
+}
+
+// All episodes of the batch, in a fixed order: query, then state, then group member.
+std::vector<RolloutRunner::Episode> RolloutRunner::StartEpisodes(
+    const std::vector<const QueryRecord*>& queries, uint64_t base_seed, uint64_t version) {
   std::vector<Episode> episodes;
   for (size_t q = 0; q < queries.size(); ++q) {
     const QueryRecord& rec = *queries[q];
     const uint64_t qseed = DeriveSeed(base_seed, q);
     std::vector<EpisodeState> starts;
-    if (options_.episode_mode == "single_step")
+    if (options_.episode_mode == EpisodeMode::kSingleStep)
       starts = SingleStepStates(rec, qseed);
-    else if (options_.episode_mode == "dranker")
+    else if (options_.episode_mode == EpisodeMode::kDRanker)
       starts.push_back(StartEpisode(rec, qseed, 0));
     else
       starts.push_back(StartEpisode(rec, qseed, options_.step_budget));
@@ -130,88 +145,93 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
         episodes.push_back(std::move(e));
       }
   }
-  const std::string prefill = prompts_.options().assistant_prefill;
-  const bool dranker = options_.episode_mode == "dranker";
-  Drive(episodes, /*greedy=*/false, [&](Episode& e, const GenerationResult& res) {
-    const std::string response = tokenizer_.Decode(res.tokens, /*skip_special=*/true);
-    const std::vector<int> pool_before = e.state.pool;
-    const int pool_size = static_cast<int>(pool_before.size());
-    RewardBreakdown rb;
-    std::vector<int> dranker_ranking;
-    if (dranker) {
-      // DRanker: the whole ranking in one answer, scored by nDCG (+ coverage) over the display
-      // order.
-      const auto texts = PoolTexts(*e.record, e.state);
-      std::vector<double> rel;
-      for (int c : pool_before) rel.push_back(e.record->relevance[c]);
-      rb = DRankerReward(prefill + response, texts, rel, rewards_);
-      ParsedResponse parsed = ParseResponse(prefill + response);
-      RankingMatch m = MatchRankingLines(parsed.answer, texts, rewards_.match);
-      std::vector<bool> used(pool_before.size(), false);
-      for (int d : m.order) {
-        dranker_ranking.push_back(pool_before[d]);
-        used[d] = true;
-      }
-      for (size_t d = 0; d < pool_before.size(); ++d)
-        if (!used[d])
-          dranker_ranking.push_back(pool_before[d]);  // unranked: after, in display order
-      e.state.steps = 1;
-      e.state.step_budget = 1;
-    } else {
-      rb = ApplyTrainingResponse(*e.record, &e.state, prefill + response, rewards_);
-    }
-    StepRecord s;
-    s.episode_id = e.episode_id;
-    s.step = e.step_index;
-    s.pool_size = pool_size;
-    s.query_id = e.record->id;
-    s.dataset = e.record->task;
-    s.actor_id = actor_id_;
-    s.policy_version = e.version;
-    s.seed = DeriveSeed(e.seed, e.step_index);
-    s.group_id = DeriveSeed(e.group_key, e.step_index);
-    s.prompt_ids = e.prompt_ids;
-    s.response_ids = res.tokens;
-    s.logprobs = res.logprobs;
-    s.reward = static_cast<float>(rb.total);
-    s.reward_answer = static_cast<float>(rb.correctness);
-    s.reward_format = static_cast<float>(rb.format);
-    s.reward_tags = static_cast<float>(rb.tags);
-    s.answer_text = response;
-    s.chosen = rb.match.index >= 0 ? pool_before[rb.match.index] : -1;
-    s.valid_format = rb.format == 0.0;
-    s.episode_done = dranker || EpisodeDone(e.state);
-    stats.steps++;
-    stats.generated_tokens += res.tokens.size();
-    ++e.step_index;
-    if (s.episode_done) {
-      EpisodeSummary sum;
-      sum.episode_id = e.episode_id;
-      sum.query_id = e.record->id;
-      sum.dataset = e.record->task;
-      sum.actor_id = actor_id_;
-      sum.policy_version = e.version;
-      auto ranking = dranker ? dranker_ranking : FinalRanking(e.state);
-      sum.ranking.assign(ranking.begin(), ranking.end());
-      auto named = MetricsByName(ScoreRanking(ranking, e.record->relevance));
-      sum.mrr = static_cast<float>(named["mrr"]);
-      sum.ndcg10 = static_cast<float>(named["ndcg@10"]);
-      sum.hit1 = static_cast<float>(named["hit@1"]);
-      sum.num_steps = e.step_index;
-      sum.fallbacks = e.state.fallbacks;
-      batch->episodes.push_back(std::move(sum));
-      stats.episodes++;
-    }
-    const bool more = !s.episode_done;
-    batch->steps.push_back(std::move(s));
-    return more;
-  });
-  const auto& es = engine_.stats();
-  stats.prompt_tokens = (es.prefill_tokens + es.reused_tokens) -
-                        (engine_before.prefill_tokens + engine_before.reused_tokens);
-  stats.reused_tokens = es.reused_tokens - engine_before.reused_tokens;
-  stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return stats;
+  return episodes;
+}
+
+// DRanker: the whole ranking in one answer, scored by nDCG (+ coverage) over the display order.
+// *ranking gets the answer's order of the pool, unranked candidates after it in display order.
+RewardBreakdown RolloutRunner::ScoreDRanker(Episode& e, const std::string& answer,
+                                            std::vector<int>* ranking) const {
+  const std::vector<int> pool = e.state.pool;
+  const auto texts = PoolTexts(*e.record, e.state);
+  std::vector<double> rel;
+  for (int c : pool) rel.push_back(e.record->relevance[c]);
+  RewardBreakdown rb = DRankerReward(answer, texts, rel, rewards_);
+  ParsedResponse parsed = ParseResponse(answer);
+  RankingMatch m = MatchRankingLines(parsed.answer, texts, rewards_.match);
+  std::vector<bool> used(pool.size(), false);
+  for (int d : m.order) {
+    ranking->push_back(pool[d]);
+    used[d] = true;
+  }
+  for (size_t d = 0; d < pool.size(); ++d)
+    if (!used[d]) ranking->push_back(pool[d]);
+  e.state.steps = 1;
+  e.state.step_budget = 1;
+  return rb;
+}
+
+// Scores a finished response, applies it to its episode, and appends its step record (and, when
+// the episode ends, its summary) to `batch`. Returns whether the episode needs another step.
+bool RolloutRunner::RecordStep(Episode& e, const GenerationResult& res, const std::string& prefill,
+                               TrajectoryBatch* batch, RolloutStats* stats) {
+  const bool dranker = options_.episode_mode == EpisodeMode::kDRanker;
+  const std::string response = tokenizer_.Decode(res.tokens, /*skip_special=*/true);
+  const std::vector<int> pool_before = e.state.pool;
+  RewardBreakdown rb;
+  std::vector<int> dranker_ranking;
+  if (dranker)
+    rb = ScoreDRanker(e, prefill + response, &dranker_ranking);
+  else
+    rb = ApplyTrainingResponse(*e.record, &e.state, prefill + response, rewards_);
+  StepRecord s;
+  s.episode_id = e.episode_id;
+  s.step = e.step_index;
+  s.pool_size = static_cast<int>(pool_before.size());
+  s.query_id = e.record->id;
+  s.dataset = e.record->task;
+  s.actor_id = actor_id_;
+  s.policy_version = e.version;
+  s.seed = DeriveSeed(e.seed, e.step_index);
+  s.group_id = DeriveSeed(e.group_key, e.step_index);
+  s.prompt_ids = e.prompt_ids;
+  s.response_ids = res.tokens;
+  s.logprobs = res.logprobs;
+  s.reward = static_cast<float>(rb.total);
+  s.reward_answer = static_cast<float>(rb.correctness);
+  s.reward_format = static_cast<float>(rb.format);
+  s.reward_tags = static_cast<float>(rb.tags);
+  s.answer_text = response;
+  s.chosen = rb.match.index >= 0 ? pool_before[rb.match.index] : -1;
+  s.valid_format = rb.format == 0.0;
+  s.episode_done = dranker || EpisodeDone(e.state);
+  stats->steps++;
+  stats->generated_tokens += res.tokens.size();
+  ++e.step_index;
+  if (s.episode_done) {
+    batch->episodes.push_back(Summary(e, dranker ? dranker_ranking : FinalRanking(e.state)));
+    stats->episodes++;
+  }
+  const bool more = !s.episode_done;
+  batch->steps.push_back(std::move(s));
+  return more;
+}
+
+EpisodeSummary RolloutRunner::Summary(const Episode& e, const std::vector<int>& ranking) const {
+  EpisodeSummary sum;
+  sum.episode_id = e.episode_id;
+  sum.query_id = e.record->id;
+  sum.dataset = e.record->task;
+  sum.actor_id = actor_id_;
+  sum.policy_version = e.version;
+  sum.ranking.assign(ranking.begin(), ranking.end());
+  auto named = MetricsByName(ScoreRanking(ranking, e.record->relevance));
+  sum.mrr = static_cast<float>(named["mrr"]);
+  sum.ndcg10 = static_cast<float>(named["ndcg@10"]);
+  sum.hit1 = static_cast<float>(named["hit@1"]);
+  sum.num_steps = e.step_index;
+  sum.fallbacks = e.state.fallbacks;
+  return sum;
 }
 
 }  // namespace iranker
@@ -236,7 +256,7 @@ std::vector<RolloutRunner::Ranked> RolloutRunner::Rank(
     const std::string response = tokenizer_.Decode(res.tokens, /*skip_special=*/true);
     out[q].responses.push_back(response);
     ParsedResponse parsed = ParseResponse(prefill + response);
-    if (options_.episode_mode == "dranker") {
+    if (options_.episode_mode == EpisodeMode::kDRanker) {
       // One answer ranks everything; unmatched candidates follow in display order.
       const auto texts = PoolTexts(*e.record, e.state);
       RankingMatch m = MatchRankingLines(parsed.answer, texts, match);

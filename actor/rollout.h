@@ -19,14 +19,14 @@
 #include <vector>
 
 #include "actor/options.h"
-#include "comm/trajectory.h"
+#include "base/rng.h"  // DeriveSeed: the one seed-derivation function of the project
 #include "model/generate.h"
 #include "ranking/episode.h"
 #include "ranking/prompt.h"
 #include "ranking/record.h"
 #include "ranking/reward.h"
-#include "ranking/rng.h"  // DeriveSeed: the one seed-derivation function of the project
 #include "tokenizer/tokenizer.h"
+#include "trajectory/record.h"
 
 namespace iranker {
 
@@ -63,6 +63,15 @@ class RolloutRunner {
 
  private:
   struct Episode;
+  // The pieces of Run: its episodes, one response recorded (a step, and a summary when the
+  // episode ends), DRanker's scoring of a whole ranking.
+  std::vector<Episode> StartEpisodes(const std::vector<const QueryRecord*>& queries,
+                                     uint64_t base_seed, uint64_t version);
+  bool RecordStep(Episode& e, const GenerationResult& res, const std::string& prefill,
+                  TrajectoryBatch* batch, RolloutStats* stats);
+  RewardBreakdown ScoreDRanker(Episode& e, const std::string& answer,
+                               std::vector<int>* ranking) const;
+  EpisodeSummary Summary(const Episode& e, const std::vector<int>& ranking) const;
   void SubmitStep(Episode& e, uint64_t request_id, bool greedy);
   // Keeps up to `slots` episodes' requests in flight; on_result(episode, result) applies a
   // response and returns true when the episode needs another step.

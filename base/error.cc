@@ -4,12 +4,14 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <mutex>
+
+#include "base/host.h"
+#include "base/mutex.h"
 
 namespace iranker {
 namespace {
-std::mutex g_label_mu;
-std::string g_label;  // guarded by g_label_mu
+Mutex g_label_mu;
+std::string g_label IR_GUARDED_BY(g_label_mu);
 
 std::string RankFromEnvironment() {
   for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"}) {
@@ -45,15 +47,14 @@ Error::Error(ErrorCode code, const std::string& message)
     : std::runtime_error(message), code_(code) {}
 
 void SetProcessLabel(const std::string& label) {
-  std::lock_guard<std::mutex> lock(g_label_mu);
+  MutexLock lock(g_label_mu);
   g_label = label;
 }
 
 std::string ProcessIdentity() {
-  char host[256] = {0};
-  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '?';
-  std::lock_guard<std::mutex> lock(g_label_mu);
-  return std::string(host) + ":" + (g_label.empty() ? RankFromEnvironment() : g_label);
+  const std::string host = HostName();
+  MutexLock lock(g_label_mu);
+  return host + ":" + (g_label.empty() ? RankFromEnvironment() : g_label);
 }
 
 namespace internal {

@@ -23,6 +23,13 @@ const std::vector<Benchmark>& AllBenchmarks() {
       {"weights",
        "weight broadcast GB/s to 1, 2, 4 actors vs a bare ZeroMQ transfer of the same bytes",
        RunWeights},
+      {"rollout",
+       "elimination episodes/s, small preset, prefix reuse on vs off and vs Python from scratch",
+       RunRollout},
+      {"quickstart", "quickstart config, two seeds: trained vs initial held-out MRR",
+       RunQuickstart},
+      {"trajlog", "trajectory log: learner-loop overhead (quickstart) and writer MB/s vs bare HDF5",
+       RunTrajlog},
   };
   return all;
 }

@@ -11,4 +11,8 @@ BenchResult RunTokenize(const BenchArgs& args);
 BenchResult RunStream(const BenchArgs& args);
 BenchResult RunAllreduce(const BenchArgs& args);
 BenchResult RunWeights(const BenchArgs& args);
+// Benchmarks of whole training runs and rollouts.
+BenchResult RunRollout(const BenchArgs& args);
+BenchResult RunQuickstart(const BenchArgs& args);
+BenchResult RunTrajlog(const BenchArgs& args);
 }  // namespace iranker::bench

@@ -22,16 +22,17 @@
 
 #include "base/error.h"
 #include "bench/all.h"
-#include "comm/allreduce.h"
+#include "collective/bucketer.h"
+#include "collective/collective.h"
 
 namespace iranker::bench {
 
 BenchResult RunAllreduce(const BenchArgs& args) {
-  static comm::MpiSession mpi(nullptr, nullptr);  // lives until exit: MPI is initialised once
+  static collective::MpiSession mpi(nullptr, nullptr);  // lives until exit: MPI is initialised once
   double total_mb = std::stod(args.Param("mb", args.quick ? "16" : "100"));
   double tensor_mb = std::stod(args.Param("tensor_mb", "4"));
-  comm::AllreduceOptions o;
-  o.backend = "mpi";
+  collective::AllreduceOptions o;
+  o.backend = collective::AllreduceBackend::kMpi;
   o.bucket_mb = std::stod(args.Param("bucket_mb", "25"));
   o.inplace_mb = std::stod(args.Param("inplace_mb", std::to_string(o.inplace_mb)));
   const std::string grads = args.Param("grads", "none");
@@ -39,14 +40,14 @@ BenchResult RunAllreduce(const BenchArgs& args) {
     Fail(ErrorCode::kInvalidArgument, "bench allreduce: grads must be none or zeroed, not '", grads,
          "'");
   o.timeout_ms = 120000;
-  auto coll = comm::MakeMpiCollective(o);
+  auto coll = collective::MakeMpiCollective(o);
   int64_t per = static_cast<int64_t>(tensor_mb * 1e6 / 4);
   int n = std::max<int>(1, static_cast<int>(total_mb / tensor_mb));
   std::vector<torch::Tensor> params;
   for (int i = 0; i < n; ++i) params.push_back(torch::randn({per}).requires_grad_(true));
   int64_t bytes = static_cast<int64_t>(n) * per * 4;
   auto coef = torch::randn({per});
-  comm::GradientBucketer bucketer(*coll, params, o);
+  collective::GradientBucketer bucketer(*coll, params, o);
 
   auto reset_grads = [&] {
     for (auto& p : params) {
@@ -112,7 +113,7 @@ BenchResult RunAllreduce(const BenchArgs& args) {
   std::vector<torch::Tensor> pieces =
       flat.split(direct ? per : static_cast<int64_t>(o.bucket_mb * 1e6 / 4));
   double t_nb_reduce = timed([&] {
-    std::vector<std::unique_ptr<comm::PendingCollective>> w;
+    std::vector<std::unique_ptr<collective::PendingCollective>> w;
     for (auto& piece : pieces) w.push_back(coll->StartAllreduceSum(piece, "piece"));
     for (auto& x : w) x->Wait();
   });

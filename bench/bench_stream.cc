@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "bench/all.h"
 #include "comm/stream.h"
+#include "trajectory/codec.h"
 
 namespace iranker::bench {
 

@@ -13,6 +13,14 @@
 
 namespace iranker {
 
+// How actors reach the learners (cluster.transport).
+enum class Transport { kIpc, kTcp, kInproc };
+inline const EnumNames<Transport>& NamesOf(Transport) {
+  static const EnumNames<Transport> names = {
+      {Transport::kIpc, "ipc"}, {Transport::kTcp, "tcp"}, {Transport::kInproc, "inproc"}};
+  return names;
+}
+
 struct ClusterOptions {
   // Data-parallel learner ranks: must equal the MPI world size.
   int learners = 1;
@@ -23,7 +31,7 @@ struct ClusterOptions {
   // How actors reach the learners: "ipc" (one host: sockets in the run directory), "tcp" (any
   // host: each learner binds `host` on a free port and publishes the address over MPI), or
   // "inproc" (actor threads in the learner's process; what `iranker train --local` uses).
-  std::string transport = "ipc";
+  Transport transport = Transport::kIpc;
   // Interface the learners bind for tcp: "127.0.0.1" (one host, the default) or a host name /
   // address reachable from the actors' hosts ("*" = this host's name). A non-loopback bind needs
   // comm CURVE keys or comm.*.security.allow_insecure_remote.
@@ -47,7 +55,7 @@ struct ClusterOptions {
             "Learner rank 0 starts and supervises the actor processes.");
     v.Field("max_actor_restarts", max_actor_restarts,
             "Restarts of one actor before giving up on it.", AtLeast(0));
-    v.Field("transport", transport, "Actor-learner transport.", OneOf({"ipc", "tcp", "inproc"}));
+    v.Field("transport", transport, "Actor-learner transport.");
     v.Field("host", host, "Interface learners bind for tcp (\"*\" = this host's name).");
     v.Field("collect_timeout_s", collect_timeout_s, "Learner wait for one step's batches (s).",
             Range(1.0, 1e7));

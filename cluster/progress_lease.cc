@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/progress_deadline.h"
 
@@ -19,12 +20,6 @@ namespace {
 constexpr char kMagic[] = "iranker-progress-lease 1 ";
 constexpr size_t kRecordBytes = 128;
 constexpr size_t kWhatChars = 60;  // the record's fixed part is 64 bytes of 128
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string LeasePath(const std::string& dir, int rank) {
   return dir + "/rank-" + std::to_string(rank);

@@ -12,6 +12,7 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "base/host.h"
 #include "cluster/progress_lease.h"
 
 namespace iranker {
@@ -200,22 +201,22 @@ std::string IpcPath(const std::string& run_dir, const std::string& name) {
 
 std::string TcpHost(const ClusterOptions& c) {
   if (c.host != "*") return c.host;
-  char name[256] = {};
-  ::gethostname(name, sizeof(name) - 1);
-  return name;
+  return HostName();
 }
 }  // namespace
 
 std::string StreamBindEndpoint(const ClusterOptions& c, const std::string& run_dir,
                                int learner_rank) {
-  if (c.transport == "ipc") return IpcPath(run_dir, "stream-" + std::to_string(learner_rank));
-  if (c.transport == "inproc") return "inproc://iranker-stream-" + std::to_string(learner_rank);
+  if (c.transport == Transport::kIpc)
+    return IpcPath(run_dir, "stream-" + std::to_string(learner_rank));
+  if (c.transport == Transport::kInproc)
+    return "inproc://iranker-stream-" + std::to_string(learner_rank);
   return "tcp://" + TcpHost(c) + ":0";
 }
 
 std::string WeightsBindEndpoint(const ClusterOptions& c, const std::string& run_dir) {
-  if (c.transport == "ipc") return IpcPath(run_dir, "weights");
-  if (c.transport == "inproc") return "inproc://iranker-weights";
+  if (c.transport == Transport::kIpc) return IpcPath(run_dir, "weights");
+  if (c.transport == Transport::kInproc) return "inproc://iranker-weights";
   return "tcp://" + TcpHost(c) + ":0";
 }
 

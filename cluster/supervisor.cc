@@ -77,7 +77,7 @@ void ProcessSupervisor::Launch(size_t i) {
 
 void ProcessSupervisor::Start() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(mu_);
     for (size_t i = 0; i < specs_.size(); ++i) Launch(i);
   }
   thread_ = std::thread([this] { Monitor(); });
@@ -86,7 +86,7 @@ void ProcessSupervisor::Start() {
 void ProcessSupervisor::Monitor() {
   while (!stop_) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       for (size_t i = 0; i < specs_.size(); ++i) {
         ChildStatus& st = status_[i];
         if (st.pid > 0) {
@@ -128,7 +128,7 @@ void ProcessSupervisor::Stop(double grace_s) {
     return;
   }
   if (thread_.joinable()) thread_.join();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   for (auto& st : status_)
     if (st.pid > 0) ::kill(st.pid, SIGTERM);
   const double deadline = Now() + grace_s;
@@ -152,7 +152,7 @@ void ProcessSupervisor::Stop(double grace_s) {
 }
 
 std::vector<ChildStatus> ProcessSupervisor::Status() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   return status_;
 }
 

@@ -11,10 +11,11 @@
 #include <sys/types.h>
 
 #include <atomic>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "base/mutex.h"
 
 namespace iranker {
 
@@ -45,16 +46,17 @@ class ProcessSupervisor {
   std::string Describe() const;
 
  private:
-  void Launch(size_t i);  // with mu_ held
+  void Launch(size_t i) IR_REQUIRES(mu_);
   void Monitor();
 
   std::vector<ChildSpec> specs_;
   std::string log_dir_;
   int max_restarts_;
   double restart_delay_s_;
-  mutable std::mutex mu_;
-  std::vector<ChildStatus> status_;
-  std::vector<double> restart_at_;  // steady seconds when a dead child may start again (0 = now)
+  mutable Mutex mu_;
+  std::vector<ChildStatus> status_ IR_GUARDED_BY(mu_);
+  // Steady seconds when a dead child may start again (0 = now).
+  std::vector<double> restart_at_ IR_GUARDED_BY(mu_);
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

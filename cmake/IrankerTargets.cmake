@@ -18,6 +18,27 @@ function(iranker_library name)
     target_link_libraries(iranker_${name} PUBLIC ${TORCH_LIBRARIES})
     iranker_use_torch_pch(iranker_${name})
   endif()
+  # The room graph (docs/ARCHITECTURE.md is checked against it): this room's iranker_* deps.
+  set(rooms "")
+  foreach(dep ${A_DEPS})
+    if(dep MATCHES "^iranker_(.+)$")
+      list(APPEND rooms ${CMAKE_MATCH_1})
+    endif()
+  endforeach()
+  list(JOIN rooms " " rooms)
+  set_property(GLOBAL APPEND PROPERTY IRANKER_ROOM_GRAPH "${name}:${rooms}")
+endfunction()
+
+# Writes ${PROJECT_BINARY_DIR}/rooms.txt: one line per room, "room: its direct room deps", in the
+# order the rooms were added. tests/docs/check_architecture.py reads it.
+function(iranker_write_room_graph)
+  get_property(graph GLOBAL PROPERTY IRANKER_ROOM_GRAPH)
+  set(text "")
+  foreach(line ${graph})
+    string(REPLACE ":" ": " line "${line}")
+    string(APPEND text "${line}\n")
+  endforeach()
+  file(WRITE ${PROJECT_BINARY_DIR}/rooms.txt "${text}")
 endfunction()
 
 # One precompiled torch header shared by all torch-using targets (torch/torch.h costs ~10 s per

@@ -1,5 +1,6 @@
-// comm/options.h — the `comm:` configuration section: endpoints, flow control, time-outs,
-// message limits, security and all-reduce bucketing. Every field documents its default and its
+// comm/options.h — the trajectory stream's and the weight broadcast's options (the `comm:`
+// section of a run's config, beside the all-reduce's collective/options.h): endpoints, flow
+// control, time-outs, message limits and security. Every field documents its default and its
 // trade-off; times are milliseconds.
 #pragma once
 
@@ -89,6 +90,14 @@ struct StreamOptions {
   }
 };
 
+// The weight broadcast's group path (comm.weights.group).
+enum class WeightsGroup { kNone, kNccl };
+inline const EnumNames<WeightsGroup>& NamesOf(WeightsGroup) {
+  static const EnumNames<WeightsGroup> names = {{WeightsGroup::kNone, "none"},
+                                                {WeightsGroup::kNccl, "nccl"}};
+  return names;
+}
+
 // Weight broadcast learner rank 0 -> actors (comm/weights.h).
 struct WeightsOptions {
   std::string endpoint = "tcp://127.0.0.1:5800";
@@ -107,7 +116,7 @@ struct WeightsOptions {
   // "nccl": learner rank 0 and the actors on GPUs also form an NCCL group and each new version
   // goes out as one ncclBroadcast, ZeroMQ staying the control plane and the fallback
   // (comm/weight_group.h); needs model.device=cuda and a build with NCCL. "none": ZeroMQ only.
-  std::string group = "none";
+  WeightsGroup group = WeightsGroup::kNone;
   SecurityOptions security;
 
   template <class V>
@@ -121,52 +130,8 @@ struct WeightsOptions {
             "Stalled download restarts after (ms); bounds a group join or broadcast.",
             Range(1, 3600000));
     v.Field("max_blob_bytes", max_blob_bytes, "Largest weight set accepted (bytes).", AtLeast(1));
-    v.Field("group", group, "Group broadcast of new versions besides ZeroMQ: none or nccl (GPUs).",
-            OneOf({"none", "nccl"}));
+    v.Field("group", group, "Group broadcast of new versions besides ZeroMQ: none or nccl (GPUs).");
     v.Section("security", security, "CURVE keys and bind policy.");
-  }
-};
-
-// Gradient all-reduce (comm/allreduce.h).
-struct AllreduceOptions {
-  // "mpi" (CPU tensors), "nccl" (CUDA tensors) or "auto" (by the parameters' device).
-  std::string backend = "auto";
-  // Gradient bucket size: smaller starts communication earlier, larger has fewer messages.
-  double bucket_mb = 25.0;
-  // A gradient of at least this size is all-reduced on its own, in place in .grad(), instead of
-  // being copied into a bucket: above ~1 MB a collective is bandwidth-bound, so a bucket saves
-  // little latency and its copy costs a pass over the bytes. 0: every gradient goes in a bucket.
-  double inplace_mb = 1.0;
-  // A collective not complete after this long fails naming the collective, rank and host,
-  // unless a peer busy on its own reports progress meanwhile (Collective::SetPeerProgressProbe):
-  // then the wait goes on, and fails once no progress came for one to two time-outs.
-  int timeout_ms = 300000;
-
-  template <class V>
-  void Visit(V& v) {
-    v.Field("backend", backend, "All-reduce back-end.", OneOf({"auto", "mpi", "nccl"}));
-    v.Field("bucket_mb", bucket_mb, "Gradient bucket size (MB).", Range(0.001, 4096));
-    v.Field("inplace_mb", inplace_mb,
-            "Gradients this large (MB) are reduced in place, unbucketed; 0 = never.",
-            Range(0, 1e6));
-    v.Field("timeout_ms", timeout_ms,
-            "Collective time-out (ms); restarts while a busy peer reports progress.",
-            Range(1, 86400000));
-  }
-};
-
-// The whole `comm:` section. Endpoints in stream/weights are used as given by tests and single
-// processes; `iranker train` under mpirun derives them from cluster.transport instead.
-struct CommOptions {
-  StreamOptions stream;
-  WeightsOptions weights;
-  AllreduceOptions allreduce;
-
-  template <class V>
-  void Visit(V& v) {
-    v.Section("stream", stream, "Trajectory stream actors -> learners (credit flow control).");
-    v.Section("weights", weights, "Weight broadcast learner rank 0 -> actors.");
-    v.Section("allreduce", allreduce, "Gradient all-reduce across learner ranks.");
   }
 };
 

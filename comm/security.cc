@@ -9,6 +9,8 @@
 #include "base/atomic_file.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "base/mutex.h"
+#include "base/thread_name.h"
 #include "comm/zmq_util.h"
 
 namespace iranker::comm {
@@ -113,9 +115,9 @@ void CheckBindAllowed(const std::string& endpoint, const SecurityOptions& securi
 }
 
 std::shared_ptr<ZapHandler> ZapHandler::ForContext(zmq::context_t& ctx) {
-  static std::mutex mu;
-  static std::map<void*, std::weak_ptr<ZapHandler>> handlers;
-  std::lock_guard<std::mutex> lock(mu);
+  static Mutex mu;
+  static std::map<void*, std::weak_ptr<ZapHandler>> handlers IR_GUARDED_BY(mu);
+  MutexLock lock(mu);
   auto& weak = handlers[ctx.handle()];
   if (auto h = weak.lock()) return h;
   auto h = std::make_shared<ZapHandler>(ctx);
@@ -138,7 +140,7 @@ ZapHandler::~ZapHandler() {
 }
 
 void ZapHandler::Authorize(const std::string& domain, const std::vector<std::string>& keys) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(mu_);
   keys_[domain].insert(keys.begin(), keys.end());
 }
 
@@ -165,7 +167,7 @@ void ZapHandler::Run() {
       char z85[41];
       zmq_z85_encode(z85, req[6].data<uint8_t>(), 32);
       who = z85;
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(mu_);
       auto it = keys_.find(domain);
       ok = it != keys_.end() && it->second.count(who) > 0;
     }

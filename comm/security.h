@@ -10,13 +10,13 @@
 #include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 #include <zmq.hpp>
 
+#include "base/mutex.h"
 #include "comm/options.h"
 
 namespace iranker::comm {
@@ -60,8 +60,8 @@ class ZapHandler {
   void Run();
 
   zmq::socket_t socket_;
-  std::mutex mu_;
-  std::map<std::string, std::set<std::string>> keys_;  // guarded by mu_: domain -> Z85 keys
+  Mutex mu_;
+  std::map<std::string, std::set<std::string>> keys_ IR_GUARDED_BY(mu_);  // domain -> Z85 keys
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> refused_{0}, accepted_{0};
   std::thread thread_;

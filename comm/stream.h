@@ -46,8 +46,8 @@
 #include <zmq.hpp>
 
 #include "comm/options.h"
-#include "comm/trajectory.h"
 #include "comm/wire.h"
+#include "trajectory/record.h"
 
 namespace iranker::comm {
 

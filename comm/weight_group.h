@@ -44,13 +44,7 @@ class GroupTransport {
   virtual void Leave() = 0;
 };
 
-// NCCL over CUDA device `device`: the blob goes through one device buffer of at most 64 MB, piece
-// by piece: copied in on the root, broadcast with ncclBroadcast on a stream of its own, copied
-// back on the members (the blob stays in host memory so that it is verified and applied like a
-// ZeroMQ download; pinned staging buffers would save copies). The communicator is
-// created non-blocking so that a join or broadcast past its time-out is aborted
-// (ncclCommAbort), never left hanging. Throws Error(kFailedPrecondition) when this iranker was
-// built without NCCL or no CUDA device is visible.
-std::unique_ptr<GroupTransport> MakeNcclGroupTransport(int device);
+// The NCCL transport is collective/nccl_weight_group.h (MakeNcclGroupTransport): comm/ stays free
+// of CUDA and NCCL, and tests use an in-process transport.
 
 }  // namespace iranker::comm

@@ -40,57 +40,10 @@
 #include <zmq.hpp>
 
 #include "comm/options.h"
+#include "comm/weight_blob.h"
 #include "comm/weight_group.h"
 
 namespace iranker::comm {
-
-enum class DType : uint8_t {
-  kFloat32 = 1,
-  kFloat16 = 2,
-  kBFloat16 = 3,
-  kFloat64 = 4,
-  kInt64 = 5,
-  kInt32 = 6,
-  kInt8 = 7,
-  kUInt8 = 8,
-  kBool = 9,
-};
-size_t DTypeSize(DType d);  // 0 for an unknown value
-const char* DTypeName(DType d);
-
-// A tensor to publish: borrowed memory, copied once into the blob by SerializeWeights.
-struct TensorView {
-  std::string name;
-  DType dtype = DType::kFloat32;
-  std::vector<int64_t> shape;
-  const void* data = nullptr;
-  size_t nbytes = 0;  // must equal product(shape) * DTypeSize(dtype)
-};
-
-// A received weight set: a manifest over one shared blob (no per-tensor copies). data(e) stays
-// valid as long as the WeightSet (or a copy of its blob pointer) lives; wrap it with
-// torch::from_blob and keep `blob` alive in the deleter.
-struct WeightSet {
-  struct Entry {
-    std::string name;
-    DType dtype = DType::kFloat32;
-    std::vector<int64_t> shape;
-    size_t offset = 0, nbytes = 0;  // into *blob; offsets are 64-byte aligned
-  };
-  uint64_t version = 0;
-  std::vector<Entry> tensors;
-  std::shared_ptr<const std::string> blob;
-
-  const void* data(const Entry& e) const { return blob->data() + e.offset; }
-  const Entry* Find(const std::string& name) const;
-  size_t total_bytes() const { return blob ? blob->size() : 0; }
-};
-
-// Blob layout (little-endian): "IRWT", format version, policy version, tensor count, then per
-// tensor {name, dtype, ndim, dims, offset, nbytes}; data regions follow, 64-byte aligned.
-std::string SerializeWeights(uint64_t version, const std::vector<TensorView>& tensors);
-// Validates and indexes a blob (every entry inside the blob, sizes consistent with shapes).
-bool ParseWeights(std::shared_ptr<const std::string> blob, WeightSet* out, std::string* why);
 
 struct PublisherStats {
   uint64_t version = 0;  // latest published

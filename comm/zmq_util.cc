@@ -1,12 +1,10 @@
 #include "comm/zmq_util.h"
 
-#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <random>
 
 #include "base/error.h"
 
@@ -24,8 +22,6 @@ void WakeFd::Drain() {
   uint64_t v;
   [[maybe_unused]] ssize_t n = ::read(fd_, &v, sizeof v);
 }
-
-void NameThisThread(const char* name) { ::pthread_setname_np(::pthread_self(), name); }
 
 namespace {
 void ReleaseShared(void*, void* hint) {
@@ -48,26 +44,26 @@ zmq::message_t SharedFrameMessage(std::shared_ptr<const std::string> frame) {
   return SharedSliceMessage(std::move(frame), 0, n);
 }
 
-uint64_t RandomNonZeroU64() {
-  static thread_local std::mt19937_64 rng(std::random_device{}() ^
-                                          (static_cast<uint64_t>(::getpid()) << 32) ^
-                                          static_cast<uint64_t>(SteadyMs()));
-  uint64_t v;
-  do v = rng();
-  while (v == 0);
-  return v;
+bool TrySend(zmq::socket_t& s, zmq::message_t&& msg, bool more) {
+  try {
+    const auto flags =
+        zmq::send_flags::dontwait | (more ? zmq::send_flags::sndmore : zmq::send_flags::none);
+    return s.send(std::move(msg), flags).has_value();
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH || e.num() == EAGAIN) return false;
+    throw;
+  }
 }
 
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string HostName() {
-  char buf[256] = {0};
-  if (::gethostname(buf, sizeof buf - 1) != 0) return "unknown-host";
-  return buf;
+bool TrySendRouted(zmq::socket_t& s, const std::string& route, zmq::message_t&& msg) {
+  try {
+    if (!s.send(zmq::buffer(route), zmq::send_flags::sndmore | zmq::send_flags::dontwait))
+      return false;
+    return s.send(std::move(msg), zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t& e) {
+    if (e.num() == EHOSTUNREACH || e.num() == EAGAIN) return false;
+    throw;
+  }
 }
 
 std::string BindResolved(zmq::socket_t& socket, const std::string& endpoint) {

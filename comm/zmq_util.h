@@ -47,12 +47,11 @@ zmq::message_t SharedFrameMessage(std::shared_ptr<const std::string> frame);
 zmq::message_t SharedSliceMessage(std::shared_ptr<const std::string> blob, size_t offset,
                                   size_t size);
 
-// Names the calling thread (15 characters at most) for top, perf and gdb.
-void NameThisThread(const char* name);
-
-uint64_t RandomNonZeroU64();
-int64_t SteadyMs();
-std::string HostName();
+// Sends one frame without blocking (`more`: more frames of the message follow); false when the
+// peer cannot take it now (high-water mark, no connection, or an unroutable ROUTER peer).
+bool TrySend(zmq::socket_t& s, zmq::message_t&& msg, bool more = false);
+// A ROUTER's two frames (the peer's route, then `msg`) without blocking; false as TrySend.
+bool TrySendRouted(zmq::socket_t& s, const std::string& route, zmq::message_t&& msg);
 
 // Binds `socket` to `endpoint` and returns the resolved endpoint (tcp port 0 or '*' -> actual).
 // Throws Error(kUnavailable) naming the endpoint on failure.

@@ -95,7 +95,7 @@ at::Tensor Critic::Forward(const std::vector<const std::vector<int32_t>*>& promp
   const auto device = head_->weight.device();
   at::Tensor hidden;
   {
-    AutocastGuard amp(options_.autocast == "bf16", device.type());
+    AutocastGuard amp(options_.autocast == Autocast::kBf16, device.type());
     hidden = trunk_->ForwardHidden(ids.to(device));  // [B, T, H]
   }
   auto h = hidden.index(

@@ -35,30 +35,92 @@ Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& option
   if (options_.kl_coef > 0) {
     reference_ = CloneDecoder(*policy_);
     for (auto& p : reference_->parameters()) p.set_requires_grad(false);
-    if (options_.reference_dtype != "same")
-      reference_->to(options_.reference_dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);
-    if (options_.reference_device == "cpu") reference_->to(torch::kCPU);
+    if (options_.reference_dtype != ReferenceDtype::kSame)
+      reference_->to(options_.reference_dtype == ReferenceDtype::kBFloat16 ? torch::kBFloat16
+                                                                           : torch::kFloat32);
+    if (options_.reference_device == ReferenceDevice::kCpu) reference_->to(torch::kCPU);
     reference_->eval();
   }
-  if (options_.algorithm == "ppo") critic_ = std::make_unique<Critic>(*policy_, options_);
+  if (options_.algorithm == Algorithm::kPpo) critic_ = std::make_unique<Critic>(*policy_, options_);
 }
 
 double Learner::LearningRate(int64_t step) const {
   const double lr = options_.lr;
   if (step < options_.warmup_steps) return lr * double(step + 1) / options_.warmup_steps;
-  if (options_.schedule == "constant") return lr;
+  if (options_.schedule == LrSchedule::kConstant) return lr;
   const double span = std::max<int64_t>(1, total_steps_ - options_.warmup_steps);
   const double progress = std::min(1.0, double(step - options_.warmup_steps) / span);
   const double floor = options_.min_lr_ratio;
   return lr * (floor + (1.0 - floor) * 0.5 * (1.0 + std::cos(M_PI * progress)));
 }
 
+// The samples a step trains on, with what the step computes about them first.
+struct Learner::StepData {
+  std::vector<TrainSample> kept;  // not dropped as stale, with a non-empty response
+  std::vector<bool> stale;        // per kept sample: older than max_staleness
+  std::vector<float> adv;         // per kept sample
+  double normaliser = 1;          // of the loss (learner/losses.h), over the whole step
+  at::Device device = at::kCPU;   // the policy's
+  bool bf16 = false;              // forward passes under autocast (fp32 master weights)
+  int64_t Length(size_t i) const {
+    return int64_t(kept[i].prompt.size() + kept[i].response.size());
+  }
+};
+
+// What the step's micro-batches add up, for its metrics.
+struct Learner::Totals {
+  double pg = 0, kl = 0, ent = 0, clipped = 0, ratio = 0, tokens = 0;
+  double mismatch = 0, mismatch_n = 0;  // |logp - behaviour logp| over fresh tokens
+  double padded = 0, computed = 0;      // tokens in the padded batches / actually computed
+  int64_t micro_batches = 0;
+};
+
 Metrics Learner::Step(std::vector<TrainSample> samples) {
   Metrics m;
+  StepData d;
+  KeepFresh(std::move(samples), &d, &m);
+  ComputeAdvantages(&d, &m);
+  // Normaliser over the whole step (all ranks); gradients are then averaged over ranks, so each
+  // rank scales by world / global count.
+  double local_units = 0;
+  for (const auto& s : d.kept)
+    local_units += options_.loss_agg == LossAggregation::kTokenMean ? s.response.size() : 1;
+  double global_units = dp_ ? dp_->SumScalar(local_units) : local_units;
   const int world = dp_ ? dp_->world_size() : 1;
-  // Stale data.
-  std::vector<TrainSample> kept;
-  std::vector<bool> stale_flags;
+  d.normaliser = std::max(1.0, global_units) / world;
+
+  policy_->train();
+  optimizer_->zero_grad();
+  d.device = policy_->parameters().front().device();
+  d.bf16 = options_.autocast == Autocast::kBf16;
+  Totals t;
+  if (options_.share_prefix)
+    BackwardSharedPrefixes(d, &t);
+  else
+    BackwardPadded(d, &t);
+  const double grad_norm = AverageClipAndUpdate(&m);
+  const double lr = m["lr"];
+  policy_->eval();
+  const double tok = std::max(1.0, t.tokens);
+  m["pg_loss"] = t.pg / tok;
+  m["kl"] = t.kl / tok;
+  m["entropy"] = t.ent / tok;
+  m["clip_fraction"] = t.clipped / tok;
+  m["ratio_mean"] = t.ratio / tok;
+  m["response_tokens"] = t.tokens;
+  double real = 0;
+  for (size_t i = 0; i < d.kept.size(); ++i) real += d.Length(i);
+  m["padding_fraction"] = t.padded > 0 ? 1.0 - t.computed / t.padded : 0;
+  m["prefix_sharing"] =
+      t.computed > 0 ? real / t.computed : 1.0;  // tokens represented per token computed
+  m["micro_batches"] = t.micro_batches;
+  m["grad_norm"] = grad_norm;
+  m["lr"] = lr;
+  m["logprob_mismatch"] = t.mismatch_n > 0 ? t.mismatch / t.mismatch_n : 0;
+  return m;
+}
+
+void Learner::KeepFresh(std::vector<TrainSample> samples, StepData* d, Metrics* m) const {
   double dropped = 0, stale = 0, lag_sum = 0;
   for (auto& s : samples) {
     IR_CHECK_EQ(s.response.size(), s.behaviour_logprobs.size());
@@ -66,200 +128,191 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
     lag_sum += std::max<int64_t>(0, lag);
     const bool is_stale = lag > options_.max_staleness;
     stale += is_stale;
-    if (is_stale && options_.stale_policy == "drop") {
+    if (is_stale && options_.stale_policy == StalePolicy::kDrop) {
       ++dropped;
       continue;
     }
     if (s.response.empty()) continue;
-    stale_flags.push_back(is_stale);
-    kept.push_back(std::move(s));
+    d->stale.push_back(is_stale);
+    d->kept.push_back(std::move(s));
   }
-  m["samples"] = samples.size();
-  m["stale_fraction"] = samples.empty() ? 0 : stale / samples.size();
-  m["dropped_stale"] = dropped;
-  m["policy_lag"] = samples.empty() ? 0 : lag_sum / samples.size();
+  (*m)["samples"] = samples.size();
+  (*m)["stale_fraction"] = samples.empty() ? 0 : stale / samples.size();
+  (*m)["dropped_stale"] = dropped;
+  (*m)["policy_lag"] = samples.empty() ? 0 : lag_sum / samples.size();
+}
 
-  // Advantages per sample.
+void Learner::ComputeAdvantages(StepData* d, Metrics* m) {
   std::vector<float> rewards;
   std::vector<uint64_t> groups;
-  for (const auto& s : kept) rewards.push_back(s.reward), groups.push_back(s.group);
-  std::vector<float> adv;
+  for (const auto& s : d->kept) rewards.push_back(s.reward), groups.push_back(s.group);
   if (critic_) {
-    PpoAdvantages(kept, &adv, &m);
+    PpoAdvantages(d->kept, &d->adv, m);
   } else {
-    adv = options_.algorithm == "rloo" ? RlooAdvantages(rewards, groups)
-                                       : GrpoAdvantages(rewards, groups, options_.normalize_std);
+    d->adv = options_.algorithm == Algorithm::kRloo
+                 ? RlooAdvantages(rewards, groups)
+                 : GrpoAdvantages(rewards, groups, options_.normalize_std);
   }
   double reward_sum = std::accumulate(rewards.begin(), rewards.end(), 0.0);
-  m["reward_mean"] = kept.empty() ? 0 : reward_sum / kept.size();
+  (*m)["reward_mean"] = d->kept.empty() ? 0 : reward_sum / d->kept.size();
+}
 
-  // Normaliser over the whole step (all ranks); gradients are then averaged over ranks, so each
-  // rank scales by world / global count.
-  double local_units = 0;
-  for (const auto& s : kept)
-    local_units += options_.loss_agg == "token_mean" ? s.response.size() : 1;
-  double global_units = dp_ ? dp_->SumScalar(local_units) : local_units;
-  const double normaliser = std::max(1.0, global_units) / world;
+void Learner::BackwardMicroBatch(const StepData& d, const std::vector<size_t>& rows,
+                                 const std::vector<int64_t>& offset, const at::Tensor& lp,
+                                 const at::Tensor& entropy, const at::Tensor& ref_lp,
+                                 const at::Tensor& mask, bool last, Totals* t) {
+  const at::Device device = d.device;
+  const int64_t N = rows.size(), S = lp.size(1);
+  auto old_lp = torch::zeros({N, S}, torch::kFloat32);
+  auto advt = torch::zeros({N, S}, torch::kFloat32);
+  auto fresh = torch::zeros({N, S}, torch::kFloat32);
+  auto stale_rows = torch::zeros({N, 1}, torch::kFloat32);
+  auto old_a = old_lp.accessor<float, 2>(), adv_a = advt.accessor<float, 2>(),
+       fresh_a = fresh.accessor<float, 2>();
+  for (int64_t r = 0; r < N; ++r) {
+    const auto& s = d.kept[rows[r]];
+    for (size_t k = 0; k < s.response.size(); ++k) {
+      old_a[r][offset[r] + k] = s.behaviour_logprobs[k];
+      adv_a[r][offset[r] + k] = d.adv[rows[r]];
+      fresh_a[r][offset[r] + k] = s.policy_version == version_;
+    }
+    stale_rows[r][0] = d.stale[rows[r]] ? 1.0f : 0.0f;
+  }
+  PolicyLossInputs in;
+  in.logprobs = lp;
+  in.old_logprobs = old_lp.to(device);
+  in.advantages = advt.to(device);
+  in.mask = mask.to(torch::kFloat32);
+  in.entropy = entropy;
+  in.ref_logprobs = ref_lp;
+  if (options_.stale_policy == StalePolicy::kTruncateIs && stale_rows.sum().item<float>() > 0) {
+    auto w = torch::clamp_max(torch::exp(lp.detach() - in.old_logprobs), options_.is_cap);
+    auto st = stale_rows.to(device);
+    in.is_weights = st * w + (1 - st);
+  }
+  auto loss = ComputePolicyLoss(in, options_, d.normaliser);
+  // The step's last backward: gradient buckets are reduced across ranks while it runs.
+  if (last && dp_) dp_->BeforeLastBackward(policy_->parameters());
+  loss.loss.backward();
+  t->pg += loss.pg_sum, t->kl += loss.kl_sum, t->ent += loss.entropy_sum;
+  t->clipped += loss.clipped_tokens;
+  t->ratio += loss.ratio_sum, t->tokens += loss.tokens;
+  torch::NoGradGuard ng;
+  auto f = fresh.to(device);
+  t->mismatch += ((lp.detach() - in.old_logprobs).abs() * f).sum().item<double>();
+  t->mismatch_n += f.sum().item<double>();
+}
 
-  policy_->train();
-  optimizer_->zero_grad();
-  double pg = 0, kl = 0, ent = 0, clipped = 0, ratio = 0, tokens = 0, mismatch = 0, mismatch_n = 0;
-  double padded = 0, computed = 0;
-  const auto device = policy_->parameters().front().device();
-  const bool bf16 =
-      options_.autocast == "bf16";  // forward passes under autocast (fp32 master weights)
-  const auto ref_device = reference_ ? reference_->parameters().front().device() : device;
-  // Scores a set of rows: lp/entropy/mask are [N, S] with row r's response starting at offset[r].
-  auto apply = [&](const std::vector<size_t>& rows, const std::vector<int64_t>& offset,
-                   const at::Tensor& lp, const at::Tensor& entropy, const at::Tensor& ref_lp,
-                   const at::Tensor& mask, bool last) {
-    const int64_t N = rows.size(), S = lp.size(1);
-    auto old_lp = torch::zeros({N, S}, torch::kFloat32);
-    auto advt = torch::zeros({N, S}, torch::kFloat32);
-    auto fresh = torch::zeros({N, S}, torch::kFloat32);
-    auto stale_rows = torch::zeros({N, 1}, torch::kFloat32);
-    auto old_a = old_lp.accessor<float, 2>(), adv_a = advt.accessor<float, 2>(),
-         fresh_a = fresh.accessor<float, 2>();
-    for (int64_t r = 0; r < N; ++r) {
-      const auto& s = kept[rows[r]];
-      for (size_t k = 0; k < s.response.size(); ++k) {
-        old_a[r][offset[r] + k] = s.behaviour_logprobs[k];
-        adv_a[r][offset[r] + k] = adv[rows[r]];
-        fresh_a[r][offset[r] + k] = s.policy_version == version_;
-      }
-      stale_rows[r][0] = stale_flags[rows[r]] ? 1.0f : 0.0f;
-    }
-    PolicyLossInputs in;
-    in.logprobs = lp;
-    in.old_logprobs = old_lp.to(device);
-    in.advantages = advt.to(device);
-    in.mask = mask.to(torch::kFloat32);
-    in.entropy = entropy;
-    in.ref_logprobs = ref_lp;
-    if (options_.stale_policy == "truncate_is" && stale_rows.sum().item<float>() > 0) {
-      auto w = torch::clamp_max(torch::exp(lp.detach() - in.old_logprobs), options_.is_cap);
-      auto st = stale_rows.to(device);
-      in.is_weights = st * w + (1 - st);
-    }
-    auto loss = ComputePolicyLoss(in, options_, normaliser);
-    // The step's last backward: gradient buckets are reduced across ranks while it runs.
-    if (last && dp_) dp_->BeforeLastBackward(policy_->parameters());
-    loss.loss.backward();
-    pg += loss.pg_sum, kl += loss.kl_sum, ent += loss.entropy_sum, clipped += loss.clipped_tokens;
-    ratio += loss.ratio_sum, tokens += loss.tokens;
-    torch::NoGradGuard ng;
-    auto f = fresh.to(device);
-    mismatch += ((lp.detach() - in.old_logprobs).abs() * f).sum().item<double>();
-    mismatch_n += f.sum().item<double>();
-  };
-  auto len = [&](size_t i) { return int64_t(kept[i].prompt.size() + kept[i].response.size()); };
-  int64_t micro_batches = 0;
-  if (options_.share_prefix) {
-    // Samples with the same prompt (the G samples of a state) are scored together; the prompt's
-    // forward and backward run once.
-    std::unordered_map<const std::vector<int32_t>*, size_t, TokenSeqHash, TokenSeqEq> index;
-    std::vector<std::vector<size_t>> units;
-    for (size_t i = 0; i < kept.size(); ++i) {
-      auto it = index.find(&kept[i].prompt);
-      if (it == index.end()) {
-        index.emplace(&kept[i].prompt, units.size());
-        units.push_back({i});
-      } else {
-        units[it->second].push_back(i);
-      }
-    }
-    // Micro-batches: a unit whose responses exceed the token budget is split.
-    std::vector<std::pair<std::vector<size_t>, int64_t>> plan;  // rows, longest response
-    for (const auto& unit : units) {
-      const int64_t P = kept[unit[0]].prompt.size();
-      for (size_t b = 0; b < unit.size();) {
-        std::vector<size_t> rows;
-        int64_t S = 0;
-        while (b < unit.size()) {
-          int64_t s = std::max<int64_t>(S, kept[unit[b]].response.size());
-          if (!rows.empty() && P + int64_t(rows.size() + 1) * s > options_.micro_batch_tokens)
-            break;
-          S = s;
-          rows.push_back(unit[b++]);
-        }
-        plan.emplace_back(std::move(rows), S);
-      }
-    }
-    for (const auto& [rows, S] : plan) {
-      const auto& prompt = kept[rows[0]].prompt;
-      std::vector<const std::vector<int32_t>*> responses;
-      for (size_t r : rows) responses.push_back(&kept[r].response);
-      const auto sc = [&] {
-        AutocastGuard amp(bf16, device.type());
-        return ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature,
-                                 options_.entropy_coef > 0);
-      }();
-      at::Tensor ref;
-      if (reference_) {
-        torch::NoGradGuard ng;
-        ref = ScoreSharedPrefix(*reference_, prompt, responses, options_.temperature)
-                  .logprobs.to(device);
-      }
-      apply(rows, std::vector<int64_t>(rows.size(), 0), sc.logprobs, sc.entropy, ref, sc.mask,
-            micro_batches + 1 == int64_t(plan.size()));
-      padded += prompt.size() + rows.size() * S;
-      for (size_t r : rows) computed += kept[r].response.size();
-      computed += prompt.size();
-      ++micro_batches;
-    }
-  } else {
-    // Padded rows: longest first, packed while padded tokens fit the budget.
-    std::vector<size_t> order(kept.size());
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return len(a) > len(b); });
-    std::vector<std::vector<size_t>> batches;
-    for (size_t i : order) {
-      if (batches.empty() ||
-          int64_t(batches.back().size() + 1) * len(batches.back()[0]) > options_.micro_batch_tokens)
-        batches.emplace_back();
-      batches.back().push_back(i);
-    }
-    for (const auto& mb : batches) {
-      const int64_t B = mb.size(), T = len(mb[0]);
-      padded += B * T;
-      auto ids = torch::zeros({B, T}, torch::kInt64);
-      auto mask = torch::zeros({B, T}, torch::kBool);
-      auto ids_a = ids.accessor<int64_t, 2>();
-      auto mask_a = mask.accessor<bool, 2>();
-      std::vector<int64_t> offset;
-      for (int64_t b = 0; b < B; ++b) {
-        const auto& s = kept[mb[b]];
-        int64_t t = 0;
-        for (int32_t x : s.prompt) ids_a[b][t++] = x;
-        offset.push_back(t);
-        for (int32_t x : s.response) mask_a[b][t] = true, ids_a[b][t++] = x;
-        computed += len(mb[b]);
-      }
-      ids = ids.to(device);
-      mask = mask.to(device);
-      const auto sc = [&] {
-        AutocastGuard amp(bf16, device.type());
-        return ScoreTokens(*policy_, ids, mask, options_.temperature, options_.entropy_coef > 0);
-      }();
-      at::Tensor ref;
-      if (reference_) {
-        torch::NoGradGuard ng;
-        ref =
-            ScoreTokens(*reference_, ids.to(ref_device), mask.to(ref_device), options_.temperature)
-                .logprobs.to(device);
-      }
-      apply(mb, offset, sc.logprobs, sc.entropy, ref, mask,
-            micro_batches + 1 == int64_t(batches.size()));
-      ++micro_batches;
+// Samples with the same prompt (the G samples of a state) are scored together; the prompt's
+// forward and backward run once. A prompt whose responses exceed the token budget is split.
+void Learner::BackwardSharedPrefixes(const StepData& d, Totals* t) {
+  const auto& kept = d.kept;
+  std::unordered_map<const std::vector<int32_t>*, size_t, TokenSeqHash, TokenSeqEq> index;
+  std::vector<std::vector<size_t>> units;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    auto it = index.find(&kept[i].prompt);
+    if (it == index.end()) {
+      index.emplace(&kept[i].prompt, units.size());
+      units.push_back({i});
+    } else {
+      units[it->second].push_back(i);
     }
   }
+  std::vector<std::pair<std::vector<size_t>, int64_t>> plan;  // rows, longest response
+  for (const auto& unit : units) {
+    const int64_t P = kept[unit[0]].prompt.size();
+    for (size_t b = 0; b < unit.size();) {
+      std::vector<size_t> rows;
+      int64_t S = 0;
+      while (b < unit.size()) {
+        int64_t s = std::max<int64_t>(S, kept[unit[b]].response.size());
+        if (!rows.empty() && P + int64_t(rows.size() + 1) * s > options_.micro_batch_tokens) break;
+        S = s;
+        rows.push_back(unit[b++]);
+      }
+      plan.emplace_back(std::move(rows), S);
+    }
+  }
+  for (const auto& [rows, S] : plan) {
+    const auto& prompt = kept[rows[0]].prompt;
+    std::vector<const std::vector<int32_t>*> responses;
+    for (size_t r : rows) responses.push_back(&kept[r].response);
+    const auto sc = [&] {
+      AutocastGuard amp(d.bf16, d.device.type());
+      return ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature,
+                               options_.entropy_coef > 0);
+    }();
+    at::Tensor ref;
+    if (reference_) {
+      torch::NoGradGuard ng;
+      ref = ScoreSharedPrefix(*reference_, prompt, responses, options_.temperature)
+                .logprobs.to(d.device);
+    }
+    BackwardMicroBatch(d, rows, std::vector<int64_t>(rows.size(), 0), sc.logprobs, sc.entropy, ref,
+                       sc.mask, t->micro_batches + 1 == int64_t(plan.size()), t);
+    t->padded += prompt.size() + rows.size() * S;
+    for (size_t r : rows) t->computed += kept[r].response.size();
+    t->computed += prompt.size();
+    ++t->micro_batches;
+  }
+}
+
+// Padded rows: longest first, packed while padded tokens fit the budget.
+void Learner::BackwardPadded(const StepData& d, Totals* t) {
+  const auto& kept = d.kept;
+  const auto ref_device = reference_ ? reference_->parameters().front().device() : d.device;
+  std::vector<size_t> order(kept.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return d.Length(a) > d.Length(b); });
+  std::vector<std::vector<size_t>> batches;
+  for (size_t i : order) {
+    if (batches.empty() || int64_t(batches.back().size() + 1) * d.Length(batches.back()[0]) >
+                               options_.micro_batch_tokens)
+      batches.emplace_back();
+    batches.back().push_back(i);
+  }
+  for (const auto& mb : batches) {
+    const int64_t B = mb.size(), T = d.Length(mb[0]);
+    t->padded += B * T;
+    auto ids = torch::zeros({B, T}, torch::kInt64);
+    auto mask = torch::zeros({B, T}, torch::kBool);
+    auto ids_a = ids.accessor<int64_t, 2>();
+    auto mask_a = mask.accessor<bool, 2>();
+    std::vector<int64_t> offset;
+    for (int64_t b = 0; b < B; ++b) {
+      const auto& s = kept[mb[b]];
+      int64_t pos = 0;
+      for (int32_t x : s.prompt) ids_a[b][pos++] = x;
+      offset.push_back(pos);
+      for (int32_t x : s.response) mask_a[b][pos] = true, ids_a[b][pos++] = x;
+      t->computed += d.Length(mb[b]);
+    }
+    ids = ids.to(d.device);
+    mask = mask.to(d.device);
+    const auto sc = [&] {
+      AutocastGuard amp(d.bf16, d.device.type());
+      return ScoreTokens(*policy_, ids, mask, options_.temperature, options_.entropy_coef > 0);
+    }();
+    at::Tensor ref;
+    if (reference_) {
+      torch::NoGradGuard ng;
+      ref = ScoreTokens(*reference_, ids.to(ref_device), mask.to(ref_device), options_.temperature)
+                .logprobs.to(d.device);
+    }
+    BackwardMicroBatch(d, mb, offset, sc.logprobs, sc.entropy, ref, mask,
+                       t->micro_batches + 1 == int64_t(batches.size()), t);
+    ++t->micro_batches;
+  }
+}
+
+double Learner::AverageClipAndUpdate(Metrics* m) {
   auto params = policy_->parameters();
   for (auto& p : params)
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
   if (dp_) {
     dp_->AverageGradients(params);
-    for (const auto& [k, v] : dp_->LastStats()) m[k] = v;
+    for (const auto& [k, v] : dp_->LastStats()) (*m)[k] = v;
   }
   double grad_norm = options_.max_grad_norm > 0
                          ? torch::nn::utils::clip_grad_norm_(params, options_.max_grad_norm)
@@ -270,24 +323,8 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   optimizer_->step();
   ++step_;
   ++version_;
-  policy_->eval();
-  const double tok = std::max(1.0, tokens);
-  m["pg_loss"] = pg / tok;
-  m["kl"] = kl / tok;
-  m["entropy"] = ent / tok;
-  m["clip_fraction"] = clipped / tok;
-  m["ratio_mean"] = ratio / tok;
-  m["response_tokens"] = tokens;
-  double real = 0;
-  for (size_t i = 0; i < kept.size(); ++i) real += len(i);
-  m["padding_fraction"] = padded > 0 ? 1.0 - computed / padded : 0;
-  m["prefix_sharing"] =
-      computed > 0 ? real / computed : 1.0;  // tokens represented per token computed
-  m["micro_batches"] = micro_batches;
-  m["grad_norm"] = grad_norm;
-  m["lr"] = lr;
-  m["logprob_mismatch"] = mismatch_n > 0 ? mismatch / mismatch_n : 0;
-  return m;
+  (*m)["lr"] = lr;
+  return grad_norm;
 }
 
 void Learner::PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<float>* adv,

@@ -73,6 +73,22 @@ class Learner {
   void LoadState(const std::string& dir);
 
  private:
+  struct StepData;
+  struct Totals;
+  // The steps of Step(), in order. KeepFresh: drops (or flags) stale samples and empty
+  // responses. ComputeAdvantages: GRPO/RLOO per group, or PPO's (below). Backward*: the
+  // micro-batches' forward/backward (prompts shared by several samples once, or padded rows).
+  // AverageClipAndUpdate: gradients averaged over the ranks, clipped, one AdamW step; returns the
+  // gradient norm before clipping.
+  void KeepFresh(std::vector<TrainSample> samples, StepData* d, Metrics* m) const;
+  void ComputeAdvantages(StepData* d, Metrics* m);
+  void BackwardSharedPrefixes(const StepData& d, Totals* t);
+  void BackwardPadded(const StepData& d, Totals* t);
+  void BackwardMicroBatch(const StepData& d, const std::vector<size_t>& rows,
+                          const std::vector<int64_t>& offset, const at::Tensor& lp,
+                          const at::Tensor& entropy, const at::Tensor& ref_lp,
+                          const at::Tensor& mask, bool last, Totals* t);
+  double AverageClipAndUpdate(Metrics* m);
   // PPO: the critic's values, GAE per episode, the critic's update; fills *adv and metrics.
   void PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<float>* adv, Metrics* m);
 

@@ -6,10 +6,8 @@
 
 namespace iranker {
 
-at::Tensor KlEstimate(const at::Tensor& logp, const at::Tensor& ref_logp,
-                      const std::string& estimator) {
-  if (estimator == "k1") return logp - ref_logp;
-  IR_CHECK(estimator == "k3");
+at::Tensor KlEstimate(const at::Tensor& logp, const at::Tensor& ref_logp, KlEstimator estimator) {
+  if (estimator == KlEstimator::kK1) return logp - ref_logp;
   auto d = ref_logp - logp;
   return torch::exp(d) - d - 1.0;
 }
@@ -35,7 +33,7 @@ PolicyLoss ComputePolicyLoss(const PolicyLossInputs& in, const LearnerOptions& o
     per_token = per_token - o.entropy_coef * in.entropy;
   }
   per_token = per_token * mask;
-  if (o.loss_agg == "token_mean") {
+  if (o.loss_agg == LossAggregation::kTokenMean) {
     out.loss = per_token.sum() / normaliser;
   } else {
     auto len = mask.sum(1).clamp_min(1.0);

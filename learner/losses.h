@@ -38,7 +38,6 @@ PolicyLoss ComputePolicyLoss(const PolicyLossInputs& in, const LearnerOptions& o
                              double normaliser);
 
 // The KL estimate per token (k1 or k3) between the current and reference log-probabilities.
-at::Tensor KlEstimate(const at::Tensor& logp, const at::Tensor& ref_logp,
-                      const std::string& estimator);
+at::Tensor KlEstimate(const at::Tensor& logp, const at::Tensor& ref_logp, KlEstimator estimator);
 
 }  // namespace iranker

@@ -7,25 +7,75 @@
 
 namespace iranker {
 
+// The modes of the learner's configuration; each field below documents its values.
+enum class Algorithm { kGrpo, kRloo, kPpo };
+enum class LrSchedule { kConstant, kCosine };
+enum class KlEstimator { kK1, kK3 };
+enum class LossAggregation { kTokenMean, kSeqMean };
+enum class Autocast { kNone, kBf16 };
+enum class ReferenceDtype { kSame, kFloat32, kBFloat16 };
+enum class ReferenceDevice { kSame, kCpu };
+enum class StalePolicy { kDrop, kTruncateIs };
+
+inline const EnumNames<Algorithm>& NamesOf(Algorithm) {
+  static const EnumNames<Algorithm> names = {
+      {Algorithm::kGrpo, "grpo"}, {Algorithm::kRloo, "rloo"}, {Algorithm::kPpo, "ppo"}};
+  return names;
+}
+inline const EnumNames<LrSchedule>& NamesOf(LrSchedule) {
+  static const EnumNames<LrSchedule> names = {{LrSchedule::kConstant, "constant"},
+                                              {LrSchedule::kCosine, "cosine"}};
+  return names;
+}
+inline const EnumNames<KlEstimator>& NamesOf(KlEstimator) {
+  static const EnumNames<KlEstimator> names = {{KlEstimator::kK1, "k1"}, {KlEstimator::kK3, "k3"}};
+  return names;
+}
+inline const EnumNames<LossAggregation>& NamesOf(LossAggregation) {
+  static const EnumNames<LossAggregation> names = {{LossAggregation::kTokenMean, "token_mean"},
+                                                   {LossAggregation::kSeqMean, "seq_mean"}};
+  return names;
+}
+inline const EnumNames<Autocast>& NamesOf(Autocast) {
+  static const EnumNames<Autocast> names = {{Autocast::kNone, "none"}, {Autocast::kBf16, "bf16"}};
+  return names;
+}
+inline const EnumNames<ReferenceDtype>& NamesOf(ReferenceDtype) {
+  static const EnumNames<ReferenceDtype> names = {{ReferenceDtype::kSame, "same"},
+                                                  {ReferenceDtype::kFloat32, "float32"},
+                                                  {ReferenceDtype::kBFloat16, "bfloat16"}};
+  return names;
+}
+inline const EnumNames<ReferenceDevice>& NamesOf(ReferenceDevice) {
+  static const EnumNames<ReferenceDevice> names = {{ReferenceDevice::kSame, "same"},
+                                                   {ReferenceDevice::kCpu, "cpu"}};
+  return names;
+}
+inline const EnumNames<StalePolicy>& NamesOf(StalePolicy) {
+  static const EnumNames<StalePolicy> names = {{StalePolicy::kDrop, "drop"},
+                                               {StalePolicy::kTruncateIs, "truncate_is"}};
+  return names;
+}
+
 struct LearnerOptions {
   // Policy-gradient algorithm: "grpo" (group-normalised advantages, no critic), "rloo"
   // (leave-one-out baseline, REINFORCE-style) or "ppo" (a critic initialised from the policy,
   // GAE over each episode's elimination steps; learner/critic.h).
-  std::string algorithm = "grpo";
+  Algorithm algorithm = Algorithm::kGrpo;
   double lr = 1e-6;  // AdamW learning rate after warm-up
   double weight_decay = 0.0;
   double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
-  int warmup_steps = 0;               // linear warm-up from 0
-  std::string schedule = "constant";  // "constant" or "cosine" (to min_lr_ratio * lr)
+  int warmup_steps = 0;                         // linear warm-up from 0
+  LrSchedule schedule = LrSchedule::kConstant;  // "constant" or "cosine" (to min_lr_ratio * lr)
   double min_lr_ratio = 0.0;
-  double max_grad_norm = 1.0;       // global-norm clipping; 0 = off
-  double clip_eps = 0.2;            // PPO ratio clip
-  double entropy_coef = 0.0;        // entropy bonus
-  double kl_coef = 0.0;             // KL to the frozen reference policy; 0 = no reference model
-  std::string kl_estimator = "k3";  // "k1" or "k3"
+  double max_grad_norm = 1.0;  // global-norm clipping; 0 = off
+  double clip_eps = 0.2;       // PPO ratio clip
+  double entropy_coef = 0.0;   // entropy bonus
+  double kl_coef = 0.0;        // KL to the frozen reference policy; 0 = no reference model
+  KlEstimator kl_estimator = KlEstimator::kK3;  // "k1" or "k3"
   // "token_mean": every response token of the step weighs the same; "seq_mean": each response
   // weighs the same (token mean within a response, then mean over responses).
-  std::string loss_agg = "token_mean";
+  LossAggregation loss_agg = LossAggregation::kTokenMean;
   int micro_batch_tokens = 8192;  // padded tokens per forward/backward (gradient accumulation)
   // Samples with the same prompt (the G samples of a state) share one forward/backward of the
   // prompt; their responses attend to its keys and values.
@@ -33,10 +83,10 @@ struct LearnerOptions {
   bool activation_checkpointing = false;  // recompute each layer's activations in backward
   // "bf16": the learner's forward passes under bf16 autocast, parameters/gradients/optimizer in
   // the parameters' dtype (fp32 master weights). "none": the parameters' dtype throughout.
-  std::string autocast = "none";
+  Autocast autocast = Autocast::kNone;
   // The frozen KL reference policy (kl_coef > 0): its dtype and device, or the policy's ("same").
-  std::string reference_dtype = "same";
-  std::string reference_device = "same";
+  ReferenceDtype reference_dtype = ReferenceDtype::kSame;
+  ReferenceDevice reference_device = ReferenceDevice::kSame;
   double temperature = 1.0;   // must equal the actor's sampling temperature
   bool normalize_std = true;  // GRPO: divide by the group's standard deviation
   // Stale data: trajectories more than max_staleness policy versions old are dropped
@@ -51,20 +101,19 @@ struct LearnerOptions {
   double value_clip = 0.2;
   bool whiten_advantages = true;
   int max_staleness = 4;
-  std::string stale_policy = "drop";
+  StalePolicy stale_policy = StalePolicy::kDrop;
   double is_cap = 2.0;
 
   template <class V>
   void Visit(V& v) {
-    v.Field("algorithm", algorithm, "Policy-gradient algorithm.", OneOf({"grpo", "rloo", "ppo"}));
+    v.Field("algorithm", algorithm, "Policy-gradient algorithm.");
     v.Field("lr", lr, "AdamW learning rate after warm-up.", Range(0.0, 1.0));
     v.Field("weight_decay", weight_decay, "AdamW decoupled weight decay.", Range(0.0, 1.0));
     v.Field("beta1", beta1, "AdamW beta1.", Range(0.0, 1.0));
     v.Field("beta2", beta2, "AdamW beta2.", Range(0.0, 1.0));
     v.Field("adam_eps", adam_eps, "AdamW epsilon.", Range(0.0, 1.0));
     v.Field("warmup_steps", warmup_steps, "Linear learning-rate warm-up steps.", AtLeast(0));
-    v.Field("schedule", schedule, "Learning-rate schedule after warm-up.",
-            OneOf({"constant", "cosine"}));
+    v.Field("schedule", schedule, "Learning-rate schedule after warm-up.");
     v.Field("min_lr_ratio", min_lr_ratio, "Cosine schedule floor, as a fraction of lr.",
             Range(0.0, 1.0));
     v.Field("max_grad_norm", max_grad_norm, "Global gradient-norm clip; 0 = off.", AtLeast(0.0));
@@ -72,18 +121,14 @@ struct LearnerOptions {
     v.Field("entropy_coef", entropy_coef, "Entropy bonus coefficient.", AtLeast(0.0));
     v.Field("kl_coef", kl_coef, "KL-to-reference loss coefficient; 0 = no reference model.",
             AtLeast(0.0));
-    v.Field("kl_estimator", kl_estimator, "KL estimator.", OneOf({"k1", "k3"}));
-    v.Field("loss_agg", loss_agg, "Loss aggregation over tokens.",
-            OneOf({"token_mean", "seq_mean"}));
+    v.Field("kl_estimator", kl_estimator, "KL estimator.");
+    v.Field("loss_agg", loss_agg, "Loss aggregation over tokens.");
     v.Field("micro_batch_tokens", micro_batch_tokens, "Padded tokens per micro-batch.", AtLeast(1));
     v.Field("share_prefix", share_prefix, "Compute a prompt shared by several samples once.");
     v.Field("autocast", autocast,
-            "Mixed precision of the learner's forward passes (fp32 master weights).",
-            OneOf({"none", "bf16"}));
-    v.Field("reference_dtype", reference_dtype, "KL reference policy dtype.",
-            OneOf({"same", "float32", "bfloat16"}));
-    v.Field("reference_device", reference_device, "KL reference policy device.",
-            OneOf({"same", "cpu"}));
+            "Mixed precision of the learner's forward passes (fp32 master weights).");
+    v.Field("reference_dtype", reference_dtype, "KL reference policy dtype.");
+    v.Field("reference_device", reference_device, "KL reference policy device.");
     v.Field("activation_checkpointing", activation_checkpointing,
             "Keep one layer's activations at a time in training and recompute them in backward "
             "(less memory, ~1/3 more compute).");
@@ -98,10 +143,10 @@ struct LearnerOptions {
     v.Field("whiten_advantages", whiten_advantages,
             "PPO: whiten advantages over the step (all ranks).");
     v.Field("max_staleness", max_staleness, "Oldest accepted policy lag, in versions.", AtLeast(0));
-    v.Field("stale_policy", stale_policy, "What to do with older data.",
-            OneOf({"drop", "truncate_is"}));
+    v.Field("stale_policy", stale_policy, "What to do with older data.");
     v.Field("is_cap", is_cap, "Truncation of importance weights for stale data.", AtLeast(1.0));
-    v.Check(!(schedule == "cosine" && min_lr_ratio > 1.0), "min_lr_ratio", "must be <= 1");
+    v.Check(!(schedule == LrSchedule::kCosine && min_lr_ratio > 1.0), "min_lr_ratio",
+            "must be <= 1");
   }
 };
 

@@ -6,7 +6,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "ranking/rng.h"
+#include "base/rng.h"
 #include "ranking/text.h"
 
 namespace iranker {

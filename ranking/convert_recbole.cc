@@ -8,8 +8,8 @@
 #include <unordered_set>
 
 #include "base/error.h"
+#include "base/rng.h"
 #include "ranking/convert.h"
-#include "ranking/rng.h"
 #include "ranking/text.h"
 
 namespace iranker {

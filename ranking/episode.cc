@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "base/error.h"
-#include "ranking/rng.h"
+#include "base/rng.h"
 
 namespace iranker {
 

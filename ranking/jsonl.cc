@@ -69,4 +69,19 @@ void WriteJsonl(const std::string& path, const std::vector<QueryRecord>& records
   WriteFileAtomic(path, text);
 }
 
+std::vector<QueryRecord> LoadTrainRecords(const DataOptions& data) {
+  std::vector<QueryRecord> all;
+  for (const auto& path : data.train) {
+    auto recs = ReadJsonl(path, data.bad_lines, data.max_bad_lines);
+    for (auto& r : recs) all.push_back(std::move(r));
+  }
+  if (all.empty()) {
+    std::string files;
+    for (const auto& path : data.train) files += (files.empty() ? "" : ", ") + path;
+    Fail(ErrorCode::kInvalidArgument, "data.train: no training records in ",
+         files.empty() ? "(no files)" : files, " (empty, or every line skipped as bad)");
+  }
+  return all;
+}
+
 }  // namespace iranker

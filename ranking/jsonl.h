@@ -17,7 +17,13 @@
 
 namespace iranker {
 
+// What reading does with a malformed line (data.bad_lines).
 enum class BadLinePolicy { kStop, kSkip };
+inline const EnumNames<BadLinePolicy>& NamesOf(BadLinePolicy) {
+  static const EnumNames<BadLinePolicy> names = {{BadLinePolicy::kStop, "stop"},
+                                                 {BadLinePolicy::kSkip, "skip"}};
+  return names;
+}
 
 // `data:` section: the datasets of a run and how strictly they are read.
 struct DataOptions {
@@ -28,23 +34,18 @@ struct DataOptions {
   std::vector<std::string> test = {"data/recommendation/test.jsonl", "data/routing/test.jsonl",
                                    "data/passage/test.jsonl"};
   // "stop": the first malformed line is an error. "skip": malformed lines are logged and counted.
-  std::string bad_lines = "stop";
+  BadLinePolicy bad_lines = BadLinePolicy::kStop;
   // With bad_lines=skip: more skipped lines than this in one file is an error (-1 = no limit).
   int64_t max_bad_lines = 100;
   // An HDF5 trajectory log (docs/TRAJLOG.md) to train from instead of actors: `iranker train`
   // replays its logged steps as off-policy data (docs/TRAJLOG.md, "Replay"). "" = roll out.
   std::string replay;
 
-  BadLinePolicy policy() const {
-    return bad_lines == "skip" ? BadLinePolicy::kSkip : BadLinePolicy::kStop;
-  }
-
   template <class V>
   void Visit(V& v) {
     v.Field("train", train, "JSONL files to train on (docs/DATA.md).");
     v.Field("test", test, "JSONL files to evaluate on; each file is one dataset in reports.");
-    v.Field("bad_lines", bad_lines, "Malformed lines: 'stop' (error) or 'skip' (log and count).",
-            OneOf({"stop", "skip"}));
+    v.Field("bad_lines", bad_lines, "Malformed lines: 'stop' (error) or 'skip' (log and count).");
     v.Field(
         "max_bad_lines", max_bad_lines,
         "With bad_lines=skip: more skipped lines per file than this is an error; -1 = no limit.",
@@ -87,6 +88,10 @@ struct ReadStats {
 // Reads a whole file (see JsonlReader); `stats` may be null.
 std::vector<QueryRecord> ReadJsonl(const std::string& path, BadLinePolicy policy,
                                    int64_t max_bad_lines = -1, ReadStats* stats = nullptr);
+
+// Every record of data.train, file after file. Throws Error(kInvalidArgument) when there is none
+// (no files, empty files, or every line skipped as bad); bad lines as ReadJsonl.
+std::vector<QueryRecord> LoadTrainRecords(const DataOptions& data);
 
 // Writes records, one compact JSON object per line, atomically (WriteFileAtomic).
 void WriteJsonl(const std::string& path, const std::vector<QueryRecord>& records);

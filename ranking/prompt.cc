@@ -137,7 +137,7 @@ std::string PromptSet::Render(const QueryRecord& record, const std::vector<std::
       {"num_candidates", std::to_string(shown.size())},
   };
   const std::string system = Fill(t.system, values), user = Fill(t.user, values);
-  if (options_.chat_format == "plain")
+  if (options_.chat_format == ChatFormat::kPlain)
     return system + "\n\n" + user + "\n\n" + options_.assistant_prefill;
   return ChatMl(system, user, options_.assistant_prefill);
 }

@@ -28,6 +28,14 @@
 
 namespace iranker {
 
+// How a prompt is wrapped for the model (prompt.chat_format).
+enum class ChatFormat { kChatml, kPlain };
+inline const EnumNames<ChatFormat>& NamesOf(ChatFormat) {
+  static const EnumNames<ChatFormat> names = {{ChatFormat::kChatml, "chatml"},
+                                              {ChatFormat::kPlain, "plain"}};
+  return names;
+}
+
 struct PromptOptions {
   // Directory of the template files (relative to the working directory).
   std::string dir = "configs/prompts";
@@ -37,7 +45,7 @@ struct PromptOptions {
   // plus the generation (ranking/answer.h).
   std::string assistant_prefill = "Let me solve this step by step.\n<think>";
   // "chatml" (Qwen) or "plain".
-  std::string chat_format = "chatml";
+  ChatFormat chat_format = ChatFormat::kChatml;
   // Most recent history items shown.
   int max_history = 20;
   // Longest candidate text shown, in bytes (cut at a word boundary, " ..." appended); 0 = all.
@@ -50,7 +58,7 @@ struct PromptOptions {
             OneOf({"recommendation", "routing", "passage"}));
     v.Field("assistant_prefill", assistant_prefill,
             "Text the assistant turn starts with; the reward reads it plus the generation.");
-    v.Field("chat_format", chat_format, "Chat wrapping of the prompt.", OneOf({"chatml", "plain"}));
+    v.Field("chat_format", chat_format, "Chat wrapping of the prompt.");
     v.Field("max_history", max_history, "Most recent history items shown.", AtLeast(0));
     v.Field("max_candidate_chars", max_candidate_chars,
             "Longest candidate text shown (bytes, cut at a word); 0 = no limit.", AtLeast(0));

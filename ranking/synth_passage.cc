@@ -4,7 +4,7 @@
 #include <array>
 
 #include "base/error.h"
-#include "ranking/rng.h"
+#include "base/rng.h"
 #include "ranking/synthetic.h"
 
 namespace iranker {

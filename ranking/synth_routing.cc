@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "base/error.h"
-#include "ranking/rng.h"
+#include "base/rng.h"
 #include "ranking/synthetic.h"
 
 namespace iranker {

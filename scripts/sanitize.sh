@@ -34,9 +34,9 @@ run_address() {
   configure "$build" address,undefined
   # The parsers, wire, streams, log and roles by default; IRANKER_SANITIZE_TORCH=1 adds the
   # libtorch-heavy tests (model, actor, learner, trainer: an hour more of building on 2 cores).
-  local targets=(base_test tokenizer_test ranking_test comm_test trajlog_test cluster_test)
+  local targets=(base_test tokenizer_test ranking_test trajectory_test comm_test trajlog_test cluster_test)
   [[ ${IRANKER_SANITIZE_TORCH:-0} == 1 ]] && targets+=(model_test actor_test learner_test trainer_test)
-  cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+  cmake --build "$build" -j "$jobs" --target "${targets[@]}" collective_allreduce_test
   echo "== AddressSanitizer + UBSan: ${targets[*]}"
   local failed=()
   for t in "${targets[@]}"; do
@@ -48,12 +48,12 @@ run_address() {
   done
   # The gradient all-reduce runs under mpirun (2 and 3 ranks), as in CTest.
   for np in 2 3; do
-    echo "-- comm_allreduce_test, mpirun -np $np"
+    echo "-- collective_allreduce_test, mpirun -np $np"
     (cd "$build/tests" && \
       ASAN_OPTIONS=halt_on_error=1:detect_leaks=0:allocator_may_return_null=1 \
       UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-      mpirun -np $np -x ASAN_OPTIONS -x UBSAN_OPTIONS ./comm_allreduce_test --gtest_brief=1 "$@") \
-      || failed+=("comm_allreduce_test-np$np")
+      mpirun -np $np -x ASAN_OPTIONS -x UBSAN_OPTIONS ./collective_allreduce_test --gtest_brief=1 "$@") \
+      || failed+=("collective_allreduce_test-np$np")
   done
   ((${#failed[@]} == 0)) || { echo "sanitize: failed: ${failed[*]}" >&2; return 1; }
   echo "sanitize: address,undefined: every test passed without a report"

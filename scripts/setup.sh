@@ -15,7 +15,7 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev libxxhash-dev libsodium-dev
   python3-torch python3-numpy python3-h5py
   gnuplot-nox
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev clang-format
 )
 
 missing=()

@@ -120,7 +120,7 @@ void BpeModel::Encode(std::string_view piece, std::vector<int32_t>* out) const {
   const size_t h = std::hash<std::string>()(key);
   Shard& shard = cache_[(h >> 7) % kShards];
   {
-    std::lock_guard<std::mutex> lock(shard.mu);
+    MutexLock lock(shard.mu);
     auto it = shard.map.find(key);
     if (it != shard.map.end()) {
       out->insert(out->end(), it->second.begin(), it->second.end());
@@ -130,7 +130,7 @@ void BpeModel::Encode(std::string_view piece, std::vector<int32_t>* out) const {
   const size_t start = out->size();
   EncodeUncached(piece, out);
   std::vector<int32_t> value(out->begin() + start, out->end());
-  std::lock_guard<std::mutex> lock(shard.mu);
+  MutexLock lock(shard.mu);
   if (shard.map.size() >= kShardCapacity) shard.map.clear();
   shard.map.emplace(key, std::move(value));
 }

@@ -9,11 +9,12 @@
 
 #include <array>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "base/mutex.h"
 
 namespace iranker {
 
@@ -67,8 +68,8 @@ class BpeModel {
   bool ignore_merges_;
 
   struct Shard {
-    std::mutex mu;
-    std::unordered_map<std::string, std::vector<int32_t>> map;  // guarded by mu
+    Mutex mu;
+    std::unordered_map<std::string, std::vector<int32_t>> map IR_GUARDED_BY(mu);
   };
   static constexpr size_t kShards = 16;
   static constexpr size_t kShardCapacity = 8192;  // a full shard is cleared

@@ -64,12 +64,19 @@ struct Tokenizer::Impl {
   int32_t vocab_size = 0;
 
   void Load(const Json& root);
+  // The tables indexed by id (spelling, bytes, kind) and the added-token matchers; returns the
+  // whole-word tokens an ignore_merges model takes as they are.
+  std::unordered_map<std::string, int32_t> BuildIdTables(
+      const std::vector<AddedToken>& added_tokens, int64_t max_id, bool ignore_merges);
   void EncodeSection(std::string_view text, bool parse_special, std::vector<int32_t>* ids) const;
   void EncodeNormalized(std::string_view text, std::vector<int32_t>* ids) const;
 };
 
-void Tokenizer::Impl::Load(const Json& root) {
-  const std::string& where = name;
+namespace {
+
+// The BPE model object of a tokenizer.json, checked to be byte-level BPE without the features
+// this implementation lacks; returns it.
+const Json& CheckedBpeModel(const Json& root, const std::string& where) {
   if (!root.is_object())
     Fail(ErrorCode::kInvalidArgument, where, ": top level is not a JSON object");
   if (!root.contains("model") || !root["model"].is_object())
@@ -95,86 +102,40 @@ void Tokenizer::Impl::Load(const Json& root) {
   if (model.contains("dropout") && model["dropout"].is_number() &&
       model["dropout"].get<double>() > 0)
     Fail(ErrorCode::kInvalidArgument, where, ": BPE dropout is not supported");
-  const bool ignore_merges = OptBool(model, "ignore_merges", false, where, "model");
+  return model;
+}
 
-  // Vocabulary.
-  int64_t max_id = -1;
-  vocab.reserve(model["vocab"].size());
-  for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
-    const int32_t id = IdField(it.value(), where, "vocab token '" + it.key() + "'");
-    vocab.emplace(it.key(), id);
-    max_id = std::max<int64_t>(max_id, id);
-  }
-  if (vocab.empty()) Fail(ErrorCode::kInvalidArgument, where, ": model vocab is empty");
-
-  // Added tokens.
+// The "added_tokens" array; raises *max_id to their largest id.
+std::vector<AddedToken> ReadAddedTokens(const Json& root, const std::string& where,
+                                        int64_t* max_id) {
   std::vector<AddedToken> added_tokens;
-  if (root.contains("added_tokens") && !root["added_tokens"].is_null()) {
-    if (!root["added_tokens"].is_array())
-      Fail(ErrorCode::kInvalidArgument, where, ": \"added_tokens\" is not an array");
-    size_t index = 0;
-    for (const Json& t : root["added_tokens"]) {
-      const std::string what = "added_tokens[" + std::to_string(index++) + "]";
-      if (!t.is_object() || !t.contains("content") || !t["content"].is_string() ||
-          !t.contains("id"))
-        Fail(ErrorCode::kInvalidArgument, where, ": ", what, " lacks \"id\" or \"content\"");
-      AddedToken a;
-      a.content = t["content"].get<std::string>();
-      if (a.content.empty()) Fail(ErrorCode::kInvalidArgument, where, ": ", what, " is empty");
-      a.id = IdField(t["id"], where, what);
-      a.special = OptBool(t, "special", false, where, what);
-      a.lstrip = OptBool(t, "lstrip", false, where, what);
-      a.rstrip = OptBool(t, "rstrip", false, where, what);
-      a.single_word = OptBool(t, "single_word", false, where, what);
-      a.normalized = OptBool(t, "normalized", !a.special, where, what);
-      max_id = std::max<int64_t>(max_id, a.id);
-      added_tokens.push_back(a);
-    }
+  if (!root.contains("added_tokens") || root["added_tokens"].is_null()) return added_tokens;
+  if (!root["added_tokens"].is_array())
+    Fail(ErrorCode::kInvalidArgument, where, ": \"added_tokens\" is not an array");
+  size_t index = 0;
+  for (const Json& t : root["added_tokens"]) {
+    const std::string what = "added_tokens[" + std::to_string(index++) + "]";
+    if (!t.is_object() || !t.contains("content") || !t["content"].is_string() || !t.contains("id"))
+      Fail(ErrorCode::kInvalidArgument, where, ": ", what, " lacks \"id\" or \"content\"");
+    AddedToken a;
+    a.content = t["content"].get<std::string>();
+    if (a.content.empty()) Fail(ErrorCode::kInvalidArgument, where, ": ", what, " is empty");
+    a.id = IdField(t["id"], where, what);
+    a.special = OptBool(t, "special", false, where, what);
+    a.lstrip = OptBool(t, "lstrip", false, where, what);
+    a.rstrip = OptBool(t, "rstrip", false, where, what);
+    a.single_word = OptBool(t, "single_word", false, where, what);
+    a.normalized = OptBool(t, "normalized", !a.special, where, what);
+    *max_id = std::max<int64_t>(*max_id, a.id);
+    added_tokens.push_back(a);
   }
+  return added_tokens;
+}
 
-  // Tables are indexed by id: refuse files whose ids are mostly holes (a corrupt id would
-  // otherwise cost gigabytes).
-  const int64_t count = static_cast<int64_t>(vocab.size() + added_tokens.size());
-  if (max_id > 2 * count + 65536)
-    Fail(ErrorCode::kInvalidArgument, where, ": largest token id ", max_id, " for only ", count,
-         " tokens");
-  vocab_size = static_cast<int32_t>(max_id + 1);
-  id_token.assign(vocab_size, std::string());
-  id_bytes.assign(vocab_size, std::string());
-  id_kind.assign(vocab_size, 0);
-  std::unordered_map<std::string, int32_t> whole_words;
-  for (const auto& [token, id] : vocab) {
-    if (id_kind[id] != 0)
-      Fail(ErrorCode::kInvalidArgument, where, ": vocab gives id ", id, " to both '", id_token[id],
-           "' and '", token, "'");
-    id_kind[id] = 1;
-    id_token[id] = token;
-    id_bytes[id] = byte_level::TokenToBytes(token);
-    if (ignore_merges && byte_level::IsAlphabetToken(token)) whole_words.emplace(id_bytes[id], id);
-  }
-  for (const AddedToken& a : added_tokens) {
-    // An added token may restate a vocabulary entry; it then keeps the vocabulary's spelling.
-    id_kind[a.id] = a.special ? 3 : 2;
-    id_token[a.id] = a.content;
-    id_bytes[a.id] = a.content;  // an added token's text is its content (as transformers does)
-    added[a.content] = a.id;
-    added_info.push_back({a.content, a.id, a.special});
-  }
-  raw_matcher = AddedTokenMatcher(added_tokens, [](const AddedToken& t) { return !t.normalized; });
-  normalized_matcher =
-      AddedTokenMatcher(added_tokens, [](const AddedToken& t) { return t.normalized; });
-
-  // Byte symbols and merges.
-  std::array<int32_t, 256> byte_ids;
-  for (int b = 0; b < 256; ++b) {
-    auto it = vocab.find(byte_level::ByteToSymbol(static_cast<uint8_t>(b)));
-    if (it == vocab.end())
-      Fail(ErrorCode::kInvalidArgument, where, ": vocab lacks the byte-level symbol '",
-           byte_level::ByteToSymbol(static_cast<uint8_t>(b)), "' for byte ", b,
-           " (only byte-level BPE vocabularies are supported)");
-    byte_ids[b] = it->second;
-  }
-  const Json& merges_json = model["merges"];
+// The merges, as "a b" strings or ["a", "b"] pairs, each naming vocabulary tokens.
+std::vector<BpeModel::Merge> ReadMerges(const Json& merges_json,
+                                        const std::unordered_map<std::string, int32_t>& vocab,
+                                        const std::string& where) {
   std::vector<BpeModel::Merge> merges;
   merges.reserve(merges_json.size());
   std::string left, right;
@@ -205,7 +166,41 @@ void Tokenizer::Impl::Load(const Json& root) {
            "' that is not in the vocab");
     merges.push_back({l->second, rt->second, mg->second});
   }
-  bpe = std::make_unique<BpeModel>(byte_ids, merges, std::move(whole_words), ignore_merges);
+  return merges;
+}
+
+}  // namespace
+
+void Tokenizer::Impl::Load(const Json& root) {
+  const std::string& where = name;
+  const Json& model = CheckedBpeModel(root, where);
+  const bool ignore_merges = OptBool(model, "ignore_merges", false, where, "model");
+
+  // Vocabulary and added tokens.
+  int64_t max_id = -1;
+  vocab.reserve(model["vocab"].size());
+  for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
+    const int32_t id = IdField(it.value(), where, "vocab token '" + it.key() + "'");
+    vocab.emplace(it.key(), id);
+    max_id = std::max<int64_t>(max_id, id);
+  }
+  if (vocab.empty()) Fail(ErrorCode::kInvalidArgument, where, ": model vocab is empty");
+  const std::vector<AddedToken> added_tokens = ReadAddedTokens(root, where, &max_id);
+  std::unordered_map<std::string, int32_t> whole_words =
+      BuildIdTables(added_tokens, max_id, ignore_merges);
+
+  // Byte symbols and merges.
+  std::array<int32_t, 256> byte_ids;
+  for (int b = 0; b < 256; ++b) {
+    auto it = vocab.find(byte_level::ByteToSymbol(static_cast<uint8_t>(b)));
+    if (it == vocab.end())
+      Fail(ErrorCode::kInvalidArgument, where, ": vocab lacks the byte-level symbol '",
+           byte_level::ByteToSymbol(static_cast<uint8_t>(b)), "' for byte ", b,
+           " (only byte-level BPE vocabularies are supported)");
+    byte_ids[b] = it->second;
+  }
+  bpe = std::make_unique<BpeModel>(byte_ids, ReadMerges(model["merges"], vocab, where),
+                                   std::move(whole_words), ignore_merges);
 
   normalizer =
       Normalizer::FromJson(root.contains("normalizer") ? root["normalizer"] : Json(), where);
@@ -218,6 +213,43 @@ void Tokenizer::Impl::Load(const Json& root) {
            d.is_object() && d.contains("type") ? d["type"].dump() : d.dump(),
            " is not supported (only ByteLevel)");
   }
+}
+
+std::unordered_map<std::string, int32_t> Tokenizer::Impl::BuildIdTables(
+    const std::vector<AddedToken>& added_tokens, int64_t max_id, bool ignore_merges) {
+  const std::string& where = name;
+  // Tables are indexed by id: refuse files whose ids are mostly holes (a corrupt id would
+  // otherwise cost gigabytes).
+  const int64_t count = static_cast<int64_t>(vocab.size() + added_tokens.size());
+  if (max_id > 2 * count + 65536)
+    Fail(ErrorCode::kInvalidArgument, where, ": largest token id ", max_id, " for only ", count,
+         " tokens");
+  vocab_size = static_cast<int32_t>(max_id + 1);
+  id_token.assign(vocab_size, std::string());
+  id_bytes.assign(vocab_size, std::string());
+  id_kind.assign(vocab_size, 0);
+  std::unordered_map<std::string, int32_t> whole_words;  // ignore_merges: whole-word tokens
+  for (const auto& [token, id] : vocab) {
+    if (id_kind[id] != 0)
+      Fail(ErrorCode::kInvalidArgument, where, ": vocab gives id ", id, " to both '", id_token[id],
+           "' and '", token, "'");
+    id_kind[id] = 1;
+    id_token[id] = token;
+    id_bytes[id] = byte_level::TokenToBytes(token);
+    if (ignore_merges && byte_level::IsAlphabetToken(token)) whole_words.emplace(id_bytes[id], id);
+  }
+  for (const AddedToken& a : added_tokens) {
+    // An added token may restate a vocabulary entry; it then keeps the vocabulary's spelling.
+    id_kind[a.id] = a.special ? 3 : 2;
+    id_token[a.id] = a.content;
+    id_bytes[a.id] = a.content;  // an added token's text is its content (as transformers does)
+    added[a.content] = a.id;
+    added_info.push_back({a.content, a.id, a.special});
+  }
+  raw_matcher = AddedTokenMatcher(added_tokens, [](const AddedToken& t) { return !t.normalized; });
+  normalized_matcher =
+      AddedTokenMatcher(added_tokens, [](const AddedToken& t) { return t.normalized; });
+  return whole_words;
 }
 
 void Tokenizer::Impl::EncodeNormalized(std::string_view text, std::vector<int32_t>* ids) const {

@@ -9,6 +9,7 @@
 #include "actor/options.h"
 #include "base/fields.h"
 #include "cluster/options.h"
+#include "collective/options.h"
 #include "comm/options.h"
 #include "learner/options.h"
 #include "model/options.h"
@@ -49,6 +50,22 @@ struct RunOptions {
   }
 };
 
+// The `comm:` section: the trajectory stream and the weight broadcast (comm/), and the gradient
+// all-reduce (collective/). Endpoints in stream/weights are used as given by tests and single
+// processes; `iranker train` under mpirun derives them from cluster.transport instead.
+struct CommSection {
+  comm::StreamOptions stream;
+  comm::WeightsOptions weights;
+  collective::AllreduceOptions allreduce;
+
+  template <class V>
+  void Visit(V& v) {
+    v.Section("stream", stream, "Trajectory stream actors -> learners (credit flow control).");
+    v.Section("weights", weights, "Weight broadcast learner rank 0 -> actors.");
+    v.Section("allreduce", allreduce, "Gradient all-reduce across learner ranks.");
+  }
+};
+
 struct Config {
   RunOptions run;
   ModelOptions model;
@@ -60,7 +77,7 @@ struct Config {
   TrainOptions train;
   TrajlogOptions trajlog;
   ClusterOptions cluster;
-  comm::CommOptions comm;
+  CommSection comm;
 
   template <class V>
   void Visit(V& v) {
@@ -79,7 +96,7 @@ struct Config {
     v.Check(std::abs(learner.temperature - actor.temperature) < 1e-9, "learner",
             "learner.temperature must equal actor.temperature (log-probabilities must match)");
     v.Check(
-        comm.weights.group != "nccl" || model.device == "cuda", "comm",
+        comm.weights.group != comm::WeightsGroup::kNccl || model.device == "cuda", "comm",
         "comm.weights.group=nccl needs model.device=cuda (the group broadcast runs between GPUs)");
   }
 

@@ -18,7 +18,7 @@ std::vector<Dataset> LoadTestSets(const DataOptions& data, int64_t max_queries) 
   for (const auto& path : data.test) {
     Dataset d;
     d.path = path;
-    d.records = ReadJsonl(path, data.policy(), data.max_bad_lines);
+    d.records = ReadJsonl(path, data.bad_lines, data.max_bad_lines);
     if (max_queries > 0 && int64_t(d.records.size()) > max_queries) d.records.resize(max_queries);
     if (d.records.empty()) Fail(ErrorCode::kInvalidArgument, path, ": no records to evaluate");
     d.name = !d.records[0].task.empty() ? d.records[0].task

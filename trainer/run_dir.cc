@@ -4,9 +4,13 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <map>
 
 #include "base/error.h"
+#include "base/version.h"
+#include "trainer/config_io.h"
 
 namespace iranker {
 namespace fs = std::filesystem;
@@ -71,6 +75,53 @@ void MetricsLog::Write(const nlohmann::json& record) {
   const double now =
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   if (!scalars.empty()) events_->AddScalars(record["step"].get<int64_t>(), scalars, now);
+}
+
+namespace {
+std::string UtcNow() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char b[32];
+  std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return b;
+}
+
+std::string LogStem(const TrajlogOptions& o) {
+  std::string f = o.file;
+  if (f.size() > 3 && f.compare(f.size() - 3, 3, ".h5") == 0) f.resize(f.size() - 3);
+  return f;
+}
+}  // namespace
+
+std::unique_ptr<TrajectoryLogWriter> OpenTrajectoryLog(const Config& config,
+                                                       const std::string& run_dir, int learner_rank,
+                                                       int64_t start_step,
+                                                       const std::string& model_json) {
+  if (!config.trajlog.enabled) return nullptr;
+  std::string name = LogStem(config.trajlog);
+  if (learner_rank > 0) name += ".rank-" + std::to_string(learner_rank);
+  if (start_step > 0) name += ".resume-" + std::to_string(start_step);
+  const std::string path = run_dir + "/" + name + ".h5";
+  std::map<std::string, std::string> attrs = {
+      {"config", ConfigToYaml(config)},           {"model", model_json},
+      {"code_version", IRANKER_VERSION},          {"learner_rank", std::to_string(learner_rank)},
+      {"start_step", std::to_string(start_step)}, {"start_time", UtcNow()}};
+  return std::make_unique<TrajectoryLogWriter>(path, config.trajlog, attrs);
+}
+
+std::vector<std::string> TrajectoryLogFiles(const std::string& run_dir,
+                                            const TrajlogOptions& options) {
+  std::vector<std::string> files;
+  const std::string stem = LogStem(options);
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(run_dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(stem, 0) == 0 && n.size() > 3 && n.compare(n.size() - 3, 3, ".h5") == 0)
+      files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 }  // namespace iranker

@@ -1,10 +1,12 @@
-// trainer/run_dir.h — the run directory: resolved config, metrics.jsonl, checkpoints.
+// trainer/run_dir.h — the run directory: resolved config, metrics.jsonl, checkpoints, the
+// trajectory logs.
 //
 //   <run>/config.yaml                resolved configuration
 //   <run>/init/                      the initial policy (random presets are written here)
 //   <run>/checkpoints/step-NNNNNNNN/ Hugging Face weights + tokenizer + optimizer.pt +
 //                                    learner_state.json + trainer_state.json
 //   <run>/metrics.jsonl              one JSON object per step (and per evaluation)
+//   <run>/trajectories[.rank-R][.resume-S].h5  the HDF5 trajectory log of each learner rank
 // Checkpoints are filled under a temporary name and committed by rename; only directories with a
 // trainer_state.json count, so a crash mid-write leaves the previous checkpoint the latest.
 #pragma once
@@ -16,7 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "trainer/config.h"
 #include "trainer/tfevents.h"
+#include "trajlog/trajlog.h"
 
 namespace iranker {
 
@@ -40,5 +44,15 @@ class MetricsLog {
   std::string path_;
   std::unique_ptr<TfEventsWriter> events_;
 };
+
+// The HDF5 trajectory log of this learner rank (nullptr when trajlog.enabled is false). A resumed
+// run writes a new file (<stem>.resume-<step>.h5) so nothing already logged is overwritten.
+std::unique_ptr<TrajectoryLogWriter> OpenTrajectoryLog(const Config& config,
+                                                       const std::string& run_dir, int learner_rank,
+                                                       int64_t start_step,
+                                                       const std::string& model_json);
+// Every trajectory log file of a run directory, oldest first.
+std::vector<std::string> TrajectoryLogFiles(const std::string& run_dir,
+                                            const TrajlogOptions& options);
 
 }  // namespace iranker

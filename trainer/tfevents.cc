@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "base/error.h"
+#include "base/host.h"
 
 namespace iranker {
 namespace {
@@ -71,9 +72,7 @@ uint32_t MaskedCrc32c(const void* data, size_t n) {
 }
 
 TfEventsWriter::TfEventsWriter(const std::string& dir) {
-  char host[256] = {0};
-  ::gethostname(host, sizeof host - 1);
-  path_ = dir + "/events.out.tfevents." + std::to_string(std::time(nullptr)) + "." + host;
+  path_ = dir + "/events.out.tfevents." + std::to_string(std::time(nullptr)) + "." + HostName();
   f_ = std::fopen(path_.c_str(), "ab");
   if (!f_)
     Fail(ErrorCode::kFailedPrecondition, "cannot create TensorBoard event file '", path_,

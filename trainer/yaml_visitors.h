@@ -33,6 +33,15 @@ bool Decode(const YAML::Node& n, int64_t* out, std::string* why);
 bool Decode(const YAML::Node& n, uint64_t* out, std::string* why);
 bool Decode(const YAML::Node& n, double* out, std::string* why);
 bool Decode(const YAML::Node& n, std::string* out, std::string* why);
+// An enumeration is read as one of its names (base/fields.h NamesOf).
+template <class E, std::enable_if_t<HasEnumNames<E>::value, int> = 0>
+bool Decode(const YAML::Node& n, E* out, std::string* why) {
+  std::string name;
+  if (!Decode(n, &name, why)) return false;
+  if (ParseName(name, out)) return true;
+  *why = "expected " + NamesConstraint<E>().Describe();
+  return false;
+}
 template <class T>
 bool Decode(const YAML::Node& n, std::vector<T>* out, std::string* why) {
   if (!n.IsSequence()) {
@@ -86,6 +95,10 @@ std::string TypeName(const int64_t*);
 std::string TypeName(const uint64_t*);
 std::string TypeName(const double*);
 std::string TypeName(const std::string*);
+template <class E, std::enable_if_t<HasEnumNames<E>::value, int> = 0>
+std::string TypeName(const E*) {
+  return "string";
+}
 template <class T>
 std::string TypeName(const std::vector<T>*) {
   return "list of " + TypeName(static_cast<T*>(nullptr)) + "s";
@@ -179,6 +192,10 @@ class YamlEncoder {
     *out_ << YAML::EndSeq;
   }
   void EmitValue(const std::string& s) { *out_ << YAML::DoubleQuoted << s; }
+  template <class E, std::enable_if_t<HasEnumNames<E>::value, int> = 0>
+  void EmitValue(E e) {
+    EmitValue(std::string(NameOf(e)));
+  }
   void EmitValue(double x);
   template <class T, std::enable_if_t<std::is_arithmetic_v<T>, int> = 0>
   void EmitValue(T x) {
@@ -203,7 +220,9 @@ class ReferenceWriter {
     enc.Field("v", value, "");
     e << YAML::EndMap;
     std::string shown = YAML::Dump(YAML::Load(e.c_str())["v"]);
-    Row(name, yaml_detail::TypeName(&value), shown, Describe(constraint), doc);
+    std::string allowed = Describe(constraint);
+    if constexpr (HasEnumNames<T>::value) allowed = NamesConstraint<T>().Describe();
+    Row(name, yaml_detail::TypeName(&value), shown, allowed, doc);
   }
   template <class S>
   void Section(const char* name, S& section, const char* doc) {

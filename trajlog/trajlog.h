@@ -1,12 +1,10 @@
 // trajlog/trajlog.h — every trajectory the learners receive, in one HDF5 file per run.
 //
-// Schema (docs/TRAJLOG.md has the full table): group /steps holds one row per elimination step in
-// parallel 1-D columns (episode_id, step, pool_size, actor_id, policy_version, seed, group_id,
-// reward and its terms, chosen, valid_format, episode_done) and ragged columns stored flat with
-// cumulative end offsets (prompt_ids/prompt_end, response_ids + logprobs/response_end,
-// answer_text/answer_end, query_id/query_end, dataset/dataset_end). Group /episodes holds one row
-// per finished episode (metrics, final ranking flat with ranking_end). Root attributes:
-// schema_version, config (YAML), model (JSON), code_version, start_time.
+// Schema: group /steps holds one row per elimination step, group /episodes one per finished
+// episode, as the records' field lists make them (trajectory/record.h; trajlog/record_columns.h):
+// a dataset per field, scalars one element a row, strings and arrays stored flat beside cumulative
+// end offsets. docs/TRAJLOG.md lists every column. Root attributes: schema_version, config
+// (YAML), model (JSON), code_version, learner_rank, start_step, start_time.
 //
 // Crash safety: the file is written in HDF5's single-writer/multiple-reader (SWMR) mode and flushed
 // every flush_seconds; after SIGKILL of the writer the file opens and every row flushed before the
@@ -20,21 +18,21 @@
 // Close throws the error.
 #pragma once
 
-#include <atomic>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/mutex.h"
 #include "base/queue.h"
-#include "comm/trajectory.h"
+#include "trajectory/record.h"
 #include "trajlog/options.h"
 
 namespace iranker {
 
-constexpr int kTrajlogSchemaVersion = 1;
+// The log's columns are the records' fields (trajectory/record.h): its schema_version is theirs.
+constexpr int kTrajlogSchemaVersion = kTrajectoryFormatVersion;
 
 struct TrajlogStats {
   int64_t batches = 0, steps = 0, episodes = 0, flushes = 0;
@@ -72,9 +70,9 @@ class TrajectoryLogWriter {
   std::unique_ptr<File> file_;
   BoundedQueue<TrajectoryBatch> queue_;
   std::thread thread_;
-  mutable std::mutex mu_;
-  TrajlogStats stats_;  // guarded by mu_
-  std::string error_;   // guarded by mu_
+  mutable Mutex mu_;
+  TrajlogStats stats_ IR_GUARDED_BY(mu_);
+  std::string error_ IR_GUARDED_BY(mu_);
   bool closed_ = false;
 };
 

@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 #include "../model/test_util.h"
-#include "actor/weight_sync.h"
+#include "model/weight_sync.h"
 #include "ranking/metrics.h"
 #include "ranking/synthetic.h"
 
@@ -36,7 +36,7 @@ struct Fixture {
   std::vector<const QueryRecord*> queries;
 };
 
-ActorOptions Options(const std::string& mode, int slots, bool reuse) {
+ActorOptions Options(EpisodeMode mode, int slots, bool reuse) {
   ActorOptions o;
   o.episode_mode = mode;
   o.group_size = 4;
@@ -49,7 +49,7 @@ ActorOptions Options(const std::string& mode, int slots, bool reuse) {
 TEST(Rollout, FullEpisodesProduceConsistentRecords) {
   Fixture f;
   RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(),
-                       Options("full", 8, true), 5);
+                       Options(EpisodeMode::kFull, 8, true), 5);
   TrajectoryBatch batch;
   auto stats = runner.Run(f.queries, 42, /*version=*/7, &batch);
   EXPECT_EQ(stats.episodes, 3 * 4);
@@ -126,7 +126,7 @@ TEST(Rollout, ActorSwapsWeightsBetweenBatchesAndTagsTheVersion) {
   torch::manual_seed(99);
   auto other = std::make_shared<DecoderLM>(f.model->config());
   other->eval();
-  const ActorOptions o = Options("full", 8, true);
+  const ActorOptions o = Options(EpisodeMode::kFull, 8, true);
   RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 2);
   TrajectoryBatch before, after, reference;
   runner.Run(f.queries, 17, /*version=*/0, &before);  // fills the prefix cache with the old weights
@@ -161,7 +161,7 @@ TEST(Rollout, BatchingAndPrefixReuseDoNotChangeSamples) {
   Fixture f;
   auto run = [&](int slots, bool reuse, RolloutStats* st) {
     RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(),
-                         Options("full", slots, reuse), 0);
+                         Options(EpisodeMode::kFull, slots, reuse), 0);
     TrajectoryBatch b;
     *st = runner.Run(f.queries, 9, 0, &b);
     return b;
@@ -189,7 +189,7 @@ TEST(Rollout, BatchingAndPrefixReuseDoNotChangeSamples) {
 
 TEST(Rollout, SingleStepStatesCoverEveryPoolSize) {
   Fixture f;
-  auto o = Options("single_step", 8, true);
+  auto o = Options(EpisodeMode::kSingleStep, 8, true);
   o.group_size = 2;
   RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 0);
   TrajectoryBatch batch;
@@ -210,7 +210,7 @@ TEST(Rollout, SingleStepStatesCoverEveryPoolSize) {
 TEST(Rollout, GreedyRankingIsDeterministicAndComplete) {
   Fixture f;
   RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(),
-                       Options("full", 4, true), 0);
+                       Options(EpisodeMode::kFull, 4, true), 0);
   auto a = runner.Rank(f.queries, 5, MatchOptions());
   auto b = runner.Rank(f.queries, 5, MatchOptions());
   ASSERT_EQ(a.size(), 3u);
@@ -226,7 +226,7 @@ TEST(Rollout, GreedyRankingIsDeterministicAndComplete) {
 
 TEST(Rollout, DRankerAnswersTheWholeRankingInOneStep) {
   Fixture f;
-  ActorOptions o = Options("dranker", 8, true);
+  ActorOptions o = Options(EpisodeMode::kDRanker, 8, true);
   o.max_new_tokens = 24;
   RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 2);
   TrajectoryBatch batch;

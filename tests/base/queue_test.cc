@@ -64,7 +64,10 @@ TEST(BoundedQueue, ManyProducersNothingLost) {
   std::vector<std::thread> producers;
   for (int p = 0; p < 4; ++p)
     producers.emplace_back([&, p] {
-      for (int i = 0; i < kPer; ++i) EXPECT_EQ(q.Push(p * kPer + i), QueueResult::kOk);
+      for (int i = 0; i < kPer; ++i) {
+        int v = p * kPer + i;
+        EXPECT_EQ(q.Push(v, 5s), QueueResult::kOk);
+      }
     });
   long long sum = 0;
   int count = 0;

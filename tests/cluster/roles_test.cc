@@ -232,12 +232,12 @@ TEST(Rendezvous, MissingAndMalformedAreClearErrors) {
 TEST(Endpoints, EachTransport) {
   const std::string dir = TempRunDir("ep");
   ClusterOptions c;
-  c.transport = "ipc";
+  c.transport = Transport::kIpc;
   EXPECT_EQ(StreamBindEndpoint(c, dir, 1).rfind("ipc://", 0), 0u);
   EXPECT_NE(StreamBindEndpoint(c, dir, 1).find("stream-1"), std::string::npos);
-  c.transport = "tcp";
+  c.transport = Transport::kTcp;
   EXPECT_EQ(StreamBindEndpoint(c, dir, 0), "tcp://127.0.0.1:0");
-  c.transport = "inproc";
+  c.transport = Transport::kInproc;
   EXPECT_EQ(StreamBindEndpoint(c, dir, 2), "inproc://iranker-stream-2");
   EXPECT_EQ(WeightsBindEndpoint(c, dir), "inproc://iranker-weights");
 }

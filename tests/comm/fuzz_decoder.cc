@@ -16,8 +16,8 @@
 #include <cstring>
 #include <string>
 
-#include "comm/trajectory.h"
 #include "comm/wire.h"
+#include "trajectory/codec.h"
 
 namespace {
 

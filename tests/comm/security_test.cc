@@ -10,7 +10,7 @@
 
 #include "base/error.h"
 #include "comm/stream.h"
-#include "tests/comm/test_util.h"
+#include "tests/trajectory/test_util.h"
 
 namespace iranker::comm {
 namespace {

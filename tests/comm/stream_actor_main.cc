@@ -8,7 +8,7 @@
 #include <string>
 
 #include "comm/stream.h"
-#include "tests/comm/test_util.h"
+#include "tests/trajectory/test_util.h"
 
 int main(int argc, char** argv) {
   using namespace iranker::comm;
@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     std::printf("incarnation %llx\n", static_cast<unsigned long long>(sender.incarnation()));
     std::fflush(stdout);
     for (long i = 0; count < 0 || i < count;) {
-      if (sender.Send(testing::MakeBatch(static_cast<int>(i % 100), 2, 64),
+      if (sender.Send(iranker::testing::MakeBatch(static_cast<int>(i % 100), 2, 64),
                       std::chrono::milliseconds(1000)))
         ++i;
     }

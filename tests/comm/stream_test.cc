@@ -13,7 +13,8 @@
 #include <thread>
 
 #include "comm/wire.h"
-#include "tests/comm/test_util.h"
+#include "tests/trajectory/test_util.h"
+#include "trajectory/codec.h"
 
 namespace iranker::comm {
 namespace {

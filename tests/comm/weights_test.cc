@@ -8,8 +8,8 @@
 #include <numeric>
 #include <thread>
 
+#include "base/bytes.h"
 #include "base/error.h"
-#include "comm/bytes.h"
 #include "comm/wire.h"
 #include "comm/zmq_util.h"
 
@@ -322,6 +322,47 @@ TEST(commWeights, CorruptChunksAreFetchedAgainAndABadBlobChecksumIsRejected) {
   auto st = sub.stats();
   EXPECT_EQ(st.staged_version, 1u);
   EXPECT_GE(st.chunk_rejects, 3u);  // the whole blob, at least once
+}
+
+// An I/O thread that stops (here: its ZeroMQ context is shut down under it) latches why, and the
+// next call on the endpoint throws that cause instead of waiting out its time-out: an actor then
+// reports the broken connection, not "learner rank 0 is stuck".
+TEST(commWeights, AStoppedIoThreadIsReportedByTheNextCall) {
+  zmq::context_t ctx;
+  WeightsOptions o;
+  o.endpoint = "inproc://weights-io-failure";
+  o.poll_ms = 10;
+  WeightPublisher pub(ctx, o);
+  WeightSubscriber sub(ctx, o, /*subscriber_id=*/1);
+  const Model m = MakeModel(1.0f);
+  pub.Publish(1, m.Views());
+  WeightSet ws;
+  ASSERT_TRUE(sub.WaitFor(1, &ws, 10s));
+  ctx.shutdown();
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    sub.WaitFor(2, &ws, 30s);
+    FAIL() << "WaitFor returned";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    EXPECT_NE(std::string(e.what()).find("weight subscriber 1 (publisher "
+                                         "inproc://weights-io-failure): I/O thread failed"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);  // not the 30 s time-out
+  EXPECT_THROW(sub.HasNewer(), Error);
+  // The publisher's I/O thread stopped too (it polls at least every 100 ms).
+  std::this_thread::sleep_for(300ms);
+  try {
+    pub.Publish(2, m.Views());
+    FAIL() << "Publish returned";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("weight publisher inproc://weights-io-failure: I/O "
+                                         "thread failed"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

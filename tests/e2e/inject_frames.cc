@@ -19,8 +19,8 @@
 #include <zmq.hpp>
 
 #include "cluster/roles.h"
-#include "comm/trajectory.h"
 #include "comm/wire.h"
+#include "trajectory/codec.h"
 
 namespace {
 

@@ -17,11 +17,12 @@ command -v clang++ > /dev/null || { echo "clang++ not found (scripts/setup.sh in
 cxx=(clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
      -UNDEBUG -I"$src" -I"$build" -DIRANKER_SOURCE_DIR="\"$src\"" -DSPDLOG_FMT_EXTERNAL -DSPDLOG_COMPILED_LIB)
 command -v ccache > /dev/null && cxx=(ccache "${cxx[@]}")
-base=("$src"/base/error.cc "$src"/base/log.cc "$src"/base/atomic_file.cc)
+base=("$src"/base/error.cc "$src"/base/log.cc "$src"/base/atomic_file.cc "$src"/base/host.cc)
 torch=(-isystem /usr/include/torch/csrc/api/include -D_GLIBCXX_USE_CXX11_ABI=1)
 for t in "${targets[@]}"; do
   case $t in
-    decoder) srcs=("$src"/tests/comm/fuzz_decoder.cc "$src"/comm/wire.cc "$src"/comm/trajectory.cc "${base[@]}")
+    decoder) srcs=("$src"/tests/comm/fuzz_decoder.cc "$src"/comm/wire.cc "$src"/trajectory/codec.cc
+                  "$src"/trajectory/record.cc "${base[@]}")
              libs=(-lxxhash) ;;
     safetensors) srcs=("$src"/tests/fuzz/fuzz_safetensors.cc "$src"/model/safetensors.cc "${base[@]}")
                  libs=("${torch[@]}" -ltorch -ltorch_cpu -lc10) ;;

@@ -68,7 +68,7 @@ TEST(Losses, PpoClippedSurrogateHandComputed) {
   EXPECT_NEAR(l.loss.item<double>(), expected, 1e-6);
   EXPECT_EQ(l.clipped_tokens, 2);
   // seq_mean divides each row by its length.
-  o.loss_agg = "seq_mean";
+  o.loss_agg = LossAggregation::kSeqMean;
   in.mask = torch::tensor({{1.0f, 1.0f, 0.0f}});
   auto s = ComputePolicyLoss(in, o, 1.0);
   EXPECT_NEAR(s.loss.item<double>(), (-std::exp(0.1) - 1.2) / 2.0, 1e-6);
@@ -76,9 +76,9 @@ TEST(Losses, PpoClippedSurrogateHandComputed) {
 
 TEST(Losses, KlEstimators) {
   auto lp = torch::tensor({-1.0}), ref = torch::tensor({-1.5});
-  EXPECT_NEAR(KlEstimate(lp, ref, "k1").item<double>(), 0.5, 1e-6);
-  EXPECT_NEAR(KlEstimate(lp, ref, "k3").item<double>(), std::exp(-0.5) + 0.5 - 1, 1e-6);
-  EXPECT_NEAR(KlEstimate(lp, lp, "k3").item<double>(), 0.0, 1e-9);
+  EXPECT_NEAR(KlEstimate(lp, ref, KlEstimator::kK1).item<double>(), 0.5, 1e-6);
+  EXPECT_NEAR(KlEstimate(lp, ref, KlEstimator::kK3).item<double>(), std::exp(-0.5) + 0.5 - 1, 1e-6);
+  EXPECT_NEAR(KlEstimate(lp, lp, KlEstimator::kK3).item<double>(), 0.0, 1e-9);
 }
 
 TEST(Losses, GradientMatchesFiniteDifferences) {
@@ -170,7 +170,7 @@ TEST(Learner, StaleSamplesAreDroppedOrReweighted) {
   auto metrics = drop.Step(samples);
   EXPECT_EQ(metrics["dropped_stale"], 4);
   EXPECT_EQ(metrics["stale_fraction"], 1);
-  o.stale_policy = "truncate_is";
+  o.stale_policy = StalePolicy::kTruncateIs;
   Learner keep(testing::TinyModel(32), o, 10);
   keep.Step(samples);
   auto m2 = keep.Step(samples);
@@ -345,7 +345,7 @@ TEST(Learner, SaveAndResumeIsBitExact) {
   LearnerOptions o;
   o.lr = 1e-3;
   o.warmup_steps = 2;
-  o.schedule = "cosine";
+  o.schedule = LrSchedule::kCosine;
   o.kl_coef = 0.01;
   auto straight = testing::TinyModel(36);
   Learner ls(straight, o, 4);
@@ -405,7 +405,7 @@ TEST(Learner, Bf16AutocastKeepsFp32MasterWeightsAndLearns) {
   auto m = testing::TinyModel(31);
   LearnerOptions o;
   o.lr = 3e-3;
-  o.autocast = "bf16";
+  o.autocast = Autocast::kBf16;
   Learner learner(m, o, 40);
   double mismatch = 0;
   for (int step = 0; step < 40; ++step) {
@@ -447,8 +447,8 @@ TEST(Learner, ReferencePolicyDtypeAndDevice) {
   LearnerOptions same = LinearUpdate();
   same.kl_coef = 0.1;
   LearnerOptions bf16 = same;
-  bf16.reference_dtype = "bfloat16";
-  bf16.reference_device = "cpu";
+  bf16.reference_dtype = ReferenceDtype::kBFloat16;
+  bf16.reference_device = ReferenceDevice::kCpu;
   auto a = testing::TinyModel(36), b = testing::TinyModel(36);
   auto ma = Learner(a, same, 5).Step(batch);
   auto mb = Learner(b, bf16, 5).Step(batch);
@@ -461,7 +461,7 @@ TEST(Learner, LearningRateSchedule) {
   LearnerOptions o;
   o.lr = 1.0;
   o.warmup_steps = 4;
-  o.schedule = "cosine";
+  o.schedule = LrSchedule::kCosine;
   o.min_lr_ratio = 0.1;
   Learner l(testing::TinyModel(), o, 14);
   EXPECT_DOUBLE_EQ(l.LearningRate(0), 0.25);
@@ -476,7 +476,7 @@ TEST(Learner, LearningRateSchedule) {
 
 LearnerOptions Ppo() {
   LearnerOptions o;
-  o.algorithm = "ppo";
+  o.algorithm = Algorithm::kPpo;
   return o;
 }
 
@@ -535,7 +535,7 @@ TEST(LearnerPpo, LearnsABandit) {
 
 TEST(LearnerPpo, DataParallelEpisodeShardsMatchSingleRank) {
   LearnerOptions o = LinearUpdate();
-  o.algorithm = "ppo";
+  o.algorithm = Algorithm::kPpo;
   o.critic_lr = 1.0;
   auto batch = FixedBatch(12, 7);
   for (int i = 0; i < 12; ++i) batch[i].episode = i / 3, batch[i].step_index = i % 3;

@@ -58,7 +58,7 @@ TEST(Prompt, ShownPoolIsRelabelledFromOne) {
 
 TEST(Prompt, PlainFormatPrefillAndHistoryLimit) {
   PromptOptions o = SourceOptions();
-  o.chat_format = "plain";
+  o.chat_format = ChatFormat::kPlain;
   o.assistant_prefill = "<think>";
   o.max_history = 1;
   PromptSet prompts(o);

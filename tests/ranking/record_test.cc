@@ -157,9 +157,12 @@ TEST(Jsonl, StreamsAndWritesBack) {
 
 TEST(DataOptions, Policy) {
   DataOptions o;
-  EXPECT_EQ(o.policy(), BadLinePolicy::kStop);
-  o.bad_lines = "skip";
-  EXPECT_EQ(o.policy(), BadLinePolicy::kSkip);
+  EXPECT_EQ(o.bad_lines, BadLinePolicy::kStop);
+  EXPECT_STREQ(NameOf(o.bad_lines), "stop");
+  BadLinePolicy parsed = BadLinePolicy::kStop;
+  EXPECT_TRUE(ParseName("skip", &parsed));
+  EXPECT_EQ(parsed, BadLinePolicy::kSkip);
+  EXPECT_FALSE(ParseName("drop", &parsed));
 }
 
 }  // namespace

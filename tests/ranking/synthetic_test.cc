@@ -7,10 +7,10 @@
 #include <tuple>
 
 #include "base/error.h"
+#include "base/rng.h"
 #include "ranking/baselines.h"
 #include "ranking/jsonl.h"
 #include "ranking/metrics.h"
-#include "ranking/rng.h"
 
 namespace iranker {
 namespace {

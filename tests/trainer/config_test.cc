@@ -191,7 +191,8 @@ TEST_F(ConfigFile, NcclWeightGroupNeedsCudaAndSaysWhichKeys) {
         << e.what();
   }
   EXPECT_THROW(LoadConfig(p, {"comm.weights.group=gloo"}), Error);
-  EXPECT_EQ(LoadConfig(p, {"comm.weights.group=none"}).comm.weights.group, "none");
+  EXPECT_EQ(LoadConfig(p, {"comm.weights.group=none"}).comm.weights.group,
+            comm::WeightsGroup::kNone);
 }
 
 TEST_F(ConfigFile, ResolvedConfigRoundTrips) {

@@ -1,0 +1,56 @@
+// `iranker eval -c CONFIG --checkpoint DIR`: the evaluation protocol on data.test, with the random
+// and BM25 baselines beside the policy; writes the TREC run and qrels it evaluated.
+#include <iostream>
+
+#include "base/atomic_file.h"
+#include "base/log.h"
+#include "cli/commands.h"
+#include "cli/process_setup.h"
+#include "model/policy.h"
+#include "trainer/config_io.h"
+#include "trainer/evaluation.h"
+
+namespace iranker {
+
+void AddEvalCommand(CLI::App& app) {
+  auto* cmd =
+      app.add_subcommand("eval", "Evaluate a checkpoint on the held-out data, with baselines");
+  struct Opts {
+    std::string file, checkpoint, out;
+    std::vector<std::string> overrides;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  cmd->add_option("-c,--config", o->file, "YAML config file (data, prompt, actor sections)")
+      ->required();
+  cmd->add_option("--checkpoint", o->checkpoint, "Hugging Face checkpoint directory")->required();
+  cmd->add_option("--out", o->out,
+                  "Directory for run.trec, qrels.trec and eval.json (default: none)");
+  cmd->add_flag("--json", o->json, "Print the table as JSON");
+  cmd->add_option("overrides", o->overrides, "key.path=value overrides");
+  cmd->callback([o] {
+    Config config = LoadConfig(o->file, o->overrides);
+    InitLogging(config.run.log_level);
+    ConfigureThreads(config.run.threads);
+    Policy policy = LoadPolicy(o->checkpoint, config.model.dtype, config.model.device);
+    PromptSet prompts(config.prompt);
+    auto sets = LoadTestSets(config.data, 0);
+    auto report =
+        Evaluate(*policy.model.model, *policy.tokenizer, prompts, config.actor, config.reward.match,
+                 sets, EvaluationSeed(config.run.seed), /*baselines=*/true);
+    if (o->json)
+      std::cout << EvalReportJson(report).dump(2) << "\n";
+    else
+      std::cout << FormatEvalTable(report);
+    if (!o->out.empty()) {
+      MakeDirs(o->out);
+      WriteTrecFiles(report, sets, o->out + "/run.trec", o->out + "/qrels.trec");
+      WriteFileAtomic(o->out + "/eval.json", EvalReportJson(report).dump(2) + "\n");
+      std::cout << "wrote " << o->out
+                << "/run.trec and qrels.trec (check with: iranker metrics --qrels " << o->out
+                << "/qrels.trec --run " << o->out << "/run.trec)\n";
+    }
+  });
+}
+
+}  // namespace iranker

@@ -1,0 +1,14 @@
+#include "cli/commands.h"
+
+namespace iranker {
+
+const std::vector<AddCommand>& Commands() {
+  static const std::vector<AddCommand> all = {
+      AddConfigCommand, AddBenchCommand,     AddTrainCommand, AddActorCommand,    AddEvalCommand,
+      AddRankCommand,   AddInitModelCommand, AddRolesCommand, AddMetricsCommand,  AddDataCommand,
+      AddKeygenCommand, AddInspectCommand,   AddPlotCommand,  AddTokenizeCommand,
+  };
+  return all;
+}
+
+}  // namespace iranker

@@ -1,0 +1,52 @@
+#include "collective/collective_util.h"
+
+#define OMPI_SKIP_MPICXX 1  // the C API only (no MPI C++ bindings to link)
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+#include <unistd.h>
+
+#include "base/error.h"
+#include "base/host.h"
+#include "base/log.h"
+#include "collective/collective.h"
+
+namespace iranker::collective {
+
+std::string DescribeRank(int rank, int size) {
+  return "rank " + std::to_string(rank) + " of " + std::to_string(size) + " (host " + HostName() +
+         ", pid " + std::to_string(::getpid()) + ")";
+}
+
+void CollectiveTimedOut(const std::string& backend, const std::string& what, int timeout_ms,
+                        int rank, int size, const std::string& note) {
+  Fail(ErrorCode::kDeadlineExceeded, backend, " ", what, " did not complete within ", timeout_ms,
+       " ms on ", DescribeRank(rank, size),
+       ": a peer rank is stuck, dead or never joined this collective (comm allreduce timeout_ms)",
+       note);
+}
+
+CollectiveClock::CollectiveClock(const Collective& c, int timeout_ms)
+    : c_(c), deadline_(std::chrono::milliseconds(timeout_ms), [&c] { return c.PeerProgress(); }) {}
+
+bool CollectiveClock::Expired(const std::string& what) {
+  std::string news;
+  if (deadline_.Expired(&news)) return true;
+  if (!news.empty())
+    IR_LOG_INFO(
+        "comm: {} on {} is past timeout_ms={} but {}: waiting on (the time-out restarts while it "
+        "progresses)",
+        what, DescribeRank(c_.rank(), c_.size()), deadline_.timeout().count(), news);
+  return false;
+}
+
+std::string MpiWorldRankName() {
+  int init = 0, rank = -1, size = 0;
+  MPI_Initialized(&init);
+  if (init) {
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+  }
+  return DescribeRank(rank, size);
+}
+
+}  // namespace iranker::collective

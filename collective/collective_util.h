@@ -1,0 +1,36 @@
+// collective/collective_util.h — shared by the all-reduce back-ends (internal to the room).
+#pragma once
+
+#include <string>
+
+#include "base/progress_deadline.h"
+
+namespace iranker::collective {
+
+class Collective;
+
+// "rank R of N (host H, pid P)": the identity printed in every collective error.
+std::string DescribeRank(int rank, int size);
+// DescribeRank of this process in MPI_COMM_WORLD ("rank -1 of 0" before MPI is initialised).
+std::string MpiWorldRankName();
+// Throws Error(kDeadlineExceeded) naming the stuck collective and this rank; `note` (may be
+// empty) is appended to the message.
+[[noreturn]] void CollectiveTimedOut(const std::string& backend, const std::string& what,
+                                     int timeout_ms, int rank, int size,
+                                     const std::string& note = "");
+
+// The time-out of one pending collective: a ProgressDeadline whose probe is the collective's
+// peer-progress probe (Collective::PeerProgress); the first time a busy peer restarts it, a line
+// naming the collective and this rank is logged.
+class CollectiveClock {
+ public:
+  CollectiveClock(const Collective& c, int timeout_ms);
+  bool Expired(const std::string& what);
+  std::string Note() const { return deadline_.Note(); }
+
+ private:
+  const Collective& c_;
+  ProgressDeadline deadline_;
+};
+
+}  // namespace iranker::collective
