@@ -65,7 +65,7 @@ struct TrajectorySender::Impl {
   Mutex sock_mu;
   mutable Mutex mu;
   CondVar cv;
-  std::deque<uint64_t> unsent IR_GUARDED_BY(mu);  // seqs waiting for credit, in order
+  std::deque<uint64_t> unsent IR_GUARDED_BY(mu);               // seqs waiting for credit, in order
   std::map<uint64_t, Outgoing> outstanding IR_GUARDED_BY(mu);  // every batch not yet accepted
   uint64_t next_seq IR_GUARDED_BY(mu) = 0;
   SenderStats st IR_GUARDED_BY(mu);

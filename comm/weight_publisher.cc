@@ -52,7 +52,7 @@ struct WeightPublisher::Impl {
     uint64_t epoch = 0;  // the group it reported being in
   };
   std::unique_ptr<GroupTransport> transport;
-  bool group_on IR_GUARDED_BY(mu) = false;  // a transport and its thread alive
+  bool group_on IR_GUARDED_BY(mu) = false;                   // a transport and its thread alive
   std::map<std::string, Capable> capable IR_GUARDED_BY(mu);  // route -> its last POLL
   std::set<std::string> members IR_GUARDED_BY(mu);           // routes of the current group
   // The newest version the group dealt with.

@@ -9,7 +9,7 @@ if ! command -v clang-format >/dev/null 2>&1; then
   echo "check_format: clang-format is not installed (scripts/setup.sh installs it)" >&2
   exit 1
 fi
-mapfile -t files < <(git ls-files '*.cc' '*.h' 2>/dev/null || find . -name '*.cc' -o -name '*.h' | grep -v -e '^./build' -e '^./third_party')
+mapfile -t files < <(git ls-files -co --exclude-standard '*.cc' '*.h' 2>/dev/null || find . -name '*.cc' -o -name '*.h' | grep -v -e '^./build' -e '^./third_party')
 if [[ "${1:-}" == "--fix" ]]; then
   clang-format -i "${files[@]}"
   echo "check_format: formatted ${#files[@]} files"

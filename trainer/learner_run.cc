@@ -60,11 +60,11 @@ std::string PrepareRun(const Config& config, const RankLayout& me, ProgressLease
   WriteResolvedConfig(config, run_dir);
   const std::string init_dir = PrepareInitDir(config, run_dir, ProgressLease::BeatOf(lease));
   const bool local = config.cluster.transport == Transport::kInproc;
-  IR_LOG_INFO("{} run: {} learner rank(s), {} actor {}{}, launcher {}, transport {}",
-              local ? "local" : "distributed", me.learners, me.actors,
-              local ? "thread(s)" : "process(es)",
-              config.cluster.spawn_actors ? " (supervised by learner 0)" : "",
-              DetectLauncher().empty() ? "none" : DetectLauncher(), NameOf(config.cluster.transport));
+  IR_LOG_INFO(
+      "{} run: {} learner rank(s), {} actor {}{}, launcher {}, transport {}",
+      local ? "local" : "distributed", me.learners, me.actors, local ? "thread(s)" : "process(es)",
+      config.cluster.spawn_actors ? " (supervised by learner 0)" : "",
+      DetectLauncher().empty() ? "none" : DetectLauncher(), NameOf(config.cluster.transport));
   return init_dir;
 }
 

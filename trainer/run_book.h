@@ -26,8 +26,8 @@ class RunBook {
   // (learner ranks under MPI), evaluations and checkpoints are phases of it, beating per
   // generated answer and per file written, so peer ranks waiting meanwhile do not time out.
   RunBook(const Config& config, const std::string& run_dir, const std::string& init_dir,
-          DecoderLM& model, const Tokenizer& tokenizer, const Learner& learner,
-          int64_t start_step, TrainResult* result, ProgressLease* lease = nullptr);
+          DecoderLM& model, const Tokenizer& tokenizer, const Learner& learner, int64_t start_step,
+          TrainResult* result, ProgressLease* lease = nullptr);
   ~RunBook();
 
   // At step 0: evaluates the initial policy on the full test sets (result->initial) and prints it.

@@ -23,7 +23,8 @@ std::string ProcessDevice(const Config& config, const RankLayout& me) {
 std::unique_ptr<comm::GroupTransport> WeightGroupTransport(const Config& config,
                                                            const RankLayout& me) {
   if (config.comm.weights.group != comm::WeightsGroup::kNccl) return nullptr;
-  if (config.cluster.transport == Transport::kInproc) {  // --local: actor threads share the learner's GPU
+  if (config.cluster.transport ==
+      Transport::kInproc) {  // --local: actor threads share the learner's GPU
     if (me.role == Role::kLearner)
       IR_LOG_WARN(
           "comm.weights.group=nccl is not used by `train --local`: its actors are threads of this "
