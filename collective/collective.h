@@ -72,6 +72,18 @@ class Collective {
                                                                const std::string& what) = 0;
   void AllreduceSum(const at::Tensor& t, const std::string& what);
   void AllreduceMean(const at::Tensor& t, const std::string& what);
+  // Sharded sums (ZeRO): `in` holds size() equal shards in rank order (numel = size() * n); `out`
+  // (numel n) receives this rank's shard of the sum over ranks. Contiguous float32/float64, on
+  // the back-end's device, `in` and `out` distinct.
+  virtual std::unique_ptr<PendingCollective> StartReduceScatterSum(const at::Tensor& in,
+                                                                   const at::Tensor& out,
+                                                                   const std::string& what) = 0;
+  // Every rank's `in` (numel n) concatenated in rank order into `out` (numel size() * n).
+  virtual std::unique_ptr<PendingCollective> StartAllGather(const at::Tensor& in,
+                                                            const at::Tensor& out,
+                                                            const std::string& what) = 0;
+  void ReduceScatterSum(const at::Tensor& in, const at::Tensor& out, const std::string& what);
+  void AllGather(const at::Tensor& in, const at::Tensor& out, const std::string& what);
   // In-place broadcast of a contiguous tensor from `root`.
   virtual void Broadcast(const at::Tensor& t, int root, const std::string& what) = 0;
   // Broadcast of a byte string of any length from `root` (receivers' strings are resized).

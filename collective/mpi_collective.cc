@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <climits>
 #include <cstdlib>
 #include <thread>
 
@@ -28,7 +29,7 @@ namespace {
 struct Parked {
   MPI_Comm comm;
   MPI_Request request;
-  at::Tensor keep;
+  std::vector<at::Tensor> keep;
   std::string what;
 };
 Mutex g_parked_mu;
@@ -87,7 +88,7 @@ class MpiCollective;
 
 class MpiPending : public PendingCollective {
  public:
-  MpiPending(MpiCollective* c, MPI_Request r, at::Tensor keep, std::string what);
+  MpiPending(MpiCollective* c, MPI_Request r, std::vector<at::Tensor> keep, std::string what);
   MpiPending(const MpiPending&) = delete;
   MpiPending& operator=(const MpiPending&) = delete;
   ~MpiPending() override;
@@ -97,7 +98,7 @@ class MpiPending : public PendingCollective {
  private:
   MpiCollective* c_;
   MPI_Request req_;
-  at::Tensor keep_;
+  std::vector<at::Tensor> keep_;  // the buffers MPI reads and writes until it completes
   std::string what_;
   CollectiveClock clock_;
 };
@@ -130,7 +131,45 @@ class MpiCollective : public Collective {
       IR_MPI_CHECK(MPI_Iallreduce(MPI_IN_PLACE, t.data_ptr(), static_cast<int>(t.numel()),
                                   MpiType(t), MPI_SUM, comm_.get(), &r));
     }
-    return std::make_unique<MpiPending>(this, r, t, "all-reduce '" + what + "'");
+    return std::make_unique<MpiPending>(this, r, std::vector<at::Tensor>{t},
+                                        "all-reduce '" + what + "'");
+  }
+
+  std::unique_ptr<PendingCollective> StartReduceScatterSum(const at::Tensor& in,
+                                                           const at::Tensor& out,
+                                                           const std::string& what) override {
+    IR_CHECK(in.is_contiguous() && out.is_contiguous());
+    IR_CHECK(!in.is_cuda() && !out.is_cuda());
+    IR_CHECK_EQ(in.scalar_type(), out.scalar_type());
+    IR_CHECK_EQ(in.numel(), out.numel() * size_);
+    IR_CHECK_LT(out.numel(), static_cast<int64_t>(INT_MAX));
+    MPI_Request r;
+    {
+      MutexLock lock(mu_);
+      IR_MPI_CHECK(MPI_Ireduce_scatter_block(in.data_ptr(), out.data_ptr(),
+                                             static_cast<int>(out.numel()), MpiType(out), MPI_SUM,
+                                             comm_.get(), &r));
+    }
+    return std::make_unique<MpiPending>(this, r, std::vector<at::Tensor>{in, out},
+                                        "reduce-scatter '" + what + "'");
+  }
+
+  std::unique_ptr<PendingCollective> StartAllGather(const at::Tensor& in, const at::Tensor& out,
+                                                    const std::string& what) override {
+    IR_CHECK(in.is_contiguous() && out.is_contiguous());
+    IR_CHECK(!in.is_cuda() && !out.is_cuda());
+    IR_CHECK_EQ(in.scalar_type(), out.scalar_type());
+    IR_CHECK_EQ(out.numel(), in.numel() * size_);
+    IR_CHECK_LT(in.numel(), static_cast<int64_t>(INT_MAX));
+    MPI_Request r;
+    {
+      MutexLock lock(mu_);
+      IR_MPI_CHECK(MPI_Iallgather(in.data_ptr(), static_cast<int>(in.numel()), MpiType(in),
+                                  out.data_ptr(), static_cast<int>(in.numel()), MpiType(out),
+                                  comm_.get(), &r));
+    }
+    return std::make_unique<MpiPending>(this, r, std::vector<at::Tensor>{in, out},
+                                        "all-gather '" + what + "'");
   }
 
   void Broadcast(const at::Tensor& t, int root, const std::string& what) override {
@@ -153,7 +192,7 @@ class MpiCollective : public Collective {
       MutexLock lock(mu_);
       IR_MPI_CHECK(MPI_Ibarrier(comm_.get(), &r));
     }
-    MpiPending(this, r, at::Tensor(), "barrier '" + what + "'").Wait();
+    MpiPending(this, r, {}, "barrier '" + what + "'").Wait();
   }
 
   void AllreduceSumDoubles(std::vector<double>* v, const std::string& what) override {
@@ -174,7 +213,7 @@ class MpiCollective : public Collective {
         IR_MPI_CHECK(
             MPI_Ibcast(static_cast<char*>(data) + off, count, MPI_BYTE, root, comm_.get(), &r));
       }
-      MpiPending(this, r, keep, what).Wait();
+      MpiPending(this, r, {keep}, what).Wait();
       if (n == 0) break;
     }
   }
@@ -185,7 +224,8 @@ class MpiCollective : public Collective {
   Mutex mu_;
 };
 
-MpiPending::MpiPending(MpiCollective* c, MPI_Request r, at::Tensor keep, std::string what)
+MpiPending::MpiPending(MpiCollective* c, MPI_Request r, std::vector<at::Tensor> keep,
+                       std::string what)
     : c_(c), req_(r), keep_(std::move(keep)), what_(std::move(what)), clock_(*c, c->timeout_ms()) {}
 
 MpiPending::~MpiPending() {

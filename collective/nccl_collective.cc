@@ -82,14 +82,14 @@ class NcclCollective;
 
 class NcclPending : public PendingCollective {
  public:
-  NcclPending(NcclCollective* c, EventPtr done, at::Tensor keep, std::string what);
+  NcclPending(NcclCollective* c, EventPtr done, std::vector<at::Tensor> keep, std::string what);
   bool Test() override;
   void Wait() override;
 
  private:
   NcclCollective* c_;
   EventPtr done_;
-  at::Tensor keep_;
+  std::vector<at::Tensor> keep_;  // the buffers the collective reads and writes
   std::string what_;
   CollectiveClock clock_;
 };
@@ -136,7 +136,43 @@ class NcclCollective : public Collective {
                   ErrorCode::kInternal, "");
     EventPtr done = MakeEvent();
     IR_CUDA_CHECK(cudaEventRecord(done.get(), stream_.get()), ErrorCode::kInternal, "");
-    return std::make_unique<NcclPending>(this, std::move(done), t, "all-reduce '" + what + "'");
+    return std::make_unique<NcclPending>(this, std::move(done), std::vector<at::Tensor>{t},
+                                         "all-reduce '" + what + "'");
+  }
+
+  std::unique_ptr<PendingCollective> StartReduceScatterSum(const at::Tensor& in,
+                                                           const at::Tensor& out,
+                                                           const std::string& what) override {
+    IR_CHECK(in.is_cuda() && in.is_contiguous() && out.is_cuda() && out.is_contiguous());
+    IR_CHECK_EQ(in.numel(), out.numel() * size_);
+    MutexLock lock(mu_);
+    EventPtr ready = MakeEvent();
+    IR_CUDA_CHECK(cudaEventRecord(ready.get(), nullptr), ErrorCode::kInternal, "");
+    IR_CUDA_CHECK(cudaStreamWaitEvent(stream_.get(), ready.get(), 0), ErrorCode::kInternal, "");
+    IR_NCCL_CHECK(ncclReduceScatter(in.data_ptr(), out.data_ptr(), out.numel(), NcclType(out),
+                                    ncclSum, comm_.get(), stream_.get()),
+                  ErrorCode::kInternal, "");
+    EventPtr done = MakeEvent();
+    IR_CUDA_CHECK(cudaEventRecord(done.get(), stream_.get()), ErrorCode::kInternal, "");
+    return std::make_unique<NcclPending>(this, std::move(done), std::vector<at::Tensor>{in, out},
+                                         "reduce-scatter '" + what + "'");
+  }
+
+  std::unique_ptr<PendingCollective> StartAllGather(const at::Tensor& in, const at::Tensor& out,
+                                                    const std::string& what) override {
+    IR_CHECK(in.is_cuda() && in.is_contiguous() && out.is_cuda() && out.is_contiguous());
+    IR_CHECK_EQ(out.numel(), in.numel() * size_);
+    MutexLock lock(mu_);
+    EventPtr ready = MakeEvent();
+    IR_CUDA_CHECK(cudaEventRecord(ready.get(), nullptr), ErrorCode::kInternal, "");
+    IR_CUDA_CHECK(cudaStreamWaitEvent(stream_.get(), ready.get(), 0), ErrorCode::kInternal, "");
+    IR_NCCL_CHECK(ncclAllGather(in.data_ptr(), out.data_ptr(), in.numel(), NcclType(in),
+                                comm_.get(), stream_.get()),
+                  ErrorCode::kInternal, "");
+    EventPtr done = MakeEvent();
+    IR_CUDA_CHECK(cudaEventRecord(done.get(), stream_.get()), ErrorCode::kInternal, "");
+    return std::make_unique<NcclPending>(this, std::move(done), std::vector<at::Tensor>{in, out},
+                                         "all-gather '" + what + "'");
   }
 
   void Broadcast(const at::Tensor& t, int root, const std::string& what) override {
@@ -149,7 +185,7 @@ class NcclCollective : public Collective {
                     ErrorCode::kInternal, "");
       IR_CUDA_CHECK(cudaEventRecord(done.get(), stream_.get()), ErrorCode::kInternal, "");
     }
-    NcclPending(this, std::move(done), t, "broadcast '" + what + "'").Wait();
+    NcclPending(this, std::move(done), {t}, "broadcast '" + what + "'").Wait();
   }
 
   void BroadcastBytes(std::string* bytes, int root, const std::string& what) override {
@@ -193,7 +229,8 @@ class NcclCollective : public Collective {
   Mutex mu_;
 };
 
-NcclPending::NcclPending(NcclCollective* c, EventPtr done, at::Tensor keep, std::string what)
+NcclPending::NcclPending(NcclCollective* c, EventPtr done, std::vector<at::Tensor> keep,
+                         std::string what)
     : c_(c),
       done_(std::move(done)),
       keep_(std::move(keep)),

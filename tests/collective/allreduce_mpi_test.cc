@@ -414,6 +414,60 @@ TEST_F(AllreduceTest, HelpersAgreeAcrossRanks) {
   coll->Barrier("helpers done");
 }
 
+// The sharded collectives (ZeRO): each rank gets its shard of the sum, and all shards come back
+// together in rank order; odd shard sizes, float and double.
+TEST_F(AllreduceTest, ReduceScatterAndAllGatherMatchTheirDefinitions) {
+  const int n = coll->size(), me = coll->rank();
+  for (auto dtype : {torch::kFloat, torch::kDouble}) {
+    const int64_t shard = 5;
+    auto in = torch::arange(n * shard, dtype) * (me + 1);
+    auto out = torch::empty({shard}, dtype);
+    coll->ReduceScatterSum(in, out, "reduce-scatter test");
+    auto expect = torch::arange(me * shard, (me + 1) * shard, dtype) * (n * (n + 1) / 2);
+    EXPECT_TRUE(torch::equal(out, expect)) << out;
+    auto mine = torch::full({shard}, static_cast<double>(me), dtype);
+    auto all = torch::empty({n * shard}, dtype);
+    coll->AllGather(mine, all, "all-gather test");
+    for (int r = 0; r < n; ++r)
+      EXPECT_TRUE(torch::equal(all.narrow(0, r * shard, shard),
+                               torch::full({shard}, static_cast<double>(r), dtype)));
+  }
+  coll->Barrier("sharded collectives done");
+}
+
+TEST_F(AllreduceTest, ShardedCollectivesWhosePeerNeverJoinsTimeOut) {
+  AllreduceOptions o;
+  o.timeout_ms = coll->rank() == 0 ? 400 : 20000;
+  auto late = MakeMpiCollective(o);
+  const int n = coll->size();
+  auto in = torch::ones({n * 3});
+  auto out = torch::empty({3});
+  auto all = torch::empty({n * 3});
+  if (coll->rank() == 0) {
+    try {
+      late->ReduceScatterSum(in, out, "gradient shard test");
+      FAIL() << "the reduce-scatter completed without its peers";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), ErrorCode::kDeadlineExceeded);
+      EXPECT_NE(std::string(e.what()).find("reduce-scatter 'gradient shard test'"),
+                std::string::npos)
+          << e.what();
+    }
+    try {
+      late->AllGather(out, all, "parameter shard test");
+      FAIL() << "the all-gather completed without its peers";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("all-gather 'parameter shard test'"), std::string::npos)
+          << e.what();
+    }
+  }
+  coll->Barrier("after sharded time-outs");
+  if (coll->rank() != 0) {
+    late->ReduceScatterSum(in, out, "gradient shard test");
+    late->AllGather(out, all, "parameter shard test");
+  }
+}
+
 TEST_F(AllreduceTest, CollectiveWhosePeerNeverJoinsTimesOut) {
   AllreduceOptions o;
   // Rank 0 gives up quickly; the others, which join late on purpose, wait long enough for rank 0
