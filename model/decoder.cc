@@ -264,8 +264,11 @@ at::Tensor DecoderLM::ForwardHidden(const at::Tensor& ids) {
 }
 
 at::Tensor DecoderLM::Logits(const at::Tensor& hidden) {
-  auto w = lm_head_ ? lm_head_->weight : embed_->weight;
-  return torch::linear(hidden, w).to(torch::kFloat32);
+  return torch::linear(hidden, HeadWeight()).to(torch::kFloat32);
+}
+
+const at::Tensor& DecoderLM::HeadWeight() const {
+  return lm_head_ ? lm_head_->weight : embed_->weight;
 }
 
 at::Tensor DecoderLM::Prefill(KVCache& cache, int64_t slot, const at::Tensor& ids) {

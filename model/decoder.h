@@ -64,6 +64,8 @@ class DecoderLM : public torch::nn::Module {
 
   // Output head: hidden [..., hidden] -> logits [..., vocab] in fp32.
   at::Tensor Logits(const at::Tensor& hidden);
+  // The head's weight [vocab, hidden]: lm_head's, or the embedding's when they are tied.
+  const at::Tensor& HeadWeight() const;
 
   // Appends ids (1-D, T > 0 tokens) to `slot`; returns the hidden states of those tokens [T, H].
   // Throws Error(kResourceExhausted) when the slot would exceed the cache capacity.

@@ -247,5 +247,60 @@ TEST(Scoring, LearnerLogprobsEqualActorLogprobs) {
   EXPECT_TRUE(m->parameters()[0].grad().defined());
 }
 
+// The output head in chunks: the same log-probabilities and entropies as one chunk, and the same
+// gradients for the hidden states and the head's weight (tied to the embedding here, so the head's
+// chunks and the embedding lookup add up into one gradient), up to the order of partial sums.
+TEST(Scoring, ChunkedHeadEqualsOneChunk) {
+  for (bool tied : {true, false}) {
+    auto m = testing::TinyModel(41, tied);
+    const int64_t B = 3, T = 20;
+    auto ids = torch::randint(1, 97, {B, T}, torch::kInt64);
+    auto mask = torch::zeros({B, T}, torch::kBool);
+    mask.narrow(1, 5, T - 5).fill_(true);
+    std::vector<at::Tensor> lp, ent, grads;
+    for (int64_t chunk : {int64_t(1) << 20, int64_t(7), int64_t(1)}) {
+      m->zero_grad();
+      auto s = ScoreTokens(*m, ids, mask, 0.9f, /*with_entropy=*/true, chunk);
+      (s.logprobs.sum() + 0.3 * s.entropy.sum()).backward();
+      lp.push_back(s.logprobs.detach());
+      ent.push_back(s.entropy.detach());
+      std::vector<at::Tensor> g;
+      for (const auto& p : m->parameters()) g.push_back(p.grad().clone());
+      grads.push_back(torch::cat([&] {
+        std::vector<at::Tensor> flat;
+        for (const auto& x : g) flat.push_back(x.reshape({-1}));
+        return flat;
+      }()));
+    }
+    for (size_t k = 1; k < lp.size(); ++k) {
+      // Equal up to the summation order of the matrix products (BLAS blocks by row count).
+      EXPECT_LT((lp[0] - lp[k]).abs().max().item<float>(), 1e-5)
+          << "tied " << tied << ", case " << k;
+      EXPECT_LT((ent[0] - ent[k]).abs().max().item<float>(), 1e-5)
+          << "tied " << tied << ", case " << k;
+      EXPECT_LT((grads[0] - grads[k]).abs().max().item<float>(), 1e-5)
+          << "tied " << tied << ", case " << k;
+    }
+    EXPECT_GT(grads[0].abs().sum().item<float>(), 0);
+  }
+}
+
+// Without grad mode (the reference policy, evaluation) chunks are scored and dropped alike.
+TEST(Scoring, ChunkedHeadWithoutGradients) {
+  auto m = testing::TinyModel(42);
+  torch::NoGradGuard ng;
+  auto h = torch::randn({11, m->config().hidden_size});
+  auto targets = torch::randint(0, 97, {11}, torch::kInt64);
+  auto one = ScoreRows(*m, h, targets, 1.0f, true, 100);
+  auto many = ScoreRows(*m, h, targets, 1.0f, true, 4);
+  EXPECT_TRUE(torch::equal(one.logprobs, many.logprobs));
+  EXPECT_TRUE(torch::equal(one.entropy, many.entropy));
+  auto direct = torch::log_softmax(m->Logits(h), -1).gather(1, targets.unsqueeze(1)).squeeze(1);
+  EXPECT_TRUE(torch::equal(one.logprobs, direct));
+  EXPECT_EQ(
+      ScoreRows(*m, h.narrow(0, 0, 0), targets.narrow(0, 0, 0), 1.0f, false, 4).logprobs.numel(),
+      0);
+}
+
 }  // namespace
 }  // namespace iranker
