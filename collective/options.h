@@ -17,6 +17,16 @@ inline const EnumNames<AllreduceBackend>& NamesOf(AllreduceBackend) {
   return names;
 }
 
+// Training state sharded across the learner ranks (learner.sharding;
+// collective/sharded_optimizer.h).
+enum class Sharding { kNone, kOptimizer, kGradients };
+inline const EnumNames<Sharding>& NamesOf(Sharding) {
+  static const EnumNames<Sharding> names = {{Sharding::kNone, "none"},
+                                            {Sharding::kOptimizer, "optimizer"},
+                                            {Sharding::kGradients, "gradients"}};
+  return names;
+}
+
 // Gradient all-reduce (collective/collective.h, collective/bucketer.h).
 struct AllreduceOptions {
   // "mpi" (CPU tensors), "nccl" (CUDA tensors) or "auto" (by the parameters' device).

@@ -54,7 +54,8 @@ std::vector<std::vector<int64_t>> Pack(const std::vector<const std::vector<int32
 
 }  // namespace
 
-Critic::Critic(const DecoderLM& policy, const LearnerOptions& options) : options_(options) {
+Critic::Critic(const DecoderLM& policy, const LearnerOptions& options, DataParallel* dp)
+    : options_(options) {
   trunk_ = CloneDecoder(policy);
   trunk_->set_activation_checkpointing(options.activation_checkpointing);
   const auto device = policy.parameters().front().device();
@@ -66,11 +67,14 @@ Critic::Critic(const DecoderLM& policy, const LearnerOptions& options) : options
   }
   head_->to(device);
   trunk_->eval();  // no dropout in these models; eval() only marks intent
-  torch::optim::AdamWOptions adam(options_.critic_lr);
-  adam.betas({options_.beta1, options_.beta2})
-      .eps(options_.adam_eps)
-      .weight_decay(options_.weight_decay);
-  optimizer_ = std::make_unique<torch::optim::AdamW>(parameters(), adam);
+  sharded_ = MakeShardedOptimizer(parameters(), options_, options_.critic_lr, dp, &own_collective_);
+  if (!sharded_) {
+    torch::optim::AdamWOptions adam(options_.critic_lr);
+    adam.betas({options_.beta1, options_.beta2})
+        .eps(options_.adam_eps)
+        .weight_decay(options_.weight_decay);
+    optimizer_ = std::make_unique<torch::optim::AdamW>(parameters(), adam);
+  }
 }
 
 std::vector<at::Tensor> Critic::parameters() const {
@@ -107,7 +111,9 @@ std::vector<float> Critic::Values(const std::vector<const std::vector<int32_t>*>
   torch::NoGradGuard ng;
   const Dedup d = Deduplicate(prompts);
   std::vector<float> unique(d.unique.size());
-  for (const auto& mb : Pack(d.unique, options_.micro_batch_tokens)) {
+  const auto batches = Pack(d.unique, options_.micro_batch_tokens);
+  if (sharded_) sharded_->PlanBackwardPasses(static_cast<int>(batches.size()));
+  for (const auto& mb : batches) {
     std::vector<const std::vector<int32_t>*> ps;
     for (int64_t i : mb) ps.push_back(d.unique[i]);
     auto v = Forward(ps).to(torch::kCPU).contiguous();
@@ -127,10 +133,13 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
   const Dedup d = Deduplicate(prompts);
   std::vector<std::vector<int64_t>> samples_of(d.unique.size());
   for (size_t i = 0; i < d.of_sample.size(); ++i) samples_of[d.of_sample[i]].push_back(i);
-  optimizer_->zero_grad();
+  if (optimizer_) optimizer_->zero_grad();
+  if (sharded_) sharded_->ZeroGrad();
   double loss_sum = 0;
   const auto device = head_->weight.device();
-  for (const auto& mb : Pack(d.unique, options_.micro_batch_tokens)) {
+  const auto batches = Pack(d.unique, options_.micro_batch_tokens);
+  if (sharded_) sharded_->PlanBackwardPasses(static_cast<int>(batches.size()));
+  for (const auto& mb : batches) {
     std::vector<const std::vector<int32_t>*> ps;
     std::vector<int64_t> row;
     std::vector<float> r, old;
@@ -147,10 +156,23 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
       err = torch::max(err, (clipped - R).pow(2));
     }
     auto loss = 0.5 * err.sum() / normaliser;
+    if (sharded_) sharded_->BeginBackward();
     loss.backward();
+    if (sharded_) sharded_->EndBackward();
     loss_sum += 0.5 * err.sum().item<double>();
   }
   auto params = parameters();
+  if (sharded_) {
+    if (sharded_->level() == Sharding::kOptimizer && dp) {
+      for (auto& p : params)
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      dp->AverageGradients(params);
+    }
+    const double norm = sharded_->Step(lr, options_.max_grad_norm);
+    return {{"value_loss", prompts.empty() ? 0 : loss_sum / prompts.size()},
+            {"critic_grad_norm", norm},
+            {"critic_lr", lr}};
+  }
   for (auto& p : params)
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
   if (dp) dp->AverageGradients(params);
@@ -169,10 +191,21 @@ void Critic::Save(const std::string& dir) const {
   for (const auto& p : trunk_->named_parameters()) archive.write("trunk." + p.key(), p.value());
   archive.write("head.weight", head_->weight);
   archive.write("head.bias", head_->bias);
-  torch::serialize::OutputArchive opt;
-  optimizer_->save(opt);
-  archive.write("optimizer", opt);
+  if (optimizer_) {
+    torch::serialize::OutputArchive opt;
+    optimizer_->save(opt);
+    archive.write("optimizer", opt);
+  }
   SaveArchiveAtomic(archive, dir + "/critic.pt");
+}
+
+void Critic::SaveShard(torch::serialize::OutputArchive& archive) const {
+  if (sharded_) sharded_->Save(archive);
+}
+
+void Critic::LoadShard(int saved_ranks,
+                       const std::function<void(int, torch::serialize::InputArchive&)>& shards) {
+  if (sharded_) sharded_->Load(saved_ranks, shards);
 }
 
 void Critic::Load(const std::string& dir) {
@@ -194,12 +227,18 @@ void Critic::Load(const std::string& dir) {
     archive.read("head.bias", b);
     head_->weight.copy_(w);
     head_->bias.copy_(b);
-    torch::serialize::InputArchive opt;
-    archive.read("optimizer", opt);
-    optimizer_->load(opt);
+    if (optimizer_) {
+      torch::serialize::InputArchive opt;
+      archive.read("optimizer", opt);
+      optimizer_->load(opt);
+    }
   } catch (const c10::Error& e) {
     Fail(ErrorCode::kDataLoss, path, ": cannot be read: ", e.what_without_backtrace());
   }
+}
+
+StateBytes Critic::HeldStateBytes() const {
+  return CountStateBytes(parameters(), optimizer_.get(), sharded_.get());
 }
 
 }  // namespace iranker

@@ -21,7 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "collective/collective.h"
+#include "collective/sharded_optimizer.h"
 #include "learner/options.h"
+#include "learner/state_bytes.h"
 #include "model/decoder.h"
 
 namespace iranker {
@@ -30,8 +33,9 @@ class DataParallel;
 
 class Critic {
  public:
-  // Copies the policy's current weights into a new trunk; the value head starts at zero.
-  Critic(const DecoderLM& policy, const LearnerOptions& options);
+  // Copies the policy's current weights into a new trunk; the value head starts at zero. Under
+  // learner.sharding its AdamW state is sharded over dp's ranks (dp may be null: one rank).
+  Critic(const DecoderLM& policy, const LearnerOptions& options, DataParallel* dp = nullptr);
 
   // V of each prompt, without gradients (micro-batched by options.micro_batch_tokens).
   std::vector<float> Values(const std::vector<const std::vector<int32_t>*>& prompts);
@@ -45,12 +49,18 @@ class Critic {
                                       const std::vector<float>& old_values, double normaliser,
                                       DataParallel* dp, double lr);
 
-  // Trunk, head and optimizer state into / from <dir>/critic.pt (written to a temporary name,
-  // fsynced and renamed).
+  // Trunk, head and (unsharded) optimizer state into / from <dir>/critic.pt (written to a
+  // temporary name, fsynced and renamed). Under learner.sharding the optimizer's share of this
+  // rank goes through SaveShard / LoadShard (the learner's rank files) instead.
   void Save(const std::string& dir) const;
   void Load(const std::string& dir);
+  void SaveShard(torch::serialize::OutputArchive& archive) const;
+  void LoadShard(int saved_ranks,
+                 const std::function<void(int, torch::serialize::InputArchive&)>& shards);
 
   std::vector<at::Tensor> parameters() const;
+  // Its weights, gradients and moments (learner/state_bytes.h).
+  StateBytes HeldStateBytes() const;
 
  private:
   // Values with the autograd graph for prompts [begin, end) of a deduplicated list.
@@ -59,7 +69,9 @@ class Critic {
   LearnerOptions options_;
   std::shared_ptr<DecoderLM> trunk_;
   torch::nn::Linear head_{nullptr};
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;          // learner.sharding = none
+  std::unique_ptr<collective::Collective> own_collective_;  // sharding without dp
+  std::unique_ptr<collective::ShardedOptimizer> sharded_;   // learner.sharding != none
 };
 
 }  // namespace iranker

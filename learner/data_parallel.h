@@ -29,6 +29,7 @@ class CollectiveDataParallel : public DataParallel {
   void AverageGradients(const std::vector<at::Tensor>& params) override;
   std::map<std::string, double> LastStats() const override { return last_; }
   double SumScalar(double x) override;
+  collective::Collective* collective() override { return &c_; }
 
  private:
   collective::GradientBucketer* BucketerFor(const std::vector<at::Tensor>& params);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -11,6 +12,7 @@
 
 #include "base/atomic_file.h"
 #include "base/error.h"
+#include "collective/collective.h"
 #include "learner/advantages.h"
 #include "learner/losses.h"
 #include "learner/token_key.h"
@@ -26,11 +28,15 @@ Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& option
       options_(options),
       total_steps_(std::max<int64_t>(1, total_steps)),
       dp_(dp) {
-  torch::optim::AdamWOptions adam(options_.lr);
-  adam.betas({options_.beta1, options_.beta2})
-      .eps(options_.adam_eps)
-      .weight_decay(options_.weight_decay);
-  optimizer_ = std::make_unique<torch::optim::AdamW>(policy_->parameters(), adam);
+  sharded_ =
+      MakeShardedOptimizer(policy_->parameters(), options_, options_.lr, dp_, &own_collective_);
+  if (!sharded_) {
+    torch::optim::AdamWOptions adam(options_.lr);
+    adam.betas({options_.beta1, options_.beta2})
+        .eps(options_.adam_eps)
+        .weight_decay(options_.weight_decay);
+    optimizer_ = std::make_unique<torch::optim::AdamW>(policy_->parameters(), adam);
+  }
   policy_->set_activation_checkpointing(options_.activation_checkpointing);
   if (options_.kl_coef > 0) {
     reference_ = CloneDecoder(*policy_);
@@ -41,7 +47,41 @@ Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& option
     if (options_.reference_device == ReferenceDevice::kCpu) reference_->to(torch::kCPU);
     reference_->eval();
   }
-  if (options_.algorithm == Algorithm::kPpo) critic_ = std::make_unique<Critic>(*policy_, options_);
+  if (options_.algorithm == Algorithm::kPpo)
+    critic_ = std::make_unique<Critic>(*policy_, options_, dp_);
+}
+
+std::unique_ptr<collective::ShardedOptimizer> MakeShardedOptimizer(
+    const std::vector<at::Tensor>& params, const LearnerOptions& options, double lr,
+    DataParallel* dp, std::unique_ptr<collective::Collective>* own) {
+  (void)lr;
+  if (options.sharding == Sharding::kNone) return nullptr;
+  collective::Collective* c = dp ? dp->collective() : nullptr;
+  if (!c) {
+    if (dp)
+      Fail(ErrorCode::kInvalidArgument,
+           "learner.sharding needs the learner ranks' collective; this data-parallel setup has "
+           "none");
+    *own = collective::MakeLocalCollective();
+    c = own->get();
+  }
+  collective::ShardedAdamW adam;
+  adam.beta1 = options.beta1;
+  adam.beta2 = options.beta2;
+  adam.eps = options.adam_eps;
+  adam.weight_decay = options.weight_decay;
+  return std::make_unique<collective::ShardedOptimizer>(*c, params, options.sharding, adam,
+                                                        options.shard_unit_mb);
+}
+
+StateBytes Learner::HeldStateBytes() const {
+  StateBytes b = CountStateBytes(policy_->parameters(), optimizer_.get(), sharded_.get());
+  if (critic_) b += critic_->HeldStateBytes();
+  return b;
+}
+
+std::string Learner::ShardFile(int rank, int ranks) {
+  return "optimizer.rank-" + std::to_string(rank) + "-of-" + std::to_string(ranks) + ".pt";
 }
 
 double Learner::LearningRate(int64_t step) const {
@@ -90,7 +130,8 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   d.normaliser = std::max(1.0, global_units) / world;
 
   policy_->train();
-  optimizer_->zero_grad();
+  if (optimizer_) optimizer_->zero_grad();
+  if (sharded_) sharded_->ZeroGrad();
   d.device = policy_->parameters().front().device();
   d.bf16 = options_.autocast == Autocast::kBf16;
   Totals t;
@@ -191,9 +232,13 @@ void Learner::BackwardMicroBatch(const StepData& d, const std::vector<size_t>& r
     in.is_weights = st * w + (1 - st);
   }
   auto loss = ComputePolicyLoss(in, options_, d.normaliser);
-  // The step's last backward: gradient buckets are reduced across ranks while it runs.
-  if (last && dp_) dp_->BeforeLastBackward(policy_->parameters());
+  // The step's last backward: gradient buckets are reduced across ranks while it runs (under
+  // sharding=gradients every backward reduce-scatters its units instead).
+  const bool rs = sharded_ && sharded_->level() == Sharding::kGradients;
+  if (last && dp_ && !rs) dp_->BeforeLastBackward(policy_->parameters());
+  if (sharded_) sharded_->BeginBackward();
   loss.loss.backward();
+  if (sharded_) sharded_->EndBackward();
   t->pg += loss.pg_sum, t->kl += loss.kl_sum, t->ent += loss.entropy_sum;
   t->clipped += loss.clipped_tokens;
   t->ratio += loss.ratio_sum, t->tokens += loss.tokens;
@@ -233,6 +278,7 @@ void Learner::BackwardSharedPrefixes(const StepData& d, Totals* t) {
       plan.emplace_back(std::move(rows), S);
     }
   }
+  if (sharded_) sharded_->PlanBackwardPasses(static_cast<int>(plan.size()));
   for (const auto& [rows, S] : plan) {
     const auto& prompt = kept[rows[0]].prompt;
     std::vector<const std::vector<int32_t>*> responses;
@@ -240,12 +286,13 @@ void Learner::BackwardSharedPrefixes(const StepData& d, Totals* t) {
     const auto sc = [&] {
       AutocastGuard amp(d.bf16, d.device.type());
       return ScoreSharedPrefix(*policy_, prompt, responses, options_.temperature,
-                               options_.entropy_coef > 0);
+                               options_.entropy_coef > 0, options_.logprob_chunk_tokens);
     }();
     at::Tensor ref;
     if (reference_) {
       torch::NoGradGuard ng;
-      ref = ScoreSharedPrefix(*reference_, prompt, responses, options_.temperature)
+      ref = ScoreSharedPrefix(*reference_, prompt, responses, options_.temperature,
+                              /*with_entropy=*/false, options_.logprob_chunk_tokens)
                 .logprobs.to(d.device);
     }
     BackwardMicroBatch(d, rows, std::vector<int64_t>(rows.size(), 0), sc.logprobs, sc.entropy, ref,
@@ -272,6 +319,7 @@ void Learner::BackwardPadded(const StepData& d, Totals* t) {
       batches.emplace_back();
     batches.back().push_back(i);
   }
+  if (sharded_) sharded_->PlanBackwardPasses(static_cast<int>(batches.size()));
   for (const auto& mb : batches) {
     const int64_t B = mb.size(), T = d.Length(mb[0]);
     t->padded += B * T;
@@ -292,12 +340,14 @@ void Learner::BackwardPadded(const StepData& d, Totals* t) {
     mask = mask.to(d.device);
     const auto sc = [&] {
       AutocastGuard amp(d.bf16, d.device.type());
-      return ScoreTokens(*policy_, ids, mask, options_.temperature, options_.entropy_coef > 0);
+      return ScoreTokens(*policy_, ids, mask, options_.temperature, options_.entropy_coef > 0,
+                         options_.logprob_chunk_tokens);
     }();
     at::Tensor ref;
     if (reference_) {
       torch::NoGradGuard ng;
-      ref = ScoreTokens(*reference_, ids.to(ref_device), mask.to(ref_device), options_.temperature)
+      ref = ScoreTokens(*reference_, ids.to(ref_device), mask.to(ref_device), options_.temperature,
+                        /*with_entropy=*/false, options_.logprob_chunk_tokens)
                 .logprobs.to(d.device);
     }
     BackwardMicroBatch(d, mb, offset, sc.logprobs, sc.entropy, ref, mask,
@@ -308,6 +358,24 @@ void Learner::BackwardPadded(const StepData& d, Totals* t) {
 
 double Learner::AverageClipAndUpdate(Metrics* m) {
   auto params = policy_->parameters();
+  if (sharded_) {
+    if (sharded_->level() == Sharding::kOptimizer && dp_) {
+      for (auto& p : params)
+        if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      dp_->AverageGradients(params);
+      for (const auto& [k, v] : dp_->LastStats()) (*m)[k] = v;
+    }
+    const double lr = LearningRate(step_);
+    const double grad_norm = sharded_->Step(lr, options_.max_grad_norm);
+    const collective::ShardedStats st = sharded_->stats();
+    (*m)["shard_moment_mb"] = st.moment_bytes / 1e6;
+    (*m)["shard_reduce_wait_s"] = st.reduce_wait_seconds;
+    (*m)["shard_gather_s"] = st.gather_seconds;
+    ++step_;
+    ++version_;
+    (*m)["lr"] = lr;
+    return grad_norm;
+  }
   for (auto& p : params)
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
   if (dp_) {
@@ -378,21 +446,76 @@ void Learner::PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<fl
 }
 
 void Learner::SaveState(const std::string& dir) const {
-  torch::serialize::OutputArchive archive;
-  optimizer_->save(archive);
-  SaveArchiveAtomic(archive, dir + "/optimizer.pt");
   nlohmann::json j = {{"step", step_}, {"policy_version", version_}};
+  if (sharded_) {
+    // The other ranks' shares are there already (their SaveShard, moved in by the caller): with
+    // this rank's, the checkpoint is complete.
+    SaveShard(dir);
+    for (int r = 0; r < sharded_->ranks(); ++r)
+      if (!std::filesystem::exists(dir + "/" + ShardFile(r, sharded_->ranks())))
+        Fail(ErrorCode::kInternal, dir, ": the optimizer shard of rank ", r, " is missing");
+    j["sharding"] = NameOf(options_.sharding);
+    j["sharding_ranks"] = sharded_->ranks();
+  } else {
+    torch::serialize::OutputArchive archive;
+    optimizer_->save(archive);
+    SaveArchiveAtomic(archive, dir + "/optimizer.pt");
+  }
   if (critic_) critic_->Save(dir);
   WriteFileAtomic(dir + "/learner_state.json", j.dump(2) + "\n");
 }
 
+void Learner::SaveShard(const std::string& dir) const {
+  if (!sharded_) return;
+  torch::serialize::OutputArchive archive, policy;
+  sharded_->Save(policy);
+  archive.write("policy", policy);
+  if (critic_) {
+    torch::serialize::OutputArchive critic;
+    critic_->SaveShard(critic);
+    archive.write("critic", critic);
+  }
+  SaveArchiveAtomic(archive, dir + "/" + ShardFile(sharded_->rank(), sharded_->ranks()));
+}
+
 void Learner::LoadState(const std::string& dir) {
+  std::string saved_sharding = "none";
+  int saved_ranks = 1;
   try {
     auto j = nlohmann::json::parse(ReadFile(dir + "/learner_state.json"));
     step_ = j.at("step").get<int64_t>();
     version_ = j.at("policy_version").get<uint64_t>();
+    saved_sharding = j.value("sharding", std::string("none"));
+    saved_ranks = j.value("sharding_ranks", 1);
   } catch (const nlohmann::json::exception& e) {
     Fail(ErrorCode::kDataLoss, dir, "/learner_state.json: ", e.what());
+  }
+  const bool was_sharded = saved_sharding != "none";
+  if (was_sharded != (sharded_ != nullptr))
+    Fail(ErrorCode::kFailedPrecondition, dir, " was written with learner.sharding=", saved_sharding,
+         "; this run has learner.sharding=", NameOf(options_.sharding), ": resume with ",
+         was_sharded ? "a sharded setting (optimizer or gradients)" : "none",
+         " (the optimizer state is not converted between the two)");
+  if (sharded_) {
+    // Each rank's file holds the policy's and the critic's shares; another rank count reads all.
+    auto open = [&](int r, const std::string& part, torch::serialize::InputArchive& out) {
+      const std::string path = dir + "/" + ShardFile(r, saved_ranks);
+      torch::serialize::InputArchive file;
+      try {
+        file.load_from(path);
+        file.read(part, out);
+      } catch (const c10::Error& e) {
+        Fail(ErrorCode::kDataLoss, path, ": cannot be read: ", e.what_without_backtrace());
+      }
+    };
+    sharded_->Load(saved_ranks,
+                   [&](int r, torch::serialize::InputArchive& a) { open(r, "policy", a); });
+    if (critic_) {
+      critic_->Load(dir);
+      critic_->LoadShard(saved_ranks,
+                         [&](int r, torch::serialize::InputArchive& a) { open(r, "critic", a); });
+    }
+    return;
   }
   torch::serialize::InputArchive archive;
   try {

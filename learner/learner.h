@@ -19,8 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "collective/sharded_optimizer.h"
 #include "learner/critic.h"
 #include "learner/options.h"
+#include "learner/state_bytes.h"
 #include "model/decoder.h"
 
 namespace iranker {
@@ -50,7 +52,15 @@ class DataParallel {
   virtual double SumScalar(double x) = 0;
   // Figures of the last AverageGradients for metrics.jsonl (e.g. buckets reduced during backward).
   virtual std::map<std::string, double> LastStats() const { return {}; }
+  // The ranks' collective, for sharded training state (learner.sharding); null: none.
+  virtual collective::Collective* collective() { return nullptr; }
 };
+
+// The sharded optimizer of a parameter set under learner.sharding (null for "none"), over dp's
+// collective, or over a world of one without dp. `own` keeps that world alive.
+std::unique_ptr<collective::ShardedOptimizer> MakeShardedOptimizer(
+    const std::vector<at::Tensor>& params, const LearnerOptions& options, double lr,
+    DataParallel* dp, std::unique_ptr<collective::Collective>* own);
 
 using Metrics = std::map<std::string, double>;
 
@@ -65,12 +75,22 @@ class Learner {
   uint64_t version() const { return version_; }
   int64_t step() const { return step_; }
   DecoderLM& policy() { return *policy_; }
+  // The model state this rank holds now (policy and critic), measured off the tensors; call it
+  // after a step (the gradients of learner.sharding=gradients are its last step's peak).
+  StateBytes HeldStateBytes() const;
   double LearningRate(int64_t step) const;
 
   // Optimizer state, step and version into / from `dir` (weights are saved by the caller in
   // Hugging Face format). Load restores exactly what Save wrote.
+  // Under learner.sharding each rank's share of the state is a file optimizer.rank-R-of-N.pt:
+  // the other ranks write theirs with SaveShard, the caller moves them into `dir`, and SaveState
+  // (called on one rank) adds its own and checks that all are there. LoadState reads them on
+  // every rank, re-sharding when the rank count changed.
   void SaveState(const std::string& dir) const;
+  void SaveShard(const std::string& dir) const;
   void LoadState(const std::string& dir);
+  // The name of rank `rank` of `ranks`'s state file under learner.sharding.
+  static std::string ShardFile(int rank, int ranks);
 
  private:
   struct StepData;
@@ -98,7 +118,9 @@ class Learner {
   LearnerOptions options_;
   int64_t total_steps_;
   DataParallel* dp_;
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;          // learner.sharding = none
+  std::unique_ptr<collective::Collective> own_collective_;  // sharding without dp: a world of one
+  std::unique_ptr<collective::ShardedOptimizer> sharded_;   // learner.sharding != none
   int64_t step_ = 0;
   uint64_t version_ = 0;
 };

@@ -4,8 +4,11 @@
 #include <string>
 
 #include "base/fields.h"
+#include "collective/options.h"
 
 namespace iranker {
+
+using collective::Sharding;  // learner.sharding
 
 // The modes of the learner's configuration; each field below documents its values.
 enum class Algorithm { kGrpo, kRloo, kPpo };
@@ -77,6 +80,9 @@ struct LearnerOptions {
   // weighs the same (token mean within a response, then mean over responses).
   LossAggregation loss_agg = LossAggregation::kTokenMean;
   int micro_batch_tokens = 8192;  // padded tokens per forward/backward (gradient accumulation)
+  // Scored tokens whose [tokens x vocabulary] logits exist at once (model/scoring.h): the output
+  // head runs over a micro-batch in chunks of this many rows, forward and (recomputed) backward.
+  int logprob_chunk_tokens = 512;
   // Samples with the same prompt (the G samples of a state) share one forward/backward of the
   // prompt; their responses attend to its keys and values.
   bool share_prefix = true;
@@ -103,6 +109,14 @@ struct LearnerOptions {
   int max_staleness = 4;
   StalePolicy stale_policy = StalePolicy::kDrop;
   double is_cap = 2.0;
+  // Training state across the data-parallel learner ranks (collective/sharded_optimizer.h): "none"
+  // (every rank holds everything), "optimizer" (ZeRO-1: each rank keeps 1/ranks of the AdamW
+  // moments; the same update bit for bit) or "gradients" (ZeRO-2: the moments and the gradients,
+  // reduce-scattered during backward). Applies to the policy and the critic.
+  Sharding sharding = Sharding::kNone;
+  // Size of a sharding unit: parameters grouped into flat buffers of about this many MB, each
+  // split across the ranks and reduced or gathered as one collective.
+  double shard_unit_mb = 64.0;
 
   template <class V>
   void Visit(V& v) {
@@ -124,6 +138,9 @@ struct LearnerOptions {
     v.Field("kl_estimator", kl_estimator, "KL estimator.");
     v.Field("loss_agg", loss_agg, "Loss aggregation over tokens.");
     v.Field("micro_batch_tokens", micro_batch_tokens, "Padded tokens per micro-batch.", AtLeast(1));
+    v.Field("logprob_chunk_tokens", logprob_chunk_tokens,
+            "Tokens whose full-vocabulary logits exist at once when scoring (memory vs calls).",
+            AtLeast(1));
     v.Field("share_prefix", share_prefix, "Compute a prompt shared by several samples once.");
     v.Field("autocast", autocast,
             "Mixed precision of the learner's forward passes (fp32 master weights).");
@@ -145,6 +162,11 @@ struct LearnerOptions {
     v.Field("max_staleness", max_staleness, "Oldest accepted policy lag, in versions.", AtLeast(0));
     v.Field("stale_policy", stale_policy, "What to do with older data.");
     v.Field("is_cap", is_cap, "Truncation of importance weights for stale data.", AtLeast(1.0));
+    v.Field("sharding", sharding,
+            "Training state sharded across learner ranks: none, optimizer (ZeRO-1) or gradients "
+            "(ZeRO-2).");
+    v.Field("shard_unit_mb", shard_unit_mb, "Parameters per sharding unit (MB).",
+            Range(0.001, 1e6));
     v.Check(!(schedule == LrSchedule::kCosine && min_lr_ratio > 1.0), "min_lr_ratio",
             "must be <= 1");
   }

@@ -61,6 +61,16 @@ ResumePoint ResumeFromCheckpoint(const std::string& run_dir, uint64_t seed, Deco
   return resume;
 }
 
+bool CheckpointDue(const TrainOptions& train, int64_t step) {
+  return (train.checkpoint_every > 0 && step % train.checkpoint_every == 0) || step == train.steps;
+}
+
+std::string ShardStagingDir(const std::string& run_dir, int64_t step) {
+  char name[40];
+  std::snprintf(name, sizeof name, ".shards-step-%08lld", static_cast<long long>(step));
+  return run_dir + "/checkpoints/" + name;
+}
+
 void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
                     const Learner& learner, const std::string& tokenizer_dir, int64_t cursor,
                     uint64_t seed, int keep, const std::function<void()>& on_file) {
@@ -68,7 +78,11 @@ void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
     if (on_file) on_file();
   };
   const std::string final_dir = CheckpointDir(run_dir, step);
-  if (fs::exists(final_dir)) return;  // already written (e.g. a resumed run at the same step)
+  if (fs::exists(final_dir)) {  // already written (e.g. a resumed run at the same step)
+    std::error_code ec;
+    fs::remove_all(ShardStagingDir(run_dir, step), ec);
+    return;
+  }
   const std::string tmp = final_dir + ".tmp-" + std::to_string(::getpid());
   fs::remove_all(tmp);
   MakeDirs(tmp);
@@ -76,6 +90,10 @@ void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
     SaveModel(policy, tmp, /*max_shard_bytes=*/2LL << 30, on_file);
     CopyTokenizerFiles(tokenizer_dir, tmp);
     wrote();
+    const std::string staged = ShardStagingDir(run_dir, step);
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(staged, ec))
+      fs::rename(e.path(), tmp + "/" + e.path().filename().string());
     learner.SaveState(tmp);
     wrote();
     nlohmann::json st = {{"step", step},
@@ -84,6 +102,7 @@ void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
                          {"policy_version", learner.version()}};
     WriteFileAtomic(tmp + "/trainer_state.json", st.dump(2) + "\n");
     CommitDirectory(tmp, final_dir);
+    fs::remove_all(ShardStagingDir(run_dir, step), ec);
   } catch (...) {
     // A full disk or any other failure: the partial directory goes (it would only hold space a
     // rerun needs); the previous checkpoints are untouched and the error names the failed file.

@@ -34,8 +34,16 @@ ResumePoint ReadResumePoint(const std::string& run_dir, uint64_t seed);
 ResumePoint ResumeFromCheckpoint(const std::string& run_dir, uint64_t seed, DecoderLM& model,
                                  Learner& learner, bool announce);
 
-// Writes <run>/checkpoints/step-N atomically (temporary directory + rename) and prunes old ones.
-// `on_file` (may be empty) is called after each file written (ProgressLease::Beat).
+// Whether train.* asks for a checkpoint after `step` steps (the last step always).
+bool CheckpointDue(const TrainOptions& train, int64_t step);
+
+// Where the learner ranks other than 0 leave their shares of a sharded optimizer state for the
+// checkpoint of `step` (learner.sharding; Learner::SaveShard), before rank 0 writes it.
+std::string ShardStagingDir(const std::string& run_dir, int64_t step);
+
+// Writes <run>/checkpoints/step-N atomically (temporary directory + rename) and prunes old ones;
+// the shares staged for step N (ShardStagingDir) move into it. `on_file` (may be empty) is called
+// after each file written (ProgressLease::Beat).
 void SaveCheckpoint(const std::string& run_dir, int64_t step, DecoderLM& policy,
                     const Learner& learner, const std::string& tokenizer_dir, int64_t cursor,
                     uint64_t seed, int keep, const std::function<void()>& on_file = {});

@@ -121,9 +121,21 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, collective::C
   InstallStopHandlers();
   std::function<std::string()> describe_actors;
   if (supervisor) describe_actors = [&supervisor] { return supervisor->Describe(); };
+  // Under learner.sharding the ranks other than 0 stage their shares of the optimizer state for
+  // a checkpoint; the barrier tells rank 0 they are there before it writes the checkpoint.
+  auto stage_shards = [&](int64_t at) {
+    if (config.learner.sharding == Sharding::kNone || me.learners == 1) return;
+    if (!lead) {
+      const std::string staged = ShardStagingDir(run_dir, at);
+      MakeDirs(staged);
+      learner.SaveShard(staged);
+    }
+    learners.Barrier("optimizer shards of step " + std::to_string(at));
+  };
   while (step < config.train.steps) {
     if (rank.AnyStopSignal(g_stop_signal.load() != 0)) {
       result.interrupted = true;
+      stage_shards(step);
       if (lead) {
         book->Checkpoint(step);
         IR_LOG_WARN(
@@ -134,6 +146,7 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, collective::C
     }
     nlohmann::json rec = rank.Step(step, poll_actors, describe_actors);
     ++step;
+    if (CheckpointDue(config.train, step)) stage_shards(step);
     if (lead) book->EndStep(step, std::move(rec));
   }
   result.trajectories = rank.trajectories();

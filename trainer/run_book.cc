@@ -68,8 +68,7 @@ void RunBook::EndStep(int64_t step, nlohmann::json rec) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   metrics_->Write(rec);
   progress_->Update(step, rec);
-  if ((t.checkpoint_every > 0 && step % t.checkpoint_every == 0) || step == t.steps)
-    Checkpoint(step);
+  if (CheckpointDue(t, step)) Checkpoint(step);
 }
 
 void RunBook::Checkpoint(int64_t step) {

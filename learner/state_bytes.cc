@@ -1,0 +1,42 @@
+#include "learner/state_bytes.h"
+
+#include <torch/optim/adamw.h>
+
+#include <unordered_set>
+
+namespace iranker {
+
+namespace {
+// Adds t's storage to `total` unless `seen` has it.
+void AddStorage(const at::Tensor& t, std::unordered_set<const void*>* seen, int64_t* total) {
+  if (!t.defined() || !t.has_storage()) return;
+  const c10::StorageImpl* s = t.storage().unsafeGetStorageImpl();
+  if (seen->insert(s).second) *total += static_cast<int64_t>(s->nbytes());
+}
+}  // namespace
+
+StateBytes CountStateBytes(const std::vector<at::Tensor>& params,
+                           const torch::optim::Optimizer* plain,
+                           const collective::ShardedOptimizer* sharded) {
+  StateBytes b;
+  std::unordered_set<const void*> seen;
+  for (const auto& p : params) AddStorage(p, &seen, &b.weights);
+  for (const auto& p : params) AddStorage(p.grad(), &seen, &b.grads);
+  if (plain) {
+    for (const auto& [key, state] : plain->state()) {
+      const auto* adam = dynamic_cast<const torch::optim::AdamWParamState*>(state.get());
+      if (!adam) continue;
+      AddStorage(adam->exp_avg(), &seen, &b.moments);
+      AddStorage(adam->exp_avg_sq(), &seen, &b.moments);
+      AddStorage(adam->max_exp_avg_sq(), &seen, &b.moments);
+    }
+  }
+  if (sharded) {
+    const collective::ShardedStats st = sharded->stats();
+    b.moments += st.moment_bytes;
+    b.grads += st.peak_grad_bytes;
+  }
+  return b;
+}
+
+}  // namespace iranker
