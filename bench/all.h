@@ -10,6 +10,7 @@ BenchResult RunLearner(const BenchArgs& args);
 BenchResult RunTokenize(const BenchArgs& args);
 BenchResult RunStream(const BenchArgs& args);
 BenchResult RunAllreduce(const BenchArgs& args);
+BenchResult RunSharding(const BenchArgs& args);
 BenchResult RunWeights(const BenchArgs& args);
 // Benchmarks of whole training runs and rollouts.
 BenchResult RunRollout(const BenchArgs& args);
