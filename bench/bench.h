@@ -42,6 +42,10 @@ const std::vector<Benchmark>& AllBenchmarks();
 
 // Median of per-repeat timings in seconds: calls fn() warmup times untimed, then repeats times.
 double MedianSeconds(const std::function<void()>& fn, int warmup, int repeats);
+
+// The process's peak resident set in MB (VmHWM), and its reset (writing 5 to clear_refs; Linux).
+void ResetPeakRss();
+double PeakRssMb();
 double Median(std::vector<double> xs);
 
 // The /usr/bin/python3 interpreter with Debian's python3-torch/numpy; used by references.

@@ -22,18 +22,6 @@
 
 namespace iranker::bench {
 
-namespace {
-// The process's peak resident set (VmHWM), which writing 5 to clear_refs resets (Linux).
-void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
-double PeakRssMb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
-  return 0;
-}
-}  // namespace
-
 BenchResult RunLearner(const BenchArgs& args) {
   const std::string preset = args.Param("preset", args.quick ? "tiny" : "small");
   const int batch = std::stoi(args.Param("batch", args.quick ? "2" : "8"));

@@ -16,8 +16,6 @@
 // units (sharding units per parameter set, 16: learner.shard_unit_mb is set from it).
 #include <torch/torch.h>
 
-#include <fstream>
-
 #include "base/error.h"
 #include "bench/all.h"
 #include "bench/bench.h"
@@ -26,17 +24,6 @@
 #include "learner/learner.h"
 
 namespace iranker::bench {
-
-namespace {
-void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
-double PeakRssMb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
-  return 0;
-}
-}  // namespace
 
 BenchResult RunSharding(const BenchArgs& args) {
   static collective::MpiSession mpi(nullptr, nullptr);  // lives until exit

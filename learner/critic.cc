@@ -67,7 +67,7 @@ Critic::Critic(const DecoderLM& policy, const LearnerOptions& options, DataParal
   }
   head_->to(device);
   trunk_->eval();  // no dropout in these models; eval() only marks intent
-  sharded_ = MakeShardedOptimizer(parameters(), options_, options_.critic_lr, dp, &own_collective_);
+  sharded_ = MakeShardedOptimizer(parameters(), options_, dp, &own_collective_);
   if (!sharded_) {
     torch::optim::AdamWOptions adam(options_.critic_lr);
     adam.betas({options_.beta1, options_.beta2})

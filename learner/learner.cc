@@ -28,8 +28,7 @@ Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& option
       options_(options),
       total_steps_(std::max<int64_t>(1, total_steps)),
       dp_(dp) {
-  sharded_ =
-      MakeShardedOptimizer(policy_->parameters(), options_, options_.lr, dp_, &own_collective_);
+  sharded_ = MakeShardedOptimizer(policy_->parameters(), options_, dp_, &own_collective_);
   if (!sharded_) {
     torch::optim::AdamWOptions adam(options_.lr);
     adam.betas({options_.beta1, options_.beta2})
@@ -52,9 +51,8 @@ Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& option
 }
 
 std::unique_ptr<collective::ShardedOptimizer> MakeShardedOptimizer(
-    const std::vector<at::Tensor>& params, const LearnerOptions& options, double lr,
-    DataParallel* dp, std::unique_ptr<collective::Collective>* own) {
-  (void)lr;
+    const std::vector<at::Tensor>& params, const LearnerOptions& options, DataParallel* dp,
+    std::unique_ptr<collective::Collective>* own) {
   if (options.sharding == Sharding::kNone) return nullptr;
   collective::Collective* c = dp ? dp->collective() : nullptr;
   if (!c) {

@@ -59,8 +59,8 @@ class DataParallel {
 // The sharded optimizer of a parameter set under learner.sharding (null for "none"), over dp's
 // collective, or over a world of one without dp. `own` keeps that world alive.
 std::unique_ptr<collective::ShardedOptimizer> MakeShardedOptimizer(
-    const std::vector<at::Tensor>& params, const LearnerOptions& options, double lr,
-    DataParallel* dp, std::unique_ptr<collective::Collective>* own);
+    const std::vector<at::Tensor>& params, const LearnerOptions& options, DataParallel* dp,
+    std::unique_ptr<collective::Collective>* own);
 
 using Metrics = std::map<std::string, double>;
 

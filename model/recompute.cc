@@ -1,6 +1,5 @@
 #include "model/recompute.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include "base/error.h"
@@ -24,12 +23,7 @@ struct RecomputeFunction : torch::autograd::Function<RecomputeFunction> {
     ctx->save_for_backward(inputs.vec());
     ctx->saved_data["fn"] = c10::IValue::make_capsule(holder);
     // The recomputation runs under the autocast state of this forward.
-    ctx->saved_data["autocast_cpu"] = at::autocast::is_cpu_enabled();
-    ctx->saved_data["autocast_cpu_dtype"] =
-        static_cast<int64_t>(at::autocast::get_autocast_cpu_dtype());
-    ctx->saved_data["autocast_cuda"] = at::autocast::is_enabled();
-    ctx->saved_data["autocast_cuda_dtype"] =
-        static_cast<int64_t>(at::autocast::get_autocast_gpu_dtype());
+    ctx->saved_data["autocast"] = AutocastState::Current().Pack();
     torch::NoGradGuard no_grad;
     return holder->fn(inputs.vec());
   }
@@ -44,12 +38,7 @@ struct RecomputeFunction : torch::autograd::Function<RecomputeFunction> {
     std::vector<at::Tensor> outputs;
     {
       torch::AutoGradMode grad(true);
-      AutocastGuard cpu(
-          ctx->saved_data["autocast_cpu"].toBool(), c10::DeviceType::CPU,
-          static_cast<c10::ScalarType>(ctx->saved_data["autocast_cpu_dtype"].toInt()));
-      AutocastGuard cuda(
-          ctx->saved_data["autocast_cuda"].toBool(), c10::DeviceType::CUDA,
-          static_cast<c10::ScalarType>(ctx->saved_data["autocast_cuda_dtype"].toInt()));
+      AutocastReplay amp(AutocastState::Unpack(ctx->saved_data["autocast"].toInt()));
       outputs = fn(inputs);
     }
     IR_CHECK_EQ(outputs.size(), grad_out.size());

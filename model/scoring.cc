@@ -1,6 +1,5 @@
 #include "model/scoring.h"
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -34,12 +33,7 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     ctx->saved_data["temperature"] = temperature;
     ctx->saved_data["with_entropy"] = with_entropy;
     ctx->saved_data["chunk"] = chunk;
-    ctx->saved_data["autocast_cpu"] = at::autocast::is_cpu_enabled();
-    ctx->saved_data["autocast_cpu_dtype"] =
-        static_cast<int64_t>(at::autocast::get_autocast_cpu_dtype());
-    ctx->saved_data["autocast_cuda"] = at::autocast::is_enabled();
-    ctx->saved_data["autocast_cuda_dtype"] =
-        static_cast<int64_t>(at::autocast::get_autocast_gpu_dtype());
+    ctx->saved_data["autocast"] = AutocastState::Current().Pack();
     const int64_t n = h.size(0);
     std::vector<at::Tensor> lp, ent;
     for (int64_t a = 0; a < n; a += chunk) {
@@ -67,11 +61,7 @@ struct ChunkedHead : torch::autograd::Function<ChunkedHead> {
     const at::Tensor g_ent = with_entropy && grad_out.size() > 1 ? grad_out[1] : at::Tensor();
     const bool need_h = h.requires_grad(), need_w = w.requires_grad();
     torch::AutoGradMode grad_mode(true);
-    AutocastGuard cpu(ctx->saved_data["autocast_cpu"].toBool(), c10::DeviceType::CPU,
-                      static_cast<c10::ScalarType>(ctx->saved_data["autocast_cpu_dtype"].toInt()));
-    AutocastGuard cuda(
-        ctx->saved_data["autocast_cuda"].toBool(), c10::DeviceType::CUDA,
-        static_cast<c10::ScalarType>(ctx->saved_data["autocast_cuda_dtype"].toInt()));
+    AutocastReplay amp(AutocastState::Unpack(ctx->saved_data["autocast"].toInt()));
     const at::Tensor wl = w.detach().requires_grad_(need_w);
     at::Tensor dw;
     std::vector<at::Tensor> dh;
