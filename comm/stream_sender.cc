@@ -105,6 +105,9 @@ struct TrajectorySender::Impl {
       }
       learners.push_back(std::move(l));
     }
+    // Actors start their round-robin at different learners: actors that produce batches in step
+    // spread each step's batches over the ranks instead of all sending their first to learner 0.
+    if (!learners.empty() && actor_id >= 0) rr = static_cast<size_t>(actor_id) % learners.size();
     thread = std::thread([this] {
       NameThisThread("ir-actor-io");
       Loop();
