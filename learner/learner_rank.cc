@@ -146,8 +146,16 @@ nlohmann::json LearnerRank::Step(int64_t step, const std::function<void()>& poll
   std::vector<double> computed = {m.count("prefix_sharing") && m["prefix_sharing"] > 0
                                       ? static_cast<double>(learn_tokens) / m["prefix_sharing"]
                                       : static_cast<double>(learn_tokens)};
-  SumOverRanks(&computed, "computed token count");
   Publish();  // the actors start the next rollout while the trainer logs, evaluates, checkpoints
+  // With it, each rank's peak resident memory in its own slot (zeros elsewhere).
+  computed.resize(1 + spec_.ranks, 0.0);
+  computed[1 + spec_.rank] = PeakRssMb();
+  SumOverRanks(&computed, "computed token count");
+  double peak_rss_max = 0, peak_rss_min = computed[1];
+  for (int r = 0; r < spec_.ranks; ++r) {
+    peak_rss_max = std::max(peak_rss_max, computed[1 + r]);
+    peak_rss_min = std::min(peak_rss_min, computed[1 + r]);
+  }
 
   for (const auto& [k, v] : m) rec[k] = v;
   rec["trajectories"] = counts[0];
@@ -162,7 +170,9 @@ nlohmann::json LearnerRank::Step(int64_t step, const std::function<void()>& poll
   if (wait_s > 0.05) rec["generated_tokens_per_s"] = counts[2] / wait_s;
   rec["stale_batches_dropped"] = stale_dropped_;
   rec["publish_seconds"] = publish_seconds_;
-  rec["peak_rss_mb"] = PeakRssMb();
+  rec["peak_rss_mb"] = PeakRssMb();       // this rank's (rank 0's in metrics.jsonl)
+  rec["peak_rss_mb_max"] = peak_rss_max;  // the largest learner rank's, after Publish
+  rec["peak_rss_mb_min"] = peak_rss_min;  // the smallest learner rank's
   return rec;
 }
 
