@@ -6,7 +6,7 @@ const std::vector<AddCommand>& Commands() {
   static const std::vector<AddCommand> all = {
       AddConfigCommand, AddBenchCommand,     AddTrainCommand, AddActorCommand,    AddEvalCommand,
       AddRankCommand,   AddInitModelCommand, AddRolesCommand, AddMetricsCommand,  AddDataCommand,
-      AddKeygenCommand, AddInspectCommand,   AddPlotCommand,  AddTokenizeCommand,
+      AddKeygenCommand, AddInspectCommand,   AddPlotCommand,  AddTokenizeCommand, AddPlanCommand,
   };
   return all;
 }

@@ -23,6 +23,7 @@ void AddKeygenCommand(CLI::App& app);
 void AddInspectCommand(CLI::App& app);
 void AddPlotCommand(CLI::App& app);
 void AddTokenizeCommand(CLI::App& app);
+void AddPlanCommand(CLI::App& app);
 
 // The registry: every subcommand's Add function.
 using AddCommand = void (*)(CLI::App&);

@@ -1,0 +1,167 @@
+#include "trainer/memory_plan.h"
+
+#include <gtest/gtest.h>
+
+#include "base/error.h"
+
+namespace iranker {
+namespace {
+
+int64_t Component(const MemoryPlan& plan, size_t process, const std::string& name) {
+  for (const auto& c : plan.processes.at(process).components)
+    if (c.name == name) return c.bytes;
+  return -1;
+}
+
+Config ThreeB() {
+  Config c;
+  c.model.preset = "qwen2.5-3b";
+  c.model.device = "cuda";
+  c.learner.algorithm = Algorithm::kPpo;
+  c.learner.micro_batch_tokens = 4096;
+  c.actor.max_seq_len = 2048;
+  c.data.test.clear();
+  return c;
+}
+
+TEST(MemoryPlan, ParsesSizesAndRejectsOthersNamingTheOption) {
+  EXPECT_EQ(ParseByteSize("80GiB", "x"), 80LL << 30);
+  EXPECT_EQ(ParseByteSize("24 GB", "x"), 24000000000LL);
+  EXPECT_EQ(ParseByteSize("512mib", "x"), 512LL << 20);
+  EXPECT_EQ(ParseByteSize("1e9", "x"), 1000000000LL);
+  for (const char* bad : {"", "GiB", "80 parsecs", "-3GB", "0"}) {
+    try {
+      ParseByteSize(bad, "--device-memory");
+      FAIL() << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--device-memory"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(MemoryPlan, ModelStateFollowsTheShardingLevel) {
+  Config c = ThreeB();
+  const ModelConfig m = PresetConfig("qwen2.5-3b");
+  const int64_t p = m.NumParameters();
+  const MemoryPlan none = PlanMemory(c, m, 4, 0);
+  EXPECT_EQ(Component(none, 0, "policy weights"), 4 * p);
+  EXPECT_EQ(Component(none, 0, "policy gradients"), 4 * p);
+  EXPECT_EQ(Component(none, 0, "policy AdamW moments"), 8 * p);
+  EXPECT_EQ(Component(none, 0, "critic weights"), 4 * (p + m.hidden_size + 1));
+  EXPECT_EQ(Component(none, 0, "reference policy"), -1);  // kl_coef = 0
+
+  c.learner.sharding = Sharding::kOptimizer;
+  const MemoryPlan opt = PlanMemory(c, m, 4, 0);
+  EXPECT_EQ(Component(opt, 0, "policy gradients"), 4 * p);
+  EXPECT_EQ(Component(opt, 0, "policy AdamW moments"), (8 * p + 3) / 4);
+
+  c.learner.sharding = Sharding::kGradients;
+  const MemoryPlan grads = PlanMemory(c, m, 4, 0);
+  const int64_t unit = static_cast<int64_t>(c.learner.shard_unit_mb * 1e6);
+  EXPECT_EQ(Component(grads, 0, "policy gradients"), (4 * p + 3) / 4);
+  EXPECT_EQ(Component(grads, 0, "policy gradients in flight"), 2 * unit);
+  EXPECT_LT(grads.processes[0].total(), opt.processes[0].total());
+  EXPECT_LT(opt.processes[0].total(), none.processes[0].total());
+  // One rank: sharding changes nothing.
+  EXPECT_EQ(PlanMemory(c, m, 1, 0).processes[0].total(),
+            PlanMemory(ThreeB(), m, 1, 0).processes[0].total());
+  // Rank 0 publishes the weights from host memory (no device bytes on a GPU); the others do not.
+  EXPECT_EQ(Component(grads, 0, "weight publication"), 0);
+  EXPECT_EQ(Component(grads, 1, "weight publication"), -1);
+  c.model.device = "cpu";
+  EXPECT_EQ(Component(PlanMemory(c, m, 4, 0), 0, "weight publication"), 4 * p);
+  EXPECT_EQ(grads.processes[1].processes, 3);
+}
+
+TEST(MemoryPlan, ReferenceCheckpointingAndActors) {
+  Config c = ThreeB();
+  const ModelConfig m = PresetConfig("qwen2.5-3b");
+  c.learner.kl_coef = 0.01;
+  c.learner.reference_dtype = ReferenceDtype::kBFloat16;
+  EXPECT_EQ(Component(PlanMemory(c, m, 2, 0), 0, "reference policy"), 2 * m.NumParameters());
+  c.learner.reference_device = ReferenceDevice::kCpu;  // off the GPU
+  EXPECT_EQ(Component(PlanMemory(c, m, 2, 0), 0, "reference (host memory)"), 0);
+
+  const int64_t plain = Component(PlanMemory(c, m, 2, 0), 0, "activations");
+  c.learner.activation_checkpointing = true;
+  const int64_t ckpt = Component(PlanMemory(c, m, 2, 0), 0, "activations");
+  EXPECT_LT(ckpt * 5, plain);
+  c.learner.micro_batch_tokens = 2048;
+  EXPECT_LT(Component(PlanMemory(c, m, 2, 0), 0, "activations"), ckpt);
+
+  // The actor: its KV cache is slots x max_seq_len x layers x (k, v) x kv width.
+  c.actor.slots = 8;
+  const MemoryPlan plan = PlanMemory(c, m, 2, 0);
+  const ProcessMemory& actor = plan.processes.back();
+  EXPECT_EQ(actor.role, "actor");
+  int64_t kv = -1;
+  for (const auto& comp : actor.components)
+    if (comp.name == "KV cache") kv = comp.bytes;
+  EXPECT_EQ(kv, 8LL * 2048 * m.num_hidden_layers * 2 * m.num_key_value_heads * m.HeadDim() * 4);
+}
+
+TEST(MemoryPlan, PeakIsResidentPlusTheLargerOfStepAndEvaluation) {
+  Config c = ThreeB();
+  c.data.test = {"test.jsonl"};  // rank 0 evaluates: its KV cache exists between steps only
+  const ModelConfig m = PresetConfig("qwen2.5-3b");
+  const MemoryPlan plan = PlanMemory(c, m, 2, 0);
+  const ProcessMemory& lead = plan.processes[0];
+  const int64_t kv = Component(plan, 0, "evaluation KV cache");
+  const int64_t acts = Component(plan, 0, "activations");
+  ASSERT_GT(kv, 0);
+  EXPECT_EQ(lead.Bytes(MemoryPhase::kEvaluation), kv);
+  EXPECT_EQ(lead.Bytes(MemoryPhase::kTraining), acts + Component(plan, 0, "log-prob chunk"));
+  EXPECT_EQ(lead.total(),
+            lead.Bytes(MemoryPhase::kResident) + std::max(kv, lead.Bytes(MemoryPhase::kTraining)));
+  EXPECT_EQ(Component(plan, 1, "evaluation KV cache"), -1);  // only rank 0 evaluates
+}
+
+TEST(MemoryPlan, AdviceIsTheSmallestChangeAndItFits) {
+  Config c = ThreeB();
+  const ModelConfig m = PresetConfig("qwen2.5-3b");
+  const MemoryPlan plan = PlanMemory(c, m, 1, 80LL << 30);
+  ASSERT_FALSE(plan.fits);  // ~99 GB of PPO model state on one rank
+  ASSERT_FALSE(plan.advice.empty());
+  // Apply the advice and plan again: it fits.
+  Config fixed = c;
+  for (const auto& o : plan.advice_overrides) {
+    if (o == "learner.sharding=gradients")
+      fixed.learner.sharding = Sharding::kGradients;
+    else if (o == "learner.sharding=optimizer")
+      fixed.learner.sharding = Sharding::kOptimizer;
+    else if (o == "learner.activation_checkpointing=true")
+      fixed.learner.activation_checkpointing = true;
+    else if (o.rfind("learner.micro_batch_tokens=", 0) == 0)
+      fixed.learner.micro_batch_tokens = std::stoi(o.substr(o.find('=') + 1));
+    else
+      FAIL() << "unexpected override " << o;
+  }
+  const int ranks = plan.advice_learners > 0 ? plan.advice_learners : 1;
+  EXPECT_TRUE(PlanMemory(fixed, m, ranks, 80LL << 30).fits) << plan.advice;
+  // Nothing simpler fits: one change alone of each kind does not.
+  Config ckpt = c;
+  ckpt.learner.activation_checkpointing = true;
+  EXPECT_FALSE(PlanMemory(ckpt, m, 1, 80LL << 30).fits);
+  // A device too small for anything gets no advice, and says so.
+  const MemoryPlan hopeless = PlanMemory(c, m, 1, 1LL << 30);
+  EXPECT_FALSE(hopeless.fits);
+  EXPECT_TRUE(hopeless.advice.empty());
+  EXPECT_NE(FormatPlan(hopeless).find("no change"), std::string::npos);
+}
+
+TEST(MemoryPlan, PlannedModelReadsTheCheckpointsConfigAndNamesAMissingOne) {
+  Config c;
+  c.model.path = "/nonexistent/model";
+  try {
+    PlannedModel(c);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/model/config.json"), std::string::npos);
+  }
+  c.model.path = "";
+  c.model.preset = "small";
+  EXPECT_EQ(PlannedModel(c).hidden_size, 256);
+}
+
+}  // namespace
+}  // namespace iranker
