@@ -7,10 +7,13 @@
 #   PRESETS="tiny small qwen2.5-0.5b qwen2.5-1.5b qwen2.5-3b qwen2.5-7b"  LEARNERS="1 2"  ACTORS="1 2"
 #   SHARDINGS="none" (learner.sharding levels to try; 1-learner runs use none only)
 #   ALGORITHM=grpo (or ppo: a critic beside the policy)
+#   MICRO_BATCH_TOKENS=512 (small enough that the workload fills every micro-batch, so the
+#   activations iranker plan counts are the ones the run holds)  SLOTS=8 (actor.slots)
 #   STEPS=4 (the first step is warm-up and not counted)  IRANKER=build/bin/iranker
 #
 # Workload per run: the quickstart data and tokenizer, IRanker single-step states, 2 queries x 4
-# samples per actor per step, constrained answers, GRPO (ALGORITHM). Columns:
+# samples per actor per step, constrained answers, GRPO (ALGORITHM), 512-token micro-batches,
+# 8 decoding slots. Columns:
 #   sharding                learner.sharding of the run
 #   generated_tokens_per_s  response tokens of a step / the time the learners waited for them
 #   learner_tokens_per_s    prompt + response tokens trained (all ranks) / learn time of rank 0
@@ -35,6 +38,8 @@ actor_counts=${ACTORS:-"1 2"}
 steps=${STEPS:-4}
 shardings=${SHARDINGS:-none}
 algorithm=${ALGORITHM:-grpo}
+micro_batch_tokens=${MICRO_BATCH_TOKENS:-512}
+slots=${SLOTS:-8}
 [[ -x $iranker ]] || { echo "scaling_study: $iranker not found: build first (scripts/build.sh)" >&2; exit 1; }
 command -v gnuplot > /dev/null || { apt-get install -y -qq --no-install-recommends gnuplot-nox > /dev/null || true; }
 [[ -x /usr/bin/time ]] || { apt-get install -y -qq --no-install-recommends time > /dev/null || true; }
@@ -64,6 +69,7 @@ for preset in $presets; do
       args=(model.preset="$preset" cluster.learners="$L" train.actors="$A" learner.sharding="$S"
             learner.algorithm="$algorithm" train.steps="$steps" train.eval_every=0 train.checkpoint_every=0
             train.keep_checkpoints=1 actor.queries_per_batch=$((2 * A)) actor.group_size=4
+            learner.micro_batch_tokens="$micro_batch_tokens" actor.slots="$slots"
             "data.test=[$work/test.jsonl]" trajlog.enabled=false run.log_level=warn)
       plan=$("$iranker" plan -c configs/quickstart.yaml --json "${args[@]}" | /usr/bin/python3 -c '
 import json, sys
