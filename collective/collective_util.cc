@@ -3,7 +3,11 @@
 #define OMPI_SKIP_MPICXX 1  // the C API only (no MPI C++ bindings to link)
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
 
 #include "base/error.h"
 #include "base/host.h"
@@ -47,6 +51,32 @@ std::string MpiWorldRankName() {
     MPI_Comm_size(MPI_COMM_WORLD, &size);
   }
   return DescribeRank(rank, size);
+}
+
+void FreezeHereIfAsked(const char* kind, int rank) {
+  struct Spec {
+    std::string kind, file;
+    int rank = -1;
+  };
+  static const Spec spec = [] {
+    Spec s;
+    const char* env = std::getenv("IRANKER_TEST_FREEZE");
+    if (!env) return s;
+    const std::string v = env;
+    const size_t a = v.find(':'), b = a == std::string::npos ? a : v.find(':', a + 1);
+    if (b == std::string::npos)
+      Fail(ErrorCode::kInvalidArgument, "IRANKER_TEST_FREEZE='", v,
+           "': expected KIND:RANK:FILE (KIND reduce-scatter or all-gather)");
+    s.kind = v.substr(0, a);
+    s.rank = std::atoi(v.substr(a + 1, b - a - 1).c_str());
+    s.file = v.substr(b + 1);
+    return s;
+  }();
+  if (spec.rank != rank || spec.kind != kind) return;
+  struct stat st {};
+  if (::stat(spec.file.c_str(), &st) != 0) return;
+  IR_LOG_WARN("IRANKER_TEST_FREEZE: rank {} stops itself inside its {}", rank, kind);
+  std::raise(SIGSTOP);
 }
 
 }  // namespace iranker::collective

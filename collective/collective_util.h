@@ -33,4 +33,11 @@ class CollectiveClock {
   ProgressDeadline deadline_;
 };
 
+// Fault injection for the e2e tests of hung ranks (MPI back-end). With
+// IRANKER_TEST_FREEZE="KIND:RANK:FILE" in the environment (KIND "reduce-scatter" or "all-gather"),
+// rank RANK stops itself (SIGSTOP) right after it has started a collective of that kind while FILE
+// exists: its peers are left inside that collective, as with a rank hung mid-collective. Without
+// the variable: one getenv, once.
+void FreezeHereIfAsked(const char* kind, int rank);
+
 }  // namespace iranker::collective

@@ -150,6 +150,7 @@ class MpiCollective : public Collective {
                                              static_cast<int>(out.numel()), MpiType(out), MPI_SUM,
                                              comm_.get(), &r));
     }
+    FreezeHereIfAsked("reduce-scatter", rank_);
     return std::make_unique<MpiPending>(this, r, std::vector<at::Tensor>{in, out},
                                         "reduce-scatter '" + what + "'");
   }
@@ -168,6 +169,7 @@ class MpiCollective : public Collective {
                                   out.data_ptr(), static_cast<int>(in.numel()), MpiType(out),
                                   comm_.get(), &r));
     }
+    FreezeHereIfAsked("all-gather", rank_);
     return std::make_unique<MpiPending>(this, r, std::vector<at::Tensor>{in, out},
                                         "all-gather '" + what + "'");
   }
