@@ -133,15 +133,20 @@ ProcessMemory LearnerProcess(const Config& c, const ModelConfig& m, const Learne
   }
   add("activations", acts, ad, kTrain);
   const int64_t chunk = std::min<int64_t>(c.learner.logprob_chunk_tokens, tokens);
+  // Backward's gradient of the output head and of the embedding ([vocabulary x hidden] each,
+  // summed into or accumulated onto the parameters' gradient): the largest temporaries of a step.
+  add("head/embedding gradients", 2 * m.vocab_size * m.hidden_size * wb,
+      "output head and embedding gradients before accumulation, 2 x vocabulary x hidden", kTrain);
   add("log-prob chunk", 3 * chunk * m.vocab_size * 4,
       std::to_string(chunk) + " tokens x " + std::to_string(m.vocab_size) +
           " vocabulary x fp32 x 3 (logits, log-softmax, gradient)",
       kTrain);
-  // The published copy is host memory (ZeroMQ sends from it): on a GPU it is not device memory.
+  // The published copies are host memory (ZeroMQ sends from them): on a GPU not device memory.
+  // Two: the current version's blob and the previous one's, kept for reuse (comm/weight_blob.h).
   if (lead)
-    add("weight publication", cuda ? 0 : params * wb,
-        cuda ? Num(params * wb / 1e9) + " GB of host memory: the weights the actors receive"
-             : "a copy of the policy weights for the actors");
+    add("weight publication", cuda ? 0 : 2 * params * wb,
+        cuda ? Num(2 * params * wb / 1e9) + " GB of host memory: the versions the actors receive"
+             : "2 copies of the policy weights: the current version and a recycled one");
   if (lead && !c.data.test.empty()) {
     const int64_t kv = c.actor.slots * int64_t{c.actor.max_seq_len} * layers * 2 *
                        m.num_key_value_heads * m.HeadDim() * wb;
@@ -162,9 +167,9 @@ ProcessMemory ActorProcess(const Config& c, const ModelConfig& m, bool cuda) {
   p.components.push_back({"runtime", cuda ? kCudaRuntimeBytes : kCpuRuntimeBytes,
                           cuda ? "CUDA context (estimate)" : "measured, tiny preset"});
   p.components.push_back({"policy weights", params * wb, Count(params) + " parameters"});
-  p.components.push_back({"weight update", cuda ? 0 : params * wb,
-                          cuda ? Num(params * wb / 1e9) + " GB of host memory: a new version"
-                               : "the blob a new version arrives in"});
+  p.components.push_back({"weight update", cuda ? 0 : 2 * params * wb,
+                          cuda ? Num(2 * params * wb / 1e9) + " GB of host memory: new versions"
+                               : "the blob a new version arrives in, and a recycled one"});
   const int64_t kv = c.actor.slots * int64_t{c.actor.max_seq_len} * m.num_hidden_layers * 2 *
                      m.num_key_value_heads * m.HeadDim() * wb;
   p.components.push_back({"KV cache", kv,

@@ -15,9 +15,11 @@
 //    set recomputed in backward; plus the backward's working set of one layer;
 //  - the log-probability chunk: learner.logprob_chunk_tokens x vocabulary fp32 logits, their
 //    log-softmax and its gradient (model/scoring.h);
-//  - rank 0's weight publication blob (a copy of the policy weights, comm/weight_blob.h);
-//  - an actor's weights, its KV cache (actor.slots x actor.max_seq_len), the blob a weight
-//    update arrives in, and its sampling logits;
+//  - backward's gradient temporaries of the output head and the embedding (vocabulary x hidden);
+//  - rank 0's weight publication blobs (the current version and a recycled one: two copies of
+//    the policy weights, comm/weight_blob.h);
+//  - an actor's weights, its KV cache (actor.slots x actor.max_seq_len), the blobs weight
+//    updates arrive in (the same two), and its sampling logits;
 //  - the runtime: on CPU the resident size of the iranker process apart from the above
 //    (libtorch, OpenMPI, ZeroMQ, HDF5, tokenizer, data; and on rank 0 the run book, evaluation
 //    and actor supervision), measured; on CUDA the CUDA context (an estimate).

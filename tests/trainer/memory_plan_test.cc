@@ -69,7 +69,7 @@ TEST(MemoryPlan, ModelStateFollowsTheShardingLevel) {
   EXPECT_EQ(Component(grads, 0, "weight publication"), 0);
   EXPECT_EQ(Component(grads, 1, "weight publication"), -1);
   c.model.device = "cpu";
-  EXPECT_EQ(Component(PlanMemory(c, m, 4, 0), 0, "weight publication"), 4 * p);
+  EXPECT_EQ(Component(PlanMemory(c, m, 4, 0), 0, "weight publication"), 2 * 4 * p);
   EXPECT_EQ(grads.processes[1].processes, 3);
 }
 
@@ -110,7 +110,8 @@ TEST(MemoryPlan, PeakIsResidentPlusTheLargerOfStepAndEvaluation) {
   const int64_t acts = Component(plan, 0, "activations");
   ASSERT_GT(kv, 0);
   EXPECT_EQ(lead.Bytes(MemoryPhase::kEvaluation), kv);
-  EXPECT_EQ(lead.Bytes(MemoryPhase::kTraining), acts + Component(plan, 0, "log-prob chunk"));
+  EXPECT_EQ(lead.Bytes(MemoryPhase::kTraining), acts + Component(plan, 0, "log-prob chunk") +
+                                                    Component(plan, 0, "head/embedding gradients"));
   EXPECT_EQ(lead.total(),
             lead.Bytes(MemoryPhase::kResident) + std::max(kv, lead.Bytes(MemoryPhase::kTraining)));
   EXPECT_EQ(Component(plan, 1, "evaluation KV cache"), -1);  // only rank 0 evaluates
