@@ -2,8 +2,6 @@
 // memory of every learner rank and actor of a run, by component, from its configuration alone
 // (trainer/memory_plan.h), and whether it fits one device; if not, the smallest change that does.
 // Exit status 0 when it fits (or no device size applies), 3 when it does not.
-#include <unistd.h>
-
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -57,8 +55,8 @@ void AddPlanCommand(CLI::App& app) {
                   "Data-parallel learner ranks (default: cluster.learners)")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--device-memory", o->device_memory,
-                  "Memory of one device, e.g. 80GiB (default: 80GiB for model.device cuda, the "
-                  "host's memory for cpu)");
+                  "Memory of one device, e.g. 80GiB (default: 80GiB for model.device cuda; for "
+                  "cpu the host's memory, which all processes of the run share)");
   cmd->add_flag("--json", o->json, "Print the plan as one JSON object");
   cmd->callback([o] {
     const Config config = LoadConfig(o->file, o->overrides);
@@ -88,6 +86,8 @@ void AddPlanCommand(CLI::App& app) {
                           {"actors", plan.actors},
                           {"device_bytes", plan.device_bytes},
                           {"largest_bytes", plan.largest()},
+                          {"needed_bytes", plan.needed()},
+                          {"on_cpu", plan.on_cpu},
                           {"fits", plan.fits},
                           {"processes", procs}};
       if (!plan.fits) {

@@ -7,13 +7,14 @@
 #   PRESETS="tiny small qwen2.5-0.5b qwen2.5-1.5b qwen2.5-3b qwen2.5-7b"  LEARNERS="1 2"  ACTORS="1 2"
 #   SHARDINGS="none" (learner.sharding levels to try; 1-learner runs use none only)
 #   ALGORITHM=grpo (or ppo: a critic beside the policy)
-#   MICRO_BATCH_TOKENS=512 (small enough that the workload fills every micro-batch, so the
-#   activations iranker plan counts are the ones the run holds)  SLOTS=8 (actor.slots)
+#   MICRO_BATCH_TOKENS=512 (learner.micro_batch_tokens and actor.max_seq_len: the workload's
+#   sequences are 200-400 tokens, so micro-batches are nearly full and the activations iranker
+#   plan counts are the ones the run holds)  SLOTS=8 (actor.slots)
 #   STEPS=4 (the first step is warm-up and not counted)  IRANKER=build/bin/iranker
 #
 # Workload per run: the quickstart data and tokenizer, IRanker single-step states, 2 queries x 4
-# samples per actor per step, constrained answers, GRPO (ALGORITHM), 512-token micro-batches,
-# 8 decoding slots. Columns:
+# samples per actor per step, constrained answers, GRPO (ALGORITHM), 512-token micro-batches and
+# sequences, 8 decoding slots. Columns:
 #   sharding                learner.sharding of the run
 #   generated_tokens_per_s  response tokens of a step / the time the learners waited for them
 #   learner_tokens_per_s    prompt + response tokens trained (all ranks) / learn time of rank 0
@@ -69,7 +70,8 @@ for preset in $presets; do
       args=(model.preset="$preset" cluster.learners="$L" train.actors="$A" learner.sharding="$S"
             learner.algorithm="$algorithm" train.steps="$steps" train.eval_every=0 train.checkpoint_every=0
             train.keep_checkpoints=1 actor.queries_per_batch=$((2 * A)) actor.group_size=4
-            learner.micro_batch_tokens="$micro_batch_tokens" actor.slots="$slots"
+            learner.micro_batch_tokens="$micro_batch_tokens" actor.max_seq_len="$micro_batch_tokens"
+            actor.slots="$slots"
             "data.test=[$work/test.jsonl]" trajlog.enabled=false run.log_level=warn)
       plan=$("$iranker" plan -c configs/quickstart.yaml --json "${args[@]}" | /usr/bin/python3 -c '
 import json, sys
@@ -78,6 +80,11 @@ total = sum(q["total_bytes"] * q["processes"] for q in p["processes"])
 learner = max(q["total_bytes"] for q in p["processes"] if q["role"].startswith("learner"))
 print(total // 1024, learner // 2**20)')
       read -r need_kb planned_mb <<< "$plan"
+      if [[ -z $need_kb ]]; then
+        echo "$preset,$params,$L,$A,$S,failed,,,,,,,,,iranker plan failed" >> "$csv"
+        echo "scaling_study: $preset L=$L A=$A $S: iranker plan failed"
+        continue
+      fi
       if (( need_kb * 10 > avail_kb * 8 )); then
         reason="iranker plan: ~$(( need_kb / 1048576 )) GiB for all processes; $(( avail_kb / 1048576 )) GiB available"
         echo "$preset,$params,$L,$A,$S,skipped,,,,,,,$planned_mb,,$reason" >> "$csv"

@@ -68,7 +68,14 @@ void FreezeHereIfAsked(const char* kind, int rank) {
       Fail(ErrorCode::kInvalidArgument, "IRANKER_TEST_FREEZE='", v,
            "': expected KIND:RANK:FILE (KIND reduce-scatter or all-gather)");
     s.kind = v.substr(0, a);
-    s.rank = std::atoi(v.substr(a + 1, b - a - 1).c_str());
+    const std::string rank_text = v.substr(a + 1, b - a - 1);
+    char* end = nullptr;
+    const long r = std::strtol(rank_text.c_str(), &end, 10);
+    if (rank_text.empty() || *end != '\0' || r < 0 ||
+        (s.kind != "reduce-scatter" && s.kind != "all-gather") || b + 1 >= v.size())
+      Fail(ErrorCode::kInvalidArgument, "IRANKER_TEST_FREEZE='", v,
+           "': expected KIND:RANK:FILE (KIND reduce-scatter or all-gather, RANK >= 0)");
+    s.rank = static_cast<int>(r);
     s.file = v.substr(b + 1);
     return s;
   }();

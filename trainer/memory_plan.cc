@@ -18,10 +18,11 @@ namespace {
 // tokenizer and the data. Measured with the tiny preset (whose model, activations and caches are a
 // few MB) as a learner rank's peak RSS minus the plan's other components.
 constexpr int64_t kCpuRuntimeBytes = 185LL << 20;
-// Rank 0's own: the run book and metrics, the evaluation's data, baselines and rollout runner,
-// the supervision of actor processes (measured the same way: rank 0's peak minus rank 1's and
-// the components only rank 0 has).
-constexpr int64_t kCpuLeadBytes = 40LL << 20;
+// Rank 0's own: the run book and metrics, the supervision of actor processes; and during an
+// evaluation its test data, baselines and rollout runner beside the KV cache (measured the same
+// way, from rank 0's peak with the evaluation's KV cache large and small).
+constexpr int64_t kCpuLeadBytes = 10LL << 20;
+constexpr int64_t kCpuEvaluationBytes = 30LL << 20;
 // A CUDA context with cuBLAS/NCCL workspaces: an estimate (never measured; no GPU was lent).
 constexpr int64_t kCudaRuntimeBytes = 1LL << 30;
 
@@ -66,7 +67,9 @@ struct LearnerShape {
 ProcessMemory LearnerProcess(const Config& c, const ModelConfig& m, const LearnerShape& s,
                              bool lead, bool cuda) {
   ProcessMemory p;
-  p.role = lead ? "learner rank 0" : "learner rank 1.." + std::to_string(s.ranks - 1);
+  p.role = lead           ? "learner rank 0"
+           : s.ranks == 2 ? "learner rank 1"
+                          : "learner ranks 1.." + std::to_string(s.ranks - 1);
   p.processes = lead ? 1 : s.ranks - 1;
   const int64_t wb = DtypeBytes(c.model.dtype);
   const int64_t params = m.NumParameters();
@@ -81,18 +84,25 @@ ProcessMemory LearnerProcess(const Config& c, const ModelConfig& m, const Learne
   add("runtime", cuda ? kCudaRuntimeBytes : kCpuRuntimeBytes + (lead ? kCpuLeadBytes : 0),
       cuda ? "CUDA context and library workspaces (estimate)"
            : std::string("libtorch, OpenMPI, ZeroMQ, HDF5, tokenizer, data") +
-                 (lead ? ", run book, evaluation, supervision" : "") + " (measured)");
+                 (lead ? ", run book, supervision" : "") + " (measured)");
   // One trained model (policy, or the critic's trunk and value head) under the sharding level.
   auto trained = [&](const std::string& who, int64_t count) {
     const int64_t weights = count * wb;
     add(who + " weights", weights, Count(count) + " parameters x " + std::to_string(wb) + " B");
     if (s.sharding == Sharding::kGradients && n > 1) {
       // The summed slice stays; full gradients exist only for the units whose reduce-scatter
-      // has not finished (the send buffers of at most 2 in flight).
+      // has not finished.
       const int64_t slice = (weights + n - 1) / n;
       add(who + " gradients", slice, "1/" + std::to_string(n) + " slice");
-      add(who + " gradients in flight", std::min(weights - slice, 2 * unit),
-          "2 units of learner.shard_unit_mb", kTrain);
+      // Up to 3 units out at once (the next start waits while more than 2 are), each a send
+      // buffer and this rank's receive slice; a parameter larger than a unit is a unit alone.
+      // The critic's backward runs after the policy's: one model's units are in flight at once.
+      if (who == "policy") {
+        const int64_t largest = std::max(m.vocab_size, m.intermediate_size) * m.hidden_size * wb;
+        const int64_t one = std::max(unit, largest);
+        add(who + " gradients in flight", std::min(weights - slice, 3 * (one + one / n)),
+            "3 units (learner.shard_unit_mb, or the largest parameter) in flight", kTrain);
+      }
     } else {
       add(who + " gradients", weights, "full gradients");
     }
@@ -118,7 +128,8 @@ ProcessMemory LearnerProcess(const Config& c, const ModelConfig& m, const Learne
   // Activations of one micro-batch.
   const int64_t act_bytes =
       (c.learner.autocast == Autocast::kBf16 || c.model.dtype == "bfloat16") ? 2 : 4;
-  const int64_t tokens = s.micro_batch_tokens;
+  // A micro-batch holds at least one sequence, however long: up to actor.max_seq_len tokens.
+  const int64_t tokens = std::max<int64_t>(s.micro_batch_tokens, c.actor.max_seq_len);
   const int64_t seq = std::min<int64_t>(tokens, c.actor.max_seq_len);
   const int64_t per_layer = LayerBytesPerToken(m, seq, act_bytes) * tokens;
   const int64_t layers = m.num_hidden_layers;
@@ -154,6 +165,9 @@ ProcessMemory LearnerProcess(const Config& c, const ModelConfig& m, const Learne
         std::to_string(c.actor.slots) + " slots x " + std::to_string(c.actor.max_seq_len) +
             " tokens (data.test is set)",
         MemoryPhase::kEvaluation);
+    if (!cuda)
+      add("evaluation working set", kCpuEvaluationBytes,
+          "test data, baselines, rollout runner (measured)", MemoryPhase::kEvaluation);
   }
   return p;
 }
@@ -194,6 +208,20 @@ int64_t Largest(const std::vector<ProcessMemory>& ps) {
   return most;
 }
 
+int64_t Sum(const std::vector<ProcessMemory>& ps) {
+  int64_t all = 0;
+  for (const auto& p : ps) all += p.total() * p.processes;
+  return all;
+}
+
+bool Cpu(const Config& c) { return c.model.device != "cuda"; }
+
+// What must fit one device: on a GPU the largest process (one process per GPU); on CPU every
+// process of the run together (they share the host's memory).
+int64_t Need(const Config& c, const std::vector<ProcessMemory>& ps) {
+  return Cpu(c) ? Sum(ps) : Largest(ps);
+}
+
 LearnerShape ShapeOf(const Config& c, int learners) {
   LearnerShape s;
   s.ranks = learners;
@@ -221,12 +249,15 @@ void Advise(const Config& c, const ModelConfig& m, MemoryPlan* plan) {
   std::vector<bool> ckpt = {base.checkpointing};
   if (!base.checkpointing) ckpt.push_back(true);
   std::vector<int64_t> mbts = {base.micro_batch_tokens};
-  for (int64_t t = base.micro_batch_tokens / 2; t >= 512; t /= 2) mbts.push_back(t);
+  // Halving below actor.max_seq_len changes nothing: one sequence is a micro-batch's minimum.
+  const int64_t floor = std::max<int64_t>(512, c.actor.max_seq_len);
+  for (int64_t t = base.micro_batch_tokens / 2; t >= floor; t /= 2) mbts.push_back(t);
   std::vector<bool> refcpu = {base.reference_on_cpu};
   if (!base.reference_on_cpu && c.learner.kl_coef > 0 && c.model.device == "cuda")
     refcpu.push_back(true);
   std::vector<int> ranks;
-  for (int r = base.ranks; r <= 1024; r *= 2) ranks.push_back(r);
+  ranks.push_back(base.ranks);
+  for (int r = base.ranks * 2; r <= std::max(1024, base.ranks); r *= 2) ranks.push_back(r);
   for (Sharding l : levels)
     for (bool k : ckpt)
       for (int64_t t : mbts)
@@ -247,7 +278,7 @@ void Advise(const Config& c, const ModelConfig& m, MemoryPlan* plan) {
     return a.s.micro_batch_tokens > b.s.micro_batch_tokens;
   });
   for (const Candidate& cand : candidates) {
-    if (Largest(Processes(c, m, cand.s)) > plan->device_bytes) continue;
+    if (Need(c, Processes(c, m, cand.s)) > plan->device_bytes) continue;
     std::vector<std::string> words;
     if (cand.s.ranks != base.ranks) {
       words.push_back(std::to_string(cand.s.ranks) + " learner ranks");
@@ -265,7 +296,8 @@ void Advise(const Config& c, const ModelConfig& m, MemoryPlan* plan) {
     for (const auto& o : plan->advice_overrides) words.push_back(o);
     std::string a;
     for (const auto& w : words) a += (a.empty() ? "" : ", ") + w;
-    plan->advice = a + " (largest process " + FormatBytes(Largest(Processes(c, m, cand.s))) + ")";
+    plan->advice = a + " (" + (Cpu(c) ? "all processes " : "largest process ") +
+                   FormatBytes(Need(c, Processes(c, m, cand.s))) + ")";
     return;
   }
 }
@@ -285,6 +317,8 @@ int64_t ProcessMemory::total() const {
 }
 
 int64_t MemoryPlan::largest() const { return Largest(processes); }
+
+int64_t MemoryPlan::needed() const { return on_cpu ? Sum(processes) : Largest(processes); }
 
 ModelConfig PlannedModel(const Config& config) {
   namespace fs = std::filesystem;
@@ -308,7 +342,8 @@ MemoryPlan PlanMemory(const Config& config, const ModelConfig& model, int learne
   plan.actors = config.train.actors;
   plan.device_bytes = device_bytes;
   plan.processes = Processes(config, model, ShapeOf(config, learners));
-  plan.fits = device_bytes <= 0 || plan.largest() <= device_bytes;
+  plan.on_cpu = Cpu(config);
+  plan.fits = device_bytes <= 0 || plan.needed() <= device_bytes;
   if (!plan.fits) Advise(config, model, &plan);
   return plan;
 }
@@ -322,8 +357,11 @@ int64_t ParseByteSize(const std::string& text, const std::string& what) {
     used = 0;
   }
   std::string unit = text.substr(used);
-  unit.erase(std::remove_if(unit.begin(), unit.end(), ::isspace), unit.end());
-  std::transform(unit.begin(), unit.end(), unit.begin(), ::tolower);
+  unit.erase(std::remove_if(unit.begin(), unit.end(),
+                            [](unsigned char ch) { return std::isspace(ch) != 0; }),
+             unit.end());
+  std::transform(unit.begin(), unit.end(), unit.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
   double scale = 0;
   if (unit.empty() || unit == "b")
     scale = 1;
@@ -343,10 +381,11 @@ int64_t ParseByteSize(const std::string& text, const std::string& what) {
     scale = 1024.0 * 1024 * 1024;
   else if (unit == "tib")
     scale = 1024.0 * 1024 * 1024 * 1024;
-  if (used == 0 || scale == 0 || !(v > 0) || !std::isfinite(v))
+  const double bytes = v * scale;
+  if (used == 0 || scale == 0 || !std::isfinite(bytes) || bytes < 1 || bytes >= 9.2e18)
     Fail(ErrorCode::kInvalidArgument, what, ": '", text,
-         "' is not a size (examples: 80GiB, 24GB, 512MiB, 1e9)");
-  return static_cast<int64_t>(v * scale);
+         "' is not a size of at least one byte (examples: 80GiB, 24GB, 512MiB, 1e9)");
+  return static_cast<int64_t>(bytes);
 }
 
 std::string FormatBytes(int64_t bytes) {
@@ -390,13 +429,18 @@ std::string FormatPlan(const MemoryPlan& plan) {
   }
   s << "\n";
   if (plan.device_bytes > 0) {
-    s << "largest process " << FormatBytes(plan.largest()) << " of "
-      << FormatBytes(plan.device_bytes) << " per device: " << (plan.fits ? "fits" : "does not fit")
-      << "\n";
+    if (plan.on_cpu)
+      s << "all processes together " << FormatBytes(plan.needed()) << " of "
+        << FormatBytes(plan.device_bytes) << " of host memory: ";
+    else
+      s << "largest process " << FormatBytes(plan.largest()) << " of "
+        << FormatBytes(plan.device_bytes) << " per device: ";
+    s << (plan.fits ? "fits" : "does not fit") << "\n";
     if (!plan.fits)
-      s << (plan.advice.empty() ? std::string("no change of sharding, checkpointing, micro-batch "
-                                              "or rank count (up to 1024) fits")
-                                : "smallest change that fits: " + plan.advice)
+      s << (plan.advice.empty()
+                ? std::string("no change of sharding, checkpointing, micro-batch, reference "
+                              "device or rank count (up to 1024) fits")
+                : "smallest change that fits: " + plan.advice)
         << "\n";
   }
   return s.str();

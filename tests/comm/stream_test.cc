@@ -150,6 +150,29 @@ TEST(commStream, LoadBalancesAcrossLearnersOverTcp) {
   EXPECT_EQ(got0.size() + got1.size(), 60u);  // no batch delivered twice
 }
 
+// Actors start their round-robin at learner actor_id % learners: two actors producing in step
+// send their first batches to different learners (a step's batches reach both ranks).
+TEST(commStream, ActorsStartTheirRoundRobinAtTheirOwnLearner) {
+  zmq::context_t ctx;
+  auto opt = FastOptions({"inproc://rr0", "inproc://rr1"});
+  TrajectoryReceiver l0(ctx, opt, 0), l1(ctx, opt, 1);
+  TrajectorySender a0(ctx, opt, 0), a1(ctx, opt, 1);
+  for (int i = 0; i < 200 && (l0.stats().actors_joined < 2 || l1.stats().actors_joined < 2); ++i)
+    std::this_thread::sleep_for(50ms);
+  ASSERT_EQ(l0.stats().actors_joined, 2u);
+  ASSERT_EQ(l1.stats().actors_joined, 2u);
+  std::this_thread::sleep_for(200ms);  // both learners' CREDIT reaches both actors
+  ASSERT_TRUE(a0.Send(testing::MakeBatch(0), 5s));
+  ASSERT_TRUE(a1.Send(testing::MakeBatch(1), 5s));
+  TrajectoryBatch b0, b1;
+  ASSERT_TRUE(l0.Receive(&b0, 5s));
+  ASSERT_TRUE(l1.Receive(&b1, 5s));
+  EXPECT_EQ(b0.actor_id, 0);
+  EXPECT_EQ(b1.actor_id, 1);
+  ASSERT_TRUE(a0.Flush(5s));
+  ASSERT_TRUE(a1.Flush(5s));
+}
+
 TEST(commStream, StalledLearnerAppliesBackPressure) {
   zmq::context_t ctx;
   auto opt = FastOptions({"inproc://stall"});

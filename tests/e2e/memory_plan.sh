@@ -4,20 +4,21 @@
 # above one rank), a short `iranker train` under mpirun reports the learner ranks' peak resident
 # memory (metrics.jsonl: peak_rss_mb_max and peak_rss_mb_min, the largest and smallest rank); each
 # must be within 15% of the plan's total for the largest and smallest learner process. Micro-
-# batches are small (512 tokens) so that every one is full, and the activation term the plan
-# counts is the one the run holds.
+# batches and sequences are at most 512 tokens (the quickstart's prompts are 200-400), so that
+# every micro-batch is nearly full and the activations the plan counts are the ones the run holds.
+# ($name.plan.txt is the readable plan, for a failure's investigation.)
 # usage: memory_plan.sh IRANKER_BINARY SOURCE_DIR WORK_DIR
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 common=(train.steps=2 train.eval_every=0 train.checkpoint_every=0 run.log_level=warn
-        learner.algorithm=ppo learner.micro_batch_tokens=512
+        learner.algorithm=ppo learner.micro_batch_tokens=512 actor.max_seq_len=512
         learner.shard_unit_mb=0.2 data.test=[data/quickstart/test.jsonl] train.eval_queries=4)
 runs=(tiny-1 tiny-2 tiny-4 small-1 small-2)
 for name in "${runs[@]}"; do
   preset=${name%-*} ranks=${name#*-}
   level=none
   [[ $ranks -gt 1 ]] && level=gradients
-  # As many actors as learner ranks: each step's batches (one per actor) reach every rank.
-  # (actors start their round-robin at learner id % ranks), one query each.
+  # As many actors as learner ranks, one query each: each step's batches (one per actor) reach
+  # every rank (an actor starts its round-robin at learner actor id % ranks).
   args=(model.preset=$preset cluster.learners=$ranks train.actors=$ranks actor.queries_per_batch=$ranks
         learner.sharding=$level "${common[@]}")
   "$iranker" plan -c configs/quickstart.yaml --json "${args[@]}" > "$work/$name.plan.json"

@@ -29,7 +29,9 @@ TEST(MemoryPlan, ParsesSizesAndRejectsOthersNamingTheOption) {
   EXPECT_EQ(ParseByteSize("24 GB", "x"), 24000000000LL);
   EXPECT_EQ(ParseByteSize("512mib", "x"), 512LL << 20);
   EXPECT_EQ(ParseByteSize("1e9", "x"), 1000000000LL);
-  for (const char* bad : {"", "GiB", "80 parsecs", "-3GB", "0"}) {
+  // Nothing that would silently turn the fit check off: zero, fractions of a byte, overflow.
+  for (const char* bad : {"", "GiB", "80 parsecs", "-3GB", "0", "0.5", "1e-10GB", "1e19",
+                          "10000000TiB", "nan", "inf"}) {
     try {
       ParseByteSize(bad, "--device-memory");
       FAIL() << bad;
@@ -59,7 +61,9 @@ TEST(MemoryPlan, ModelStateFollowsTheShardingLevel) {
   const MemoryPlan grads = PlanMemory(c, m, 4, 0);
   const int64_t unit = static_cast<int64_t>(c.learner.shard_unit_mb * 1e6);
   EXPECT_EQ(Component(grads, 0, "policy gradients"), (4 * p + 3) / 4);
-  EXPECT_EQ(Component(grads, 0, "policy gradients in flight"), 2 * unit);
+  // Up to 3 units out, each a send buffer and a receive slice; the embedding is a unit alone.
+  const int64_t one = std::max(unit, m.vocab_size * m.hidden_size * 4);
+  EXPECT_EQ(Component(grads, 0, "policy gradients in flight"), 3 * (one + one / 4));
   EXPECT_LT(grads.processes[0].total(), opt.processes[0].total());
   EXPECT_LT(opt.processes[0].total(), none.processes[0].total());
   // One rank: sharding changes nothing.
@@ -139,15 +143,69 @@ TEST(MemoryPlan, AdviceIsTheSmallestChangeAndItFits) {
   }
   const int ranks = plan.advice_learners > 0 ? plan.advice_learners : 1;
   EXPECT_TRUE(PlanMemory(fixed, m, ranks, 80LL << 30).fits) << plan.advice;
-  // Nothing simpler fits: one change alone of each kind does not.
+  // Nothing simpler fits: no single change does (each sharding level, checkpointing, each
+  // micro-batch halving, each rank doubling alone).
+  for (Sharding l : {Sharding::kOptimizer, Sharding::kGradients}) {
+    Config x = c;
+    x.learner.sharding = l;
+    EXPECT_FALSE(PlanMemory(x, m, 1, 80LL << 30).fits);
+  }
   Config ckpt = c;
   ckpt.learner.activation_checkpointing = true;
   EXPECT_FALSE(PlanMemory(ckpt, m, 1, 80LL << 30).fits);
+  for (int t = 2048; t >= 512; t /= 2) {
+    Config x = c;
+    x.learner.micro_batch_tokens = t;
+    EXPECT_FALSE(PlanMemory(x, m, 1, 80LL << 30).fits) << t;
+  }
+  for (int r = 2; r <= 1024; r *= 2) EXPECT_FALSE(PlanMemory(c, m, r, 80LL << 30).fits) << r;
   // A device too small for anything gets no advice, and says so.
   const MemoryPlan hopeless = PlanMemory(c, m, 1, 1LL << 30);
   EXPECT_FALSE(hopeless.fits);
   EXPECT_TRUE(hopeless.advice.empty());
   EXPECT_NE(FormatPlan(hopeless).find("no change"), std::string::npos);
+}
+
+TEST(MemoryPlan, AMicroBatchHoldsAtLeastOneWholeSequence) {
+  Config c = ThreeB();
+  const ModelConfig m = PresetConfig("qwen2.5-3b");
+  c.actor.max_seq_len = 6144;
+  c.learner.micro_batch_tokens = 4096;  // shorter than a sequence: one sequence is the minimum
+  const int64_t short_mb = Component(PlanMemory(c, m, 2, 0), 0, "activations");
+  c.learner.micro_batch_tokens = 6144;
+  EXPECT_EQ(short_mb, Component(PlanMemory(c, m, 2, 0), 0, "activations"));
+  // So the advice never halves the micro-batch below a sequence.
+  const MemoryPlan plan = PlanMemory(c, m, 1, 80LL << 30);
+  ASSERT_FALSE(plan.fits);
+  for (const auto& o : plan.advice_overrides)
+    EXPECT_EQ(o.find("micro_batch_tokens"), std::string::npos) << o;
+}
+
+TEST(MemoryPlan, OnCpuAllProcessesShareTheHost) {
+  Config c;
+  c.model.preset = "small";
+  c.train.actors = 2;
+  const ModelConfig m = PresetConfig("small", 272);
+  const MemoryPlan plan = PlanMemory(c, m, 2, 64LL << 30);
+  ASSERT_TRUE(plan.on_cpu);
+  int64_t sum = 0;
+  for (const auto& p : plan.processes) sum += p.total() * p.processes;
+  EXPECT_EQ(plan.needed(), sum);
+  EXPECT_GT(plan.needed(), plan.largest());
+  // A host that holds the largest process but not all of them does not fit.
+  EXPECT_FALSE(PlanMemory(c, m, 2, plan.largest() + 1).fits);
+  EXPECT_TRUE(PlanMemory(c, m, 2, sum).fits);
+}
+
+TEST(MemoryPlan, AdviceBeyondAThousandRanks) {
+  Config c = ThreeB();
+  c.learner.sharding = Sharding::kGradients;
+  const ModelConfig m = PresetConfig("qwen2.5-3b");
+  const MemoryPlan plan = PlanMemory(c, m, 2048, 80LL << 30);
+  ASSERT_FALSE(plan.fits);  // activations without checkpointing
+  EXPECT_EQ(plan.advice_overrides,
+            std::vector<std::string>{"learner.activation_checkpointing=true"})
+      << plan.advice;
 }
 
 TEST(MemoryPlan, PlannedModelReadsTheCheckpointsConfigAndNamesAMissingOne) {
