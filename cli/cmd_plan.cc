@@ -2,6 +2,7 @@
 // memory of every learner rank and actor of a run, by component, from its configuration alone
 // (trainer/memory_plan.h), and whether it fits one device; if not, the smallest change that does.
 // Exit status 0 when it fits (or no device size applies), 3 when it does not.
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -17,23 +18,11 @@ namespace {
 // The host's physical memory (MemTotal), the device of a CPU run.
 int64_t HostMemoryBytes() {
   std::ifstream in("/proc/meminfo");
-  std::string key;
-  int64_t kb = 0;
-  std::string unit;
-  while (in >> key >> kb >> unit)
-    if (key == "MemTotal:") return kb * 1024;
+  std::string line;
+  long long kb = 0;
+  while (std::getline(in, line))
+    if (std::sscanf(line.c_str(), "MemTotal: %lld kB", &kb) == 1) return kb * 1024;
   return 0;
-}
-
-const char* PhaseName(MemoryPhase phase) {
-  switch (phase) {
-    case MemoryPhase::kTraining:
-      return "training";
-    case MemoryPhase::kEvaluation:
-      return "evaluation";
-    default:
-      return "resident";
-  }
 }
 
 }  // namespace
@@ -72,7 +61,7 @@ void AddPlanCommand(CLI::App& app) {
       for (const auto& p : plan.processes) {
         nlohmann::json comps = nlohmann::json::object();
         for (const auto& c : p.components)
-          comps[c.name] = {{"bytes", c.bytes}, {"phase", PhaseName(c.phase)}};
+          comps[c.name] = {{"bytes", c.bytes}, {"phase", NameOf(c.phase)}};
         procs.push_back({{"role", p.role},
                          {"processes", p.processes},
                          {"total_bytes", p.total()},

@@ -56,6 +56,13 @@ int64_t LayerBytesPerToken(const ModelConfig& m, int64_t seq, int64_t act_bytes)
   return widths * act_bytes + probs;
 }
 
+// A rollout engine's KV cache (model/decoder.h KVCache): keys and values of every layer for
+// actor.slots sequences of actor.max_seq_len tokens, in the parameters' dtype.
+int64_t KvCacheBytes(const Config& c, const ModelConfig& m) {
+  return c.actor.slots * int64_t{c.actor.max_seq_len} * m.num_hidden_layers * 2 *
+         m.num_key_value_heads * m.HeadDim() * DtypeBytes(c.model.dtype);
+}
+
 struct LearnerShape {
   int ranks = 1;
   Sharding sharding = Sharding::kNone;
@@ -159,9 +166,7 @@ ProcessMemory LearnerProcess(const Config& c, const ModelConfig& m, const Learne
         cuda ? Num(2 * params * wb / 1e9) + " GB of host memory: the versions the actors receive"
              : "2 copies of the policy weights: the current version and a recycled one");
   if (lead && !c.data.test.empty()) {
-    const int64_t kv = c.actor.slots * int64_t{c.actor.max_seq_len} * layers * 2 *
-                       m.num_key_value_heads * m.HeadDim() * wb;
-    add("evaluation KV cache", kv,
+    add("evaluation KV cache", KvCacheBytes(c, m),
         std::to_string(c.actor.slots) + " slots x " + std::to_string(c.actor.max_seq_len) +
             " tokens (data.test is set)",
         MemoryPhase::kEvaluation);
@@ -184,9 +189,7 @@ ProcessMemory ActorProcess(const Config& c, const ModelConfig& m, bool cuda) {
   p.components.push_back({"weight update", cuda ? 0 : 2 * params * wb,
                           cuda ? Num(2 * params * wb / 1e9) + " GB of host memory: new versions"
                                : "the blob a new version arrives in, and a recycled one"});
-  const int64_t kv = c.actor.slots * int64_t{c.actor.max_seq_len} * m.num_hidden_layers * 2 *
-                     m.num_key_value_heads * m.HeadDim() * wb;
-  p.components.push_back({"KV cache", kv,
+  p.components.push_back({"KV cache", KvCacheBytes(c, m),
                           std::to_string(c.actor.slots) + " slots x " +
                               std::to_string(c.actor.max_seq_len) + " tokens"});
   p.components.push_back({"sampling logits", 2 * c.actor.slots * m.vocab_size * 4,

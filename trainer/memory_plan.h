@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "base/fields.h"
 #include "model/model_config.h"
 #include "trainer/config.h"
 
@@ -41,6 +42,12 @@ namespace iranker {
 // When a component exists: for the whole run, during a training step only, or during an
 // evaluation only (rank 0 evaluates between steps, when no activations exist).
 enum class MemoryPhase { kResident, kTraining, kEvaluation };
+inline const EnumNames<MemoryPhase>& NamesOf(MemoryPhase) {
+  static const EnumNames<MemoryPhase> names = {{MemoryPhase::kResident, "resident"},
+                                               {MemoryPhase::kTraining, "training"},
+                                               {MemoryPhase::kEvaluation, "evaluation"}};
+  return names;
+}
 
 struct MemoryComponent {
   std::string name;
