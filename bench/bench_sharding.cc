@@ -9,11 +9,19 @@
 // the level (VmHWM, reset before each level; the levels run from the smallest state to the
 // largest so memory the allocator kept from one does not raise the next one's peak).
 //
-// value = model state MB per rank of the most sharded level; reference = that of `none`;
-// ratio = none / most sharded (higher is better; ZeRO-2 at N ranks bounds it by
-// 16 / (4 + 12 / N) bytes per parameter). Step times are in `levels` with time_vs_none.
-// Params: preset (small; quick: tiny), batch (samples per rank, 4), prompt (64), response (16),
-// units (sharding units per parameter set, 16: learner.shard_unit_mb is set from it).
+// Under `full` the weights are this rank's slices plus the most whole parts gathered at once
+// during the step; rank 0 also holds the whole parameters between steps (for publication,
+// evaluation, checkpoints), reported apart as rank0_whole_between_steps_mb.
+//
+// value = model state MB per rank of the most sharded level (full); reference = that of `none`;
+// ratio = none / full (higher is better; at N ranks ZeRO-2 bounds it by 16 / (4 + 12 / N) bytes
+// per parameter, ZeRO-3 by N less the gathered parts). Step times are in `levels` with
+// time_vs_none. Every level runs with activation checkpointing (full recomputes each layer in
+// backward in any case; the paper configs turn it on).
+// Params: preset (small; quick: tiny), layers (16; quick: 4), batch (samples per rank, 4), prompt
+// (64), response (16),
+// units (sharding units per parameter set, 16: learner.shard_unit_mb is set from it),
+// checkpointing (1).
 #include <torch/torch.h>
 
 #include "base/error.h"
@@ -32,13 +40,17 @@ BenchResult RunSharding(const BenchArgs& args) {
   const int prompt_len = std::stoi(args.Param("prompt", args.quick ? "16" : "64"));
   const int response_len = std::stoi(args.Param("response", args.quick ? "4" : "16"));
   const int units = std::stoi(args.Param("units", "16"));
+  const bool checkpointing = args.Param("checkpointing", "1") != "0";
   collective::AllreduceOptions ao;
   ao.backend = collective::AllreduceBackend::kMpi;
   ao.timeout_ms = 600000;
   auto coll = collective::MakeMpiCollective(ao);
   const int ranks = coll->size(), rank = coll->rank();
 
-  const ModelConfig cfg = PresetConfig(preset);
+  ModelConfig cfg = PresetConfig(preset);
+  // Depth decides what `full` saves (a few whole layers gathered at once of many): small with 16
+  // layers by default, as the paper's models have 24 to 36.
+  cfg.num_hidden_layers = std::stoi(args.Param("layers", args.quick ? "4" : "16"));
   // This rank's samples: random tokens, distinct per rank, two groups of rewards.
   auto gen = at::detail::createCPUGenerator(11 + rank);
   std::vector<TrainSample> samples;
@@ -60,7 +72,8 @@ BenchResult RunSharding(const BenchArgs& args) {
     double seconds = 0, peak_rss_mb = 0;
     StateBytes state;
   };
-  std::vector<Level> levels = {{Sharding::kGradients}, {Sharding::kOptimizer}, {Sharding::kNone}};
+  std::vector<Level> levels = {
+      {Sharding::kFull}, {Sharding::kGradients}, {Sharding::kOptimizer}, {Sharding::kNone}};
   for (Level& level : levels) {
     torch::manual_seed(0);
     auto model = std::make_shared<DecoderLM>(cfg);
@@ -68,6 +81,7 @@ BenchResult RunSharding(const BenchArgs& args) {
     o.algorithm = Algorithm::kPpo;
     o.sharding = level.sharding;
     o.max_staleness = 1 << 30;
+    o.activation_checkpointing = checkpointing;
     // Units as a large model has them (a 3B model in 64 MB units has ~190): about `units` per
     // parameter set, so that a few units' full gradients in flight are a small part of all.
     o.shard_unit_mb = 4.0 * static_cast<double>(cfg.NumParameters()) / units / 1e6;
@@ -124,18 +138,22 @@ BenchResult RunSharding(const BenchArgs& args) {
   r.reference = "the same with learner.sharding=none";
   r.reference_value = none_mb;
   r.ratio = none_mb / most_mb;
-  r.extra = {{"ranks", ranks},
-             {"preset", preset},
-             {"parameters", cfg.NumParameters()},
-             {"samples_per_rank", batch},
-             {"seq_len", prompt_len + response_len},
-             {"threads", torch::get_num_threads()},
-             {"units", units},
-             {"levels", rows},
-             {"definition",
-              "model_state_mb: the largest rank's weights + gradients + moments of policy and "
-              "critic, counted off its tensors; ratio = none / most sharded level; "
-              "step_seconds: the slowest rank's median"}};
+  r.extra = {
+      {"ranks", ranks},
+      {"preset", preset},
+      {"layers", cfg.num_hidden_layers},
+      {"parameters", cfg.NumParameters()},
+      {"samples_per_rank", batch},
+      {"seq_len", prompt_len + response_len},
+      {"threads", torch::get_num_threads()},
+      {"units", units},
+      {"activation_checkpointing", checkpointing},
+      {"rank0_whole_between_steps_mb", 2.0 * static_cast<double>(cfg.NumParameters()) * 4 / 1e6},
+      {"levels", rows},
+      {"definition",
+       "model_state_mb: the largest rank's weights + gradients + moments of policy and "
+       "critic, counted off its tensors; ratio = none / most sharded level; "
+       "step_seconds: the slowest rank's median"}};
   return r;
 }
 

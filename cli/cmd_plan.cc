@@ -68,6 +68,7 @@ void AddPlanCommand(CLI::App& app) {
                          {"resident_bytes", p.Bytes(MemoryPhase::kResident)},
                          {"training_bytes", p.Bytes(MemoryPhase::kTraining)},
                          {"evaluation_bytes", p.Bytes(MemoryPhase::kEvaluation)},
+                         {"startup_bytes", p.Bytes(MemoryPhase::kStartup)},
                          {"components", comps}});
       }
       nlohmann::json j = {{"parameters", plan.model.NumParameters()},

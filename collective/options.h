@@ -19,11 +19,12 @@ inline const EnumNames<AllreduceBackend>& NamesOf(AllreduceBackend) {
 
 // Training state sharded across the learner ranks (learner.sharding;
 // collective/sharded_optimizer.h).
-enum class Sharding { kNone, kOptimizer, kGradients };
+enum class Sharding { kNone, kOptimizer, kGradients, kFull };
 inline const EnumNames<Sharding>& NamesOf(Sharding) {
   static const EnumNames<Sharding> names = {{Sharding::kNone, "none"},
                                             {Sharding::kOptimizer, "optimizer"},
-                                            {Sharding::kGradients, "gradients"}};
+                                            {Sharding::kGradients, "gradients"},
+                                            {Sharding::kFull, "full"}};
   return names;
 }
 

@@ -24,6 +24,14 @@ struct ShardedOptimizer::Impl {
     at::Tensor flat;                 // [padded] the parameters (the members are views of it)
     at::Tensor exp_avg, exp_avg_sq;  // [shard] this rank's AdamW moments
     at::Tensor grad;                 // [shard] kGradients: this rank's slice, summed over passes
+    // kFull: this rank's slice of the parameters; the part the unit belongs to (-1: none, always
+    // gathered); whether `flat` holds memory now, an all-gather into it not yet waited for, and
+    // the forward Acquires holding it.
+    at::Tensor mine;
+    int part = -1;
+    bool gathered = true;
+    std::unique_ptr<PendingCollective> gathering;
+    int refs = 0;
     // kGradients, during a backward pass.
     int pending = 0;        // members whose gradient has not arrived yet
     at::Tensor send, recv;  // [padded] the unit's gradients / 1 rank, [shard] the sum
@@ -37,6 +45,13 @@ struct ShardedOptimizer::Impl {
   std::vector<at::Tensor> params;
   std::vector<int> unit_of;  // per parameter
   std::vector<Unit> units;   // in the order their collectives start (the same on every rank)
+  // kFull: the units of each part; whether the slices were taken yet (until then every rank holds
+  // the parameters whole); whether Materialize left them whole here; bytes gathered now, most
+  // since the last step, and the time spent waiting for gathers in this step.
+  std::vector<std::vector<int>> part_units;
+  bool sliced = false, materialized = false;
+  int64_t gathered_bytes = 0, peak_gathered = 0, last_peak_gathered = 0;
+  double gather_wait = 0;
   int64_t step = 0;
   int passes_planned = -1, passes_done = 0;  // kGradients: this step's backward passes
   double gather_seconds = 0;
@@ -61,9 +76,10 @@ struct ShardedOptimizer::Impl {
   static constexpr size_t kMaxInFlight = 2;
 
   Impl(Collective& c, const std::vector<at::Tensor>& ps, Sharding lv, const ShardedAdamW& a,
-       double unit_mb)
+       double unit_mb, const std::vector<std::vector<at::Tensor>>& parts)
       : coll(c), ranks(c.size()), rank(c.rank()), level(lv), adam(a) {
-    IR_CHECK(level == Sharding::kOptimizer || level == Sharding::kGradients);
+    IR_CHECK(level == Sharding::kOptimizer || level == Sharding::kGradients ||
+             level == Sharding::kFull);
     for (const auto& p : ps)
       if (p.requires_grad()) params.push_back(p);
     IR_CHECK(!params.empty());
@@ -77,8 +93,133 @@ struct ShardedOptimizer::Impl {
         if (params[j].unsafeGetTensorImpl() == p.unsafeGetTensorImpl())
           Fail(ErrorCode::kInvalidArgument, "learner.sharding: parameter ", i, " is listed twice");
     }
-    LayOut(unit_mb);
-    if (level == Sharding::kGradients) InstallHooks();
+    // kFull: the part of each parameter (the first part that lists it), for the layout.
+    std::vector<int> part_of(params.size(), -1);
+    if (level == Sharding::kFull)
+      for (size_t q = 0; q < parts.size(); ++q)
+        for (const auto& t : parts[q])
+          for (size_t i = 0; i < params.size(); ++i)
+            if (params[i].unsafeGetTensorImpl() == t.unsafeGetTensorImpl() && part_of[i] < 0)
+              part_of[i] = static_cast<int>(q);
+    LayOut(unit_mb, part_of);
+    if (level == Sharding::kFull) {
+      part_units.resize(parts.size());
+      for (size_t q = 0; q < parts.size(); ++q)
+        for (const auto& t : parts[q])
+          for (size_t i = 0; i < params.size(); ++i)
+            if (params[i].unsafeGetTensorImpl() == t.unsafeGetTensorImpl()) {
+              auto& us = part_units[q];
+              if (std::find(us.begin(), us.end(), unit_of[i]) == us.end()) us.push_back(unit_of[i]);
+            }
+      for (auto& u : units) {
+        u.mine = at::zeros({u.shard}, u.flat.options());
+        gathered_bytes += Bytes(u);
+      }
+      peak_gathered = gathered_bytes;
+    }
+    if (ReducesGradients()) InstallHooks();
+  }
+
+  bool ReducesGradients() const {
+    return level == Sharding::kGradients || level == Sharding::kFull;
+  }
+  static int64_t Bytes(const Unit& u) { return u.padded * u.flat.element_size(); }
+  std::string UnitName(size_t k) const {
+    return "parameter unit " + std::to_string(k + 1) + "/" + std::to_string(units.size()) +
+           (units[k].part >= 0 ? " (part " + std::to_string(units[k].part) + ")" : "");
+  }
+
+  // kFull: the storage of a unit's whole buffer (its members' views keep pointing into it).
+  void Allocate(Unit& u) {
+    c10::StorageImpl* st = u.flat.storage().unsafeGetStorageImpl();
+    const size_t n = static_cast<size_t>(Bytes(u));
+    st->set_data_ptr_noswap(st->allocator()->allocate(n));
+    st->set_nbytes(n);
+  }
+  void Free(size_t k) IR_REQUIRES(mu) {
+    Unit& u = units[k];
+    if (u.part < 0 || !u.gathered) return;
+    if (u.gathering) {
+      u.gathering->Wait();
+      u.gathering.reset();
+    }
+    c10::StorageImpl* st = u.flat.storage().unsafeGetStorageImpl();
+    st->set_data_ptr_noswap(at::DataPtr(nullptr, u.flat.device()));
+    st->set_nbytes(0);
+    u.gathered = false;
+    u.refs = 0;
+    gathered_bytes -= Bytes(u);
+  }
+  void FreeAll() IR_REQUIRES(mu) {
+    for (size_t k = 0; k < units.size(); ++k) Free(k);
+  }
+  // kFull: before the first gather, each rank keeps its slices of the parameters as they are
+  // now (initialised or loaded whole on every rank) and frees the rest.
+  void TakeSlices() IR_REQUIRES(mu) {
+    if (sliced) return;
+    torch::NoGradGuard ng;
+    for (auto& u : units) u.mine.copy_(u.flat.narrow(0, rank * u.shard, u.shard));
+    sliced = true;
+    FreeAll();
+  }
+  // Starts (or, with wait, completes) the all-gather of unit k into its whole buffer.
+  void Gather(size_t k, bool wait) IR_REQUIRES(mu) {
+    Unit& u = units[k];
+    if (!u.gathered) {
+      Allocate(u);
+      u.gathered = true;
+      gathered_bytes += Bytes(u);
+      peak_gathered = std::max(peak_gathered, gathered_bytes);
+      u.gathering = coll.StartAllGather(u.mine, u.flat, UnitName(k));
+    }
+    if (wait && u.gathering) {
+      const auto t0 = Clock::now();
+      u.gathering->Wait();
+      gather_wait += SecondsSince(t0);
+      u.gathering.reset();
+    }
+  }
+
+  void Acquire(int part, int next) IR_EXCLUDES(mu) {
+    if (level != Sharding::kFull) return;
+    MutexLock lock(mu);
+    IR_CHECK(part >= 0 && part < static_cast<int>(part_units.size()));
+    if (!sliced || materialized) {
+      // The whole parameters of start-up or of Materialize go: the step's peak starts here.
+      TakeSlices();
+      FreeAll();
+      materialized = false;
+      peak_gathered = gathered_bytes;
+    }
+    for (int k : part_units[part]) {
+      Gather(k, /*wait=*/true);
+      if (!armed) ++units[k].refs;
+    }
+    if (next >= 0 && next < static_cast<int>(part_units.size()))
+      for (int k : part_units[next]) Gather(k, /*wait=*/false);
+  }
+
+  void Release(int part) IR_EXCLUDES(mu) {
+    if (level != Sharding::kFull) return;
+    MutexLock lock(mu);
+    if (armed) return;  // backward frees a unit when its gradients are all there
+    for (int k : part_units[part]) {
+      Unit& u = units[k];
+      if (u.refs > 0) --u.refs;
+      if (u.refs == 0) Free(k);
+    }
+  }
+
+  void Materialize(int root) IR_EXCLUDES(mu) {
+    if (level != Sharding::kFull) return;
+    MutexLock lock(mu);
+    IR_CHECK(!armed);
+    TakeSlices();
+    for (size_t k = 0; k < units.size(); ++k) {
+      Gather(k, /*wait=*/true);
+      if (rank != root) Free(k);
+    }
+    materialized = rank == root;
   }
 
   ~Impl() {
@@ -87,7 +228,7 @@ struct ShardedOptimizer::Impl {
 
   // Units of about unit_mb in reverse parameter order; each parameter becomes a view of its
   // unit's flat buffer (made with set_, not a view op, so autograd does not see a view).
-  void LayOut(double unit_mb) {
+  void LayOut(double unit_mb, const std::vector<int>& part_of) {
     torch::NoGradGuard ng;
     const auto options = params[0].options().requires_grad(false);
     const int64_t cap = std::max<int64_t>(
@@ -99,6 +240,7 @@ struct ShardedOptimizer::Impl {
       if (open.empty()) return;
       Unit u;
       u.members = open;
+      u.part = part_of[open[0]];
       for (int m : open) {
         u.offsets.push_back(u.numel);
         u.numel += params[m].numel();
@@ -123,7 +265,7 @@ struct ShardedOptimizer::Impl {
     };
     for (int i = static_cast<int>(params.size()) - 1; i >= 0; --i) {
       const int64_t n = params[i].numel();
-      if (!open.empty() && fill + n > cap) close();
+      if (!open.empty() && (fill + n > cap || part_of[i] != part_of[open[0]])) close();
       open.push_back(i);
       fill += n;
     }
@@ -160,7 +302,9 @@ struct ShardedOptimizer::Impl {
     if (params[i].grad().defined())
       held_grad_bytes += params[i].numel() * static_cast<int64_t>(params[i].element_size());
     peak_grad_bytes = std::max(peak_grad_bytes, held_grad_bytes);
-    --units[unit_of[i]].pending;
+    Unit& u = units[unit_of[i]];
+    // kFull: the unit's gradients are all there, so the nodes that needed its parameters ran.
+    if (--u.pending == 0 && level == Sharding::kFull) Free(unit_of[i]);
     StartReady();
   }
 
@@ -221,24 +365,32 @@ struct ShardedOptimizer::Impl {
         "gradient unit " + std::to_string(k + 1) + "/" + std::to_string(units.size()));
   }
 
-  void PlanBackwardPasses(int local) {
-    if (level != Sharding::kGradients) return;
+  int PlanPasses(int local, bool backward) {
+    if (level == Sharding::kOptimizer || (level == Sharding::kGradients && !backward)) return local;
     IR_CHECK_GE(local, 0);
     std::vector<double> counts(ranks, 0.0);
     counts[rank] = local;
-    coll.AllreduceSumDoubles(&counts, "backward pass count");
-    passes_planned = static_cast<int>(*std::max_element(counts.begin(), counts.end()));
-    passes_done = 0;
+    coll.AllreduceSumDoubles(&counts, backward ? "backward pass count" : "forward pass count");
+    const int most = static_cast<int>(*std::max_element(counts.begin(), counts.end()));
+    if (backward) {
+      passes_planned = most;
+      passes_done = 0;
+    }
+    return most;
+  }
+
+  void PlanBackwardPasses(int local) {
+    if (ReducesGradients()) PlanPasses(local, /*backward=*/true);
   }
 
   void BeginBackward() IR_EXCLUDES(mu) {
-    if (level != Sharding::kGradients) return;
+    if (!ReducesGradients()) return;
     if (passes_planned < 0)
-      Fail(ErrorCode::kFailedPrecondition,
-           "learner.sharding=gradients: a backward pass without PlanBackwardPasses (the ranks "
-           "must agree on their number of passes)");
+      Fail(ErrorCode::kFailedPrecondition, "learner.sharding=", NameOf(level),
+           ": a backward pass without PlanBackwardPasses (the ranks must agree on their number "
+           "of passes)");
     if (++passes_done > passes_planned)
-      Fail(ErrorCode::kFailedPrecondition, "learner.sharding=gradients: backward pass ",
+      Fail(ErrorCode::kFailedPrecondition, "learner.sharding=", NameOf(level), ": backward pass ",
            passes_done, " of a step planned with ", passes_planned);
     MutexLock lock(mu);
     IR_CHECK(!armed);
@@ -250,13 +402,14 @@ struct ShardedOptimizer::Impl {
   }
 
   void EndBackward() IR_EXCLUDES(mu) {
-    if (level != Sharding::kGradients) return;
+    if (!ReducesGradients()) return;
     torch::NoGradGuard ng;
     MutexLock lock(mu);
     IR_CHECK(armed);
     for (auto& u : units) u.pending = 0;  // what did not arrive counts as zero
     StartReady();
     while (next_retire < units.size()) Retire(next_retire++);
+    if (level == Sharding::kFull) FreeAll();
     armed = false;
   }
 
@@ -300,8 +453,12 @@ struct ShardedOptimizer::Impl {
     } else {
       // This rank's missing passes: the others' collectives are matched by empty ones.
       if (passes_planned < 0)
-        Fail(ErrorCode::kFailedPrecondition,
-             "learner.sharding=gradients: a step without PlanBackwardPasses");
+        Fail(ErrorCode::kFailedPrecondition, "learner.sharding=", NameOf(level),
+             ": a step without PlanBackwardPasses");
+      if (level == Sharding::kFull && passes_done != passes_planned)
+        Fail(ErrorCode::kFailedPrecondition, "learner.sharding=full: this rank made ", passes_done,
+             " of the step's ", passes_planned,
+             " backward passes (the missing ones are the caller's, as passes on padding)");
       while (passes_done < passes_planned) {
         BeginBackward();
         EndBackward();
@@ -322,6 +479,24 @@ struct ShardedOptimizer::Impl {
       const double coef = std::min(1.0, (max_grad_norm > 0 ? max_grad_norm : 1e30) / (norm + 1e-6));
       if (coef < 1.0)
         for (auto& g : grads) g.mul_(coef);
+    }
+    if (level == Sharding::kFull) {
+      // The parameters stay sharded: the next forward gathers them, part by part.
+      MutexLock lock(mu);
+      TakeSlices();
+      for (size_t k = 0; k < units.size(); ++k)
+        AdamW(units[k].mine, grads[k], units[k].exp_avg, units[k].exp_avg_sq, lr);
+      FreeAll();
+      // Units in no part stay whole on every rank: their new slices, gathered now.
+      for (size_t k = 0; k < units.size(); ++k)
+        if (units[k].part < 0)
+          coll.StartAllGather(units[k].mine, units[k].flat, UnitName(k))->Wait();
+      materialized = false;
+      gather_seconds = gather_wait;
+      gather_wait = 0;
+      last_peak_gathered = peak_gathered;
+      peak_gathered = gathered_bytes;
+      return norm;
     }
     for (size_t k = 0; k < units.size(); ++k) {
       Unit& u = units[k];
@@ -345,8 +520,10 @@ struct ShardedOptimizer::Impl {
 };
 
 ShardedOptimizer::ShardedOptimizer(Collective& collective, const std::vector<at::Tensor>& params,
-                                   Sharding level, const ShardedAdamW& adam, double unit_mb)
-    : impl_(std::make_unique<Impl>(collective, params, level, adam, unit_mb)), level_(level) {}
+                                   Sharding level, const ShardedAdamW& adam, double unit_mb,
+                                   const std::vector<std::vector<at::Tensor>>& parts)
+    : impl_(std::make_unique<Impl>(collective, params, level, adam, unit_mb, parts)),
+      level_(level) {}
 
 ShardedOptimizer::~ShardedOptimizer() = default;
 
@@ -363,6 +540,16 @@ int ShardedOptimizer::rank() const { return impl_->rank; }
 int ShardedOptimizer::ranks() const { return impl_->ranks; }
 
 void ShardedOptimizer::PlanBackwardPasses(int passes) { impl_->PlanBackwardPasses(passes); }
+int ShardedOptimizer::PlanPasses(int passes, bool backward) {
+  return impl_->PlanPasses(passes, backward);
+}
+void ShardedOptimizer::Acquire(int part, int next) { impl_->Acquire(part, next); }
+void ShardedOptimizer::Release(int part) { impl_->Release(part); }
+void ShardedOptimizer::Materialize(int root) { impl_->Materialize(root); }
+int64_t ShardedOptimizer::gathered_bytes() const {
+  MutexLock lock(impl_->mu);
+  return impl_->gathered_bytes;
+}
 void ShardedOptimizer::BeginBackward() { impl_->BeginBackward(); }
 void ShardedOptimizer::EndBackward() { impl_->EndBackward(); }
 
@@ -459,12 +646,14 @@ ShardedStats ShardedOptimizer::stats() const {
   for (const auto& u : s.units) {
     st.params += u.numel;
     st.moment_bytes += 2 * u.shard * u.flat.element_size();
-    if (s.level == Sharding::kGradients) st.grad_shard_bytes += u.shard * u.flat.element_size();
+    if (s.level != Sharding::kOptimizer) st.grad_shard_bytes += u.shard * u.flat.element_size();
+    if (s.level == Sharding::kFull) st.param_shard_bytes += u.shard * u.flat.element_size();
   }
   st.reduce_wait_seconds = s.last_reduce_wait_seconds;
   st.gather_seconds = s.gather_seconds;
   MutexLock lock(s.mu);
   st.peak_grad_bytes = s.last_peak_grad_bytes;
+  st.peak_gathered_bytes = s.last_peak_gathered;
   return st;
 }
 

@@ -15,6 +15,20 @@
 //                        over the micro-batches; a unit's full gradients are freed once handed to
 //                        the collective, and at most 2 units are in flight (the next start waits
 //                        for the oldest). The gradients and moments are sharded.
+//   kFull (ZeRO-3):      as kGradients, and the parameters too: a rank keeps its slice of each unit
+//                        and the units' whole buffers hold memory only while gathered. The caller
+//                        names the parts of the model (groups of parameters used together: a
+//                        decoder layer, the embedding; units never span two parts) and brackets
+//                        each part's forward with Acquire / Release: Acquire all-gathers the part's
+//                        units (and starts gathering the part named to come next, so that it
+//                        arrives while this one computes), Release frees them. During backward
+//                        (between BeginBackward and EndBackward) Acquire gathers again, before the
+//                        part's backward runs, and a unit is freed as soon as all its gradients
+//                        have arrived. Parameters in no part stay gathered. Forward and backward
+//                        passes are collectives here: every rank makes as many as the rank with the
+//                        most (PlanPasses). Between steps, Materialize(root) gathers the whole
+//                        parameters onto one rank (publication, evaluation, checkpoints); the next
+//                        step's first Acquire frees them there.
 //
 // The global gradient norm is the norm over all ranks' slices; clipping and AdamW (the arithmetic
 // of torch::optim::AdamW, element by element) run on the slices. Not thread-safe, except that the
@@ -51,6 +65,10 @@ struct ShardedStats {
   int64_t peak_grad_bytes = 0;
   double reduce_wait_seconds = 0;  // last step: time waiting for gradient collectives
   double gather_seconds = 0;       // last step: time in the parameters' all-gather
+  // kFull: this rank's parameter slices, and the most bytes of whole units gathered at once in the
+  // last step (forward and backward, prefetch included).
+  int64_t param_shard_bytes = 0;
+  int64_t peak_gathered_bytes = 0;
 };
 
 class ShardedOptimizer {
@@ -58,8 +76,13 @@ class ShardedOptimizer {
   // `params`: trainable, one dtype and device, each listed once; they become views of the units'
   // flat buffers (their values kept). Make it before anything else keeps references to their
   // storage (a GradientBucketer, an optimizer).
+  // kFull: `parts` are the groups of parameters Acquire / Release name (a parameter in at most
+  // one part; the tied embedding of a head belongs to the embedding's part, and the head's part
+  // lists it too). Until the first Acquire every rank holds the parameters whole, and writes to
+  // them (loading a checkpoint) are what the slices start from.
   ShardedOptimizer(Collective& collective, const std::vector<at::Tensor>& params, Sharding level,
-                   const ShardedAdamW& adam, double unit_mb);
+                   const ShardedAdamW& adam, double unit_mb,
+                   const std::vector<std::vector<at::Tensor>>& parts = {});
   ~ShardedOptimizer();
   ShardedOptimizer(const ShardedOptimizer&) = delete;
   ShardedOptimizer& operator=(const ShardedOptimizer&) = delete;
@@ -76,6 +99,25 @@ class ShardedOptimizer {
   // Step makes this rank's missing ones as empty passes (zero gradients) first. Required before
   // each kGradients step; a collective (every rank calls it). A no-op for kOptimizer.
   void PlanBackwardPasses(int passes);
+  // kFull: as PlanBackwardPasses, and returns the most passes of any rank. Forward and backward
+  // passes gather parameters, so the caller makes this rank's missing passes itself (a pass on a
+  // token of padding); Step checks that it did. `backward`: false for passes without backward
+  // (the critic's values), which need no BeginBackward. Other levels: PlanBackwardPasses for
+  // backward passes, and returns `passes`.
+  int PlanPasses(int passes, bool backward);
+
+  // kFull (no-ops otherwise): the parameters of `part` whole on this rank, now; then starts
+  // gathering part `next` (-1: none) for the caller's next Acquire. Not during a parallel region
+  // of other collectives: every rank makes the same calls in the same order (they are
+  // collectives unless the part is already there).
+  void Acquire(int part, int next);
+  // Outside backward: the part's units are freed unless another Acquire holds them.
+  void Release(int part);
+  // kFull: gathers the whole parameters onto rank `root` (unit by unit; the other ranks free each
+  // unit at once). A collective. Until the next Acquire the parameters of `root` are whole.
+  void Materialize(int root);
+  // kFull: bytes of parameters gathered now and the most at once since the last Step.
+  int64_t gathered_bytes() const;
   // kGradients: around each micro-batch's backward. Begin arms the hooks; End starts the units
   // backward did not complete (parameters without a gradient count as zero), waits for every
   // reduce-scatter and adds the slices into this rank's gradients. No-ops for kOptimizer.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 #include "base/atomic_file.h"
@@ -67,7 +68,11 @@ Critic::Critic(const DecoderLM& policy, const LearnerOptions& options, DataParal
   }
   head_->to(device);
   trunk_->eval();  // no dropout in these models; eval() only marks intent
-  sharded_ = MakeShardedOptimizer(parameters(), options_, dp, &own_collective_);
+  // Fully sharded, the trunk's own output head (untied models) takes no part: the values come
+  // from head_. It is kept (checkpoints hold it) but not trained, so no gradient unit waits on it.
+  if (options_.sharding == Sharding::kFull && !policy.config().tie_word_embeddings)
+    trunk_->HeadWeight().set_requires_grad(false);
+  sharded_ = MakeShardedOptimizer(parameters(), options_, dp, &own_collective_, trunk_.get());
   if (!sharded_) {
     torch::optim::AdamWOptions adam(options_.critic_lr);
     adam.betas({options_.beta1, options_.beta2})
@@ -112,13 +117,20 @@ std::vector<float> Critic::Values(const std::vector<const std::vector<int32_t>*>
   const Dedup d = Deduplicate(prompts);
   std::vector<float> unique(d.unique.size());
   const auto batches = Pack(d.unique, options_.micro_batch_tokens);
-  if (sharded_) sharded_->PlanBackwardPasses(static_cast<int>(batches.size()));
+  ShardedGate gate(*trunk_, sharded_.get());
+  const int passes = sharded_ ? sharded_->PlanPasses(static_cast<int>(batches.size()),
+                                                     /*backward=*/false)
+                              : 0;
   for (const auto& mb : batches) {
     std::vector<const std::vector<int32_t>*> ps;
     for (int64_t i : mb) ps.push_back(d.unique[i]);
     auto v = Forward(ps).to(torch::kCPU).contiguous();
     for (size_t k = 0; k < mb.size(); ++k) unique[mb[k]] = v[k].item<float>();
   }
+  // learner.sharding=full: the other ranks' forwards gather parameters; this rank takes part.
+  const std::vector<int32_t> padding = {0};
+  if (sharded_ && sharded_->level() == Sharding::kFull)
+    for (int i = static_cast<int>(batches.size()); i < passes; ++i) Forward({&padding});
   std::vector<float> out;
   for (int64_t i : d.of_sample) out.push_back(unique[i]);
   return out;
@@ -138,7 +150,11 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
   double loss_sum = 0;
   const auto device = head_->weight.device();
   const auto batches = Pack(d.unique, options_.micro_batch_tokens);
-  if (sharded_) sharded_->PlanBackwardPasses(static_cast<int>(batches.size()));
+  std::optional<ShardedGate> gate;
+  gate.emplace(*trunk_, sharded_.get());
+  const int passes = sharded_ ? sharded_->PlanPasses(static_cast<int>(batches.size()),
+                                                     /*backward=*/true)
+                              : 0;
   for (const auto& mb : batches) {
     std::vector<const std::vector<int32_t>*> ps;
     std::vector<int64_t> row;
@@ -161,6 +177,15 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
     if (sharded_) sharded_->EndBackward();
     loss_sum += 0.5 * err.sum().item<double>();
   }
+  // learner.sharding=full: this rank's share of the other ranks' passes, on a token of padding.
+  const std::vector<int32_t> padding = {0};
+  if (sharded_ && sharded_->level() == Sharding::kFull)
+    for (int i = static_cast<int>(batches.size()); i < passes; ++i) {
+      auto loss = Forward({&padding}).sum() * 0.0;
+      sharded_->BeginBackward();
+      loss.backward();
+      sharded_->EndBackward();
+    }
   auto params = parameters();
   if (sharded_) {
     if (sharded_->level() == Sharding::kOptimizer && dp) {
@@ -169,6 +194,7 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
       dp->AverageGradients(params);
     }
     const double norm = sharded_->Step(lr, options_.max_grad_norm);
+    gate.reset();
     return {{"value_loss", prompts.empty() ? 0 : loss_sum / prompts.size()},
             {"critic_grad_norm", norm},
             {"critic_lr", lr}};
@@ -187,6 +213,11 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
 }
 
 void Critic::Save(const std::string& dir) const {
+  for (const auto& p : trunk_->parameters())
+    if (p.storage().nbytes() == 0 && p.numel() > 0)
+      Fail(ErrorCode::kFailedPrecondition,
+           "critic parameters are sharded (learner.sharding=full): gather them on rank 0 first "
+           "(Learner::GatherForCheckpoint)");
   torch::serialize::OutputArchive archive;
   for (const auto& p : trunk_->named_parameters()) archive.write("trunk." + p.key(), p.value());
   archive.write("head.weight", head_->weight);
@@ -235,6 +266,15 @@ void Critic::Load(const std::string& dir) {
   } catch (const c10::Error& e) {
     Fail(ErrorCode::kDataLoss, path, ": cannot be read: ", e.what_without_backtrace());
   }
+}
+
+void Critic::GatherOnRoot() {
+  if (sharded_) sharded_->Materialize(/*root=*/0);
+}
+
+int64_t Critic::PeakGatheredBytes() const {
+  return sharded_ && sharded_->level() == Sharding::kFull ? sharded_->stats().peak_gathered_bytes
+                                                          : 0;
 }
 
 StateBytes Critic::HeldStateBytes() const {

@@ -61,6 +61,10 @@ class Critic {
   std::vector<at::Tensor> parameters() const;
   // Its weights, gradients and moments (learner/state_bytes.h).
   StateBytes HeldStateBytes() const;
+  // learner.sharding=full: the critic's parameters whole on rank 0 (for a checkpoint) until the
+  // next step; a collective. The most bytes of whole parts its last update gathered at once.
+  void GatherOnRoot();
+  int64_t PeakGatheredBytes() const;
 
  private:
   // Values with the autograd graph for prompts [begin, end) of a deduplicated list.

@@ -8,6 +8,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <optional>
 #include <unordered_map>
 
 #include "base/atomic_file.h"
@@ -28,7 +29,8 @@ Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& option
       options_(options),
       total_steps_(std::max<int64_t>(1, total_steps)),
       dp_(dp) {
-  sharded_ = MakeShardedOptimizer(policy_->parameters(), options_, dp_, &own_collective_);
+  sharded_ =
+      MakeShardedOptimizer(policy_->parameters(), options_, dp_, &own_collective_, policy_.get());
   if (!sharded_) {
     torch::optim::AdamWOptions adam(options_.lr);
     adam.betas({options_.beta1, options_.beta2})
@@ -52,7 +54,7 @@ Learner::Learner(std::shared_ptr<DecoderLM> policy, const LearnerOptions& option
 
 std::unique_ptr<collective::ShardedOptimizer> MakeShardedOptimizer(
     const std::vector<at::Tensor>& params, const LearnerOptions& options, DataParallel* dp,
-    std::unique_ptr<collective::Collective>* own) {
+    std::unique_ptr<collective::Collective>* own, const DecoderLM* model) {
   if (options.sharding == Sharding::kNone) return nullptr;
   collective::Collective* c = dp ? dp->collective() : nullptr;
   if (!c) {
@@ -68,14 +70,38 @@ std::unique_ptr<collective::ShardedOptimizer> MakeShardedOptimizer(
   adam.beta2 = options.beta2;
   adam.eps = options.adam_eps;
   adam.weight_decay = options.weight_decay;
+  std::vector<std::vector<at::Tensor>> parts;
+  if (options.sharding == Sharding::kFull) {
+    IR_CHECK(model != nullptr);
+    for (int p = 0; p < model->parts(); ++p) parts.push_back(model->PartParameters(p));
+  }
   return std::make_unique<collective::ShardedOptimizer>(*c, params, options.sharding, adam,
-                                                        options.shard_unit_mb);
+                                                        options.shard_unit_mb, parts);
+}
+
+ShardedGate::ShardedGate(DecoderLM& model, collective::ShardedOptimizer* sharded)
+    : model_(model), sharded_(sharded && sharded->level() == Sharding::kFull ? sharded : nullptr) {
+  if (sharded_) model_.set_parameter_gate(this);
+}
+
+ShardedGate::~ShardedGate() {
+  if (sharded_) model_.set_parameter_gate(nullptr);
 }
 
 StateBytes Learner::HeldStateBytes() const {
   StateBytes b = CountStateBytes(policy_->parameters(), optimizer_.get(), sharded_.get());
-  if (critic_) b += critic_->HeldStateBytes();
+  if (critic_) {
+    b += critic_->HeldStateBytes();
+    // learner.sharding=full: the critic's parts and the policy's are gathered at different
+    // times (the critic's update ends, freeing them, before the policy's first forward).
+    if (sharded_ && sharded_->level() == Sharding::kFull)
+      b.weights -= std::min(sharded_->stats().peak_gathered_bytes, critic_->PeakGatheredBytes());
+  }
   return b;
+}
+
+void Learner::GatherForCheckpoint() {
+  if (critic_ && sharded_ && sharded_->level() == Sharding::kFull) critic_->GatherOnRoot();
 }
 
 std::string Learner::ShardFile(int rank, int ranks) {
@@ -130,6 +156,10 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   policy_->train();
   if (optimizer_) optimizer_->zero_grad();
   if (sharded_) sharded_->ZeroGrad();
+  // learner.sharding=full: the policy's training forwards gather their parameters part by part;
+  // after the update, rank 0 holds them whole again (publication, evaluation, checkpoints).
+  std::optional<ShardedGate> gate;
+  gate.emplace(*policy_, sharded_.get());
   d.device = policy_->parameters().front().device();
   d.bf16 = options_.autocast == Autocast::kBf16;
   Totals t;
@@ -138,6 +168,8 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   else
     BackwardPadded(d, &t);
   const double grad_norm = AverageClipAndUpdate(&m);
+  gate.reset();
+  if (sharded_) sharded_->Materialize(/*root=*/0);
   const double lr = m["lr"];
   policy_->eval();
   const double tok = std::max(1.0, t.tokens);
@@ -232,7 +264,7 @@ void Learner::BackwardMicroBatch(const StepData& d, const std::vector<size_t>& r
   auto loss = ComputePolicyLoss(in, options_, d.normaliser);
   // The step's last backward: gradient buckets are reduced across ranks while it runs (under
   // sharding=gradients every backward reduce-scatters its units instead).
-  const bool rs = sharded_ && sharded_->level() == Sharding::kGradients;
+  const bool rs = sharded_ && sharded_->level() != Sharding::kOptimizer;
   if (last && dp_ && !rs) dp_->BeforeLastBackward(policy_->parameters());
   if (sharded_) sharded_->BeginBackward();
   loss.loss.backward();
@@ -276,7 +308,8 @@ void Learner::BackwardSharedPrefixes(const StepData& d, Totals* t) {
       plan.emplace_back(std::move(rows), S);
     }
   }
-  if (sharded_) sharded_->PlanBackwardPasses(static_cast<int>(plan.size()));
+  const int passes =
+      sharded_ ? sharded_->PlanPasses(static_cast<int>(plan.size()), /*backward=*/true) : 0;
   for (const auto& [rows, S] : plan) {
     const auto& prompt = kept[rows[0]].prompt;
     std::vector<const std::vector<int32_t>*> responses;
@@ -300,6 +333,8 @@ void Learner::BackwardSharedPrefixes(const StepData& d, Totals* t) {
     t->computed += prompt.size();
     ++t->micro_batches;
   }
+  if (sharded_ && sharded_->level() == Sharding::kFull)
+    for (int i = static_cast<int>(plan.size()); i < passes; ++i) PaddingPass(d);
 }
 
 // Padded rows: longest first, packed while padded tokens fit the budget.
@@ -317,7 +352,8 @@ void Learner::BackwardPadded(const StepData& d, Totals* t) {
       batches.emplace_back();
     batches.back().push_back(i);
   }
-  if (sharded_) sharded_->PlanBackwardPasses(static_cast<int>(batches.size()));
+  const int passes =
+      sharded_ ? sharded_->PlanPasses(static_cast<int>(batches.size()), /*backward=*/true) : 0;
   for (const auto& mb : batches) {
     const int64_t B = mb.size(), T = d.Length(mb[0]);
     t->padded += B * T;
@@ -352,6 +388,36 @@ void Learner::BackwardPadded(const StepData& d, Totals* t) {
                        t->micro_batches + 1 == int64_t(batches.size()), t);
     ++t->micro_batches;
   }
+  if (sharded_ && sharded_->level() == Sharding::kFull)
+    for (int i = static_cast<int>(batches.size()); i < passes; ++i) PaddingPass(d);
+}
+
+void Learner::PaddingPass(const StepData& d) {
+  const bool entropy = options_.entropy_coef > 0;
+  RowScores sc;
+  {
+    AutocastGuard amp(d.bf16, d.device.type());
+    if (options_.share_prefix) {
+      const std::vector<int32_t> prompt = {0}, response = {0};
+      const auto s = ScoreSharedPrefix(*policy_, prompt, {&response}, options_.temperature, entropy,
+                                       options_.logprob_chunk_tokens);
+      sc.logprobs = s.logprobs;
+      sc.entropy = s.entropy;
+    } else {
+      auto ids = torch::zeros({1, 2}, torch::kInt64).to(d.device);
+      auto mask = torch::zeros({1, 2}, torch::kBool);
+      mask[0][1] = true;
+      const auto s = ScoreTokens(*policy_, ids, mask.to(d.device), options_.temperature, entropy,
+                                 options_.logprob_chunk_tokens);
+      sc.logprobs = s.logprobs;
+      sc.entropy = s.entropy;
+    }
+  }
+  at::Tensor loss = sc.logprobs.sum() * 0.0;
+  if (sc.entropy.defined()) loss = loss + sc.entropy.sum() * 0.0;
+  sharded_->BeginBackward();
+  loss.backward();
+  sharded_->EndBackward();
 }
 
 double Learner::AverageClipAndUpdate(Metrics* m) {
@@ -367,6 +433,10 @@ double Learner::AverageClipAndUpdate(Metrics* m) {
     const double grad_norm = sharded_->Step(lr, options_.max_grad_norm);
     const collective::ShardedStats st = sharded_->stats();
     (*m)["shard_moment_mb"] = st.moment_bytes / 1e6;
+    if (sharded_->level() == Sharding::kFull) {
+      (*m)["shard_param_mb"] = st.param_shard_bytes / 1e6;
+      (*m)["shard_gathered_peak_mb"] = st.peak_gathered_bytes / 1e6;
+    }
     (*m)["shard_reduce_wait_s"] = st.reduce_wait_seconds;
     (*m)["shard_gather_s"] = st.gather_seconds;
     ++step_;

@@ -58,9 +58,27 @@ class DataParallel {
 
 // The sharded optimizer of a parameter set under learner.sharding (null for "none"), over dp's
 // collective, or over a world of one without dp. `own` keeps that world alive.
+// Under learner.sharding=full the parameters are `model`'s, and its parts are the units gathered
+// in forward and backward.
 std::unique_ptr<collective::ShardedOptimizer> MakeShardedOptimizer(
     const std::vector<at::Tensor>& params, const LearnerOptions& options, DataParallel* dp,
-    std::unique_ptr<collective::Collective>* own);
+    std::unique_ptr<collective::Collective>* own, const DecoderLM* model = nullptr);
+
+// learner.sharding=full: the ParameterGate of a model whose parameters `sharded` holds, set on
+// the model for the lifetime of this object (a training step; null: no-op).
+class ShardedGate : public ParameterGate {
+ public:
+  ShardedGate(DecoderLM& model, collective::ShardedOptimizer* sharded);
+  ~ShardedGate() override;
+  ShardedGate(const ShardedGate&) = delete;
+  ShardedGate& operator=(const ShardedGate&) = delete;
+  void Acquire(int part, int next) override { sharded_->Acquire(part, next); }
+  void Release(int part) override { sharded_->Release(part); }
+
+ private:
+  DecoderLM& model_;
+  collective::ShardedOptimizer* sharded_;
+};
 
 using Metrics = std::map<std::string, double>;
 
@@ -78,6 +96,9 @@ class Learner {
   // The model state this rank holds now (policy and critic), measured off the tensors; call it
   // after a step (the gradients of learner.sharding=gradients are its last step's peak).
   StateBytes HeldStateBytes() const;
+  // learner.sharding=full: before rank 0 writes a checkpoint, every rank calls this (a
+  // collective): the critic's parameters whole on rank 0 (the policy's always are between steps).
+  void GatherForCheckpoint();
   double LearningRate(int64_t step) const;
 
   // Optimizer state, step and version into / from `dir` (weights are saved by the caller in
@@ -109,6 +130,10 @@ class Learner {
                           const at::Tensor& entropy, const at::Tensor& ref_lp,
                           const at::Tensor& mask, bool last, Totals* t);
   double AverageClipAndUpdate(Metrics* m);
+  // learner.sharding=full: a forward and backward pass on one token of padding, with zero loss,
+  // through the same code as this step's micro-batches: it makes this rank's share of the
+  // gathers and reduce-scatters of a pass that other ranks make on their samples.
+  void PaddingPass(const StepData& d);
   // PPO: the critic's values, GAE per episode, the critic's update; fills *adv and metrics.
   void PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<float>* adv, Metrics* m);
 

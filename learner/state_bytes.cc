@@ -20,7 +20,16 @@ StateBytes CountStateBytes(const std::vector<at::Tensor>& params,
                            const collective::ShardedOptimizer* sharded) {
   StateBytes b;
   std::unordered_set<const void*> seen;
-  for (const auto& p : params) AddStorage(p, &seen, &b.weights);
+  // learner.sharding=full: this rank's slices of the parameters and the most whole units it
+  // gathered at once during the last step (between steps rank 0 also holds them all whole for
+  // publication, evaluation and checkpoints; not counted here).
+  const bool full = sharded && sharded->level() == collective::Sharding::kFull;
+  if (full) {
+    const collective::ShardedStats st = sharded->stats();
+    b.weights += st.param_shard_bytes + st.peak_gathered_bytes;
+  } else {
+    for (const auto& p : params) AddStorage(p, &seen, &b.weights);
+  }
   for (const auto& p : params) AddStorage(p.grad(), &seen, &b.grads);
   if (plain) {
     for (const auto& [key, state] : plain->state()) {

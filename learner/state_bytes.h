@@ -23,7 +23,9 @@ struct StateBytes {
 
 // Counts each storage once: the parameters' (a sharded unit's flat buffer once), their .grad()s,
 // and either `plain`'s per-parameter state tensors or `sharded`'s moments and the most gradient
-// bytes it held during its last step (ShardedStats::peak_grad_bytes). Either may be null.
+// bytes it held during its last step (ShardedStats::peak_grad_bytes). Either may be null. Under
+// learner.sharding=full the parameters count as this rank's slices plus the most bytes of whole
+// units gathered at once in the last step.
 StateBytes CountStateBytes(const std::vector<at::Tensor>& params,
                            const torch::optim::Optimizer* plain,
                            const collective::ShardedOptimizer* sharded);

@@ -195,8 +195,52 @@ at::Tensor DecoderLM::RunLayers(at::Tensor x, const at::Tensor& pos, const at::T
 
 std::vector<at::Tensor> DecoderLM::TrainingLayer(const LayerFn& layer, size_t l,
                                                  const std::vector<at::Tensor>& in) {
-  if (!activation_checkpointing_ || !torch::GradMode::is_enabled()) return layer(l, in);
-  return Recompute([layer, l](const std::vector<at::Tensor>& x) { return layer(l, x); }, in);
+  const int part = static_cast<int>(l) + 1;
+  AcquirePart(part, part + 1);
+  std::vector<at::Tensor> out;
+  if ((!activation_checkpointing_ && !gate_) || !torch::GradMode::is_enabled())
+    out = layer(l, in);
+  else
+    out = Recompute([layer, l](const std::vector<at::Tensor>& x) { return layer(l, x); }, in);
+  ReleasePart(part, out);
+  return out;
+}
+
+std::vector<at::Tensor> DecoderLM::PartParameters(int part) const {
+  const int L = static_cast<int>(cfg_.num_hidden_layers);
+  IR_CHECK(part >= 0 && part <= L + 2);
+  if (part == 0) return {embed_->weight};
+  if (part <= L) return layer_ptrs_[part - 1]->parameters();
+  if (part == L + 1) return {final_norm_};
+  return {HeadWeight()};
+}
+
+void DecoderLM::ReleasePart(int part, const std::vector<at::Tensor>& outputs) const {
+  if (!gate_) return;
+  gate_->Release(part);
+  // Backward reaches the part through its outputs: the parameters must be back by then. The
+  // embedding's backward needs only the token ids.
+  if (part == 0 || !torch::GradMode::is_enabled()) return;
+  ParameterGate* gate = gate_;
+  const int next = part - 1 >= 1 ? part - 1 : -1;
+  for (const auto& t : outputs)
+    if (t.defined() && t.requires_grad())
+      t.register_hook([gate, part, next](const at::Tensor&) { gate->Acquire(part, next); });
+}
+
+at::Tensor DecoderLM::GatedEmbed(const at::Tensor& ids) {
+  AcquirePart(0, 1);
+  auto x = embed_(ids);
+  ReleasePart(0, {x});
+  return x;
+}
+
+at::Tensor DecoderLM::GatedFinalNorm(const at::Tensor& x) {
+  const int part = static_cast<int>(cfg_.num_hidden_layers) + 1;
+  AcquirePart(part, -1);
+  auto y = FinalNorm(x);
+  ReleasePart(part, {y});
+  return y;
 }
 
 std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tensor& prefix,
@@ -207,8 +251,10 @@ std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tenso
   IR_CHECK_GT(P, 0);
   auto i64 = torch::TensorOptions().dtype(torch::kInt64).device(prefix.device());
   auto bopt = torch::TensorOptions().dtype(torch::kBool).device(prefix.device());
+  AcquirePart(0, 1);
   auto xp = embed_(prefix.unsqueeze(0));
   auto xs = embed_(suffix);
+  ReleasePart(0, {});
   at::Tensor cp, sp, cs,
       ss;  // named tensors, not structured bindings: the layer lambda copies them
   std::tie(cp, sp) = Rotary(torch::arange(P, i64).unsqueeze(0), xp.scalar_type());
@@ -238,7 +284,7 @@ std::pair<at::Tensor, at::Tensor> DecoderLM::ForwardSharedPrefix(const at::Tenso
     auto out = TrainingLayer(layer, l, {xp, xs});
     xp = out[0], xs = out[1];
   }
-  return {FinalNorm(xp[0][P - 1]), FinalNorm(xs)};
+  return {GatedFinalNorm(xp[0][P - 1]), GatedFinalNorm(xs)};
 }
 
 at::Tensor DecoderLM::ForwardHidden(const at::Tensor& ids) {
@@ -250,7 +296,7 @@ at::Tensor DecoderLM::ForwardHidden(const at::Tensor& ids) {
   auto causal = torch::ones({T, T}, torch::TensorOptions().dtype(torch::kBool).device(ids.device()))
                     .tril()
                     .view({1, 1, 1, T, T});
-  auto x = embed_(ids);
+  auto x = GatedEmbed(ids);
   at::Tensor cos, sin;  // named tensors, not structured bindings: the layer lambda copies them
   std::tie(cos, sin) = Rotary(pos, x.scalar_type());
   auto layer = [this, cos, sin, causal](size_t l, const std::vector<at::Tensor>& in) {
@@ -260,7 +306,7 @@ at::Tensor DecoderLM::ForwardHidden(const at::Tensor& ids) {
     return std::vector<at::Tensor>{LayerForward(l, in[0], cos, sin, causal, attend_to_own)};
   };
   for (size_t l = 0; l < layer_ptrs_.size(); ++l) x = TrainingLayer(layer, l, {x})[0];
-  return FinalNorm(x);
+  return GatedFinalNorm(x);
 }
 
 at::Tensor DecoderLM::Logits(const at::Tensor& hidden) {

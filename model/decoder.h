@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "model/model_config.h"
+#include "model/parameter_gate.h"
 
 namespace iranker {
 
@@ -84,6 +85,24 @@ class DecoderLM : public torch::nn::Module {
   void set_activation_checkpointing(bool on) { activation_checkpointing_ = on; }
   bool activation_checkpointing() const { return activation_checkpointing_; }
 
+  // The parts of a training forward, for a ParameterGate: 0 the embedding, 1..L the layers, L + 1
+  // the final norm, L + 2 the output head (the tied embedding when there is no lm_head).
+  int64_t parts() const { return cfg_.num_hidden_layers + 3; }
+  int head_part() const { return static_cast<int>(cfg_.num_hidden_layers + 2); }
+  std::vector<at::Tensor> PartParameters(int part) const;
+  // Training forwards (ForwardHidden, ForwardSharedPrefix, and the scoring head) ask `gate` for
+  // each part's parameters; null: they are all there. Each layer then runs as under activation
+  // checkpointing, so that nothing from a released part is kept for backward. Prefill and
+  // Decode never ask.
+  void set_parameter_gate(ParameterGate* gate) { gate_ = gate; }
+  ParameterGate* parameter_gate() const { return gate_; }
+  // For code outside the decoder that runs a part (the scoring head): Acquire (with the next
+  // part), and Release with a request for the part again before backward reaches `outputs`.
+  void AcquirePart(int part, int next) const {
+    if (gate_) gate_->Acquire(part, next);
+  }
+  void ReleasePart(int part, const std::vector<at::Tensor>& outputs) const;
+
   // Parameter name -> tensor, in Hugging Face naming (tied lm_head omitted).
   std::vector<std::pair<std::string, at::Tensor>> NamedWeights() const;
 
@@ -99,6 +118,9 @@ class DecoderLM : public torch::nn::Module {
   at::Tensor LayerForward(size_t l, const at::Tensor& x, const at::Tensor& cos,
                           const at::Tensor& sin, const at::Tensor& mask, KV&& kv);
   at::Tensor FinalNorm(const at::Tensor& x);
+  // The embedding and the final norm of a training forward, through the gate.
+  at::Tensor GatedEmbed(const at::Tensor& ids);
+  at::Tensor GatedFinalNorm(const at::Tensor& x);
   // Layer l of a training forward, inputs -> outputs; under activation checkpointing (and grad
   // mode) it keeps only its inputs and runs again in backward, so it holds tensors by value.
   using LayerFn = std::function<std::vector<at::Tensor>(size_t, const std::vector<at::Tensor>&)>;
@@ -116,6 +138,7 @@ class DecoderLM : public torch::nn::Module {
   std::vector<std::shared_ptr<Layer>> layer_ptrs_;
   at::Tensor inv_freq_;
   bool activation_checkpointing_ = false;
+  ParameterGate* gate_ = nullptr;
 };
 
 // A new module holding copies of `model`'s parameters, on the same device and in the same dtype

@@ -7,16 +7,19 @@
 namespace iranker {
 using nlohmann::json;
 
-int64_t ModelConfig::NumParameters() const {
+int64_t ModelConfig::LayerParameters() const {
   const int64_t hd = HeadDim();
   const int64_t q = num_attention_heads * hd, kv = num_key_value_heads * hd;
   int64_t attn = hidden_size * q + 2 * hidden_size * kv + q * hidden_size;
   if (attention_bias) attn += q + 2 * kv;
   int64_t mlp = 3 * hidden_size * intermediate_size;
   if (mlp_bias) mlp += 2 * intermediate_size + hidden_size;
-  int64_t layer = attn + mlp + 2 * hidden_size;
+  return attn + mlp + 2 * hidden_size;
+}
+
+int64_t ModelConfig::NumParameters() const {
   int64_t emb = vocab_size * hidden_size;
-  return emb * (tie_word_embeddings ? 1 : 2) + num_hidden_layers * layer + hidden_size;
+  return emb * (tie_word_embeddings ? 1 : 2) + num_hidden_layers * LayerParameters() + hidden_size;
 }
 
 double ModelConfig::FlopsPerToken(int64_t context) const {

@@ -32,6 +32,7 @@ struct ModelConfig {
   int64_t HeadDim() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
   // Number of parameters (tied embeddings counted once).
   int64_t NumParameters() const;
+  int64_t LayerParameters() const;  // of one decoder layer
   // Forward FLOPs per token for a sequence of `context` tokens (2 * params for the matmuls plus
   // attention scores), the convention MFU figures use.
   double FlopsPerToken(int64_t context) const;

@@ -106,8 +106,11 @@ RowScores ScoreRows(DecoderLM& model, const at::Tensor& h, const at::Tensor& tar
     if (with_entropy) out.entropy = out.logprobs;
     return out;
   }
+  const int head = model.head_part();
+  model.AcquirePart(head, -1);
   auto r = ChunkedHead::apply(h, model.HeadWeight(), targets, static_cast<double>(temperature),
                               with_entropy, chunk_tokens);
+  model.ReleasePart(head, r);
   out.logprobs = r[0];
   if (with_entropy) out.entropy = r[1];
   return out;

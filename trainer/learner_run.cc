@@ -124,6 +124,7 @@ TrainResult RunLearner(const Config& config, const RankLayout& me, collective::C
   // Under learner.sharding the ranks other than 0 stage their shares of the optimizer state for
   // a checkpoint; the barrier tells rank 0 they are there before it writes the checkpoint.
   auto stage_shards = [&](int64_t at) {
+    learner.GatherForCheckpoint();
     if (config.learner.sharding == Sharding::kNone || me.learners == 1) return;
     if (!lead) {
       const std::string staged = ShardStagingDir(run_dir, at);

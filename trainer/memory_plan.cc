@@ -92,11 +92,33 @@ ProcessMemory LearnerProcess(const Config& c, const ModelConfig& m, const Learne
       cuda ? "CUDA context and library workspaces (estimate)"
            : std::string("libtorch, OpenMPI, ZeroMQ, HDF5, tokenizer, data") +
                  (lead ? ", run book, supervision" : "") + " (measured)");
+  const bool full = s.sharding == Sharding::kFull && n > 1;
   // One trained model (policy, or the critic's trunk and value head) under the sharding level.
   auto trained = [&](const std::string& who, int64_t count) {
     const int64_t weights = count * wb;
-    add(who + " weights", weights, Count(count) + " parameters x " + std::to_string(wb) + " B");
-    if (s.sharding == Sharding::kGradients && n > 1) {
+    if (full) {
+      // A slice stays; whole parts exist while gathered: in the policy's backward its output
+      // head (the tied embedding until the end), the layer computing and the next one
+      // prefetched. The critic's trunk gathers less (no head) and not at the same time.
+      const int64_t slice = (weights + n - 1) / n;
+      add(who + " weights", slice,
+          Count(count) + " parameters x " + std::to_string(wb) + " B, 1/" + std::to_string(n));
+      if (who == "policy") {
+        const int64_t layer = m.LayerParameters() * wb;
+        const int64_t head = m.vocab_size * m.hidden_size * wb;
+        add(who + " gathered parts", std::min(weights, head + 2 * layer),
+            "output head + 2 layers whole (the one computing, the next prefetched)", kTrain);
+      }
+      // Rank 0 holds the whole parameters between steps (publication, evaluation, checkpoints);
+      // every rank loads them whole at start-up, before the first step shards them.
+      add(who + (lead ? " whole between steps" : " whole at start-up"), weights - slice,
+          lead ? "publication, evaluation, checkpoints read the whole model"
+               : "loaded whole, sliced at the first step",
+          lead ? MemoryPhase::kEvaluation : MemoryPhase::kStartup);
+    } else {
+      add(who + " weights", weights, Count(count) + " parameters x " + std::to_string(wb) + " B");
+    }
+    if ((s.sharding == Sharding::kGradients || full) && n > 1) {
       // The summed slice stays; full gradients exist only for the units whose reduce-scatter
       // has not finished.
       const int64_t slice = (weights + n - 1) / n;
@@ -142,7 +164,8 @@ ProcessMemory LearnerProcess(const Config& c, const ModelConfig& m, const Learne
   const int64_t layers = m.num_hidden_layers;
   int64_t acts;
   std::string ad = std::to_string(tokens) + " tokens, sequences of " + std::to_string(seq);
-  if (s.checkpointing) {
+  // Under learner.sharding=full every layer is recomputed in backward, as with checkpointing.
+  if (s.checkpointing || full) {
     acts = layers * tokens * m.hidden_size * act_bytes + 2 * per_layer;
     ad += "; checkpointing: layer inputs + one layer recomputed + its backward";
   } else {
@@ -247,7 +270,7 @@ void Advise(const Config& c, const ModelConfig& m, MemoryPlan* plan) {
   };
   std::vector<Candidate> candidates;
   std::vector<Sharding> levels = {base.sharding};
-  for (Sharding l : {Sharding::kOptimizer, Sharding::kGradients})
+  for (Sharding l : {Sharding::kOptimizer, Sharding::kGradients, Sharding::kFull})
     if (l > base.sharding) levels.push_back(l);
   std::vector<bool> ckpt = {base.checkpointing};
   if (!base.checkpointing) ckpt.push_back(true);
@@ -316,7 +339,8 @@ int64_t ProcessMemory::Bytes(MemoryPhase phase) const {
 
 int64_t ProcessMemory::total() const {
   return Bytes(MemoryPhase::kResident) +
-         std::max(Bytes(MemoryPhase::kTraining), Bytes(MemoryPhase::kEvaluation));
+         std::max({Bytes(MemoryPhase::kTraining), Bytes(MemoryPhase::kEvaluation),
+                   Bytes(MemoryPhase::kStartup)});
 }
 
 int64_t MemoryPlan::largest() const { return Largest(processes); }
@@ -420,6 +444,7 @@ std::string FormatPlan(const MemoryPlan& plan) {
       std::string name = "  " + c.name +
                          (c.phase == MemoryPhase::kTraining     ? " [step]"
                           : c.phase == MemoryPhase::kEvaluation ? " [eval]"
+                          : c.phase == MemoryPhase::kStartup    ? " [start]"
                                                                 : "");
       name.resize(std::max<size_t>(name.size() + 1, 34), ' ');
       std::string bytes = FormatBytes(c.bytes);
@@ -428,7 +453,10 @@ std::string FormatPlan(const MemoryPlan& plan) {
     }
     std::string total = FormatBytes(p.total());
     total.insert(0, total.size() < 12 ? 12 - total.size() : 0, ' ');
-    s << "  peak                            " << total << "   resident + max([step], [eval])\n";
+    bool startup = false;
+    for (const auto& c : p.components) startup |= c.phase == MemoryPhase::kStartup;
+    s << "  peak                            " << total << "   resident + max([step], [eval]"
+      << (startup ? ", [start]" : "") << ")\n";
   }
   s << "\n";
   if (plan.device_bytes > 0) {

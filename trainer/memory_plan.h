@@ -39,13 +39,15 @@
 
 namespace iranker {
 
-// When a component exists: for the whole run, during a training step only, or during an
-// evaluation only (rank 0 evaluates between steps, when no activations exist).
-enum class MemoryPhase { kResident, kTraining, kEvaluation };
+// When a component exists: for the whole run, during a training step only, during an
+// evaluation only (rank 0 evaluates between steps, when no activations exist), or at start-up
+// only (before the first step: under learner.sharding=full every rank loads the whole model).
+enum class MemoryPhase { kResident, kTraining, kEvaluation, kStartup };
 inline const EnumNames<MemoryPhase>& NamesOf(MemoryPhase) {
   static const EnumNames<MemoryPhase> names = {{MemoryPhase::kResident, "resident"},
                                                {MemoryPhase::kTraining, "training"},
-                                               {MemoryPhase::kEvaluation, "evaluation"}};
+                                               {MemoryPhase::kEvaluation, "evaluation"},
+                                               {MemoryPhase::kStartup, "start-up"}};
   return names;
 }
 
@@ -61,7 +63,8 @@ struct ProcessMemory {
   int processes = 1;
   std::vector<MemoryComponent> components;
   int64_t Bytes(MemoryPhase phase) const;  // the sum of one phase's components
-  // The peak: resident + the larger of the training step's and the evaluation's components.
+  // The peak: resident + the largest of the training step's, the evaluation's and the
+  // start-up's components.
   int64_t total() const;
 };
 

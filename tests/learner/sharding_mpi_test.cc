@@ -65,6 +65,15 @@ at::Tensor Flat(DecoderLM& m) {
   return torch::cat(parts);
 }
 
+// Rank 0's parameters on every rank (under sharding=full only rank 0 holds them whole).
+at::Tensor RootFlat(DecoderLM& m, Collective& c) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  at::Tensor t = c.rank() == 0 ? Flat(m) : torch::zeros({n});
+  c.Broadcast(t, 0, "test weights");
+  return t;
+}
+
 LearnerOptions Options(Algorithm algorithm, Sharding sharding) {
   LearnerOptions o;
   o.algorithm = algorithm;
@@ -106,6 +115,51 @@ TEST_F(ShardingTest, OptimizerShardingIsBitIdenticalAndGradientShardingClose) {
     EXPECT_GT((none - Flat(*testing::TinyModel(51))).abs().max().item<double>(), 1e-3);
   }
   world->Barrier("equivalence done");
+}
+
+// learner.sharding=full (ZeRO-3): each rank keeps a slice of the parameters and gathers them part
+// by part in forward and backward; the ranks make different numbers of micro-batches (the others'
+// passes are matched by passes on padding). After 4 steps rank 0, which holds the parameters
+// whole between steps, has the replicated run's weights within float tolerance; the others hold
+// only their slices and the parts of one step gathered at once.
+TEST_F(ShardingTest, FullShardingMatchesTheReplicatedRun) {
+  struct Case {
+    Algorithm algorithm;
+    bool share_prefix, checkpointing, entropy;
+  };
+  for (const Case& c :
+       {Case{Algorithm::kGrpo, true, false, true}, Case{Algorithm::kPpo, false, true, false},
+        Case{Algorithm::kPpo, true, false, true}, Case{Algorithm::kGrpo, false, false, false}}) {
+    LearnerOptions plain = Options(c.algorithm, Sharding::kNone);
+    plain.share_prefix = c.share_prefix;
+    plain.activation_checkpointing = c.checkpointing;
+    plain.entropy_coef = c.entropy ? 0.01 : 0.0;
+    LearnerOptions full = plain;
+    full.sharding = Sharding::kFull;
+    const at::Tensor none = Flat(*Train(*world, plain, 4));
+    auto model = testing::TinyModel(51);
+    CollectiveDataParallel dp(*world, collective::AllreduceOptions());
+    Learner learner(model, full, 10, world->size() > 1 ? &dp : nullptr);
+    for (int s = 0; s < 4; ++s)
+      learner.Step(Shard(world->rank(), world->size(), learner.version()));
+    const StateBytes held = learner.HeldStateBytes();
+    if (world->rank() == 0) {
+      const at::Tensor got = Flat(*model);
+      EXPECT_LT((none - got).abs().max().item<double>(), 2e-5)
+          << NameOf(c.algorithm) << c.share_prefix << c.checkpointing << c.entropy;
+      EXPECT_GT((none - Flat(*testing::TinyModel(51))).abs().max().item<double>(), 1e-3);
+    }
+    // Between steps the ranks other than 0 hold no whole parameters, only their slices (and
+    // rank 0 all of them, for publication); during a step, their slices and whole parts.
+    for (const auto& p : model->parameters()) {
+      if (world->rank() == 0)
+        EXPECT_GT(p.storage().nbytes(), 0u);
+      else
+        EXPECT_EQ(p.storage().nbytes(), 0u);
+    }
+    EXPECT_GT(held.weights, 0);
+    world->Barrier("full case done");
+  }
 }
 
 // Activation checkpointing recomputes each layer in a nested backward, where the layer's
@@ -168,14 +222,17 @@ TEST_F(ShardingTest, UnusedParametersAndOddSizesMatchAnUnshardedAdamW) {
 }
 
 // Save after 2 steps, then 2 more: a learner that loads the saved state continues to the same
-// parameters bit for bit (same rank count). With a 3-rank state, 2 ranks continue within float
-// tolerance of the 3 or 4 ranks' continuation (the same global batch, re-sharded moments).
+// parameters bit for bit (same rank count), under sharding=gradients and =full. With a 3-rank
+// state, 2 ranks continue within float tolerance of the 3 or 4 ranks' continuation (the same global
+// batch, re-sharded moments).
 TEST_F(ShardingTest, ResumeIsExactAndReshardsToFewerRanks) {
   const std::string dir =
       (std::filesystem::temp_directory_path() / ("iranker_sharding_" + std::to_string(::getppid())))
           .string();
-  for (Algorithm algorithm : {Algorithm::kGrpo, Algorithm::kPpo}) {
-    const LearnerOptions o = Options(algorithm, Sharding::kGradients);
+  for (auto [algorithm, level] : {std::pair{Algorithm::kGrpo, Sharding::kGradients},
+                                  std::pair{Algorithm::kPpo, Sharding::kGradients},
+                                  std::pair{Algorithm::kPpo, Sharding::kFull}}) {
+    const LearnerOptions o = Options(algorithm, level);
     if (world->rank() == 0) {
       std::filesystem::remove_all(dir);
       std::filesystem::create_directories(dir);
@@ -184,13 +241,14 @@ TEST_F(ShardingTest, ResumeIsExactAndReshardsToFewerRanks) {
     at::Tensor saved_weights;
     auto save_after_two = [&](Learner& l) {
       for (int s = 0; s < 2; ++s) l.Step(Shard(world->rank(), world->size(), l.version()));
+      l.GatherForCheckpoint();
       if (world->rank() != 0) l.SaveShard(dir);
       world->Barrier("shards written");
       if (world->rank() == 0) l.SaveState(dir);
       world->Barrier("state written");
-      saved_weights = Flat(l.policy());
+      saved_weights = RootFlat(l.policy(), *world);
     };
-    const at::Tensor straight = Flat(*Train(*world, o, 2, save_after_two));
+    const at::Tensor straight = RootFlat(*Train(*world, o, 2, save_after_two), *world);
     // Resume on the same ranks.
     auto resumed = Train(*world, o, 2, [&](Learner& l) {
       torch::NoGradGuard ng;
@@ -201,7 +259,7 @@ TEST_F(ShardingTest, ResumeIsExactAndReshardsToFewerRanks) {
       }
       l.LoadState(dir);
     });
-    EXPECT_TRUE(torch::equal(straight, Flat(*resumed))) << NameOf(algorithm);
+    EXPECT_TRUE(torch::equal(straight, RootFlat(*resumed, *world))) << NameOf(algorithm);
     // Two of the ranks continue from the state of all of them (the moments re-sharded), on the
     // same global batch: the same parameters up to the order of float sums.
     if (world->size() >= 3) {
@@ -221,7 +279,8 @@ TEST_F(ShardingTest, ResumeIsExactAndReshardsToFewerRanks) {
         l.LoadState(dir);
         EXPECT_EQ(l.version(), 2u);
         for (int s = 0; s < 2; ++s) l.Step(Shard(sub->rank(), sub->size(), l.version()));
-        EXPECT_LT((Flat(*model) - straight).abs().max().item<double>(), 2e-5) << NameOf(algorithm);
+        EXPECT_LT((RootFlat(*model, *sub) - straight).abs().max().item<double>(), 2e-5)
+            << NameOf(algorithm) << " " << NameOf(level);
       }
     }
     world->Barrier("resume done");

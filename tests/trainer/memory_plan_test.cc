@@ -72,6 +72,21 @@ TEST(MemoryPlan, ModelStateFollowsTheShardingLevel) {
   // Rank 0 publishes the weights from host memory (no device bytes on a GPU); the others do not.
   EXPECT_EQ(Component(grads, 0, "weight publication"), 0);
   EXPECT_EQ(Component(grads, 1, "weight publication"), -1);
+
+  // full: the weights are a slice too; a step gathers the head and 2 layers whole; rank 0 holds
+  // the whole model between steps (evaluation phase), the others only at start-up.
+  c.learner.sharding = Sharding::kFull;
+  const MemoryPlan full = PlanMemory(c, m, 4, 0);
+  EXPECT_EQ(Component(full, 0, "policy weights"), (4 * p + 3) / 4);
+  EXPECT_EQ(Component(full, 1, "critic weights"), (4 * (p + m.hidden_size + 1) + 3) / 4);
+  EXPECT_EQ(Component(full, 0, "policy gathered parts"),
+            4 * (m.vocab_size * m.hidden_size + 2 * m.LayerParameters()));
+  EXPECT_EQ(Component(full, 0, "policy whole between steps"), 4 * p - (4 * p + 3) / 4);
+  EXPECT_EQ(Component(full, 1, "policy whole between steps"), -1);
+  EXPECT_EQ(Component(full, 1, "policy whole at start-up"), 4 * p - (4 * p + 3) / 4);
+  EXPECT_EQ(Component(full, 0, "policy gradients"), (4 * p + 3) / 4);
+  EXPECT_LT(full.processes[1].total(), grads.processes[1].total());
+  EXPECT_LE(full.processes[0].total(), grads.processes[0].total());
   c.model.device = "cpu";
   EXPECT_EQ(Component(PlanMemory(c, m, 4, 0), 0, "weight publication"), 2 * 4 * p);
   EXPECT_EQ(grads.processes[1].processes, 3);
@@ -134,6 +149,8 @@ TEST(MemoryPlan, AdviceIsTheSmallestChangeAndItFits) {
       fixed.learner.sharding = Sharding::kGradients;
     else if (o == "learner.sharding=optimizer")
       fixed.learner.sharding = Sharding::kOptimizer;
+    else if (o == "learner.sharding=full")
+      fixed.learner.sharding = Sharding::kFull;
     else if (o == "learner.activation_checkpointing=true")
       fixed.learner.activation_checkpointing = true;
     else if (o.rfind("learner.micro_batch_tokens=", 0) == 0)
@@ -145,7 +162,7 @@ TEST(MemoryPlan, AdviceIsTheSmallestChangeAndItFits) {
   EXPECT_TRUE(PlanMemory(fixed, m, ranks, 80LL << 30).fits) << plan.advice;
   // Nothing simpler fits: no single change does (each sharding level, checkpointing, each
   // micro-batch halving, each rank doubling alone).
-  for (Sharding l : {Sharding::kOptimizer, Sharding::kGradients}) {
+  for (Sharding l : {Sharding::kOptimizer, Sharding::kGradients, Sharding::kFull}) {
     Config x = c;
     x.learner.sharding = l;
     EXPECT_FALSE(PlanMemory(x, m, 1, 80LL << 30).fits);
