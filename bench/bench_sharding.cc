@@ -11,7 +11,8 @@
 //
 // Under `full` the weights are this rank's slices plus the most whole parts gathered at once
 // during the step; rank 0 also holds the whole parameters between steps (for publication,
-// evaluation, checkpoints), reported apart as rank0_whole_between_steps_mb.
+// evaluation, checkpoints; the critic too when a checkpoint is written), reported apart as
+// rank0_whole_between_steps_mb (the policy).
 //
 // value = model state MB per rank of the most sharded level (full); reference = that of `none`;
 // ratio = none / full (higher is better; at N ranks ZeRO-2 bounds it by 16 / (4 + 12 / N) bytes
@@ -20,7 +21,7 @@
 // backward in any case; the paper configs turn it on).
 // Params: preset (small; quick: tiny), layers (16; quick: 4), batch (samples per rank, 4), prompt
 // (64), response (16),
-// units (sharding units per parameter set, 16: learner.shard_unit_mb is set from it),
+// units (sharding units per parameter set, 5 per layer: learner.shard_unit_mb is set from it),
 // checkpointing (1).
 #include <torch/torch.h>
 
@@ -39,7 +40,10 @@ BenchResult RunSharding(const BenchArgs& args) {
   const int batch = std::stoi(args.Param("batch", args.quick ? "2" : "4"));
   const int prompt_len = std::stoi(args.Param("prompt", args.quick ? "16" : "64"));
   const int response_len = std::stoi(args.Param("response", args.quick ? "4" : "16"));
-  const int units = std::stoi(args.Param("units", "16"));
+  const int layers = std::stoi(args.Param("layers", args.quick ? "4" : "16"));
+  // Units as a large model has them: a 3B model in 64 MB units has ~190 for 36 layers, about 5 a
+  // layer, so that a few units' gradients in flight are a small part of all.
+  const int units = std::stoi(args.Param("units", std::to_string(5 * layers)));
   const bool checkpointing = args.Param("checkpointing", "1") != "0";
   collective::AllreduceOptions ao;
   ao.backend = collective::AllreduceBackend::kMpi;
@@ -50,7 +54,7 @@ BenchResult RunSharding(const BenchArgs& args) {
   ModelConfig cfg = PresetConfig(preset);
   // Depth decides what `full` saves (a few whole layers gathered at once of many): small with 16
   // layers by default, as the paper's models have 24 to 36.
-  cfg.num_hidden_layers = std::stoi(args.Param("layers", args.quick ? "4" : "16"));
+  cfg.num_hidden_layers = layers;
   // This rank's samples: random tokens, distinct per rank, two groups of rewards.
   auto gen = at::detail::createCPUGenerator(11 + rank);
   std::vector<TrainSample> samples;
@@ -82,8 +86,7 @@ BenchResult RunSharding(const BenchArgs& args) {
     o.sharding = level.sharding;
     o.max_staleness = 1 << 30;
     o.activation_checkpointing = checkpointing;
-    // Units as a large model has them (a 3B model in 64 MB units has ~190): about `units` per
-    // parameter set, so that a few units' full gradients in flight are a small part of all.
+    // About `units` units per parameter set.
     o.shard_unit_mb = 4.0 * static_cast<double>(cfg.NumParameters()) / units / 1e6;
     CollectiveDataParallel dp(*coll, ao);
     coll->Barrier("sharding bench: level start");
@@ -138,22 +141,21 @@ BenchResult RunSharding(const BenchArgs& args) {
   r.reference = "the same with learner.sharding=none";
   r.reference_value = none_mb;
   r.ratio = none_mb / most_mb;
-  r.extra = {
-      {"ranks", ranks},
-      {"preset", preset},
-      {"layers", cfg.num_hidden_layers},
-      {"parameters", cfg.NumParameters()},
-      {"samples_per_rank", batch},
-      {"seq_len", prompt_len + response_len},
-      {"threads", torch::get_num_threads()},
-      {"units", units},
-      {"activation_checkpointing", checkpointing},
-      {"rank0_whole_between_steps_mb", 2.0 * static_cast<double>(cfg.NumParameters()) * 4 / 1e6},
-      {"levels", rows},
-      {"definition",
-       "model_state_mb: the largest rank's weights + gradients + moments of policy and "
-       "critic, counted off its tensors; ratio = none / most sharded level; "
-       "step_seconds: the slowest rank's median"}};
+  r.extra = {{"ranks", ranks},
+             {"preset", preset},
+             {"layers", cfg.num_hidden_layers},
+             {"parameters", cfg.NumParameters()},
+             {"samples_per_rank", batch},
+             {"seq_len", prompt_len + response_len},
+             {"threads", torch::get_num_threads()},
+             {"units", units},
+             {"activation_checkpointing", checkpointing},
+             {"rank0_whole_between_steps_mb", static_cast<double>(cfg.NumParameters()) * 4 / 1e6},
+             {"levels", rows},
+             {"definition",
+              "model_state_mb: the largest rank's weights + gradients + moments of policy and "
+              "critic, counted off its tensors; ratio = none / most sharded level; "
+              "step_seconds: the slowest rank's median"}};
   return r;
 }
 

@@ -112,7 +112,8 @@ ProcessMemory LearnerProcess(const Config& c, const ModelConfig& m, const Learne
       // Rank 0 holds the whole parameters between steps (publication, evaluation, checkpoints);
       // every rank loads them whole at start-up, before the first step shards them.
       add(who + (lead ? " whole between steps" : " whole at start-up"), weights - slice,
-          lead ? "publication, evaluation, checkpoints read the whole model"
+          lead ? (who == "policy" ? "publication, evaluation, checkpoints read the whole model"
+                                  : "a checkpoint reads the whole critic")
                : "loaded whole, sliced at the first step",
           lead ? MemoryPhase::kEvaluation : MemoryPhase::kStartup);
     } else {
