@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CTest e2e.memory_plan_matches_rss: `iranker plan` against measurement. For the tiny preset at 1, 2
+# CTest e2e.memory_plan_matches_rss: `iranker plan` against measurement. For the tiny preset at 1
 # and 4 learner ranks and the small preset at 1 and 2 (PPO with its critic; sharding=gradients
 # above one rank), a short `iranker train` under mpirun reports the learner ranks' peak resident
 # memory (metrics.jsonl: peak_rss_mb_max and peak_rss_mb_min, the largest and smallest rank); each
@@ -12,7 +12,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 common=(train.steps=2 train.eval_every=0 train.checkpoint_every=0 run.log_level=warn
         learner.algorithm=ppo learner.micro_batch_tokens=512 actor.max_seq_len=512
         learner.shard_unit_mb=0.2 data.test=[data/quickstart/test.jsonl] train.eval_queries=4)
-runs=(tiny-1 tiny-2 tiny-4 small-1 small-2)
+runs=(tiny-1 tiny-4 small-1 small-2)
 for name in "${runs[@]}"; do
   preset=${name%-*} ranks=${name#*-}
   level=none
