@@ -489,8 +489,7 @@ struct ShardedOptimizer::Impl {
       FreeAll();
       // Units in no part stay whole on every rank: their new slices, gathered now.
       for (size_t k = 0; k < units.size(); ++k)
-        if (units[k].part < 0)
-          coll.StartAllGather(units[k].mine, units[k].flat, UnitName(k))->Wait();
+        if (units[k].part < 0) coll.AllGather(units[k].mine, units[k].flat, UnitName(k));
       materialized = false;
       gather_seconds = gather_wait;
       gather_wait = 0;
@@ -546,10 +545,6 @@ int ShardedOptimizer::PlanPasses(int passes, bool backward) {
 void ShardedOptimizer::Acquire(int part, int next) { impl_->Acquire(part, next); }
 void ShardedOptimizer::Release(int part) { impl_->Release(part); }
 void ShardedOptimizer::Materialize(int root) { impl_->Materialize(root); }
-int64_t ShardedOptimizer::gathered_bytes() const {
-  MutexLock lock(impl_->mu);
-  return impl_->gathered_bytes;
-}
 void ShardedOptimizer::BeginBackward() { impl_->BeginBackward(); }
 void ShardedOptimizer::EndBackward() { impl_->EndBackward(); }
 

@@ -116,8 +116,6 @@ class ShardedOptimizer {
   // kFull: gathers the whole parameters onto rank `root` (unit by unit; the other ranks free each
   // unit at once). A collective. Until the next Acquire the parameters of `root` are whole.
   void Materialize(int root);
-  // kFull: bytes of parameters gathered now and the most at once since the last Step.
-  int64_t gathered_bytes() const;
   // kGradients: around each micro-batch's backward. Begin arms the hooks; End starts the units
   // backward did not complete (parameters without a gradient count as zero), waits for every
   // reduce-scatter and adds the slices into this rank's gradients. No-ops for kOptimizer.
