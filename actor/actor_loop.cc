@@ -159,12 +159,26 @@ class ActorLoop {
            " within cluster.weights_timeout_s=", spec_.weights_timeout_s, " s");
   }
 
+  // Waits for the learners to accept this actor's last batches, unless they have completed the
+  // run without them (another actor's batches filled the last step): an actor started by hand
+  // or by a second srun step then exits instead of waiting out its time-out.
   void FlushAll() {
     const auto deadline = Clock::now() + timeout_;
+    auto next_check = Clock::now() + std::chrono::seconds(1);
     bool flushed = false;
     while (!flushed && Clock::now() < deadline) {
       ThrowIfCancelled();
       flushed = sender_.Flush(std::chrono::milliseconds(200));
+      if (!flushed && Clock::now() > next_check) {
+        next_check = Clock::now() + std::chrono::seconds(1);
+        if (RunFinished(spec_.run_dir)) {
+          IR_LOG_INFO(
+              "actor {}: the learners completed the run ({}/result.json); batches they "
+              "did not need are dropped",
+              spec_.actor_id, spec_.run_dir);
+          return;
+        }
+      }
     }
     if (!flushed)
       Fail(ErrorCode::kDeadlineExceeded, "actor ", spec_.actor_id,

@@ -1,5 +1,9 @@
 #include "cluster/roles.h"
 
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +17,7 @@
 #include "base/atomic_file.h"
 #include "base/error.h"
 #include "base/host.h"
+#include "base/log.h"
 #include "cluster/progress_lease.h"
 
 namespace iranker {
@@ -177,6 +182,13 @@ std::string RendezvousSession(const std::string& run_dir) {
   }
 }
 
+bool RunFinished(const std::string& run_dir) {
+  std::error_code e1, e2;
+  const auto result = fs::last_write_time(fs::path(run_dir) / "result.json", e1);
+  const auto rendezvous = fs::last_write_time(RendezvousPath(run_dir), e2);
+  return !e1 && !e2 && result >= rendezvous;
+}
+
 int LauncherWorldSize() {
   for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"})
     if (const char* v = std::getenv(var)) return std::max(1, std::atoi(v));
@@ -199,10 +211,43 @@ std::string IpcPath(const std::string& run_dir, const std::string& name) {
   return "ipc://" + path;
 }
 
-std::string TcpHost(const ClusterOptions& c) {
-  if (c.host != "*") return c.host;
-  return HostName();
+}  // namespace
+
+std::string TcpBindHost(const std::string& host) {
+  const bool own = host == "*";
+  const std::string name = own ? HostName() : host;
+  in_addr a4{};
+  in6_addr a6{};
+  // An address, or an interface ZeroMQ binds by name (its address is in the bound endpoint).
+  if (::inet_pton(AF_INET, name.c_str(), &a4) == 1) return name;
+  if (::inet_pton(AF_INET6, name.c_str(), &a6) == 1) return "[" + name + "]";
+  if (!own && ::if_nametoindex(name.c_str()) != 0) return name;
+  // A host name: ZeroMQ would take it for an interface, so bind its address, which is also what
+  // the bound endpoint (and so the rendezvous) carries for the actors of other hosts.
+  addrinfo hints{};
+  hints.ai_family = AF_INET;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  const int rc = ::getaddrinfo(name.c_str(), nullptr, &hints, &res);
+  if (rc != 0 || !res)
+    Fail(ErrorCode::kInvalidArgument, "cluster.host='", host, "'",
+         own ? " (this host's name, " + name + ")" : std::string(),
+         ": not an address, an interface or a host name that resolves here (", ::gai_strerror(rc),
+         "); set cluster.host to this host's address or interface");
+  char buf[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(res->ai_addr)->sin_addr, buf, sizeof buf);
+  ::freeaddrinfo(res);
+  const std::string addr = buf;
+  if (own && addr.rfind("127.", 0) == 0)
+    IR_LOG_WARN(
+        "cluster.host='*': this host's name {} resolves to the loopback address {}; actors on "
+        "other hosts cannot reach it (set cluster.host to an address or interface they reach)",
+        name, addr);
+  return addr;
 }
+
+namespace {
+std::string TcpHost(const ClusterOptions& c) { return TcpBindHost(c.host); }
 }  // namespace
 
 std::string StreamBindEndpoint(const ClusterOptions& c, const std::string& run_dir,

@@ -67,6 +67,9 @@ Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s,
                           const std::atomic<bool>* cancel = nullptr);
 // The session of the current RUN/rendezvous.json, "" when it is absent or unreadable (no wait).
 std::string RendezvousSession(const std::string& run_dir);
+// Whether the learners of the current rendezvous completed the run: RUN/result.json (written by
+// learner rank 0 at the end) is no older than RUN/rendezvous.json. No wait.
+bool RunFinished(const std::string& run_dir);
 
 // "mpirun" (Open MPI / MPICH env), "slurm" (srun), or "" when started by hand.
 std::string DetectLauncher();
@@ -80,5 +83,10 @@ int LauncherWorldSize();
 std::string StreamBindEndpoint(const ClusterOptions& c, const std::string& run_dir,
                                int learner_rank);
 std::string WeightsBindEndpoint(const ClusterOptions& c, const std::string& run_dir);
+// The host part of a tcp bind for cluster.host: an address or an interface name as it is; a host
+// name ("*": this host's) resolved to its IPv4 address, because ZeroMQ binds interfaces, not
+// names, and the bound endpoint is what actors on other hosts connect to. Throws Error naming
+// cluster.host when it resolves to nothing.
+std::string TcpBindHost(const std::string& host);
 
 }  // namespace iranker

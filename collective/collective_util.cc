@@ -21,6 +21,43 @@ std::string DescribeRank(int rank, int size) {
          ", pid " + std::to_string(::getpid()) + ")";
 }
 
+std::vector<std::string> GatherHostNames(const void* comm_ptr) {
+  const MPI_Comm comm = *static_cast<const MPI_Comm*>(comm_ptr);
+  int size = 0;
+  MPI_Comm_size(comm, &size);
+  constexpr int kLen = 64;
+  std::string mine = HostName();
+  mine.resize(kLen - 1);
+  std::vector<char> all(static_cast<size_t>(kLen) * static_cast<size_t>(size), '\0');
+  std::vector<std::string> hosts(static_cast<size_t>(size), "?");
+  if (MPI_Allgather(mine.c_str(), kLen, MPI_CHAR, all.data(), kLen, MPI_CHAR, comm) != MPI_SUCCESS)
+    return hosts;  // the names are for messages only
+  for (int r = 0; r < size; ++r) hosts[static_cast<size_t>(r)] = std::string(all.data() + r * kLen);
+  return hosts;
+}
+
+std::string PeerHostsNote(const std::vector<std::string>& hosts, int rank) {
+  const int size = static_cast<int>(hosts.size());
+  if (size < 2) return "";
+  if (size == 2) {
+    const int peer = 1 - rank;
+    return "; the peer is rank " + std::to_string(peer) + " on host " +
+           hosts[static_cast<size_t>(peer)];
+  }
+  std::string out = "; the peers:";
+  int listed = 0;
+  for (int r = 0; r < size; ++r) {
+    if (r == rank) continue;
+    if (++listed > 16) {
+      out += " ...";
+      break;
+    }
+    out += std::string(listed > 1 ? "," : "") + " rank " + std::to_string(r) + " on " +
+           hosts[static_cast<size_t>(r)];
+  }
+  return out;
+}
+
 void CollectiveTimedOut(const std::string& backend, const std::string& what, int timeout_ms,
                         int rank, int size, const std::string& note) {
   Fail(ErrorCode::kDeadlineExceeded, backend, " ", what, " did not complete within ", timeout_ms,

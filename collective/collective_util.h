@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/progress_deadline.h"
 
@@ -15,6 +16,12 @@ std::string DescribeRank(int rank, int size);
 std::string MpiWorldRankName();
 // Throws Error(kDeadlineExceeded) naming the stuck collective and this rank; `note` (may be
 // empty) is appended to the message.
+// Every rank's host name, by rank, gathered over *comm (a pointer to an MPI_Comm, so that this
+// header needs no mpi.h). A collective: every rank of the communicator calls it.
+std::vector<std::string> GatherHostNames(const void* comm);
+// For a time-out's message: the peers of `rank` and their hosts ("; the peer is rank 1 on host
+// b" with two ranks, "; the peers: rank 1 on b, rank 2 on c, ..." with more; "" with none).
+std::string PeerHostsNote(const std::vector<std::string>& hosts, int rank);
 [[noreturn]] void CollectiveTimedOut(const std::string& backend, const std::string& what,
                                      int timeout_ms, int rank, int size,
                                      const std::string& note = "");

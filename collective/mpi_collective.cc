@@ -113,7 +113,11 @@ class MpiCollective : public Collective {
            "MPI is not initialised: create an iranker::comm::MpiSession in main() first");
     MPI_Comm_rank(comm_.get(), &rank_);
     MPI_Comm_size(comm_.get(), &size_);
+    const MPI_Comm c = comm_.get();
+    peers_note_ = PeerHostsNote(GatherHostNames(&c), rank_);
   }
+  // Names the peers' hosts in a time-out's message.
+  const std::string& peers_note() const { return peers_note_; }
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   std::string backend() const override { return "mpi"; }
@@ -223,6 +227,7 @@ class MpiCollective : public Collective {
   AllreduceOptions opt_;
   OwnedComm comm_;
   int rank_ = 0, size_ = 1;
+  std::string peers_note_;
   Mutex mu_;
 };
 
@@ -249,7 +254,8 @@ void MpiPending::Wait() {
   int spins = 0;
   while (!Test()) {
     if (clock_.Expired(what_))
-      CollectiveTimedOut("MPI", what_, c_->timeout_ms(), c_->rank(), c_->size(), clock_.Note());
+      CollectiveTimedOut("MPI", what_, c_->timeout_ms(), c_->rank(), c_->size(),
+                         clock_.Note() + c_->peers_note());
     // Spin briefly for latency, then back off so a waiting rank does not burn a core.
     if (++spins > 1000) std::this_thread::sleep_for(std::chrono::microseconds(50));
   }

@@ -103,6 +103,8 @@ class NcclCollective : public Collective {
       Fail(ErrorCode::kFailedPrecondition, "NCCL bootstrap needs MPI: create an MpiSession first");
     MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
     MPI_Comm_size(MPI_COMM_WORLD, &size_);
+    const MPI_Comm world = MPI_COMM_WORLD;
+    peers_note_ = PeerHostsNote(GatherHostNames(&world), rank_);
     IR_CUDA_CHECK(cudaSetDevice(device_), ErrorCode::kInternal, "");
     ncclUniqueId id;
     if (rank_ == 0) IR_NCCL_CHECK(ncclGetUniqueId(&id), ErrorCode::kInternal, "");
@@ -121,6 +123,8 @@ class NcclCollective : public Collective {
   int size() const override { return size_; }
   std::string backend() const override { return "nccl"; }
   int timeout_ms() const { return opt_.timeout_ms; }
+  // Names the peers' hosts in a time-out's message.
+  const std::string& peers_note() const { return peers_note_; }
   ncclComm_t comm() const { return comm_.get(); }
 
   std::unique_ptr<PendingCollective> StartAllreduceSum(const at::Tensor& t,
@@ -224,6 +228,7 @@ class NcclCollective : public Collective {
   AllreduceOptions opt_;
   int device_;
   int rank_ = 0, size_ = 1;
+  std::string peers_note_;
   CommPtr comm_;
   StreamPtr stream_;
   Mutex mu_;
@@ -253,7 +258,8 @@ void NcclPending::Wait() {
   while (!Test()) {
     if (clock_.Expired(what_)) {
       c_->Abort();
-      CollectiveTimedOut("NCCL", what_, c_->timeout_ms(), c_->rank(), c_->size(), clock_.Note());
+      CollectiveTimedOut("NCCL", what_, c_->timeout_ms(), c_->rank(), c_->size(),
+                         clock_.Note() + c_->peers_note());
     }
     std::this_thread::sleep_for(std::chrono::microseconds(20));
   }

@@ -15,6 +15,7 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev libxxhash-dev libsodium-dev
   python3-torch python3-numpy python3-h5py
   gnuplot-nox
+  iproute2 util-linux  # cluster/hosts.sh: hosts of this machine (ip netns, tc, unshare)
   clang libclang-rt-14-dev clang-format
 )
 

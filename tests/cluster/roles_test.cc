@@ -242,5 +242,48 @@ TEST(Endpoints, EachTransport) {
   EXPECT_EQ(WeightsBindEndpoint(c, dir), "inproc://iranker-weights");
 }
 
+TEST(Endpoints, TcpBindsAnAddressNeverAName) {
+  // ZeroMQ takes a name in a bind for an interface: host names become their addresses, which
+  // the bound endpoint (and so the rendezvous) then carries to the actors of other hosts.
+  EXPECT_EQ(TcpBindHost("127.0.0.1"), "127.0.0.1");
+  EXPECT_EQ(TcpBindHost("10.231.9.11"), "10.231.9.11");
+  EXPECT_EQ(TcpBindHost("::1"), "[::1]");
+  EXPECT_EQ(TcpBindHost("lo"), "lo");  // an interface, bound by ZeroMQ
+  EXPECT_EQ(TcpBindHost("localhost"), "127.0.0.1");
+  try {
+    const std::string own = TcpBindHost("*");  // this host's name, resolved
+    EXPECT_NE(own.find('.'), std::string::npos) << own;
+  } catch (const Error& e) {  // a machine whose name resolves to nothing: said so
+    EXPECT_NE(std::string(e.what()).find("(this host's name, "), std::string::npos) << e.what();
+  }
+  ClusterOptions c;
+  c.transport = Transport::kTcp;
+  c.host = "localhost";
+  EXPECT_EQ(StreamBindEndpoint(c, TempRunDir("ep_tcp"), 0), "tcp://127.0.0.1:0");
+  try {
+    TcpBindHost("no-such-host.invalid");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(std::string(e.what()).find("cluster.host='no-such-host.invalid'"), std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Rendezvous, RunFinishedWhenTheResultIsNewerThanTheRendezvous) {
+  namespace fs = std::filesystem;
+  const std::string dir = TempRunDir("finished");
+  EXPECT_FALSE(RunFinished(dir));
+  WriteRendezvous(dir, {{"tcp://10.0.0.1:5000"}, "tcp://10.0.0.1:5002", "/init", "s1"});
+  EXPECT_FALSE(RunFinished(dir));  // running
+  std::ofstream(dir + "/result.json") << "{}\n";
+  const auto t = fs::last_write_time(dir + "/rendezvous.json");
+  fs::last_write_time(dir + "/result.json", t + std::chrono::seconds(1));
+  EXPECT_TRUE(RunFinished(dir));  // completed
+  // A resumed run's learners write a new rendezvous: the old result does not end its actors.
+  fs::last_write_time(dir + "/rendezvous.json", t + std::chrono::seconds(2));
+  EXPECT_FALSE(RunFinished(dir));
+}
+
 }  // namespace
 }  // namespace iranker

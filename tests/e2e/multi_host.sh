@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# CTest e2e.multi_host (labels e2e;mpi;hosts): a training run across hosts. cluster/hosts.sh makes
+# three hosts of this machine (network namespaces on a bridge, each with its own address, host name
+# and /etc/hosts). The two learner ranks run on irt1 and irt2 (mpirun over a hostfile, its rsh
+# agent entering the namespace instead of ssh), the two actors are started by hand on irt3
+# (cluster.spawn_actors=false, `iranker actor`), all traffic is tcp with CURVE (one key pair, as
+# the paper configs set it), the learners bind by host name (cluster.host="*") and the rendezvous
+# carries the addresses the actors' host connects to. Checked:
+#   - the ranks and the actors ran on the hosts they were given;
+#   - the final weights are byte-identical to the same run with learners and actors on one host
+#     (one thread per process);
+#   - the actors exit on their own when the learners have completed the run;
+#   - an actor on irt3 holding a key that is not in authorized_keys is refused (the learners log
+#     the refusal) and changes nothing.
+# Skipped (exit 77, with the reason) where network namespaces cannot be made (not root, no
+# CAP_NET_ADMIN). The hosts are removed at exit, also on failure.
+# usage: multi_host.sh IRANKER_BINARY SOURCE_DIR WORK_DIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+hosts=$src/cluster/hosts.sh
+name=irt
+if [[ $(id -u) -ne 0 ]]; then
+  echo "skipped: making hosts (network namespaces) needs root"
+  exit 77
+fi
+if ! ip netns add "${name}probe" 2> /dev/null; then
+  echo "skipped: this machine does not allow network namespaces (ip netns add failed)"
+  exit 77
+fi
+ip netns del "${name}probe"
+"$hosts" down "$name" 2> /dev/null || true # what a killed earlier run left
+trap '"$hosts" down '"$name"' || true' EXIT
+dir=$("$hosts" up 3 "$name" 10.231.9)
+source "$dir/env"
+
+keys=$work/keys
+"$iranker" keygen --name cluster --dir "$keys" --authorize "$keys/authorized_keys" > /dev/null
+"$iranker" keygen --name rogue --dir "$keys" > /dev/null
+security() { # KEY_NAME: both channels' CURVE settings with that key pair
+  local c kv
+  for c in stream weights; do
+    for kv in curve=true secret_key_file=$keys/$1.key public_key_file=$keys/$1.pub \
+      server_public_key_file=$keys/cluster.pub authorized_keys_file=$keys/authorized_keys; do
+      echo "comm.$c.security.$kv"
+    done
+  done
+}
+mapfile -t cluster_keys < <(security cluster)
+mapfile -t rogue_keys < <(security rogue)
+common=(-c configs/quickstart.yaml cluster.learners=2 cluster.transport=tcp 'cluster.host="*"'
+        cluster.spawn_actors=false train.actors=2 train.eval_every=0
+        train.checkpoint_every=0 run.threads=1 run.log_level=info data.test=[]
+        cluster.collect_timeout_s=120
+        actor.queries_per_batch=2 "${cluster_keys[@]}")
+
+# The ranks land where the hostfile puts them.
+printf '%s1 slots=1\n%s2 slots=1\n' "$name" "$name" > "$work/hostfile.two"
+printf '%s1 slots=2\n' "$name" > "$work/hostfile.one"
+"$hosts" exec "${name}1" mpirun --hostfile "$work/hostfile.two" -np 2 $MPIRUN_NET "$iranker" roles \
+  -c configs/quickstart.yaml cluster.learners=2 > "$work/roles.log" 2>&1 || { cat "$work/roles.log"; exit 1; }
+grep -q "${name}1" "$work/roles.log" && grep -q "${name}2" "$work/roles.log" ||
+  { cat "$work/roles.log"; echo "FAIL: the learner ranks did not run on ${name}1 and ${name}2"; exit 1; }
+
+# start_job LABEL HOSTFILE ACTOR_HOST [overrides...]: learners from HOSTFILE (mpirun started on
+# irt1) in the background (pid in $lpid), two actors on ACTOR_HOST (pids in $apids).
+start_job() {
+  local out=$work/$1 hostfile=$2 ahost=$3 i k
+  shift 3
+  mkdir -p "$out"
+  "$hosts" exec "${name}1" mpirun --hostfile "$hostfile" -np 2 $MPIRUN_NET -x OMP_WAIT_POLICY \
+    "$iranker" train "${common[@]}" run.dir="$out/run" "$@" >> "$out/learners.log" 2>&1 &
+  lpid=$!
+  # The rendezvous of these learners (a restart's are written anew: the caller removed the old).
+  for ((i = 0; i < 60; ++i)); do [[ -f $out/run/rendezvous.json ]] && break; sleep 1; done
+  [[ -f $out/run/rendezvous.json ]] || { cat "$out/learners.log"; echo "FAIL: $1: no rendezvous"; exit 1; }
+  apids=()
+  for k in 0 1; do
+    "$hosts" exec "$ahost" "$iranker" actor -c "$out/run/config.yaml" --id $k >> "$out/actor$k.log" 2>&1 &
+    apids+=($!)
+  done
+}
+
+# run_job LABEL HOSTFILE ACTOR_HOST [rogue]: learners from HOSTFILE (mpirun started on irt1), two
+# actors on ACTOR_HOST; with `rogue`, a third actor there with an unauthorised key. 8 steps.
+run_job() {
+  local out=$work/$1 hostfile=$2 ahost=$3 rogue=${4:-}
+  mkdir -p "$out"
+  "$hosts" exec "${name}1" mpirun --hostfile "$hostfile" -np 2 $MPIRUN_NET -x OMP_WAIT_POLICY \
+    "$iranker" train "${common[@]}" train.steps=8 run.dir="$out/run" > "$out/learners.log" 2>&1 &
+  local lpid=$! i k
+  for ((i = 0; i < 60; ++i)); do [[ -f $out/run/config.yaml ]] && break; sleep 1; done
+  [[ -f $out/run/config.yaml ]] || { cat "$out/learners.log"; echo "FAIL: $1: no run config"; exit 1; }
+  local apids=()
+  for k in 0 1; do
+    "$hosts" exec "$ahost" "$iranker" actor -c "$out/run/config.yaml" --id $k > "$out/actor$k.log" 2>&1 &
+    apids+=($!)
+  done
+  local rpid=
+  if [[ -n $rogue ]]; then
+    "$hosts" exec "$ahost" "$iranker" actor -c "$out/run/config.yaml" --id 1 \
+      cluster.weights_timeout_s=5 "${rogue_keys[@]}" > "$out/rogue.log" 2>&1 &
+    rpid=$!
+  fi
+  wait $lpid || { cat "$out/learners.log"; echo "FAIL: $1: the learners failed"; exit 1; }
+  # The actors exit by themselves once the learners completed the run.
+  for ((i = 0; i < 60; ++i)); do
+    kill -0 "${apids[@]}" 2> /dev/null || break
+    sleep 1
+  done
+  for k in 0 1; do
+    wait "${apids[$k]}" || { tail -n 20 "$out/actor$k.log"; echo "FAIL: $1: actor $k did not end well"; exit 1; }
+    grep -q "\[$ahost:-\] actor $k: learners at tcp://" "$out/actor$k.log" ||
+      { cat "$out/actor$k.log"; echo "FAIL: $1: actor $k did not run on $ahost over tcp"; exit 1; }
+  done
+  if [[ -n $rpid ]]; then
+    if wait "$rpid"; then
+      cat "$out/rogue.log"
+      echo "FAIL: the actor with an unauthorised key completed"
+      exit 1
+    fi
+  fi
+}
+
+run_job one-host "$work/hostfile.one" "${name}1"
+run_job across "$work/hostfile.two" "${name}3" rogue
+
+# Endpoints other hosts reach: rank 0 on irt1's address, rank 1 on irt2's.
+/usr/bin/python3 - "$work/across/run/rendezvous.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["streams"][0].startswith("tcp://10.231.9.11:"), r
+assert r["streams"][1].startswith("tcp://10.231.9.12:"), r
+assert r["weights"].startswith("tcp://10.231.9.11:"), r
+PY
+grep -q "refused a .* connection from 10.231.9.13.*key not authorised" "$work/across/learners.log" ||
+  { grep -i refus "$work/across/learners.log"; echo "FAIL: the unauthorised actor was not refused"; exit 1; }
+cmp "$work/one-host/run/checkpoints/step-00000008/model.safetensors" \
+  "$work/across/run/checkpoints/step-00000008/model.safetensors" ||
+  { echo "FAIL: the run across hosts ended with other weights than the run on one host"; exit 1; }
+echo "across hosts: byte-identical to one host; the unauthorised key was refused"
+
+# A learner host lost: irt2's link is cut after the step-2 checkpoint. Rank 0 times out in its
+# next collective, naming the peer's host; the newest checkpoint is complete; the same command
+# run again (the link back) resumes from it and ends byte-identical to the uninterrupted run.
+lost=(train.checkpoint_every=2 train.keep_checkpoints=2 comm.allreduce.timeout_ms=8000)
+start_job lost "$work/hostfile.two" "${name}3" train.steps=200 "${lost[@]}"
+run=$work/lost/run
+for ((i = 0; i < 600; ++i)); do
+  [[ -f $run/checkpoints/step-00000002/trainer_state.json ]] && break
+  kill -0 $lpid 2> /dev/null || { cat "$work/lost/learners.log"; echo "FAIL: the job ended early"; exit 1; }
+  sleep 0.2
+done
+"$hosts" link "${name}2" down
+t0=$SECONDS
+rc=0
+timeout 180 tail --pid=$lpid -f /dev/null || { echo "FAIL: the job still hangs 180 s after losing ${name}2"; exit 1; }
+wait $lpid || rc=$?
+echo "lost host: the job exited with $rc after $((SECONDS - t0)) s"
+((rc != 0)) || { cat "$work/lost/learners.log"; echo "FAIL: losing a learner host must fail the job"; exit 1; }
+grep -q "did not complete within 8000 ms on rank 0 of 2 (host ${name}1.*the peer is rank 1 on host ${name}2" \
+  "$work/lost/learners.log" || { cat "$work/lost/learners.log"; echo "FAIL: no time-out naming ${name}2"; exit 1; }
+grep -m1 "did not complete within" "$work/lost/learners.log"
+# What still runs of the job (rank 1 behind the cut, the actors) goes; the link comes back.
+ip netns pids "${name}2" | xargs -r kill -9
+kill -9 "${apids[@]}" 2> /dev/null || true
+wait "${apids[@]}" 2> /dev/null || true
+"$hosts" link "${name}2" up
+last=$(ls -d "$run"/checkpoints/step-* | grep -v '\.tmp' | sort | tail -1)
+for f in model.safetensors optimizer.pt trainer_state.json config.json tokenizer.json; do
+  [[ -s "$last/$f" ]] || { echo "FAIL: $last/$f missing"; exit 1; }
+done
+echo "newest checkpoint: $(basename "$last")"
+[[ $(basename "$last") < step-00000008 ]] || { echo "FAIL: the run got past step 8 before the cut"; exit 1; }
+rm -f "$run/rendezvous.json" # its endpoints are dead (what cluster/slurm/iranker.sbatch does too)
+start_job lost "$work/hostfile.two" "${name}3" train.steps=8 "${lost[@]}"
+wait $lpid || { cat "$work/lost/learners.log"; echo "FAIL: the resumed run failed"; exit 1; }
+for k in 0 1; do wait "${apids[$k]}" || true; done
+grep -q "resum" "$work/lost/learners.log" || { cat "$work/lost/learners.log"; echo "FAIL: no resume"; exit 1; }
+cmp "$work/one-host/run/checkpoints/step-00000008/model.safetensors" "$run/checkpoints/step-00000008/model.safetensors" ||
+  { echo "FAIL: the resumed run ended with other weights than the uninterrupted one"; exit 1; }
+
+echo "ok: learners on ${name}1+${name}2, actors on ${name}3, tcp+CURVE: weights byte-identical to one host; unauthorised key refused; a lost learner host ends the job by time-out naming it, and the rerun resumes byte-identically"
