@@ -8,7 +8,8 @@
 #                                          SUBNET=10.231.0: NAMEk is SUBNET.(10+k)/24, the bridge
 #                                          SUBNET.1); prints the state directory
 #   cluster/hosts.sh down [NAME]            kill what runs in them and remove everything `up` made
-#   cluster/hosts.sh exec HOST CMD...       run CMD as on HOST (its network, host name, /etc/hosts)
+#   cluster/hosts.sh exec HOST CMD...       run CMD as on HOST (its network, host name, /etc/hosts;
+#                                          HOSTS_PRIVATE_TMP=1: also a /tmp of its own)
 #   cluster/hosts.sh link HOST down|up      cut or restore HOST's link to the others
 #   cluster/hosts.sh netem HOST [ARGS...]   shape HOST's link with tc netem (no ARGS: remove), e.g.
 #                                          `netem irh2 delay 0.5ms rate 10gbit loss 1%`
@@ -100,12 +101,26 @@ down() {
 
 host_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1" || die "no host '$1' (hosts.sh up first)"; }
 
+# `ip netns exec` mounts a fresh /sys, without the machine's cgroup file systems (slurmd will not
+# start without them): the mounts that mirror them, as one shell command line.
+# With HOSTS_PRIVATE_TMP=1, the host also gets a /tmp of its own (a node's local disk: Slurm's
+# PMIx plugin, for one, makes the same directory names in /tmp on every node of a step).
+cgroup_mounts() {
+  awk '$2 ~ "^/sys/fs/cgroup" { printf "mkdir -p %s && mount -t %s -o %s %s %s 2>/dev/null; ", $2, $3, $4, $1, $2 }' /proc/self/mounts
+  if [[ ${HOSTS_PRIVATE_TMP:-0} == 1 ]]; then
+    local tmp=$state_root/${1%%[0-9]*}/tmp/$1
+    mkdir -p "$tmp"
+    chmod 1777 "$tmp"
+    printf 'mount --bind %q /tmp && ' "$tmp"
+  fi
+}
+
 # Runs CMD (one shell command line) on HOST under its own host name.
 run_on() {
   local h=$1
   shift
   host_exists "$h"
-  exec ip netns exec "$h" unshare --uts /bin/sh -c 'hostname "$0" && exec /bin/sh -c "$1"' "$h" "$*"
+  exec ip netns exec "$h" unshare --uts /bin/sh -c "$(cgroup_mounts "$h")"'hostname "$0" && exec /bin/sh -c "$1"' "$h" "$*"
 }
 
 cmd=${1:-}
@@ -119,7 +134,7 @@ case "$cmd" in
     shift
     host_exists "$h"
     # Arguments kept as they are (no shell re-parsing): the host name is set, then CMD runs.
-    exec ip netns exec "$h" unshare --uts /bin/sh -c 'hostname "$0" && shift && exec "$@"' "$h" -- "$@"
+    exec ip netns exec "$h" unshare --uts /bin/sh -c "$(cgroup_mounts "$h")"'hostname "$0" && shift && exec "$@"' "$h" -- "$@"
     ;;
   rsh)
     # Open MPI's rsh launcher: [options] HOST COMMAND-LINE (one string or several words).
