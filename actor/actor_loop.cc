@@ -1,6 +1,8 @@
 #include "actor/actor_loop.h"
 
 #include <chrono>
+#include <set>
+#include <utility>
 
 #include "actor/rollout.h"
 #include "actor/run_plan.h"
@@ -50,6 +52,7 @@ class ActorLoop {
  public:
   ActorLoop(const ActorSpec& spec, zmq::context_t& ctx, const std::atomic<bool>* cancel)
       : spec_(spec),
+        ctx_(ctx),
         cancel_(cancel),
         timeout_(std::chrono::milliseconds(static_cast<int64_t>(spec.weights_timeout_s * 1000))),
         rendezvous_(ReadAndAnnounce(spec, cancel)),
@@ -121,6 +124,9 @@ class ActorLoop {
         [&] {
           ThrowIfCancelled();
           if (weights_.WaitFor(min_version + 1, &ws, std::chrono::milliseconds(200))) return true;
+          // This actor holds the weights of step min_version - 1: shares of that step handed to
+          // it (their actors went silent) are rolled out now.
+          if (min_version > 0) TakeOverShares(static_cast<int64_t>(min_version) - 1);
           if (Clock::now() > next_check) {
             next_check = Clock::now() + std::chrono::seconds(2);
             ThrowIfLearnersRestarted();
@@ -159,6 +165,42 @@ class ActorLoop {
            " within cluster.weights_timeout_s=", spec_.weights_timeout_s, " s");
   }
 
+  // Rolls out the shares of `step` that RUN/takeover.json hands to this actor (checked once a
+  // second). A share is fixed by (step, actor id): the queries and seed of the silent actor, so
+  // its trajectories are the ones it would have sent. They go under that actor's id as a new
+  // incarnation of it (as a restarted actor would send them); the sender is closed once the
+  // learners took the batch, so that it does not keep the silent actor looking alive.
+  void TakeOverShares(int64_t step) {
+    if (Clock::now() < next_takeover_check_) return;
+    next_takeover_check_ = Clock::now() + std::chrono::seconds(1);
+    const Takeover t = ReadTakeover(spec_.run_dir);
+    if (t.step != step) return;
+    for (const auto& [share, by] : t.assign) {
+      if (by != spec_.actor_id || !taken_over_.insert({step, share}).second) continue;
+      auto part =
+          ActorQueries(train_, stream_, step, spec_.actor.queries_per_batch, share, spec_.actors);
+      if (part.empty()) continue;
+      IR_LOG_WARN(
+          "actor {}: rolling out actor {}'s share of step {} (the learners hand it over: "
+          "actor {} is silent)",
+          spec_.actor_id, share, step, share);
+      RolloutRunner runner(*policy_.model.model, *policy_.tokenizer, prompts_, spec_.reward,
+                           spec_.actor, share);
+      TrajectoryBatch batch;
+      batch.actor_id = share;
+      runner.Run(part, ActorSeed(spec_.seed, step, share), static_cast<uint64_t>(step), &batch);
+      comm::TrajectorySender sender(ctx_, StreamOptions(), share);
+      if (!sender.Send(std::move(batch), timeout_))
+        Fail(ErrorCode::kDeadlineExceeded, "actor ", spec_.actor_id, ": no learner took actor ",
+             share, "'s share of step ", step, " within cluster.weights_timeout_s");
+      const auto deadline = Clock::now() + timeout_;
+      while (!sender.Flush(std::chrono::milliseconds(200)) && Clock::now() < deadline) {
+        ThrowIfCancelled();
+        if (RunFinished(spec_.run_dir)) break;
+      }
+    }
+  }
+
   // Waits for the learners to accept this actor's last batches, unless they have completed the
   // run without them (another actor's batches filled the last step): an actor started by hand
   // or by a second srun step then exits instead of waiting out its time-out.
@@ -186,7 +228,10 @@ class ActorLoop {
   }
 
   const ActorSpec& spec_;
+  zmq::context_t& ctx_;
   const std::atomic<bool>* cancel_;
+  std::set<std::pair<int64_t, int>> taken_over_;  // (step, share) rolled out for another actor
+  Clock::time_point next_takeover_check_ = Clock::now();
   const std::chrono::milliseconds timeout_;
   const Rendezvous rendezvous_;
   Policy policy_;

@@ -39,6 +39,10 @@ struct ClusterOptions {
   // A learner waiting this long for the actors' batches of one step fails, naming the actors it
   // is missing, instead of hanging.
   double collect_timeout_s = 600;
+  // An actor host lost: once a step has waited this long for some actors' batches, their shares
+  // are handed to actors that delivered (RUN/takeover.json); the step then completes within
+  // collect_timeout_s, and an actor that comes back rejoins at the current step. 0: never.
+  double actor_takeover_s = 60;
   // An actor waiting this long for the next policy version fails, naming the publisher, unless
   // learner rank 0 reports progress on its own work meanwhile (an evaluation, a checkpoint:
   // cluster/progress_lease.h); then the wait restarts.
@@ -59,6 +63,10 @@ struct ClusterOptions {
     v.Field("host", host, "Interface learners bind for tcp (\"*\" = this host's name).");
     v.Field("collect_timeout_s", collect_timeout_s, "Learner wait for one step's batches (s).",
             Range(1.0, 1e7));
+    v.Field("actor_takeover_s", actor_takeover_s,
+            "Wait for a step's missing actor batches before live actors roll out their shares "
+            "(s; 0: never).",
+            Range(0.0, 1e7));
     v.Field("weights_timeout_s", weights_timeout_s,
             "Actor wait for the next policy version (s); restarts while learner rank 0 reports "
             "progress.",

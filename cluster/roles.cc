@@ -182,6 +182,28 @@ std::string RendezvousSession(const std::string& run_dir) {
   }
 }
 
+std::string TakeoverPath(const std::string& run_dir) { return run_dir + "/takeover.json"; }
+
+void WriteTakeover(const std::string& run_dir, const Takeover& t) {
+  nlohmann::json assign = nlohmann::json::array();
+  for (const auto& [share, by] : t.assign) assign.push_back({{"share", share}, {"by", by}});
+  WriteFileAtomic(TakeoverPath(run_dir),
+                  nlohmann::json{{"step", t.step}, {"assign", assign}}.dump() + "\n");
+}
+
+Takeover ReadTakeover(const std::string& run_dir) {
+  Takeover t;
+  try {
+    auto j = nlohmann::json::parse(ReadFile(TakeoverPath(run_dir)));
+    Takeover got;
+    got.step = j.at("step").get<int64_t>();
+    for (const auto& a : j.at("assign")) got.assign.emplace_back(a.at("share"), a.at("by"));
+    t = std::move(got);
+  } catch (const std::exception&) {
+  }
+  return t;
+}
+
 bool RunFinished(const std::string& run_dir) {
   std::error_code e1, e2;
   const auto result = fs::last_write_time(fs::path(run_dir) / "result.json", e1);

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cluster/options.h"
@@ -67,6 +68,19 @@ Rendezvous ReadRendezvous(const std::string& run_dir, double timeout_s,
                           const std::atomic<bool>* cancel = nullptr);
 // The session of the current RUN/rendezvous.json, "" when it is absent or unreadable (no wait).
 std::string RendezvousSession(const std::string& run_dir);
+// RUN/takeover.json: shares of a step whose actors went silent, handed to live actors (learner
+// rank 0 writes it once a step has waited cluster.actor_takeover_s; each actor reads it while it
+// waits for the next policy version). An actor's share of a step is fixed by (step, actor id)
+// (actor/run_plan.h), so any actor holding that step's weights rolls out the same trajectories.
+struct Takeover {
+  int64_t step = -1;
+  std::vector<std::pair<int, int>> assign;  // (missing actor's share, the actor that rolls it out)
+};
+std::string TakeoverPath(const std::string& run_dir);
+void WriteTakeover(const std::string& run_dir, const Takeover& t);
+// The current file; step -1 when it is absent or unreadable (no wait).
+Takeover ReadTakeover(const std::string& run_dir);
+
 // Whether the learners of the current rendezvous completed the run: RUN/result.json (written by
 // learner rank 0 at the end) is no older than RUN/rendezvous.json. No wait.
 bool RunFinished(const std::string& run_dir);

@@ -113,6 +113,8 @@ class TrajectoryReceiver {
 
   ReceiverStats stats() const;
   int live_actors() const;
+  // The ids of the actors heard from within peer_timeout_ms, ascending.
+  std::vector<int32_t> live_actor_ids() const;
   uint64_t incarnation() const;
   const std::string& endpoint() const;  // the bound endpoint, port resolved
 

@@ -87,6 +87,7 @@ struct TrajectoryReceiver::Impl {
   // for batches acknowledged in the same flush: the ACK says more).
   std::map<Key, std::vector<uint64_t>> receipts IR_GUARDED_BY(sock_mu);
   std::atomic<int> live{0};
+  std::map<int32_t, int> live_ids IR_GUARDED_BY(mu);  // actor id -> its live incarnations
   std::thread thread;
 
   Impl(zmq::context_t& c, const StreamOptions& o, int r)
@@ -138,6 +139,7 @@ struct TrajectoryReceiver::Impl {
     if (fresh) {
       live.fetch_add(1);
       MutexLock lock(mu);
+      ++live_ids[key.first];
       ++st.actors_joined;
       IR_LOG_DEBUG("comm: learner {}: actor {} (incarnation {:x}) joined", rank, key.first,
                    key.second);
@@ -329,9 +331,11 @@ struct TrajectoryReceiver::Impl {
             "remain queued and will be delivered)",
             rank, it->first.first, it->first.second, now - it->second.last_seen_ms,
             it->second.queued.size());
+        const int32_t id = it->first.first;
         it = peers.erase(it);
         live.fetch_sub(1);
         MutexLock lock(mu);
+        if (--live_ids[id] <= 0) live_ids.erase(id);
         ++st.actors_expired;
       } else {
         ++it;
@@ -422,6 +426,13 @@ ReceiverStats TrajectoryReceiver::stats() const {
   return st;
 }
 int TrajectoryReceiver::live_actors() const { return impl_->live.load(); }
+
+std::vector<int32_t> TrajectoryReceiver::live_actor_ids() const {
+  MutexLock lock(impl_->mu);
+  std::vector<int32_t> ids;
+  for (const auto& [id, n] : impl_->live_ids) ids.push_back(id);
+  return ids;
+}
 uint64_t TrajectoryReceiver::incarnation() const { return impl_->incarnation; }
 const std::string& TrajectoryReceiver::endpoint() const { return impl_->endpoint; }
 

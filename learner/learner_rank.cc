@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "cluster/roles.h"
 #include "learner/samples.h"
 #include "model/weight_sync.h"
 
@@ -92,14 +93,21 @@ std::vector<TrajectoryBatch> LearnerRank::Collect(
                     spec_.rank, b.actor_id, step);
         continue;
       }
+      delivered_ever_.insert(b.actor_id);
       batches.push_back(std::move(b));
       b = TrajectoryBatch();
       if (one_rank) break;
     }
     if (poll_actors) poll_actors();
-    std::vector<double> total = {static_cast<double>(batches.size())};
+    // With the count, whether any rank has waited past cluster.actor_takeover_s: from then on the
+    // ranks compare which shares they hold (all together, as they see the same sums).
+    // (At once when an earlier step already handed shares on: their actors may still be gone.)
+    const bool late = spec_.actor_takeover_s > 0 &&
+                      (SecondsSince(t0) > spec_.actor_takeover_s || !takeover_.assign.empty());
+    std::vector<double> total = {static_cast<double>(batches.size()), late ? 1.0 : 0.0};
     SumOverRanks(&total, "batch count of step " + std::to_string(step));
-    if (total[0] >= spec_.batches_per_step) return batches;
+    if (total[1] == 0 && total[0] >= spec_.batches_per_step) return batches;
+    if (total[1] > 0 && TakeOver(step, from, &batches)) return batches;
     if (SecondsSince(t0) > spec_.collect_timeout_s) {
       std::string have;
       for (int a : from) have += " " + std::to_string(a);
@@ -112,6 +120,80 @@ std::vector<TrajectoryBatch> LearnerRank::Collect(
            "): an actor is stuck or dead; see ", spec_.logs_dir);
     }
   }
+}
+
+bool LearnerRank::TakeOver(int64_t step, const std::set<int>& from,
+                           std::vector<TrajectoryBatch>* batches) {
+  // Which rank holds each share (actor a's share is a batch with actor_id a): the lowest rank
+  // that holds it keeps it; another copy (the actor came back after its share was handed on) is
+  // dropped, so every share is trained once.
+  // After them, the actors each rank hears from (an actor slow to roll out is alive, and keeps
+  // its share; only a silent one's share is handed on).
+  // An actor never heard of in this run may still be loading its model: its share waits (for
+  // collect_timeout_s, as before).
+  const int shares = spec_.batches_per_step, ranks = spec_.ranks;
+  const size_t live_at = static_cast<size_t>(shares) * ranks, known_at = live_at + shares;
+  std::vector<double> held(known_at + shares, 0.0);
+  for (int a : from)
+    if (a >= 0 && a < shares) held[static_cast<size_t>(spec_.rank) * shares + a] = 1.0;
+  for (int32_t a : receiver_->live_actor_ids())
+    if (a >= 0 && a < shares) held[live_at + a] = held[known_at + a] = 1.0;
+  for (int a : delivered_ever_)
+    if (a >= 0 && a < shares) held[known_at + a] = 1.0;
+  SumOverRanks(&held, "actor shares of step " + std::to_string(step));
+  std::vector<int> owner(shares, -1), missing, helpers;
+  bool waiting = false;  // a share is missing but its actor is alive
+  for (int a = 0; a < shares; ++a) {
+    for (int r = 0; r < ranks && owner[a] < 0; ++r)
+      if (held[static_cast<size_t>(r) * shares + a] > 0) owner[a] = r;
+    const bool alive = held[live_at + a] > 0, known = held[known_at + a] > 0;
+    if (owner[a] >= 0 && alive)
+      helpers.push_back(a);  // delivered its share and is still there
+    else if (owner[a] < 0 && (alive || !known))
+      waiting = true;
+    else if (owner[a] < 0)
+      missing.push_back(a);
+  }
+  if (missing.empty() && waiting) return false;
+  if (missing.empty()) {
+    std::vector<TrajectoryBatch> kept;
+    for (auto& b : *batches) {
+      if (b.actor_id >= 0 && b.actor_id < shares && owner[b.actor_id] != spec_.rank) {
+        IR_LOG_WARN("learner {}: dropped actor {}'s batch of step {}: learner {} has its share",
+                    spec_.rank, b.actor_id, step, owner[b.actor_id]);
+        continue;
+      }
+      kept.push_back(std::move(b));
+    }
+    *batches = std::move(kept);
+    return true;
+  }
+  // Rank 0 hands each missing share to a live actor whose own share arrived.
+  if (spec_.rank == 0 && !spec_.run_dir.empty() && !helpers.empty()) {
+    Takeover t;
+    t.step = step;
+    for (size_t i = 0; i < missing.size(); ++i)
+      t.assign.emplace_back(missing[i], helpers[i % helpers.size()]);
+    if (t.assign != takeover_.assign || t.step != takeover_.step) {
+      std::string what;
+      for (const auto& [share, by] : t.assign)
+        what += " " + std::to_string(share) + "->" + std::to_string(by);
+      IR_LOG_WARN(
+          "learner 0: step {} misses the batch of actor(s) {}, silent (a wait of "
+          "cluster.actor_takeover_s={} s, or gone since an earlier step); their shares go to "
+          "live actors (share->actor):{}",
+          step,
+          [&] {
+            std::string m;
+            for (int a : missing) m += (m.empty() ? "" : ",") + std::to_string(a);
+            return m;
+          }(),
+          spec_.actor_takeover_s, what);
+      WriteTakeover(spec_.run_dir, t);
+      takeover_ = t;
+    }
+  }
+  return false;
 }
 
 nlohmann::json LearnerRank::Step(int64_t step, const std::function<void()>& poll_actors,

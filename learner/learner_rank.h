@@ -21,11 +21,13 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <string>
 #include <vector>
 #include <zmq.hpp>
 
 #include "cluster/progress_lease.h"
+#include "cluster/roles.h"
 #include "collective/collective.h"
 #include "comm/options.h"
 #include "comm/stream.h"
@@ -42,7 +44,9 @@ struct LearnerRankSpec {
   comm::StreamOptions stream;    // this rank binds stream.learner_endpoints[rank]
   comm::WeightsOptions weights;  // rank 0 binds weights.endpoint
   double collect_timeout_s = 600;
-  std::string logs_dir;  // where the actors' logs are, named in time-out messages
+  double actor_takeover_s = 0;  // cluster.actor_takeover_s (0: never)
+  std::string run_dir;          // rank 0 writes RUN/takeover.json there ("": never)
+  std::string logs_dir;         // where the actors' logs are, named in time-out messages
 };
 
 class LearnerRank {
@@ -97,6 +101,12 @@ class LearnerRank {
   TrajectoryLogWriter* log_;
   ProgressLease* lease_;
   std::unique_ptr<comm::TrajectoryReceiver> receiver_;
+  // After cluster.actor_takeover_s: compares the ranks' shares of `step` (a collective); true
+  // when every share is held (this rank's copies of shares a lower rank holds dropped from
+  // *batches); otherwise rank 0 hands the missing shares to live actors (RUN/takeover.json).
+  bool TakeOver(int64_t step, const std::set<int>& from, std::vector<TrajectoryBatch>* batches);
+  Takeover takeover_;             // rank 0: the hand-over last written
+  std::set<int> delivered_ever_;  // actors whose batches this rank received in this run
   std::unique_ptr<comm::WeightPublisher> publisher_;
   std::vector<std::string> streams_;
   double publish_seconds_ = 0;  // the last publication's time

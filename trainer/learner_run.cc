@@ -57,6 +57,7 @@ std::string PrepareRun(const Config& config, const RankLayout& me, ProgressLease
   MakeDirs(run_dir + "/checkpoints");
   std::error_code ec;
   fs::remove(RendezvousPath(run_dir), ec);  // a previous start's endpoints are stale
+  fs::remove(TakeoverPath(run_dir), ec);    // and so are its hand-overs
   WriteResolvedConfig(config, run_dir);
   const std::string init_dir = PrepareInitDir(config, run_dir, ProgressLease::BeatOf(lease));
   const bool local = config.cluster.transport == Transport::kInproc;

@@ -69,6 +69,8 @@ LearnerRankSpec LearnerRankSpecFor(const Config& config, const RankLayout& me) {
   s.weights = config.comm.weights;
   s.weights.endpoint = WeightsBindEndpoint(config.cluster, run_dir);
   s.collect_timeout_s = config.cluster.collect_timeout_s;
+  s.actor_takeover_s = config.cluster.actor_takeover_s;
+  s.run_dir = run_dir;
   s.logs_dir = run_dir + "/logs";
   return s;
 }

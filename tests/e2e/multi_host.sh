@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CTest e2e.multi_host (labels e2e;mpi;hosts): a training run across hosts. cluster/hosts.sh makes
-# three hosts of this machine (network namespaces on a bridge, each with its own address, host name
+# four hosts of this machine (network namespaces on a bridge, each with its own address, host name
 # and /etc/hosts). The two learner ranks run on irt1 and irt2 (mpirun over a hostfile, its rsh
 # agent entering the namespace instead of ssh), the two actors are started by hand on irt3
 # (cluster.spawn_actors=false, `iranker actor`), all traffic is tcp with CURVE (one key pair, as
@@ -11,7 +11,11 @@
 #     (one thread per process);
 #   - the actors exit on their own when the learners have completed the run;
 #   - an actor on irt3 holding a key that is not in authorized_keys is refused (the learners log
-#     the refusal) and changes nothing.
+#     the refusal) and changes nothing;
+#   - irt2 (learner rank 1) cut off: the job ends by time-out naming irt2, the newest checkpoint is
+#     complete, and the rerun resumes and ends byte-identical to the uninterrupted run;
+#   - irt3 (actor 0; actor 1 on irt4) cut off after step 2 and back after step 5: actor 1 rolls out
+#     actor 0's shares, every step is trained once, the weights match within float tolerance.
 # Skipped (exit 77, with the reason) where network namespaces cannot be made (not root, no
 # CAP_NET_ADMIN). The hosts are removed at exit, also on failure.
 # usage: multi_host.sh IRANKER_BINARY SOURCE_DIR WORK_DIR
@@ -32,7 +36,7 @@ if ! probe=$("$hosts" up 1 "${name}p" 10.231.8 2>&1); then
 fi
 "$hosts" down "${name}p"
 trap '"$hosts" down '"$name"' || true' EXIT
-dir=$("$hosts" up 3 "$name" 10.231.9)
+dir=$("$hosts" up 4 "$name" 10.231.9)
 source "$dir/env"
 
 keys=$work/keys
@@ -63,10 +67,12 @@ printf '%s1 slots=2\n' "$name" > "$work/hostfile.one"
 grep -q "${name}1" "$work/roles.log" && grep -q "${name}2" "$work/roles.log" ||
   { cat "$work/roles.log"; echo "FAIL: the learner ranks did not run on ${name}1 and ${name}2"; exit 1; }
 
-# start_job LABEL HOSTFILE ACTOR_HOST [overrides...]: learners from HOSTFILE (mpirun started on
-# irt1) in the background (pid in $lpid), two actors on ACTOR_HOST (pids in $apids).
+# start_job LABEL HOSTFILE ACTOR_HOSTS [overrides...]: learners from HOSTFILE (mpirun started on
+# irt1) in the background (pid in $lpid), two actors on ACTOR_HOSTS (comma-separated: actor k on
+# the k-th; pids in $apids).
 start_job() {
-  local out=$work/$1 hostfile=$2 ahost=$3 i k
+  local out=$work/$1 hostfile=$2 i k ahosts
+  IFS=, read -ra ahosts <<< "$3"
   shift 3
   mkdir -p "$out"
   "$hosts" exec "${name}1" mpirun --hostfile "$hostfile" -np 2 $MPIRUN_NET -x OMP_WAIT_POLICY \
@@ -77,9 +83,15 @@ start_job() {
   [[ -f $out/run/rendezvous.json ]] || { cat "$out/learners.log"; echo "FAIL: $1: no rendezvous"; exit 1; }
   apids=()
   for k in 0 1; do
-    "$hosts" exec "$ahost" "$iranker" actor -c "$out/run/config.yaml" --id $k >> "$out/actor$k.log" 2>&1 &
+    "$hosts" exec "${ahosts[$((k % ${#ahosts[@]}))]}" "$iranker" actor -c "$out/run/config.yaml" --id $k \
+      >> "$out/actor$k.log" 2>&1 &
     apids+=($!)
   done
+}
+trained_steps() { # RUN_DIR: training steps in its metrics so far
+  local n
+  n=$(grep -c '"type":"train"' "$1/metrics.jsonl" 2> /dev/null) || true
+  echo "${n:-0}"
 }
 
 # run_job LABEL HOSTFILE ACTOR_HOST [rogue]: learners from HOSTFILE (mpirun started on irt1), two
@@ -181,4 +193,45 @@ grep -q "resum" "$work/lost/learners.log" || { cat "$work/lost/learners.log"; ec
 cmp "$work/one-host/run/checkpoints/step-00000008/model.safetensors" "$run/checkpoints/step-00000008/model.safetensors" ||
   { echo "FAIL: the resumed run ended with other weights than the uninterrupted one"; exit 1; }
 
-echo "ok: learners on ${name}1+${name}2, actors on ${name}3, tcp+CURVE: weights byte-identical to one host; unauthorised key refused; a lost learner host ends the job by time-out naming it, and the rerun resumes byte-identically"
+echo "lost learner host: the time-out named it; the rerun resumed byte-identically"
+
+# An actor host lost: actor 0 on irt3, actor 1 on irt4. irt3's link is cut after step 2: once a
+# step has waited cluster.actor_takeover_s for actor 0 (silent), the learners hand its share to
+# actor 1, which rolls it out with actor 0's queries and seed; training goes on. After step 5 the
+# link comes back and actor 0 rejoins with the current weights. Every step is trained once and
+# the final weights match the uninterrupted run (within float tolerance: a handed-over batch may
+# reach another learner rank than the original would have).
+start_job actorlost "$work/hostfile.two" "${name}3,${name}4" train.steps=8 cluster.actor_takeover_s=2
+run=$work/actorlost/run
+for ((i = 0; i < 600; ++i)); do
+  (($(trained_steps "$run") >= 2)) && break
+  kill -0 $lpid 2> /dev/null || { cat "$work/actorlost/learners.log"; echo "FAIL: the job ended early"; exit 1; }
+  sleep 0.2
+done
+"$hosts" link "${name}3" down
+for ((i = 0; i < 600; ++i)); do
+  (($(trained_steps "$run") >= 5)) && break
+  kill -0 $lpid 2> /dev/null || { cat "$work/actorlost/learners.log"; echo "FAIL: the job ended without actor 0"; exit 1; }
+  sleep 0.2
+done
+(($(trained_steps "$run") >= 5)) || { cat "$work/actorlost/learners.log"; echo "FAIL: no progress without actor 0"; exit 1; }
+"$hosts" link "${name}3" up
+wait $lpid || { cat "$work/actorlost/learners.log"; echo "FAIL: the run that lost an actor host failed"; exit 1; }
+for k in 0 1; do
+  wait "${apids[$k]}" || { tail -n 20 "$work/actorlost/actor$k.log"; echo "FAIL: actor $k did not end well"; exit 1; }
+done
+grep -q "their shares go to live actors" "$work/actorlost/learners.log" ||
+  { cat "$work/actorlost/learners.log"; echo "FAIL: no hand-over"; exit 1; }
+grep -q "rolling out actor 0's share of step" "$work/actorlost/actor1.log" ||
+  { cat "$work/actorlost/actor1.log"; echo "FAIL: actor 1 did not roll out actor 0's share"; exit 1; }
+/usr/bin/python3 - "$run/metrics.jsonl" <<'PY'
+import json, sys
+steps = [json.loads(l)["step"] for l in open(sys.argv[1]) if '"type":"train"' in l]
+assert steps == list(range(1, 9)), steps
+PY
+/usr/bin/python3 "$(dirname "$0")/compare_weights.py" "$work/one-host/run/init/model.safetensors" \
+  "$work/one-host/run/checkpoints/step-00000008/model.safetensors" \
+  "$run/checkpoints/step-00000008/model.safetensors" 1e-5 "uninterrupted - actor host lost"
+echo "lost actor host: its shares went to the other actor; every step trained once; weights match"
+
+echo "ok: learners on ${name}1+${name}2, actors on ${name}3, tcp+CURVE: weights byte-identical to one host; unauthorised key refused; a lost learner host ends the job by time-out naming it, and the rerun resumes byte-identically; a lost actor host's shares go to the other actor"

@@ -7,10 +7,13 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <filesystem>
+#include <functional>
 #include <thread>
 
 #include "../model/test_util.h"
 #include "base/error.h"
+#include "cluster/roles.h"
 #include "collective/collective.h"
 
 namespace iranker {
@@ -44,7 +47,8 @@ TrajectoryBatch ActorBatch(int actor, uint64_t version, int steps) {
 }
 
 struct Fixture {
-  explicit Fixture(int actors, double collect_timeout_s = 30) {
+  explicit Fixture(int actors, double collect_timeout_s = 30,
+                   const std::function<void(LearnerRankSpec&)>& tweak = {}) {
     spec.rank = 0;
     spec.ranks = 1;
     spec.batches_per_step = actors;
@@ -55,6 +59,7 @@ struct Fixture {
     spec.weights.poll_ms = 20;
     spec.collect_timeout_s = collect_timeout_s;
     spec.logs_dir = "RUN/logs";
+    if (tweak) tweak(spec);
     model = testing::TinyModel(5);
     LearnerOptions o;
     o.algorithm = Algorithm::kGrpo;
@@ -136,6 +141,51 @@ TEST(LearnerRank, AnActorFailureStopsTheWaitAtOnce) {
                    0, [] { Fail(ErrorCode::kUnavailable, "actor 0 (thread): boom"); }, nullptr),
                Error);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+}
+
+TEST(LearnerRank, ASilentActorsShareGoesToALiveActorAndIsTrainedOnce) {
+  const std::string run_dir =
+      ::testing::TempDir() + "iranker_takeover_" + std::to_string(::getpid());
+  std::filesystem::create_directories(run_dir);
+  std::filesystem::remove(TakeoverPath(run_dir));
+  Fixture f(/*actors=*/2, /*collect_timeout_s=*/20, [&](LearnerRankSpec& s) {
+    s.actor_takeover_s = 0.3;
+    s.run_dir = run_dir;
+    s.stream.peer_timeout_ms = 300;
+  });
+  // Step 0: both actors deliver.
+  f.Send(0, ActorBatch(0, 0, 3));
+  f.Send(1, ActorBatch(1, 0, 2));
+  EXPECT_EQ(f.rank->Step(0, nullptr, nullptr)["trajectories"].get<double>(), 5);
+  EXPECT_EQ(ReadTakeover(run_dir).step, -1);  // nothing handed over
+  // Step 1: actor 0 goes silent (its sender is gone); actor 1 delivers. Past actor_takeover_s,
+  // actor 0's share is handed to actor 1, which sends it as a new incarnation of actor 0.
+  f.senders[0].reset();
+  f.Send(1, ActorBatch(1, 1, 2));
+  nlohmann::json rec;
+  std::thread step([&] { rec = f.rank->Step(1, nullptr, nullptr); });
+  Takeover t;
+  for (int i = 0; i < 200 && t.step != 1; ++i) {
+    std::this_thread::sleep_for(50ms);
+    t = ReadTakeover(run_dir);
+  }
+  ASSERT_EQ(t.step, 1);
+  EXPECT_EQ(t.assign, (std::vector<std::pair<int, int>>{{0, 1}}));
+  comm::TrajectorySender substitute(f.ctx, f.spec.stream, /*actor_id=*/0);
+  ASSERT_TRUE(substitute.Send(ActorBatch(0, 1, 3), 5s));
+  step.join();
+  EXPECT_EQ(rec["trajectories"].get<double>(), 3 + 2);
+  EXPECT_EQ(f.learner->version(), 2u);
+  // Step 2: an actor that is alive but slow keeps its share: no new hand-over while it is heard.
+  f.senders[0] = std::make_unique<comm::TrajectorySender>(f.ctx, f.spec.stream, 0);
+  f.Send(1, ActorBatch(1, 2, 2));
+  std::thread late([&] {
+    std::this_thread::sleep_for(800ms);
+    f.Send(0, ActorBatch(0, 2, 3));
+  });
+  EXPECT_EQ(f.rank->Step(2, nullptr, nullptr)["trajectories"].get<double>(), 5);
+  late.join();
+  EXPECT_EQ(ReadTakeover(run_dir).step, 1);
 }
 
 }  // namespace
