@@ -43,6 +43,9 @@ struct ClusterOptions {
   // are handed to actors that delivered (RUN/takeover.json); the step then completes within
   // collect_timeout_s, and an actor that comes back rejoins at the current step. 0: never.
   double actor_takeover_s = 60;
+  // Fewer actors heard from than this when a step hands shares over: the run stops with a clear
+  // message (their work would pile on too few).
+  int min_actors = 1;
   // An actor waiting this long for the next policy version fails, naming the publisher, unless
   // learner rank 0 reports progress on its own work meanwhile (an evaluation, a checkpoint:
   // cluster/progress_lease.h); then the wait restarts.
@@ -67,6 +70,9 @@ struct ClusterOptions {
             "Wait for a step's missing actor batches before live actors roll out their shares "
             "(s; 0: never).",
             Range(0.0, 1e7));
+    v.Field("min_actors", min_actors,
+            "Fewest live actors a step may hand missing shares to before the run stops.",
+            AtLeast(1));
     v.Field("weights_timeout_s", weights_timeout_s,
             "Actor wait for the next policy version (s); restarts while learner rank 0 reports "
             "progress.",

@@ -155,6 +155,17 @@ bool LearnerRank::TakeOver(int64_t step, const std::set<int>& from,
       missing.push_back(a);
   }
   if (missing.empty() && waiting) return false;
+  // Every rank decides this from the same sums: the ranks stop together.
+  int live = 0;
+  for (int a = 0; a < shares; ++a) live += held[live_at + a] > 0;
+  if (!missing.empty() && live < spec_.min_actors) {
+    std::string silent;
+    for (int a : missing) silent += (silent.empty() ? "" : ",") + std::to_string(a);
+    Fail(ErrorCode::kUnavailable, "learner ", spec_.rank, ": step ", step, ": ", live, " of ",
+         shares, " actors heard from, fewer than cluster.min_actors=", spec_.min_actors,
+         " (silent: ", silent, "); the run stops (the newest checkpoint resumes it); see ",
+         spec_.logs_dir);
+  }
   if (missing.empty()) {
     std::vector<TrajectoryBatch> kept;
     for (auto& b : *batches) {

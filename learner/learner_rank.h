@@ -45,6 +45,7 @@ struct LearnerRankSpec {
   comm::WeightsOptions weights;  // rank 0 binds weights.endpoint
   double collect_timeout_s = 600;
   double actor_takeover_s = 0;  // cluster.actor_takeover_s (0: never)
+  int min_actors = 1;           // cluster.min_actors
   std::string run_dir;          // rank 0 writes RUN/takeover.json there ("": never)
   std::string logs_dir;         // where the actors' logs are, named in time-out messages
 };

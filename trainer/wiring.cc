@@ -70,6 +70,7 @@ LearnerRankSpec LearnerRankSpecFor(const Config& config, const RankLayout& me) {
   s.weights.endpoint = WeightsBindEndpoint(config.cluster, run_dir);
   s.collect_timeout_s = config.cluster.collect_timeout_s;
   s.actor_takeover_s = config.cluster.actor_takeover_s;
+  s.min_actors = config.cluster.min_actors;
   s.run_dir = run_dir;
   s.logs_dir = run_dir + "/logs";
   return s;

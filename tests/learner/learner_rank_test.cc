@@ -188,5 +188,34 @@ TEST(LearnerRank, ASilentActorsShareGoesToALiveActorAndIsTrainedOnce) {
   EXPECT_EQ(ReadTakeover(run_dir).step, 1);
 }
 
+TEST(LearnerRank, FewerLiveActorsThanMinActorsStopTheRunWithTheReason) {
+  const std::string run_dir =
+      ::testing::TempDir() + "iranker_min_actors_" + std::to_string(::getpid());
+  std::filesystem::create_directories(run_dir);
+  Fixture f(/*actors=*/2, /*collect_timeout_s=*/20, [&](LearnerRankSpec& s) {
+    s.actor_takeover_s = 0.3;
+    s.min_actors = 2;
+    s.run_dir = run_dir;
+    s.stream.peer_timeout_ms = 300;
+  });
+  f.Send(0, ActorBatch(0, 0, 3));
+  f.Send(1, ActorBatch(1, 0, 2));
+  f.rank->Step(0, nullptr, nullptr);
+  f.senders[0].reset();  // actor 0 gone: 1 live actor, fewer than 2
+  f.Send(1, ActorBatch(1, 1, 2));
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    f.rank->Step(1, nullptr, nullptr);
+    FAIL() << "the run went on with too few actors";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+    const std::string what = e.what();
+    EXPECT_NE(what.find("1 of 2 actors heard from, fewer than cluster.min_actors=2 (silent: 0)"),
+              std::string::npos)
+        << what;
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);  // not the collect time-out
+}
+
 }  // namespace
 }  // namespace iranker
