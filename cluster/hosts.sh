@@ -9,7 +9,9 @@
 #                                          SUBNET.1); prints the state directory
 #   cluster/hosts.sh down [NAME]            kill what runs in them and remove everything `up` made
 #   cluster/hosts.sh exec HOST CMD...       run CMD as on HOST (its network, host name, /etc/hosts;
-#                                          HOSTS_PRIVATE_TMP=1: also a /tmp of its own)
+#                                          HOSTS_PRIVATE_TMP=1: also a /tmp of its own, in
+#                                          which the machine's paths named in HOSTS_SHARED
+#                                          (colon-separated) stay visible)
 #   cluster/hosts.sh link HOST down|up      cut or restore HOST's link to the others
 #   cluster/hosts.sh netem HOST [ARGS...]   shape HOST's link with tc netem (no ARGS: remove), e.g.
 #                                          `netem irh2 delay 0.5ms rate 10gbit loss 1%`
@@ -96,7 +98,8 @@ down() {
     ip link del "$k" 2>/dev/null || true
   done
   ip link del "$(bridge_of "$name")" 2>/dev/null || true
-  rm -rf "${state_root:?}/$name"
+  # --one-file-system: never into a mount (the hosts' /tmp binds live in their own namespaces)
+  rm -rf --one-file-system "${state_root:?}/$name"
 }
 
 host_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1" || die "no host '$1' (hosts.sh up first)"; }
@@ -108,10 +111,20 @@ host_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx "$1" || 
 cgroup_mounts() {
   awk '$2 ~ "^/sys/fs/cgroup" { printf "mkdir -p %s && mount -t %s -o %s %s %s 2>/dev/null; ", $2, $3, $4, $1, $2 }' /proc/self/mounts
   if [[ ${HOSTS_PRIVATE_TMP:-0} == 1 ]]; then
-    local tmp=$state_root/${1%%[0-9]*}/tmp/$1
-    mkdir -p "$tmp"
+    local tmp=$state_root/${1%%[0-9]*}/tmp/$1 machine=$state_root/${1%%[0-9]*}/machine-tmp/$1 p rel
+    mkdir -p "$tmp" "$machine"
     chmod 1777 "$tmp"
-    printf 'mount --bind %q /tmp && ' "$tmp"
+    # The machine's /tmp stays reachable under $machine while the host's own is mounted over it,
+    # so the paths in HOSTS_SHARED (the checkout, the build: a cluster's shared file system) that
+    # lie under /tmp are mounted back at the same place.
+    printf 'mount --rbind /tmp %q && mount --bind %q /tmp && ' "$machine" "$tmp"
+    local IFS=:
+    for p in ${HOSTS_SHARED:-}; do
+      p=$(readlink -m "$p")
+      [[ $p == /tmp/* ]] || continue
+      rel=${p#/tmp/}
+      printf 'mkdir -p %q && mount --bind %q %q && ' "/tmp/$rel" "$machine/$rel" "/tmp/$rel"
+    done
   fi
 }
 

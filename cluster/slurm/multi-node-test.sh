@@ -106,7 +106,10 @@ trap cleanup EXIT
 runuser -u munge -- munged --socket="$work/munge/munge.socket" --pid-file="$work/munge/munged.pid" \
   --log-file="$work/munge/munged.log" --seed-file="$work/munge/munged.seed"
 on1 slurmctld -c -f "$SLURM_CONF"
-for k in 1 2 3; do HOSTS_PRIVATE_TMP=1 "$hosts" exec "$name$k" slurmd -f "$SLURM_CONF" -N "$name$k"; done
+# The checkout and the build are the nodes' shared file system, wherever they lie (a clone in
+# /tmp too).
+shared="$src:$(dirname "$(readlink -f "$iranker")")"
+for k in 1 2 3; do HOSTS_PRIVATE_TMP=1 HOSTS_SHARED=$shared "$hosts" exec "$name$k" slurmd -f "$SLURM_CONF" -N "$name$k"; done
 for _ in $(seq 60); do
   [[ $(on1 sinfo -h -N -o '%T' 2> /dev/null | grep -cE '^(idle|mixed)') -eq 3 ]] && break
   sleep 1
