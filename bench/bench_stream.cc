@@ -3,7 +3,8 @@
 // of the same sizes. value = frame bytes delivered per second (MB/s, 1e6); ratio = value / bare.
 // Params: batches=N (default 3000, quick 300), steps=S per batch (8), prompt=P tokens (1024),
 // response=R tokens (256), window=W credit window (32), pending=P actor-side batches (2),
-// part=both|stream|bare (one side only, for profiling: ratio 0).
+// part=both|stream|bare (one side only, for profiling: ratio 0); netns=A,B host=ADDR: the learner
+// end in host A at ADDR, the actor end in host B (cluster/hosts.sh; both ends, ours and bare).
 // The window: credit must cover the time a batch spends between Send and its ACK, scheduling
 // delays included. At ~50 us per 50 KB batch a window of 8 drains in 0.4 ms, less than one
 // scheduler time slice on a busy 2-core machine, and the stream then waits on the scheduler,
@@ -15,6 +16,7 @@
 
 #include "base/error.h"
 #include "bench/all.h"
+#include "bench/netns.h"
 #include "comm/stream.h"
 #include "trajectory/codec.h"
 
@@ -38,17 +40,22 @@ TrajectoryBatch MakeBatch(int steps, int prompt, int response) {
   return b;
 }
 
-double StreamSeconds(int batches, const TrajectoryBatch& proto, int window, int pending,
-                     uint64_t* bytes) {
+double StreamSeconds(const TransferSides& sides, int batches, const TrajectoryBatch& proto,
+                     int window, int pending, uint64_t* bytes) {
   zmq::context_t lctx, actx;  // two contexts: as separate processes would have
   comm::StreamOptions o;
-  o.learner_endpoints = {"tcp://127.0.0.1:*"};
+  o.learner_endpoints = {sides.Endpoint()};
   o.credit_window = window;
   o.learner_queue_batches = window * 2;
   o.actor_pending_batches = pending;
+  o.security.allow_insecure_remote = true;  // across hosts: no CURVE, as the bare reference
+  NetnsSwitch ns;  // each end's sockets (and its context's I/O threads) start in its host
+  ns.Enter(sides.bind_netns);
   comm::TrajectoryReceiver learner(lctx, o, 0);
   o.learner_endpoints = {learner.endpoint()};
+  ns.Enter(sides.connect_netns);
   comm::TrajectorySender actor(actx, o, 1);
+  ns.Enter("");
   // Warm-up: connection and credit established.
   actor.Send(proto, std::chrono::seconds(10));
   TrajectoryBatch got;
@@ -72,11 +79,16 @@ uint64_t EncodedFrameBytes(const TrajectoryBatch& b) {
   return comm::kWireHeaderBytes + EncodeTrajectoryBatch(b).size();
 }
 
-double BareSeconds(int batches, size_t frame_bytes) {
+double BareSeconds(const TransferSides& sides, int batches, size_t frame_bytes) {
   zmq::context_t rctx, sctx;
-  zmq::socket_t pull(rctx, zmq::socket_type::pull), push(sctx, zmq::socket_type::push);
-  pull.bind("tcp://127.0.0.1:*");
+  NetnsSwitch ns;
+  ns.Enter(sides.bind_netns);
+  zmq::socket_t pull(rctx, zmq::socket_type::pull);
+  pull.bind(sides.Endpoint());
+  ns.Enter(sides.connect_netns);
+  zmq::socket_t push(sctx, zmq::socket_type::push);
   push.connect(pull.get(zmq::sockopt::last_endpoint));
+  ns.Enter("");
   std::string frame(frame_bytes, 'x');
   push.send(zmq::buffer(frame));
   zmq::message_t m;
@@ -106,13 +118,14 @@ BenchResult RunStream(const BenchArgs& args) {
   if (part != "both" && part != "stream" && part != "bare")
     Fail(ErrorCode::kInvalidArgument, "bench stream: part must be both, stream or bare, not '",
          part, "'");
+  const TransferSides sides = ParseTransferSides(args, "stream");
   TrajectoryBatch proto = MakeBatch(steps, prompt, response);
   uint64_t bytes = 0;
   std::vector<double> ours, bare;
   for (int r = 0; r < args.warmup + std::max(1, args.repeats); ++r) {
-    double s = part == "bare" ? 0 : StreamSeconds(batches, proto, window, pending, &bytes);
+    double s = part == "bare" ? 0 : StreamSeconds(sides, batches, proto, window, pending, &bytes);
     if (part == "bare") bytes = EncodedFrameBytes(proto) * static_cast<uint64_t>(batches);
-    double b = part == "stream" ? 0 : BareSeconds(batches, bytes / batches);
+    double b = part == "stream" ? 0 : BareSeconds(sides, batches, bytes / batches);
     if (r >= args.warmup) {
       ours.push_back(s);
       bare.push_back(b);
@@ -120,7 +133,7 @@ BenchResult RunStream(const BenchArgs& args) {
   }
   double s = Median(ours), b = Median(bare);
   BenchResult res;
-  res.value_name = "trajectory stream throughput (loopback TCP)";
+  res.value_name = "trajectory stream throughput (" + sides.Describe() + ")";
   res.unit = "MB/s";
   res.value = s > 0 ? bytes / s / 1e6 : 0;
   res.reference = "bare ZeroMQ PUSH/PULL, same frame sizes";
@@ -130,6 +143,7 @@ BenchResult RunStream(const BenchArgs& args) {
       {"batches", batches},
       {"window", window},
       {"pending", pending},
+      {"link", sides.Describe()},
       {"frame_bytes", bytes / batches},
       {"batches_per_s", s > 0 ? batches / s : 0},
       {"definition", "frame bytes (header + encoded batch) delivered to Receive per second"}};

@@ -7,7 +7,8 @@
 // preset's parameter tensors, one view per tensor with its real shape (qwen2.5-0.5b: 290 tensors,
 // 494M parameters, 988 MB in bf16; with 4 actors it needs ~10 GB of memory); dtype (bf16, the
 // actors' dtype on GPUs, or f32); or sizes_mb ("2,64": one flat tensor per size instead of
-// presets); actors ("1,2,4"); chunk_mb (4).
+// presets); actors ("1,2,4"); chunk_mb (4); netns=A,B host=ADDR: the publisher in host A at ADDR,
+// the subscribers in host B (cluster/hosts.sh; ours and bare alike).
 #include <chrono>
 #include <cstring>
 #include <sstream>
@@ -16,6 +17,7 @@
 
 #include "base/error.h"
 #include "bench/all.h"
+#include "bench/netns.h"
 #include "comm/weights.h"
 #include "comm/zmq_util.h"
 #include "model/model_config.h"
@@ -106,18 +108,23 @@ std::vector<comm::TensorView> Views(const Payload& p, const std::vector<char>& b
 // versions, each subscriber holding the version it last got (as an actor holds its weights).
 class OursRig {
  public:
-  OursRig(const Payload& payload, int subs, size_t chunk)
+  OursRig(const TransferSides& sides, const Payload& payload, int subs, size_t chunk)
       : buffer_(payload.bytes(), 1), views_(Views(payload, buffer_)), held_(subs) {
     comm::WeightsOptions o;
-    o.endpoint = "tcp://127.0.0.1:*";
+    o.endpoint = sides.Endpoint();
     o.chunk_bytes = static_cast<int64_t>(chunk);
     o.poll_ms = 1000;  // delivery is driven by the pushed announcement, not by polling
+    o.security.allow_insecure_remote = true;  // across hosts: no CURVE, as the bare reference
+    NetnsSwitch ns;  // each end's sockets (and its context's I/O threads) start in its host
+    ns.Enter(sides.bind_netns);
     pub_ = std::make_unique<comm::WeightPublisher>(pctx_, o);
     o.endpoint = pub_->endpoint();
+    ns.Enter(sides.connect_netns);
     for (int i = 0; i < subs; ++i) {
       ctxs_.push_back(std::make_unique<zmq::context_t>());
       subs_.push_back(std::make_unique<comm::WeightSubscriber>(*ctxs_.back(), o, i));
     }
+    ns.Enter("");
     // A first tiny version, so that every subscriber is connected and known to the publisher.
     float one = 1;
     pub_->Publish(++version_, {{"w", comm::DType::kFloat32, {1}, &one, 4}});
@@ -152,16 +159,22 @@ class OursRig {
 // which copies them into its buffer.
 class BareRig {
  public:
-  BareRig(size_t bytes, int subs, size_t chunk)
+  BareRig(const TransferSides& sides, size_t bytes, int subs, size_t chunk)
       : bytes_(bytes), chunk_(chunk), blob_(std::make_shared<const std::string>(bytes, 'w')) {
+    // Each pipe's PUSH binds in the publisher's host and its PULL connects from the subscribers'
+    // host, as ours connects: the bytes cross the link in the same direction.
+    NetnsSwitch ns;
     for (int i = 0; i < subs; ++i) {
+      ns.Enter(sides.bind_netns);
+      push_.emplace_back(sctx_, zmq::socket_type::push);
+      push_.back().bind(sides.Endpoint());
+      ns.Enter(sides.connect_netns);
       rctx_.push_back(std::make_unique<zmq::context_t>());
       pull_.emplace_back(*rctx_.back(), zmq::socket_type::pull);
-      pull_.back().bind("tcp://127.0.0.1:*");
-      push_.emplace_back(sctx_, zmq::socket_type::push);
-      push_.back().connect(pull_.back().get(zmq::sockopt::last_endpoint));
+      pull_.back().connect(push_.back().get(zmq::sockopt::last_endpoint));
       out_.emplace_back(bytes, '\0');
     }
+    ns.Enter("");
     Transfer(std::min(bytes, chunk));  // connections up before the first timed transfer
   }
   double Seconds() {
@@ -214,6 +227,7 @@ BenchResult RunWeights(const BenchArgs& args) {
       payloads.push_back(
           PresetPayload(name, dtype == "bf16" ? comm::DType::kBFloat16 : comm::DType::kFloat32));
   }
+  const TransferSides sides = ParseTransferSides(args, "weights");
   auto actors = ParseList(args.Param("actors", "1,2,4"));
   size_t chunk = static_cast<size_t>(std::stod(args.Param("chunk_mb", "4")) * (1 << 20));
   nlohmann::json table = nlohmann::json::array();
@@ -228,7 +242,7 @@ BenchResult RunWeights(const BenchArgs& args) {
       const int reps = args.warmup + std::max(1, args.repeats);
       std::vector<double> o_all, p_all, b_all;
       {
-        OursRig rig(payload, n, chunk);
+        OursRig rig(sides, payload, n, chunk);
         for (int rep = 0; rep < reps; ++rep) {
           double p = 0;
           o_all.push_back(rig.Deliver(&p));
@@ -236,7 +250,7 @@ BenchResult RunWeights(const BenchArgs& args) {
         }
       }
       {
-        BareRig rig(bytes, n, chunk);
+        BareRig rig(sides, bytes, n, chunk);
         for (int rep = 0; rep < reps; ++rep) b_all.push_back(rig.Seconds());
       }
       for (int rep = args.warmup; rep < reps; ++rep) {
@@ -264,6 +278,7 @@ BenchResult RunWeights(const BenchArgs& args) {
   r.unit = "GB/s";
   r.reference = "bare ZeroMQ PUSH/PULL of the same bytes and chunks";
   r.extra = {{"table", table},
+             {"link", sides.Describe()},
              {"chunk_bytes", chunk},
              {"definition", "size * actors / (Publish -> last actor holds verified weights)"}};
   return r;
