@@ -219,6 +219,14 @@ int LauncherWorldSize() {
   return 1;
 }
 
+int LauncherRank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMI_RANK"})
+    if (const char* v = std::getenv(var)) return std::max(0, std::atoi(v));
+  if (std::getenv("SLURM_STEP_ID"))
+    if (const char* v = std::getenv("SLURM_PROCID")) return std::max(0, std::atoi(v));
+  return -1;
+}
+
 namespace {
 std::string IpcPath(const std::string& run_dir, const std::string& name) {
   std::error_code ec;

@@ -90,6 +90,11 @@ std::string DetectLauncher();
 // The number of ranks the launcher started (OMPI_COMM_WORLD_SIZE, PMI_SIZE or SLURM_NTASKS under
 // srun); 1 when started by hand.
 int LauncherWorldSize();
+// This process's rank among the ranks its launcher started (OMPI_COMM_WORLD_RANK, PMI_RANK, or
+// SLURM_PROCID under srun); -1 when started by hand. `iranker actor` takes it for its id when
+// --id is not given, so one launch (`mpirun --hostfile ACTOR_HOSTS -np N iranker actor ...` or an
+// srun step) starts actors 0..N-1 where the user puts them.
+int LauncherRank();
 
 // The endpoints a learner binds: the trajectory stream for learner rank r and (r == 0) the
 // weight publisher. ipc: sockets under <run_dir>/sockets (short names: ipc paths are limited to

@@ -25,6 +25,7 @@
 // Torch types appear only by forward declaration: include <torch/torch.h> to use these.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -115,7 +116,9 @@ std::unique_ptr<Collective> MakeMpiCollective(const AllreduceOptions& options, i
 // `iranker train --local`, which runs the learner code of the distributed run in one process.
 std::unique_ptr<Collective> MakeLocalCollective();
 // MPI_Abort on the world (when MPI is up): one rank's fatal error ends the whole job at once
-// instead of leaving the other ranks waiting.
+// instead of leaving the other ranks waiting. Where MPI_Abort itself waits (on a lost host's
+// daemon), this process exits with `code` after kAbortGrace anyway.
+inline constexpr std::chrono::seconds kAbortGrace{10};
 void AbortWorld(int code);
 // NCCL back-end for CUDA tensors on `device`; throws Error(kFailedPrecondition) when this build
 // has no NCCL. Bootstraps over MPI (MPI must be initialised).

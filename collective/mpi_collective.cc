@@ -10,6 +10,7 @@
 #include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <iostream>
 #include <thread>
 
 #include "base/clock.h"
@@ -329,7 +330,17 @@ void AbortWorld(int code) {
   int init = 0, fin = 0;
   MPI_Initialized(&init);
   MPI_Finalized(&fin);
-  if (init && !fin) MPI_Abort(MPI_COMM_WORLD, code);
+  if (!init || fin) return;
+  // MPI_Abort asks the launcher to end every rank; where it waits on a host that is gone, this
+  // process leaves anyway after kAbortGrace (its message is out; the launcher does the rest).
+  std::thread([code] {
+    std::this_thread::sleep_for(kAbortGrace);
+    std::cerr << "iranker: MPI_Abort did not end this process within "
+              << std::chrono::duration_cast<std::chrono::seconds>(kAbortGrace).count()
+              << " s; exiting" << std::endl;
+    std::_Exit(code);
+  }).detach();
+  MPI_Abort(MPI_COMM_WORLD, code);
 }
 
 }  // namespace iranker::collective

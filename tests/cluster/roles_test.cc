@@ -166,6 +166,25 @@ TEST(Roles, LauncherWorldSize) {
   }
 }
 
+TEST(Roles, LauncherRank) {
+  {
+    Env env(Env::Vars{});
+    EXPECT_EQ(LauncherRank(), -1);
+  }
+  {
+    Env env(Env::Vars{{"OMPI_COMM_WORLD_RANK", "2"}, {"OMPI_COMM_WORLD_SIZE", "3"}});
+    EXPECT_EQ(LauncherRank(), 2);
+  }
+  {
+    Env env(Env::Vars{{"SLURM_STEP_ID", "1"}, {"SLURM_PROCID", "4"}});
+    EXPECT_EQ(LauncherRank(), 4);
+  }
+  {
+    Env env(Env::Vars{{"SLURM_PROCID", "4"}});  // the batch script itself, not a step
+    EXPECT_EQ(LauncherRank(), -1);
+  }
+}
+
 std::string TempRunDir(const std::string& name) {
   auto d = std::filesystem::temp_directory_path() /
            ("iranker_roles_" + name + "_" + std::to_string(::getpid()));
