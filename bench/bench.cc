@@ -1,14 +1,25 @@
 #include "bench/bench.h"
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 
 #include "base/error.h"
+#include "base/malloc_policy.h"
+
+extern char** environ;
 
 #ifndef IRANKER_SOURCE_DIR
 #define IRANKER_SOURCE_DIR "."
@@ -57,23 +68,125 @@ std::string ReferenceScriptDir() {
   return std::string(IRANKER_SOURCE_DIR) + "/bench/reference";
 }
 
+nlohmann::json ProcessUsage::ToJson() const {
+  return {{"user_s", user_s},
+          {"sys_s", sys_s},
+          {"minor_faults", minor_faults},
+          {"major_faults", major_faults}};
+}
+
+ProcessUsage& ProcessUsage::operator+=(const ProcessUsage& o) {
+  user_s += o.user_s;
+  sys_s += o.sys_s;
+  minor_faults += o.minor_faults;
+  major_faults += o.major_faults;
+  return *this;
+}
+
+ProcessUsage ProcessUsage::operator-(const ProcessUsage& o) const {
+  ProcessUsage d = *this;
+  d.user_s -= o.user_s;
+  d.sys_s -= o.sys_s;
+  d.minor_faults -= o.minor_faults;
+  d.major_faults -= o.major_faults;
+  return d;
+}
+
+namespace {
+ProcessUsage FromRusage(const struct rusage& r) {
+  ProcessUsage u;
+  u.user_s = r.ru_utime.tv_sec + r.ru_utime.tv_usec * 1e-6;
+  u.sys_s = r.ru_stime.tv_sec + r.ru_stime.tv_usec * 1e-6;
+  u.minor_faults = r.ru_minflt;
+  u.major_faults = r.ru_majflt;
+  return u;
+}
+
+std::mutex reference_mu;
+ProcessUsage reference_usage;  // guarded by reference_mu
+bool reference_same_allocator = true;
+}  // namespace
+
+ProcessUsage SelfUsage() {
+  struct rusage r {};
+  ::getrusage(RUSAGE_SELF, &r);
+  return FromRusage(r);
+}
+
+ProcessUsage ReferenceProcessesUsage() {
+  std::lock_guard<std::mutex> lock(reference_mu);
+  return reference_usage;
+}
+
+void SetReferenceAllocator(bool same_as_ours) { reference_same_allocator = same_as_ours; }
+
+std::string ReferenceAllocatorDescription() {
+  return reference_same_allocator
+             ? "GLIBC_TUNABLES=" + GlibcTunablesForChildren() + " (the same policy as this process)"
+             : "glibc defaults (GLIBC_TUNABLES unset: NOT the same as ours)";
+}
+
+std::string RunReferenceProcess(const std::vector<std::string>& argv, const std::string& hint) {
+  IR_CHECK(!argv.empty());
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "GLIBC_TUNABLES=", 15) != 0) env.emplace_back(*e);
+  if (reference_same_allocator) env.push_back("GLIBC_TUNABLES=" + GlibcTunablesForChildren());
+  std::vector<char*> cargv, cenv;
+  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+  cargv.push_back(nullptr);
+  for (const auto& e : env) cenv.push_back(const_cast<char*>(e.c_str()));
+  cenv.push_back(nullptr);
+  std::string cmd;
+  for (const auto& a : argv) cmd += (cmd.empty() ? "" : " ") + a;
+
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    Fail(ErrorCode::kInternal, "cannot make a pipe for ", cmd, ": ", std::strerror(errno));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  pid_t pid = 0;
+  const int rc = ::posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  if (rc != 0) {
+    ::close(fds[0]);
+    Fail(ErrorCode::kUnavailable, "cannot run ", cmd, ": ", std::strerror(rc), "; ", hint);
+  }
+  std::string out;
+  std::array<char, 4096> buf;
+  for (ssize_t n; (n = ::read(fds[0], buf.data(), buf.size())) != 0;) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    out.append(buf.data(), static_cast<size_t>(n));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  struct rusage ru {};
+  while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+  }
+  {
+    std::lock_guard<std::mutex> lock(reference_mu);
+    reference_usage += FromRusage(ru);
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    Fail(ErrorCode::kUnavailable, "reference failed (",
+         WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                           : "signal " + std::to_string(WTERMSIG(status)),
+         "): ", cmd, "; ", hint);
+  return out;
+}
+
 std::string RunPythonReference(const std::string& script, const std::vector<std::string>& args) {
   std::string path = ReferenceScriptDir() + "/" + script;
   if (!std::filesystem::exists(path))
     Fail(ErrorCode::kNotFound, "reference script '", path, "' not found (set IRANKER_SOURCE_DIR)");
-  std::string cmd = "/usr/bin/python3 '" + path + "'";
-  for (const auto& a : args) cmd += " '" + a + "'";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) Fail(ErrorCode::kInternal, "cannot run ", cmd);
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int rc = ::pclose(p);
-  if (rc != 0)
-    Fail(ErrorCode::kInternal, "reference '", script, "' failed (exit ", rc,
-         "); is python3-torch installed? run scripts/setup.sh");
-  return out;
+  std::vector<std::string> argv = {"/usr/bin/python3", path};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunReferenceProcess(argv, "is python3-torch installed? run scripts/setup.sh");
 }
 
 nlohmann::json ToJson(const std::string& name, const BenchResult& r) {

@@ -48,8 +48,33 @@ void ResetPeakRss();
 double PeakRssMb();
 double Median(std::vector<double> xs);
 
+// CPU time and page faults of a process (getrusage / wait4).
+struct ProcessUsage {
+  double user_s = 0, sys_s = 0;
+  int64_t minor_faults = 0, major_faults = 0;
+  nlohmann::json ToJson() const;
+  ProcessUsage& operator+=(const ProcessUsage& o);
+  ProcessUsage operator-(const ProcessUsage& o) const;
+};
+// This process so far (ours, and any reference a benchmark runs in-process).
+ProcessUsage SelfUsage();
+// Every reference process run so far by RunReferenceProcess, summed.
+ProcessUsage ReferenceProcessesUsage();
+
+// Reference processes run under this process's allocator policy (base/malloc_policy.h) by
+// default, so a ratio compares engines, not allocators; SetReferenceAllocator(false) (`iranker
+// bench -p reference_allocator=default`) gives them glibc's defaults instead (labelled so).
+void SetReferenceAllocator(bool same_as_ours);
+std::string ReferenceAllocatorDescription();
+
+// Runs argv (argv[0] found on PATH) as a reference process: stdout captured and returned, stderr
+// passed through, the allocator policy above, its CPU time and page faults added to
+// ReferenceProcessesUsage(). Throws Error with `hint` when it cannot start or fails.
+std::string RunReferenceProcess(const std::vector<std::string>& argv, const std::string& hint);
+
 // The /usr/bin/python3 interpreter with Debian's python3-torch/numpy; used by references.
-// Runs `script` with args and returns its stdout; throws Error naming the script on failure.
+// Runs `script` with args (RunReferenceProcess) and returns its stdout; throws Error naming the
+// script on failure.
 std::string RunPythonReference(const std::string& script, const std::vector<std::string>& args);
 
 // Directory holding the reference scripts (bench/reference/ in the source tree, or next to the

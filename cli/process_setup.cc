@@ -1,10 +1,7 @@
 #include "cli/process_setup.h"
 
-#include <malloc.h>
 #include <torch/torch.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <thread>
 
 #include "cluster/roles.h"
@@ -17,13 +14,6 @@ int ConfigureThreads(int threads) {
                               DetectLocalPlace().size);
   torch::set_num_threads(threads);
   return threads;
-}
-
-void RetainFreedMemory() {
-  const char* tunables = std::getenv("GLIBC_TUNABLES");
-  if (tunables && std::strstr(tunables, "glibc.malloc.")) return;
-  ::mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  ::mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 }  // namespace iranker

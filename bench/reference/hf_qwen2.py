@@ -162,7 +162,9 @@ class CausalLM(nn.Module):
         hd = c.get("head_dim") or c["hidden_size"] // c["num_attention_heads"]
         self.inv_freq = 1.0 / (c.get("rope_theta", 10000.0) ** (torch.arange(0, hd, 2, dtype=torch.int64).float() / hd))
 
-    def forward(self, ids, position_ids, mask, past=None):
+    def forward(self, ids, position_ids, mask, past=None, logits_to_keep=0):
+        """Logits of the last `logits_to_keep` positions (0: all), as transformers' generate asks
+        for only the last one: no [batch x prompt x vocabulary] tensor in a prefill."""
         x = self.model.embed_tokens(ids)
         freqs = position_ids[:, :, None].float() * self.inv_freq[None, None, :]
         emb = torch.cat((freqs, freqs), dim=-1)
@@ -171,6 +173,8 @@ class CausalLM(nn.Module):
         for i, layer in enumerate(self.model.layers):
             x, p = layer(x, cos, sin, mask, None if past is None else past[i])
             presents.append(p)
+        if logits_to_keep:
+            x = x[:, -logits_to_keep:]
         x = self.model.norm(x)
         w = self.model.embed_tokens.weight if self.tied else self.lm_head.weight
         return nn.functional.linear(x, w).float(), presents
@@ -206,7 +210,7 @@ def generate(m, prompts, new_tokens):
         ids[r, width - len(p):] = torch.tensor(p)
         attn[r, width - len(p):] = 1
     pos = (attn.cumsum(-1) - 1).clamp(min=0)
-    logits, past = m(ids, pos, causal_mask(attn, width, 0))
+    logits, past = m(ids, pos, causal_mask(attn, width, 0), logits_to_keep=1)
     out = []
     for step in range(new_tokens):
         nxt = logits[:, -1, :].argmax(-1)
