@@ -14,7 +14,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <mutex>
 
 #include "base/error.h"
 #include "base/malloc_policy.h"
@@ -102,8 +101,8 @@ ProcessUsage FromRusage(const struct rusage& r) {
   return u;
 }
 
-std::mutex reference_mu;
-ProcessUsage reference_usage;  // guarded by reference_mu
+// Benchmarks run their references one at a time from the benchmark's own thread.
+ProcessUsage reference_usage;
 bool reference_same_allocator = true;
 }  // namespace
 
@@ -113,10 +112,7 @@ ProcessUsage SelfUsage() {
   return FromRusage(r);
 }
 
-ProcessUsage ReferenceProcessesUsage() {
-  std::lock_guard<std::mutex> lock(reference_mu);
-  return reference_usage;
-}
+ProcessUsage ReferenceProcessesUsage() { return reference_usage; }
 
 void SetReferenceAllocator(bool same_as_ours) { reference_same_allocator = same_as_ours; }
 
@@ -168,10 +164,7 @@ std::string RunReferenceProcess(const std::vector<std::string>& argv, const std:
   struct rusage ru {};
   while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
   }
-  {
-    std::lock_guard<std::mutex> lock(reference_mu);
-    reference_usage += FromRusage(ru);
-  }
+  reference_usage += FromRusage(ru);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     Fail(ErrorCode::kUnavailable, "reference failed (",
          WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))

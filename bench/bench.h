@@ -69,7 +69,8 @@ std::string ReferenceAllocatorDescription();
 
 // Runs argv (argv[0] found on PATH) as a reference process: stdout captured and returned, stderr
 // passed through, the allocator policy above, its CPU time and page faults added to
-// ReferenceProcessesUsage(). Throws Error with `hint` when it cannot start or fails.
+// ReferenceProcessesUsage(). Throws Error with `hint` when it cannot start or fails. Not
+// thread-safe: a benchmark runs its references one at a time.
 std::string RunReferenceProcess(const std::vector<std::string>& argv, const std::string& hint);
 
 // The /usr/bin/python3 interpreter with Debian's python3-torch/numpy; used by references.
