@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ranking/record.h"
@@ -27,11 +29,19 @@ struct ConvertStats {
 // negatives drawn uniformly from items the user has not interacted with, or, with
 // candidates_file ("user_id<TAB>space-separated item ids", LLMRank's .random/.bm25), the first
 // candidates-1 of those ids other than the target. Candidate order is shuffled (seeded).
+//
+// protocol "paper" (interaction files only) builds the IRanker paper's recommendation sets
+// instead: users with at least history + 1 interactions, a seeded random sample of max_users of
+// them (all when fewer qualify), the first `history` items in time order as the history, the
+// next one as the positive, and candidates - 1 negatives drawn from the items outside those
+// history + 1 (as the reference code: items the user met later may be drawn).
 struct RecboleOptions {
   std::string inter, item, candidates_file;
   std::string task = "recbole";
+  std::string protocol = "last";  // "last" (the latest item is the target) or "paper"
+  std::string item_noun;  // written as extra.item_noun ({{items}} in prompts), e.g. "movies"
   int candidates = 20;
-  int history = 10;       // most recent history items kept
+  int history = 10;       // most recent history items kept ("paper": the first ones)
   int min_history = 1;    // users with fewer history items are skipped
   int64_t max_users = 0;  // 0 = all
   uint64_t seed = 1;
@@ -69,5 +79,48 @@ struct RoutingCsvOptions {
   double cost_weight = 0;
 };
 std::vector<QueryRecord> ConvertRoutingCsv(const RoutingCsvOptions& o, ConvertStats* stats);
+
+// {"model": "description"}: candidate texts "model: description" for the routing converters.
+std::map<std::string, std::string> ReadModelDescriptions(const std::string& path);
+
+// GraphRouter's router_data.csv: one row per (query, model), columns task_id, query, llm, effect,
+// cost (and others, ignored); the models in one fixed order per query, effect in [0, 1] and cost
+// min-max normalised within each task by GraphRouter. Consecutive rows of one (task_id, query)
+// make one record: candidates = the models in the first query's order, utility = w_e × effect -
+// w_c × cost with the preference's weights (performance 1/0, balance 0.5/0.5, cost 0.2/0.8), the
+// single positive = the first model of maximal utility (numpy argmax). Tasks in drop_tasks are
+// left out (the reference drops multi_news). Queries whose rows do not list every model once, or
+// have an empty effect or cost, are skipped and counted. Records carry quality (= effect), cost,
+// utility, weights, preference and source_task.
+struct GraphRouterOptions {
+  std::string csv, models_json;
+  std::string preference = "performance";
+  std::string task;  // "" = Router-Performance / Router-Balance / Router-Cost
+  std::vector<std::string> drop_tasks = {"multi_news"};
+};
+std::vector<QueryRecord> ConvertGraphRouter(const GraphRouterOptions& o, ConvertStats* stats);
+// "performance", "balance", "cost" (the paper's three routing datasets).
+const std::vector<std::string>& RoutingPreferences();
+// (effect weight, cost weight) of a preference; throws Error(kInvalidArgument) for others.
+std::pair<double, double> RoutingPreferenceWeights(const std::string& preference);
+// The paper's dataset name of a preference: Router-Performance, Router-Balance, Router-Cost.
+std::string GraphRouterTaskName(const std::string& preference);
+
+// MS MARCO v1.1 (the JSON release: one object per line, or one array of objects, each with query,
+// query_id and passages [{is_selected, url, passage_text}]; Hugging Face's export with parallel
+// lists {is_selected: [...], passage_text: [...]} is read too). As the paper: queries with exactly
+// one selected passage, exactly `candidates` passages and at most max_chars characters (code
+// points) of passage text in all; then a seeded sample of max_queries of them (-1 = the paper's
+// 10000 / (candidates - 1)) in file order. Candidates keep MS MARCO's passage order, ids "0"..;
+// record id and extra.query_id = query_id.
+struct MsMarcoOptions {
+  std::string input;
+  std::string task;  // "" = Passage-<candidates>
+  int candidates = 5;
+  int64_t max_chars = 2600;
+  int64_t max_queries = -1;
+  uint64_t seed = 42;
+};
+std::vector<QueryRecord> ConvertMsMarco(const MsMarcoOptions& o, ConvertStats* stats);
 
 }  // namespace iranker

@@ -97,6 +97,7 @@ struct UserSeq {
   std::string user;
   std::vector<std::string> history;  // oldest first
   std::string target;
+  std::vector<std::string> all;  // interaction files: every item, oldest first
 };
 
 std::vector<UserSeq> ReadSequences(const std::string& path) {
@@ -106,7 +107,7 @@ std::vector<UserSeq> ReadSequences(const std::string& path) {
   std::vector<std::string> row;
   if (f.Column("item_id_list") >= 0) {
     const int list = f.Require("item_id_list"), target = f.Require("item_id");
-    while (f.Next(&row)) out.push_back({row[user], Words(row[list]), row[target]});
+    while (f.Next(&row)) out.push_back({row[user], Words(row[list]), row[target], {}});
     return out;
   }
   const int item = f.Require("item_id"), time = f.Require("timestamp");
@@ -130,8 +131,9 @@ std::vector<UserSeq> ReadSequences(const std::string& path) {
   for (auto& [u, events] : by_user) {
     std::stable_sort(events.begin(), events.end(),
                      [](const Event& a, const Event& b) { return a.time < b.time; });
-    UserSeq s{u, {}, events.back().item};
+    UserSeq s{u, {}, events.back().item, {}};
     for (size_t i = 0; i + 1 < events.size(); ++i) s.history.push_back(events[i].item);
+    for (const auto& e : events) s.all.push_back(e.item);
     out.push_back(std::move(s));
   }
   return out;
@@ -155,6 +157,41 @@ std::unordered_map<std::string, std::vector<std::string>> ReadCandidateFile(
   return out;
 }
 
+// The paper's protocol: users with at least history + 1 interactions, a seeded sample of
+// max_users of them (kept in user order), history = the first `history` items, target = the next.
+std::vector<UserSeq> PaperUsers(std::vector<UserSeq> users, const RecboleOptions& o,
+                                std::map<std::string, int64_t>* skipped) {
+  std::vector<UserSeq> valid;
+  for (auto& s : users) {
+    if (s.all.empty() && !s.history.empty())
+      Fail(ErrorCode::kInvalidArgument, o.inter,
+           ": --protocol paper needs an interaction file (user_id, item_id, timestamp), not "
+           "sequences");
+    if (static_cast<int>(s.all.size()) < o.history + 1) {
+      ++(*skipped)["fewer than --history + 1 interactions"];
+      continue;
+    }
+    s.history.assign(s.all.begin(), s.all.begin() + o.history);
+    s.target = s.all[o.history];
+    valid.push_back(std::move(s));
+  }
+  if (o.max_users > 0 && static_cast<int64_t>(valid.size()) > o.max_users) {
+    std::vector<size_t> pick(valid.size());
+    for (size_t i = 0; i < pick.size(); ++i) pick[i] = i;
+    Rng rng(DeriveSeed(o.seed, 0x5553455253ull));  // "USERS"
+    for (int64_t i = 0; i < o.max_users; ++i)
+      std::swap(pick[i], pick[i + rng.Below(pick.size() - i)]);
+    pick.resize(o.max_users);
+    std::sort(pick.begin(), pick.end());
+    (*skipped)["not drawn (--max-users of the qualifying users are sampled)"] +=
+        static_cast<int64_t>(valid.size() - pick.size());
+    std::vector<UserSeq> chosen;
+    for (size_t i : pick) chosen.push_back(std::move(valid[i]));
+    return chosen;
+  }
+  return valid;
+}
+
 }  // namespace
 
 std::vector<QueryRecord> ConvertRecbole(const RecboleOptions& o, ConvertStats* stats) {
@@ -167,9 +204,13 @@ std::vector<QueryRecord> ConvertRecbole(const RecboleOptions& o, ConvertStats* s
   if (!o.candidates_file.empty()) fixed = ReadCandidateFile(o.candidates_file);
   std::map<std::string, int64_t> skipped;
   std::vector<QueryRecord> out;
-  const auto users = ReadSequences(o.inter);
+  const bool paper = o.protocol == "paper";
+  if (!paper && o.protocol != "last")
+    Fail(ErrorCode::kInvalidArgument, "unknown --protocol '", o.protocol, "' (last or paper)");
+  auto users = ReadSequences(o.inter);
+  if (paper) users = PaperUsers(std::move(users), o, &skipped);
   for (size_t u = 0; u < users.size(); ++u) {
-    if (o.max_users > 0 && static_cast<int64_t>(out.size()) >= o.max_users) break;
+    if (!paper && o.max_users > 0 && static_cast<int64_t>(out.size()) >= o.max_users) break;
     const UserSeq& s = users[u];
     if (!items.count(s.target)) {
       ++skipped["target item has no title in the .item file"];
@@ -234,6 +275,7 @@ std::vector<QueryRecord> ConvertRecbole(const RecboleOptions& o, ConvertStats* s
     for (size_t i = history.size() - keep; i < history.size(); ++i)
       hist.push_back(items.at(history[i]));
     r.extra["history"] = std::move(hist);
+    if (!o.item_noun.empty()) r.extra["item_noun"] = o.item_noun;
     ValidateRecord(r);
     out.push_back(std::move(r));
   }

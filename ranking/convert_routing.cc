@@ -44,15 +44,23 @@ double Number(const std::string& s, const std::string& where) {
 
 }  // namespace
 
+std::map<std::string, std::string> ReadModelDescriptions(const std::string& path) {
+  auto j = nlohmann::json::parse(ReadFile(path), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object())
+    Fail(ErrorCode::kInvalidArgument, path, ": expected {\"model\": \"description\"}");
+  std::map<std::string, std::string> out;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!it.value().is_string())
+      Fail(ErrorCode::kInvalidArgument, path, ": the description of '", it.key(),
+           "' is not a string");
+    out[it.key()] = it.value().get<std::string>();
+  }
+  return out;
+}
+
 std::vector<QueryRecord> ConvertRoutingCsv(const RoutingCsvOptions& o, ConvertStats* stats) {
   std::map<std::string, std::string> descriptions;
-  if (!o.models_json.empty()) {
-    auto j = nlohmann::json::parse(ReadFile(o.models_json), nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object())
-      Fail(ErrorCode::kInvalidArgument, o.models_json, ": expected {\"model\": \"description\"}");
-    for (auto it = j.begin(); it != j.end(); ++it)
-      if (it.value().is_string()) descriptions[it.key()] = it.value().get<std::string>();
-  }
+  if (!o.models_json.empty()) descriptions = ReadModelDescriptions(o.models_json);
   CsvReader csv(o.csv);
   std::vector<std::string> header, row;
   if (!csv.Next(&header)) Fail(ErrorCode::kInvalidArgument, o.csv, ": empty file");

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "base/error.h"
 #include "ranking/csv.h"
@@ -160,6 +162,203 @@ TEST(DecodeHtmlEntities, NamedAndNumeric) {
 }
 
 // Optional: the real files of ../shared/data, when present.
+// The IRanker paper's recommendation protocol on hand-made RecBole atomic files (users 1-4 have
+// 22, 25, 21 and 23 interactions, user 5 has 20; rows in random order).
+TEST(ConvertRecbole, PaperProtocolFirstTwentyThenTargetAndSampledUsers) {
+  // The time-ordered items of each user, read independently of the converter.
+  std::map<std::string, std::vector<std::pair<double, std::string>>> events;
+  {
+    std::ifstream in(TestData("paper.inter"));
+    std::string line;
+    std::getline(in, line);
+    std::string u, item;
+    double rating, t;
+    while (in >> u >> item >> rating >> t) events[u].push_back({t, item});
+    for (auto& [user, e] : events) std::sort(e.begin(), e.end());
+  }
+  RecboleOptions o;
+  o.inter = TestData("paper.inter");
+  o.item = TestData("paper.item");
+  o.protocol = "paper";
+  o.history = 20;
+  o.candidates = 20;
+  o.item_noun = "movies";
+  ConvertStats stats;
+  auto all = ConvertRecbole(o, &stats);
+  ASSERT_EQ(all.size(), 4u);  // user 5 has 20 interactions
+  EXPECT_EQ(stats.skipped, 1);
+  for (const auto& r : all) {
+    const auto& e = events.at(r.id);
+    ASSERT_EQ(r.size(), 20u);
+    ASSERT_EQ(r.extra["history"].size(), 20u);
+    for (int i = 0; i < 20; ++i)
+      EXPECT_EQ(r.extra["history"][i], "Movie " + e[i].second + " (" +
+                                           std::to_string(1950 + std::stoi(e[i].second) - 100) +
+                                           ")");
+    EXPECT_EQ(r.candidates[r.positive].id, e[20].second);  // the 21st item, not the last
+    for (size_t c = 0; c < r.size(); ++c) {
+      if (static_cast<int>(c) == r.positive) continue;
+      for (int i = 0; i <= 20; ++i) EXPECT_NE(r.candidates[c].id, e[i].second);
+    }
+    EXPECT_EQ(r.extra["item_noun"], "movies");
+  }
+  o.max_users = 3;
+  auto sample = ConvertRecbole(o, &stats);
+  ASSERT_EQ(sample.size(), 3u);
+  EXPECT_TRUE(
+      std::is_sorted(sample.begin(), sample.end(),
+                     [](const QueryRecord& a, const QueryRecord& b) { return a.id < b.id; }));
+  auto again = ConvertRecbole(o, nullptr);
+  for (size_t i = 0; i < sample.size(); ++i)
+    EXPECT_EQ(RecordToJson(again[i]), RecordToJson(sample[i]));
+  std::set<std::string> drawn;
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    o.seed = seed;
+    std::string ids;
+    for (const auto& r : ConvertRecbole(o, nullptr)) ids += r.id;
+    drawn.insert(ids);
+  }
+  EXPECT_GT(drawn.size(), 1u);             // the user sample follows the seed
+  o.inter = TestData("games.test.inter");  // sequences cannot give the first 20 items
+  o.item = TestData("games.item");
+  EXPECT_THROW(ConvertRecbole(o, nullptr), Error);
+}
+
+// GraphRouter's long router_data.csv, hand-written in its layout (quoted multi-line embedding
+// cells, doubled quotes, a multi_news task, a query missing a model, a query with its rows in
+// another model order).
+TEST(ConvertGraphRouter, PreferencesPickTheFirstBestModel) {
+  GraphRouterOptions o;
+  o.csv = TestData("router_data.csv");
+  const std::vector<std::string> models = {"LLaMA-3 (8b)", "Mixtral-8x7B", "LLaMA-3 (70b)",
+                                           "Qwen-1.5 (72b)"};
+  const std::map<std::string, std::vector<int>> want = {
+      {"performance", {2, 0, 2}}, {"balance", {0, 0, 1}}, {"cost", {0, 0, 0}}};
+  for (const auto& [pref, positives] : want) {
+    o.preference = pref;
+    ConvertStats stats;
+    auto r = ConvertGraphRouter(o, &stats);
+    ASSERT_EQ(r.size(), 3u) << pref;
+    EXPECT_EQ(stats.skipped, 1);  // the train question lacks Qwen
+    ASSERT_EQ(stats.notes.size(), 2u);
+    EXPECT_NE(stats.notes[0].find("4 rows of task 'multi_news' dropped"), std::string::npos);
+    EXPECT_EQ(r[0].id, "alpaca_data-0");
+    EXPECT_EQ(r[1].id, "gsm8k-1");
+    EXPECT_EQ(r[2].id, "squad-3");
+    EXPECT_EQ(r[1].query, "Tom has 3 apples and buys 2 more. How many, \"in all\"?");
+    for (size_t i = 0; i < r.size(); ++i) {
+      EXPECT_EQ(Texts(r[i]), models);
+      EXPECT_EQ(r[i].positive, positives[i]) << pref << " record " << i;
+      EXPECT_EQ(GroundTruth(r[i]).size(), 1u);  // one positive even when utilities tie
+      EXPECT_EQ(r[i].extra["preference"], pref);
+      EXPECT_EQ(r[i].task, GraphRouterTaskName(pref));
+    }
+    // squad's rows list Qwen first; values follow the model, not the row.
+    EXPECT_EQ(r[2].extra["cost"], nlohmann::json({0.0, 0.35, 0.8, 1.0}));
+  }
+  o.preference = "speed";
+  EXPECT_THROW(ConvertGraphRouter(o, nullptr), Error);
+  o.preference = "cost";
+  o.drop_tasks.clear();
+  EXPECT_EQ(ConvertGraphRouter(o, nullptr).size(), 4u);
+}
+
+TEST(ConvertGraphRouter, MissingColumnNamesFileAndColumn) {
+  char path[] = "/tmp/iranker_router_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path) << "task_id,query,llm,effect\na,q,m,1\n";
+  GraphRouterOptions o;
+  o.csv = path;
+  try {
+    ConvertGraphRouter(o, nullptr);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(std::string(path) + ":1: no 'cost' column"),
+              std::string::npos)
+        << e.what();
+  }
+  std::ofstream(path) << "task_id,query,llm,effect,cost\na,q,m1,1,0\na,q,m2,high,0\n";
+  try {
+    ConvertGraphRouter(o, nullptr);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(std::string(path) + ":3 column 'effect': 'high'"),
+              std::string::npos)
+        << e.what();
+  }
+  fs::remove(path);
+}
+
+// MS MARCO v1.1 lines, hand-written in the release's layout (one with Hugging Face's parallel
+// lists): 19700 has two selected passages, 19701 seven passages, 19703 none selected; 19702 has
+// 580 characters of passage text in 589 bytes.
+TEST(ConvertMsMarco, PaperFiltersAndSample) {
+  MsMarcoOptions o;
+  o.input = TestData("msmarco_v1.1.jsonl");
+  o.candidates = 5;
+  o.max_chars = 585;  // characters, not bytes: 19702 stays
+  ConvertStats stats;
+  auto r = ConvertMsMarco(o, &stats);
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(stats.skipped, 3);
+  std::vector<std::string> ids;
+  for (const auto& x : r) ids.push_back(x.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"19699", "19702", "19704", "19705"}));
+  EXPECT_EQ(r[0].task, "Passage-5");
+  EXPECT_EQ(r[0].scenario, "passage");
+  EXPECT_EQ(r[0].extra["query_id"], 19699);
+  EXPECT_EQ(r[0].positive, 1);  // MS MARCO's passage order is kept
+  EXPECT_EQ(r[0].candidates[1].text.rfind("The Reserve Bank of Australia", 0), 0u);
+  EXPECT_EQ(r[2].positive, 0);  // parallel lists
+  EXPECT_EQ(r[2].candidates[0].text, "Lima is the capital and largest city of Peru.");
+  o.max_chars = 579;
+  EXPECT_EQ(ConvertMsMarco(o, nullptr).size(), 3u);
+  o.max_chars = 2600;
+  o.max_queries = 2;
+  auto s = ConvertMsMarco(o, &stats);
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_LT(std::stoll(s[0].id), std::stoll(s[1].id));  // file order
+  EXPECT_NE(stats.notes.back().find("2 queries skipped: not drawn"), std::string::npos);
+  o.candidates = 7;
+  o.max_queries = -1;
+  auto seven = ConvertMsMarco(o, nullptr);
+  ASSERT_EQ(seven.size(), 1u);
+  EXPECT_EQ(seven[0].id, "19701");
+  EXPECT_EQ(seven[0].task, "Passage-7");
+  EXPECT_EQ(seven[0].positive, 5);
+}
+
+TEST(ConvertMsMarco, ArrayFileAndErrorsNameTheLine) {
+  char path[] = "/tmp/iranker_msmarco_XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path) << "[{\"query\": \"q\", \"query_id\": 7, \"passages\": [{\"is_selected\": 1, "
+                         "\"url\": \"u\", \"passage_text\": \"a\"}, {\"is_selected\": 0, \"url\": "
+                         "\"u\", \"passage_text\": \"b\"}]}]";
+  MsMarcoOptions o;
+  o.input = path;
+  o.candidates = 2;
+  auto r = ConvertMsMarco(o, nullptr);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].id, "7");
+  std::ofstream(path)
+      << "{\"query\": \"q\", \"passages\": []}\n{\"query\": \"q\", \"passages\": 3}\n";
+  try {
+    ConvertMsMarco(o, nullptr);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(std::string(path) + ":2: 'passages' is neither"),
+              std::string::npos)
+        << e.what();
+  }
+  std::ofstream(path) << "{\"query\": \"q\", \"passages\": [}\n";
+  EXPECT_THROW(ConvertMsMarco(o, nullptr), Error);
+  fs::remove(path);
+}
+
 TEST(ConvertReal, SharedDataIfPresent) {
   const std::string dir = std::string(IRANKER_SOURCE_DIR) + "/../shared/data";
   if (!fs::exists(dir)) GTEST_SKIP() << dir << " is absent";
