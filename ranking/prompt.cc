@@ -9,7 +9,8 @@
 namespace iranker {
 namespace {
 
-const char* const kPlaceholders[] = {"task", "query", "history", "candidates", "num_candidates"};
+const char* const kPlaceholders[] = {"task",           "query", "history",   "candidates",
+                                     "num_candidates", "items", "preference"};
 
 bool KnownPlaceholder(const std::string& name) {
   for (const char* p : kPlaceholders)
@@ -17,23 +18,27 @@ bool KnownPlaceholder(const std::string& name) {
   return false;
 }
 
-// Replaces {{name}} in one line; sets *had_placeholder.
+// Replaces {{name}} in one line; sets *all_empty when the line has placeholders and every one of
+// them rendered empty.
 std::string Substitute(const std::string& line, const std::map<std::string, std::string>& values,
-                       bool* had_placeholder) {
+                       bool* all_empty) {
   std::string out;
   size_t pos = 0;
-  *had_placeholder = false;
+  bool had = false, any_text = false;
   while (true) {
     size_t open = line.find("{{", pos);
     if (open == std::string::npos) break;
     size_t close = line.find("}}", open + 2);
     if (close == std::string::npos) break;
     out += line.substr(pos, open - pos);
-    out += values.at(line.substr(open + 2, close - open - 2));
-    *had_placeholder = true;
+    const std::string& value = values.at(line.substr(open + 2, close - open - 2));
+    out += value;
+    had = true;
+    any_text |= !Trim(value).empty();
     pos = close + 2;
   }
   out += line.substr(pos);
+  *all_empty = had && !any_text;
   return out;
 }
 
@@ -41,9 +46,9 @@ std::string Fill(const std::string& text, const std::map<std::string, std::strin
   std::string out;
   bool first = true;
   for (const auto& line : SplitLines(text)) {
-    bool had = false;
-    std::string rendered = Substitute(line, values, &had);
-    if (had && Trim(rendered).empty()) continue;
+    bool all_empty = false;
+    std::string rendered = Substitute(line, values, &all_empty);
+    if (all_empty) continue;
     if (!first) out += '\n';
     out += rendered;
     first = false;
@@ -61,7 +66,29 @@ std::string Cut(const std::string& text, int max_chars) {
   return Trim(text.substr(0, cut)) + " ...";
 }
 
+std::string ExtraString(const QueryRecord& record, const char* key) {
+  auto it = record.extra.find(key);
+  return it != record.extra.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 }  // namespace
+
+std::string ItemNoun(const QueryRecord& record, const std::string& scenario) {
+  std::string noun = ExtraString(record, "item_noun");
+  if (!noun.empty()) return noun;
+  if (scenario == "routing") return "models";
+  if (scenario == "passage") return "passages";
+  return "items";
+}
+
+std::string PreferenceText(const QueryRecord& record) {
+  const std::string p = ExtraString(record, "preference");
+  if (p == "performance")
+    return "performance first: choose for answer quality alone; price does not matter.";
+  if (p == "balance") return "balance: answer quality and price weigh equally.";
+  if (p == "cost") return "cost first: price weighs four times as much as answer quality.";
+  return p;
+}
 
 const char* RankModeName(RankMode m) { return m == RankMode::kIRanker ? "iranker" : "dranker"; }
 
@@ -92,7 +119,7 @@ PromptTemplate ParsePromptTemplate(const std::string& text, const std::string& p
       const std::string name = line.substr(p + 2, q - p - 2);
       if (!KnownPlaceholder(name))
         Fail(ErrorCode::kInvalidArgument, where, ": unknown placeholder {{", name,
-             "}} (known: task, query, history, candidates, num_candidates)");
+             "}} (known: task, query, history, candidates, num_candidates, items, preference)");
     }
     *section += (section->empty() ? "" : "\n") + line;
   }
@@ -135,6 +162,8 @@ std::string PromptSet::Render(const QueryRecord& record, const std::vector<std::
       {"history", hist},
       {"candidates", FormatCandidates(shown, options_.max_candidate_chars)},
       {"num_candidates", std::to_string(shown.size())},
+      {"items", ItemNoun(record, scenario)},
+      {"preference", PreferenceText(record)},
   };
   const std::string system = Fill(t.system, values), user = Fill(t.user, values);
   if (options_.chat_format == ChatFormat::kPlain)

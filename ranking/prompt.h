@@ -9,9 +9,15 @@
 //                           max_history items ("(no history)" when there is none)
 //   {{candidates}}          the shown candidates, one "N. text" line each, N from 1
 //   {{num_candidates}}      how many are shown
-// A template line whose placeholders all render empty and that renders blank is dropped (e.g.
-// "{{query}}" for a recommendation record without a query). An unknown placeholder or a missing
-// section is Error(kInvalidArgument) naming file and line; a missing file is Error(kNotFound).
+//   {{items}}               what the candidates are, plural: extra.item_noun ("movies", "CDs"),
+//                           else "items" / "models" / "passages" by scenario
+//   {{preference}}          routing trade-off, from extra.preference: "performance", "balance"
+//                           and "cost" become a sentence (PreferenceText), other text is shown
+//                           as written; "" when absent (so its line is dropped)
+// A template line whose placeholders all render empty is dropped (e.g. "{{query}}" for a
+// recommendation record without a query, "Preference: {{preference}}" for a record without one). An
+// unknown placeholder or a missing section is Error(kInvalidArgument) naming file and line; a
+// missing file is Error(kNotFound).
 //
 // Rendered text (chat_format "chatml"):
 //   <|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n
@@ -64,6 +70,10 @@ struct PromptOptions {
             "Longest candidate text shown (bytes, cut at a word); 0 = no limit.", AtLeast(0));
   }
 };
+
+// {{items}} and {{preference}} of a record (see above).
+std::string ItemNoun(const QueryRecord& record, const std::string& scenario);
+std::string PreferenceText(const QueryRecord& record);
 
 enum class RankMode { kIRanker, kDRanker };
 const char* RankModeName(RankMode m);  // "iranker" / "dranker"

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <set>
 
 #include "base/atomic_file.h"
 #include "base/error.h"
@@ -33,6 +34,40 @@ TEST(Prompt, GoldenFilesForEveryScenarioAndMode) {
       if (update) WriteFileAtomic(path, got);
       EXPECT_EQ(got, ReadFile(path)) << path;
     }
+}
+
+// Router-Performance/-Balance/-Cost records differ only in their labels; the prompt must say which
+// trade-off applies, and recommendation prompts name what the items are.
+TEST(Prompt, RoutingPreferenceAndItemNoun) {
+  PromptSet prompts(SourceOptions());
+  auto r = MakeRecord(3, 0);
+  r.scenario = "routing";
+  const std::string plain = prompts.Render(r, RankMode::kIRanker);
+  EXPECT_EQ(plain.find("Preference:"), std::string::npos);  // no preference: no line
+  std::set<std::string> seen;
+  for (const char* p : {"performance", "balance", "cost"}) {
+    r.extra["preference"] = p;
+    for (RankMode mode : {RankMode::kIRanker, RankMode::kDRanker}) {
+      const std::string text = prompts.Render(r, mode);
+      EXPECT_NE(text.find("Preference: " + PreferenceText(r)), std::string::npos) << text;
+      seen.insert(text);
+    }
+  }
+  EXPECT_EQ(seen.size(), 6u);
+  EXPECT_NE(PreferenceText(r).find("cost first"), std::string::npos);
+  r.extra["preference"] = "latency under 2 s";
+  EXPECT_NE(prompts.Render(r, RankMode::kIRanker).find("Preference: latency under 2 s"),
+            std::string::npos);
+
+  auto rec = MakeRecord(3, 0);
+  rec.scenario = "recommendation";
+  EXPECT_NE(prompts.Render(rec, RankMode::kIRanker).find("3 candidate items:"), std::string::npos);
+  rec.extra["item_noun"] = "movies";
+  for (RankMode mode : {RankMode::kIRanker, RankMode::kDRanker}) {
+    const std::string text = prompts.Render(rec, mode);
+    EXPECT_NE(text.find("3 candidate movies:"), std::string::npos) << text;
+    EXPECT_NE(text.find("interacted with these movies"), std::string::npos) << text;
+  }
 }
 
 TEST(Prompt, ChatMlLayoutAndPrefill) {
