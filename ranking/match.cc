@@ -148,6 +148,14 @@ const char* MatchKindName(MatchKind k) {
 
 Match MatchAnswer(std::string_view answer, const std::vector<std::string>& texts,
                   const std::vector<bool>& available, const MatchOptions& options) {
+  if (options.exact) {
+    // The reference: extract the answer block stripped of whitespace, take its first line.
+    const std::string trimmed = Trim(std::string(answer));
+    const std::string first = trimmed.substr(0, trimmed.find('\n'));
+    for (size_t i = 0; i < texts.size(); ++i)
+      if (Avail(available, i) && texts[i] == first) return {static_cast<int>(i), MatchKind::kExact};
+    return {};
+  }
   const auto ntexts = NormalizeAll(texts);
   Match m = MatchNormalized(answer, ntexts, available, options);
   if (m.index >= 0) return m;

@@ -12,6 +12,7 @@
 //   4. fuzzy: LCS(answer, candidate) >= fuzzy_threshold × |candidate| and |answer| <=
 //      fuzzy_max_length_ratio × |candidate| (the guard stops a long essay from matching a short
 //      title by subsequence alone); the highest LCS ratio wins, ties to the first.
+// With MatchOptions::exact only rule 1 applies, without normalisation, to the first line.
 // Only candidates marked available (not yet matched / still in the pool) can match, so each
 // candidate is matched at most once.
 #pragma once
@@ -34,6 +35,10 @@ struct MatchOptions {
   bool labels = true;
   // Evaluation fallback: best LCS ratio at least this, regardless of length, before TF-IDF.
   double fallback_fuzzy_threshold = 0.5;
+  // The IRanker reference code's rule: an answer counts only when its first line, with the
+  // whitespace around it removed, is byte for byte one candidate's text (no labels, case folding,
+  // containment or fuzzy match). The evaluation fallback still applies after it.
+  bool exact = false;
 
   template <class V>
   void Visit(V& v) {
@@ -45,6 +50,9 @@ struct MatchOptions {
             "Accept candidate labels (\"3\", \"[3]\", \"passage 3\") as answers.");
     v.Field("fallback_fuzzy_threshold", fallback_fuzzy_threshold,
             "Evaluation fallback: least LCS ratio for a fuzzy match before TF-IDF.", Range(0, 1));
+    v.Field("exact", exact,
+            "Match only an answer whose first line is exactly a candidate's text (the reference "
+            "code's rule: no labels, case folding or fuzzy match).");
   }
 };
 

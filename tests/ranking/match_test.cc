@@ -15,6 +15,21 @@ TEST(MatchAnswer, ExactIgnoresCaseSpaceQuotesAndFinalPeriod) {
   EXPECT_EQ(m.kind, MatchKind::kExact);
 }
 
+// configs/paper: the reference code's training reward accepts only the exact text.
+TEST(MatchAnswer, ExactOptionIsTheReferenceRule) {
+  MatchOptions exact;
+  exact.exact = true;
+  auto m = MatchAnswer("\n Heat (1995)\nbecause it is old", kMovies, {}, exact);
+  EXPECT_EQ(m.index, 1);
+  EXPECT_EQ(m.kind, MatchKind::kExact);
+  for (const char* a : {"heat (1995)", "\"Heat (1995)\"", "Heat (1995).", "2", "Heat",
+                        "Heat  (1995)", "reason\nHeat (1995)", "Heat (1995) \nbecause"})
+    EXPECT_EQ(MatchAnswer(a, kMovies, {}, exact).index, -1) << a;
+  EXPECT_EQ(MatchAnswer("Heat (1995)", kMovies, {true, false, true, true}, exact).index, -1);
+  // Evaluation still falls back to the closest candidate.
+  EXPECT_EQ(MatchWithFallback("heat (1995)", kMovies, {}, exact).index, 1);
+}
+
 TEST(MatchAnswer, Labels) {
   for (const char* a : {"3", "[3]", "passage 3", "candidate 3", "Candidate [3]", "(3)"}) {
     auto m = MatchAnswer(a, kMovies, {}, Opts());
