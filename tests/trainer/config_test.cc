@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 
 #include "base/error.h"
 #include "trainer/config_io.h"
@@ -213,6 +217,77 @@ TEST(ConfigRepo, EveryShippedConfigLoads) {
     ++n;
   }
   EXPECT_GE(n, 1);
+}
+
+// docs/FIDELITY.md states, row by row, the value configs/paper keeps for each setting of the
+// reference code; the shipped paper configs must hold exactly those values.
+std::string Unquote(std::string v) {
+  while (!v.empty() && (v.front() == '`' || v.front() == ' ')) v.erase(v.begin());
+  while (!v.empty() && (v.back() == '`' || v.back() == ' ')) v.pop_back();
+  return v;
+}
+
+bool SameValue(const std::string& want, const std::string& got) {
+  try {
+    size_t a = 0, b = 0;
+    const double x = std::stod(want, &a), y = std::stod(got, &b);
+    if (a == want.size() && b == got.size())
+      return std::abs(x - y) <= 1e-12 * std::max(1.0, std::abs(x));
+  } catch (const std::exception&) {
+  }
+  return want == got;
+}
+
+TEST(ConfigPaper, ValuesAreTheOnesFidelityStates) {
+  const std::string root = IRANKER_SOURCE_DIR;
+  std::ifstream md(root + "/docs/FIDELITY.md");
+  ASSERT_TRUE(md) << "docs/FIDELITY.md";
+  std::map<std::string, YAML::Node> configs;
+  for (const char* mode : {"iranker", "dranker"})
+    configs[mode] = YAML::Load(ConfigToYaml(
+        LoadConfig(root + "/configs/paper/" + std::string(mode) + "_qwen2.5-3b.yaml", {})));
+  std::string line;
+  bool in_table = false;
+  int checked = 0;
+  while (std::getline(md, line)) {
+    if (line.rfind("| Setting | Reference", 0) == 0) in_table = true;
+    if (!in_table) continue;
+    if (line.empty() || line[0] != '|') {
+      if (checked) break;
+      continue;
+    }
+    std::vector<std::string> cells;
+    std::stringstream ss(line.substr(1));
+    std::string cell;
+    while (std::getline(ss, cell, '|')) cells.push_back(cell);
+    if (cells.size() < 4) continue;
+    const std::string key = Unquote(cells[2]);
+    if (key.empty() || key == "Key" || key.find('.') == std::string::npos || key[0] == '-')
+      continue;
+    // "`v`" for both configs, or "`a` (IRanker), `b` (DRanker)".
+    std::map<std::string, std::string> want;
+    const std::string values = cells[3];
+    const size_t comma = values.find("(IRanker),");
+    if (comma != std::string::npos) {
+      want["iranker"] = Unquote(values.substr(0, values.find('(')));
+      const std::string rest = values.substr(comma + 10);
+      want["dranker"] = Unquote(rest.substr(0, rest.find('(')));
+    } else {
+      want["iranker"] = want["dranker"] = Unquote(values);
+    }
+    for (auto& [mode, root_node] : configs) {
+      YAML::Node node = YAML::Clone(root_node);
+      std::stringstream path(key);
+      std::string part;
+      while (std::getline(path, part, '.')) node.reset(node[part]);  // rebind, not assign
+      ASSERT_TRUE(node.IsScalar()) << key;
+      EXPECT_TRUE(SameValue(want[mode], node.as<std::string>()))
+          << mode << " " << key << ": FIDELITY.md says " << want[mode] << ", the config has "
+          << node.as<std::string>();
+      ++checked;
+    }
+  }
+  EXPECT_GE(checked, 2 * 25);  // every row of the table
 }
 
 TEST(ConfigReference, ListsEveryKey) {
