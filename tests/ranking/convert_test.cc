@@ -371,6 +371,22 @@ TEST(ConvertReal, SharedDataIfPresent) {
     EXPECT_EQ(r.size(), 50u);
     EXPECT_EQ(r[0].size(), 20u);
   }
+  if (fs::exists(dir + "/movielens-ml-100k-recbole/ml-100k.inter")) {
+    // The paper's protocol on real RecBole files: 911 of ML-100K's 943 users have >= 21 ratings.
+    RecboleOptions o;
+    o.inter = dir + "/movielens-ml-100k-recbole/ml-100k.inter";
+    o.item = dir + "/movielens-ml-100k-recbole/ml-100k.item";
+    o.protocol = "paper";
+    o.history = 20;
+    o.max_users = 657;
+    ConvertStats stats;
+    auto r = ConvertRecbole(o, &stats);
+    EXPECT_EQ(r.size(), 657u);
+    for (const auto& x : r) {
+      EXPECT_EQ(x.size(), 20u);
+      EXPECT_EQ(x.extra["history"].size(), 20u);
+    }
+  }
   if (fs::exists(dir + "/trec-dl-passage-bm25-rankllm/bm25_top100_dl19.json")) {
     TrecConvertOptions o;
     o.rankllm_json = dir + "/trec-dl-passage-bm25-rankllm/bm25_top100_dl19.json";
