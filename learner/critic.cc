@@ -186,6 +186,14 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
       loss.backward();
       sharded_->EndBackward();
     }
+  const double norm = Update(dp, lr);
+  gate.reset();
+  return {{"value_loss", prompts.empty() ? 0 : loss_sum / prompts.size()},
+          {"critic_grad_norm", norm},
+          {"critic_lr", lr}};
+}
+
+double Critic::Update(DataParallel* dp, double lr) {
   auto params = parameters();
   if (sharded_) {
     if (sharded_->level() == Sharding::kOptimizer && dp) {
@@ -193,11 +201,7 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
         if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
       dp->AverageGradients(params);
     }
-    const double norm = sharded_->Step(lr, options_.max_grad_norm);
-    gate.reset();
-    return {{"value_loss", prompts.empty() ? 0 : loss_sum / prompts.size()},
-            {"critic_grad_norm", norm},
-            {"critic_lr", lr}};
+    return sharded_->Step(lr, options_.max_grad_norm);
   }
   for (auto& p : params)
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
@@ -207,7 +211,151 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
   for (auto& g : optimizer_->param_groups())
     static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
   optimizer_->step();
-  return {{"value_loss", prompts.empty() ? 0 : loss_sum / prompts.size()},
+  return norm;
+}
+
+at::Tensor Critic::ForwardAt(const std::vector<const std::vector<int32_t>*>& seqs,
+                             const std::vector<std::vector<int64_t>>& positions) {
+  const int64_t B = seqs.size();
+  int64_t T = 1;
+  for (const auto* p : seqs) T = std::max<int64_t>(T, p->size());
+  auto ids = torch::zeros({B, T}, torch::kInt64);
+  auto ids_a = ids.accessor<int64_t, 2>();
+  std::vector<int64_t> rows, cols;
+  for (int64_t b = 0; b < B; ++b) {
+    const auto& p = *seqs[b];
+    IR_CHECK(!p.empty());
+    for (size_t t = 0; t < p.size(); ++t) ids_a[b][t] = p[t];
+    for (int64_t pos : positions[b]) {
+      IR_CHECK(pos >= 0 && pos < static_cast<int64_t>(p.size()));
+      rows.push_back(b), cols.push_back(pos);
+    }
+  }
+  const auto device = head_->weight.device();
+  at::Tensor hidden;
+  {
+    AutocastGuard amp(options_.autocast == Autocast::kBf16, device.type());
+    hidden = trunk_->ForwardHidden(ids.to(device));  // [B, T, H]
+  }
+  auto h = hidden.index({torch::tensor(rows, torch::kInt64).to(device),
+                         torch::tensor(cols, torch::kInt64).to(device)});  // [R, H]
+  return head_(h.to(torch::kFloat32)).squeeze(-1);
+}
+
+namespace {
+
+// Token values' inputs: prompt + response without its last token; positions P - 1 .. P + L - 2.
+struct TokenInputs {
+  std::vector<std::vector<int32_t>> seqs;
+  std::vector<std::vector<int64_t>> positions;
+  std::vector<const std::vector<int32_t>*> ptrs;
+};
+
+TokenInputs MakeTokenInputs(const std::vector<const std::vector<int32_t>*>& prompts,
+                            const std::vector<const std::vector<int32_t>*>& responses) {
+  IR_CHECK_EQ(prompts.size(), responses.size());
+  TokenInputs in;
+  in.seqs.resize(prompts.size());
+  in.positions.resize(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const auto& p = *prompts[i];
+    const auto& r = *responses[i];
+    IR_CHECK(!p.empty() && !r.empty());
+    in.seqs[i] = p;
+    in.seqs[i].insert(in.seqs[i].end(), r.begin(), r.end() - 1);
+    for (size_t k = 0; k < r.size(); ++k)
+      in.positions[i].push_back(static_cast<int64_t>(p.size() + k) - 1);
+  }
+  for (const auto& s : in.seqs) in.ptrs.push_back(&s);
+  return in;
+}
+
+}  // namespace
+
+std::vector<std::vector<float>> Critic::TokenValues(
+    const std::vector<const std::vector<int32_t>*>& prompts,
+    const std::vector<const std::vector<int32_t>*>& responses) {
+  torch::NoGradGuard ng;
+  const TokenInputs in = MakeTokenInputs(prompts, responses);
+  std::vector<std::vector<float>> out(prompts.size());
+  const auto batches = Pack(in.ptrs, options_.micro_batch_tokens);
+  ShardedGate gate(*trunk_, sharded_.get());
+  const int passes = sharded_ ? sharded_->PlanPasses(static_cast<int>(batches.size()),
+                                                     /*backward=*/false)
+                              : 0;
+  for (const auto& mb : batches) {
+    std::vector<const std::vector<int32_t>*> ps;
+    std::vector<std::vector<int64_t>> pos;
+    for (int64_t i : mb) ps.push_back(in.ptrs[i]), pos.push_back(in.positions[i]);
+    auto v = ForwardAt(ps, pos).to(torch::kCPU).contiguous();
+    const float* vp = v.data_ptr<float>();
+    for (int64_t i : mb) {
+      out[i].assign(vp, vp + in.positions[i].size());
+      vp += in.positions[i].size();
+    }
+  }
+  const std::vector<int32_t> padding = {0};
+  if (sharded_ && sharded_->level() == Sharding::kFull)
+    for (int i = static_cast<int>(batches.size()); i < passes; ++i) Forward({&padding});
+  return out;
+}
+
+std::map<std::string, double> Critic::TrainTokens(
+    const std::vector<const std::vector<int32_t>*>& prompts,
+    const std::vector<const std::vector<int32_t>*>& responses,
+    const std::vector<std::vector<float>>& returns,
+    const std::vector<std::vector<float>>& old_values, double normaliser, DataParallel* dp,
+    double lr) {
+  IR_CHECK_EQ(prompts.size(), returns.size());
+  IR_CHECK_EQ(prompts.size(), old_values.size());
+  const TokenInputs in = MakeTokenInputs(prompts, responses);
+  if (optimizer_) optimizer_->zero_grad();
+  if (sharded_) sharded_->ZeroGrad();
+  double loss_sum = 0;
+  int64_t tokens = 0;
+  const auto device = head_->weight.device();
+  const auto batches = Pack(in.ptrs, options_.micro_batch_tokens);
+  std::optional<ShardedGate> gate;
+  gate.emplace(*trunk_, sharded_.get());
+  const int passes = sharded_ ? sharded_->PlanPasses(static_cast<int>(batches.size()),
+                                                     /*backward=*/true)
+                              : 0;
+  for (const auto& mb : batches) {
+    std::vector<const std::vector<int32_t>*> ps;
+    std::vector<std::vector<int64_t>> pos;
+    std::vector<float> r, old;
+    for (int64_t i : mb) {
+      ps.push_back(in.ptrs[i]), pos.push_back(in.positions[i]);
+      IR_CHECK_EQ(returns[i].size(), in.positions[i].size());
+      IR_CHECK_EQ(old_values[i].size(), in.positions[i].size());
+      r.insert(r.end(), returns[i].begin(), returns[i].end());
+      old.insert(old.end(), old_values[i].begin(), old_values[i].end());
+    }
+    auto v = ForwardAt(ps, pos);
+    auto R = torch::tensor(r).to(device), V_old = torch::tensor(old).to(device);
+    auto err = (v - R).pow(2);
+    if (options_.value_clip > 0) {
+      auto clipped = V_old + torch::clamp(v - V_old, -options_.value_clip, options_.value_clip);
+      err = torch::max(err, (clipped - R).pow(2));
+    }
+    auto loss = 0.5 * err.sum() / normaliser;
+    if (sharded_) sharded_->BeginBackward();
+    loss.backward();
+    if (sharded_) sharded_->EndBackward();
+    loss_sum += 0.5 * err.sum().item<double>();
+    tokens += static_cast<int64_t>(r.size());
+  }
+  const std::vector<int32_t> padding = {0};
+  if (sharded_ && sharded_->level() == Sharding::kFull)
+    for (int i = static_cast<int>(batches.size()); i < passes; ++i) {
+      auto loss = Forward({&padding}).sum() * 0.0;
+      sharded_->BeginBackward();
+      loss.backward();
+      sharded_->EndBackward();
+    }
+  const double norm = Update(dp, lr);
+  gate.reset();
+  return {{"value_loss", tokens ? loss_sum / tokens : 0},
           {"critic_grad_norm", norm},
           {"critic_lr", lr}};
 }

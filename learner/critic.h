@@ -11,6 +11,10 @@
 // averaged over samples (each sample's return R is a target for its state's value). With one
 // optimizer step per batch V_old = V at the start of the step, so the clip is inactive on the
 // first pass; it matters when the same data is trained on again (replay, several epochs).
+//
+// learner.critic_values=token reads a value before every response token instead (verl's critic:
+// TokenValues / TrainTokens); the learner then runs GAE over the tokens of each episode's
+// responses, each step's reward on its last token, and the value loss averages over tokens.
 #pragma once
 
 #include <torch/nn/modules/linear.h>
@@ -49,6 +53,24 @@ class Critic {
                                       const std::vector<float>& old_values, double normaliser,
                                       DataParallel* dp, double lr);
 
+  // learner.critic_values=token (verl's critic): the value before each response token, read from
+  // the hidden state at position P - 1 + k for token k of a response (P = prompt length; k = 0 is
+  // the prompt's last token, as Values), one forward over prompt + response (the response's last
+  // token is never an input). out[i][k] for sample i, without gradients.
+  std::vector<std::vector<float>> TokenValues(
+      const std::vector<const std::vector<int32_t>*>& prompts,
+      const std::vector<const std::vector<int32_t>*>& responses);
+  // One optimizer step of the clipped value loss over every response token: returns[i][k] and
+  // old_values[i][k] for token k of sample i; summed over tokens and divided by `normaliser` (the
+  // step's token count over all ranks / world). Returns value_loss (mean per token),
+  // critic_grad_norm.
+  std::map<std::string, double> TrainTokens(
+      const std::vector<const std::vector<int32_t>*>& prompts,
+      const std::vector<const std::vector<int32_t>*>& responses,
+      const std::vector<std::vector<float>>& returns,
+      const std::vector<std::vector<float>>& old_values, double normaliser, DataParallel* dp,
+      double lr);
+
   // Trunk, head and (unsharded) optimizer state into / from <dir>/critic.pt (written to a
   // temporary name, fsynced and renamed). Under learner.sharding the optimizer's share of this
   // rank goes through SaveShard / LoadShard (the learner's rank files) instead.
@@ -69,6 +91,12 @@ class Critic {
  private:
   // Values with the autograd graph for prompts [begin, end) of a deduplicated list.
   at::Tensor Forward(const std::vector<const std::vector<int32_t>*>& prompts);
+  // Values at positions[b][j] of sequence b, flat in (b, j) order, with the autograd graph.
+  at::Tensor ForwardAt(const std::vector<const std::vector<int32_t>*>& seqs,
+                       const std::vector<std::vector<int64_t>>& positions);
+  // The step's end: gradients averaged over ranks (or reduced by the sharded optimizer), clipped,
+  // one AdamW step at lr; returns the gradient norm before clipping.
+  double Update(DataParallel* dp, double lr);
 
   LearnerOptions options_;
   std::shared_ptr<DecoderLM> trunk_;

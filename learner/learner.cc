@@ -123,9 +123,11 @@ struct Learner::StepData {
   std::vector<TrainSample> kept;  // not dropped as stale, with a non-empty response
   std::vector<bool> stale;        // per kept sample: older than max_staleness
   std::vector<float> adv;         // per kept sample
-  double normaliser = 1;          // of the loss (learner/losses.h), over the whole step
-  at::Device device = at::kCPU;   // the policy's
-  bool bf16 = false;              // forward passes under autocast (fp32 master weights)
+  // learner.critic_values=token: per kept sample, one advantage per response token (adv unused).
+  std::vector<std::vector<float>> token_adv;
+  double normaliser = 1;         // of the loss (learner/losses.h), over the whole step
+  at::Device device = at::kCPU;  // the policy's
+  bool bf16 = false;             // forward passes under autocast (fp32 master weights)
   int64_t Length(size_t i) const {
     return int64_t(kept[i].prompt.size() + kept[i].response.size());
   }
@@ -217,7 +219,10 @@ void Learner::ComputeAdvantages(StepData* d, Metrics* m) {
   std::vector<float> rewards;
   std::vector<uint64_t> groups;
   for (const auto& s : d->kept) rewards.push_back(s.reward), groups.push_back(s.group);
-  if (critic_) {
+  if (critic_ && options_.critic_values == CriticValues::kToken) {
+    d->adv.assign(d->kept.size(), 0.0f);
+    PpoTokenAdvantages(d->kept, &d->token_adv, m);
+  } else if (critic_) {
     PpoAdvantages(d->kept, &d->adv, m);
   } else {
     d->adv = options_.algorithm == Algorithm::kRloo
@@ -244,7 +249,7 @@ void Learner::BackwardMicroBatch(const StepData& d, const std::vector<size_t>& r
     const auto& s = d.kept[rows[r]];
     for (size_t k = 0; k < s.response.size(); ++k) {
       old_a[r][offset[r] + k] = s.behaviour_logprobs[k];
-      adv_a[r][offset[r] + k] = d.adv[rows[r]];
+      adv_a[r][offset[r] + k] = d.token_adv.empty() ? d.adv[rows[r]] : d.token_adv[rows[r]][k];
       fresh_a[r][offset[r] + k] = s.policy_version == version_;
     }
     stale_rows[r][0] = d.stale[rows[r]] ? 1.0f : 0.0f;
@@ -510,6 +515,70 @@ void Learner::PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<fl
                  var = std::max(0.0, s2 / std::max(1.0, count) - mean * mean);
     const double inv = 1.0 / (std::sqrt(var) + 1e-8);
     for (float& a : *adv) a = static_cast<float>((a - mean) * inv);
+  }
+}
+
+void Learner::PpoTokenAdvantages(const std::vector<TrainSample>& kept,
+                                 std::vector<std::vector<float>>* adv, Metrics* m) {
+  const size_t n = kept.size();
+  std::vector<const std::vector<int32_t>*> prompts, responses;
+  for (const auto& s : kept) prompts.push_back(&s.prompt), responses.push_back(&s.response);
+  const std::vector<std::vector<float>> values = critic_->TokenValues(prompts, responses);
+  // GAE over the tokens of each episode's responses in step order: each step's reward on its last
+  // token, the next step's first value bootstrapping the last token of a step.
+  std::map<uint64_t, std::vector<size_t>> episodes;
+  for (size_t i = 0; i < n; ++i) episodes[kept[i].episode].push_back(i);
+  std::vector<std::vector<float>> returns(n);
+  adv->assign(n, {});
+  for (auto& [id, idx] : episodes) {
+    std::stable_sort(idx.begin(), idx.end(),
+                     [&](size_t a, size_t b) { return kept[a].step_index < kept[b].step_index; });
+    std::vector<float> r, v;
+    for (size_t i : idx) {
+      for (size_t k = 0; k < values[i].size(); ++k)
+        r.push_back(k + 1 == values[i].size() ? kept[i].reward : 0.0f), v.push_back(values[i][k]);
+    }
+    const GaeResult g = Gae(r, v, options_.gamma, options_.lam);
+    size_t at = 0;
+    for (size_t i : idx) {
+      const size_t len = values[i].size();
+      (*adv)[i].assign(g.advantages.begin() + at, g.advantages.begin() + at + len);
+      returns[i].assign(g.returns.begin() + at, g.returns.begin() + at + len);
+      at += len;
+    }
+  }
+  // Figures before the update, over tokens: explained variance of the returns by the values.
+  double sr = 0, srr = 0, se = 0, see = 0, sv = 0, count_here = 0;
+  for (size_t i = 0; i < n; ++i)
+    for (size_t k = 0; k < values[i].size(); ++k) {
+      const double e = returns[i][k] - values[i][k];
+      sr += returns[i][k], srr += double(returns[i][k]) * returns[i][k], se += e, see += e * e,
+          sv += values[i][k], ++count_here;
+    }
+  const double c = count_here;
+  const double var_r = c ? srr / c - (sr / c) * (sr / c) : 0,
+               var_e = c ? see / c - (se / c) * (se / c) : 0;
+  (*m)["value_mean"] = c ? sv / c : 0;
+  (*m)["return_mean"] = c ? sr / c : 0;
+  (*m)["explained_variance"] = var_r > 1e-12 ? 1.0 - var_e / var_r : 0;
+  // The critic's update: the value loss averaged over the step's tokens on all ranks.
+  const int world = dp_ ? dp_->world_size() : 1;
+  const double count = dp_ ? dp_->SumScalar(count_here) : count_here;
+  const double scale = options_.lr > 0 ? LearningRate(step_) / options_.lr : 1.0;
+  for (const auto& [k, v] :
+       critic_->TrainTokens(prompts, responses, returns, values, std::max(1.0, count) / world, dp_,
+                            options_.critic_lr * scale))
+    (*m)[k] = v;
+  if (options_.whiten_advantages) {  // over every token of the step (verl's masked whitening)
+    double s1 = 0, s2 = 0;
+    for (const auto& a : *adv)
+      for (float x : a) s1 += x, s2 += double(x) * x;
+    if (dp_) s1 = dp_->SumScalar(s1), s2 = dp_->SumScalar(s2);
+    const double mean = s1 / std::max(1.0, count),
+                 var = std::max(0.0, s2 / std::max(1.0, count) - mean * mean);
+    const double inv = 1.0 / (std::sqrt(var) + 1e-8);
+    for (auto& a : *adv)
+      for (float& x : a) x = static_cast<float>((x - mean) * inv);
   }
 }
 

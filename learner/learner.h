@@ -136,6 +136,10 @@ class Learner {
   void PaddingPass(const StepData& d);
   // PPO: the critic's values, GAE per episode, the critic's update; fills *adv and metrics.
   void PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<float>* adv, Metrics* m);
+  // learner.critic_values=token: per-token values, GAE over each episode's response tokens, the
+  // critic's update over tokens; fills *adv (per sample, per token) and metrics.
+  void PpoTokenAdvantages(const std::vector<TrainSample>& kept,
+                          std::vector<std::vector<float>>* adv, Metrics* m);
 
   std::shared_ptr<DecoderLM> policy_;
   std::shared_ptr<DecoderLM> reference_;  // frozen initial policy, when kl_coef > 0

@@ -60,6 +60,14 @@ inline const EnumNames<StalePolicy>& NamesOf(StalePolicy) {
   return names;
 }
 
+// Where PPO's critic reads values (learner.critic_values).
+enum class CriticValues { kStep, kToken };
+inline const EnumNames<CriticValues>& NamesOf(CriticValues) {
+  static const EnumNames<CriticValues> names = {{CriticValues::kStep, "step"},
+                                                {CriticValues::kToken, "token"}};
+  return names;
+}
+
 struct LearnerOptions {
   // Policy-gradient algorithm: "grpo" (group-normalised advantages, no critic), "rloo"
   // (leave-one-out baseline, REINFORCE-style) or "ppo" (a critic initialised from the policy,
@@ -102,6 +110,11 @@ struct LearnerOptions {
   // the policy's), GAE discount and lambda over an episode's steps, value-loss clip (0 = off), and
   // whether advantages are whitened over the step's samples (all ranks).
   double critic_lr = 1e-5;
+  // "step": one value per elimination step (the state: its prompt's last token); GAE over an
+  // episode's steps, every token of a response gets its step's advantage. "token": one value
+  // before each response token, as verl's critic; GAE over the tokens of an episode's responses
+  // (each step's reward on its last token), per-token advantages, the value loss over tokens.
+  CriticValues critic_values = CriticValues::kStep;
   double gamma = 1.0;
   double lam = 0.95;
   double value_clip = 0.2;
@@ -153,6 +166,9 @@ struct LearnerOptions {
             Range(1e-3, 100.0));
     v.Field("normalize_std", normalize_std, "GRPO: divide advantages by the group std.");
     v.Field("critic_lr", critic_lr, "PPO critic AdamW learning rate.", Range(0.0, 1.0));
+    v.Field("critic_values", critic_values,
+            "PPO: the critic values each step's state (step) or each response token (token, as "
+            "verl).");
     v.Field("gamma", gamma, "PPO: GAE discount over an episode's steps.", Range(0.0, 1.0));
     v.Field("lam", lam, "PPO: GAE lambda.", Range(0.0, 1.0));
     v.Field("value_clip", value_clip, "PPO: value-loss clip around the old value; 0 = off.",
@@ -169,6 +185,8 @@ struct LearnerOptions {
             Range(0.001, 1e6));
     v.Check(!(schedule == LrSchedule::kCosine && min_lr_ratio > 1.0), "min_lr_ratio",
             "must be <= 1");
+    v.Check(critic_values == CriticValues::kStep || algorithm == Algorithm::kPpo, "critic_values",
+            "token needs learner.algorithm=ppo (only PPO has a critic)");
   }
 };
 

@@ -11,6 +11,7 @@
 #include "../model/test_util.h"
 #include "base/error.h"
 #include "learner/advantages.h"
+#include "learner/critic.h"
 #include "learner/losses.h"
 #include "model/checkpoint.h"
 #include "model/generate.h"
@@ -579,6 +580,150 @@ TEST(LearnerPpo, SaveAndResumeIsBitExact) {
   g.SaveState(grpo_dir);
   Learner l3(testing::TinyModel(43), o, 4);
   EXPECT_THROW(l3.LoadState(grpo_dir), Error);
+}
+
+// ---------------------------------------------------------------------------------------------
+// PPO with verl's per-token critic (learner.critic_values: token).
+
+LearnerOptions TokenPpo() {
+  LearnerOptions o = Ppo();
+  o.critic_values = CriticValues::kToken;
+  return o;
+}
+
+// The value before response token k is the state value of prompt + response[0..k): the same
+// number Values() gives for that longer prompt (so k = 0 is the step value).
+TEST(CriticTokens, ValueBeforeEachTokenIsTheStateValueOfThePrefix) {
+  auto policy = testing::TinyModel(44);
+  LearnerOptions o = TokenPpo();
+  o.critic_lr = 1e-2;
+  Critic critic(*policy, o);
+  auto batch = FixedBatch(4, 5);
+  std::vector<const std::vector<int32_t>*> prompts, responses;
+  for (const auto& s : batch) prompts.push_back(&s.prompt), responses.push_back(&s.response);
+  std::vector<std::vector<float>> targets, zeros;
+  for (const auto& s : batch) {
+    targets.emplace_back();
+    for (size_t k = 0; k < s.response.size(); ++k) targets.back().push_back(0.5f + k);
+    zeros.emplace_back(s.response.size(), 0.0f);
+  }
+  auto m = critic.TrainTokens(prompts, responses, targets, zeros, 1.0, nullptr, 1e-2);
+  EXPECT_GT(m["value_loss"], 0.0);
+  const auto values = critic.TokenValues(prompts, responses);
+  bool any_nonzero = false;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ASSERT_EQ(values[i].size(), batch[i].response.size());
+    for (size_t k = 0; k < values[i].size(); ++k) {
+      std::vector<int32_t> prefix = batch[i].prompt;
+      prefix.insert(prefix.end(), batch[i].response.begin(), batch[i].response.begin() + k);
+      const float state = critic.Values({&prefix})[0];
+      EXPECT_NEAR(values[i][k], state, 1e-5) << "sample " << i << " token " << k;
+      any_nonzero |= std::abs(state) > 1e-4;
+    }
+  }
+  EXPECT_TRUE(any_nonzero);  // the head has moved off zero
+}
+
+TEST(LearnerPpoTokens, ReturnsRunOverTheEpisodesTokens) {
+  // One episode: step 0 with a 2-token response and reward 1, step 1 with 3 tokens and reward 2
+  // (rows given in reverse). Token rewards (0, 1 | 0, 0, 2); gamma 0.5, lambda 1: returns
+  // (0.625, 1.25 | 0.5, 1, 2) whatever the values. The value head starts at zero.
+  LearnerOptions o = TokenPpo();
+  o.gamma = 0.5;
+  o.lam = 1.0;
+  auto all = FixedBatch(3, 3);
+  std::vector<TrainSample> batch = {all[2], all[1]};  // responses of 3 and 2 tokens
+  ASSERT_EQ(batch[0].response.size(), 3u);
+  ASSERT_EQ(batch[1].response.size(), 2u);
+  batch[0].episode = batch[1].episode = 7;
+  batch[0].step_index = 1, batch[0].reward = 2;
+  batch[1].step_index = 0, batch[1].reward = 1;
+  Learner l(testing::TinyModel(45), o, 5);
+  auto m = l.Step(batch);
+  EXPECT_NEAR(m["return_mean"], (0.625 + 1.25 + 0.5 + 1 + 2) / 5, 1e-6);
+  EXPECT_EQ(m["value_mean"], 0.0);
+  EXPECT_NEAR(m["value_loss"], 0.5 * (0.390625 + 1.5625 + 0.25 + 1 + 4) / 5, 1e-5);
+}
+
+TEST(LearnerPpoTokens, CriticFitsTheReturns) {
+  LearnerOptions o = TokenPpo();
+  o.lr = 0;
+  o.critic_lr = 1e-2;
+  auto batch = FixedBatch(8, 4);
+  for (int i = 0; i < 8; ++i) batch[i].episode = i;
+  Learner l(testing::TinyModel(46), o, 60);
+  double first = 0, last = 0;
+  for (int s = 0; s < 60; ++s) {
+    for (auto& x : batch) x.policy_version = l.version();
+    auto m = l.Step(batch);
+    if (s == 0) first = m["value_loss"];
+    last = m["value_loss"];
+  }
+  EXPECT_LT(last, 0.05 * first) << "value loss " << first << " -> " << last;
+}
+
+TEST(LearnerPpoTokens, LearnsABandit) {
+  auto m = testing::TinyModel(31);
+  LearnerOptions o = TokenPpo();
+  o.lr = 3e-3;
+  o.critic_lr = 3e-3;
+  Learner learner(m, o, 40);
+  for (int step = 0; step < 40; ++step) {
+    auto batch = Rollout(*m, learner.version(), 16, step);
+    for (size_t g = 0; g < batch.size(); ++g) batch[g].episode = step * 100 + g;
+    learner.Step(std::move(batch));
+  }
+  EXPECT_GT(ProbOf7(*m), 0.5);
+}
+
+TEST(LearnerPpoTokens, DataParallelEpisodeShardsMatchSingleRank) {
+  LearnerOptions o = LinearUpdate();
+  o.algorithm = Algorithm::kPpo;
+  o.critic_values = CriticValues::kToken;
+  o.critic_lr = 1.0;
+  auto batch = FixedBatch(12, 7);
+  for (int i = 0; i < 12; ++i) batch[i].episode = i / 3, batch[i].step_index = i % 3;
+  auto single = testing::TinyModel(42);
+  Learner(single, o, 5).Step(batch);
+  auto models = StepTwoRanks(
+      o, batch, 42, [](int r, size_t, const TrainSample& s) { return int(s.episode % 2) == r; });
+  ExpectClose(*models[0], *single, 1e-6);
+  ExpectClose(*models[1], *single, 1e-6);
+}
+
+// Per-token values differ from the step value on multi-token responses, so the two critics give
+// different updates; with one-token responses they are the same computation.
+TEST(LearnerPpoTokens, OneTokenResponsesMatchTheStepCritic) {
+  LearnerOptions step = LinearUpdate();
+  step.algorithm = Algorithm::kPpo;
+  step.critic_lr = 1e-2;
+  LearnerOptions token = step;
+  token.critic_values = CriticValues::kToken;
+  auto batch = FixedBatch(8, 9);
+  for (int i = 0; i < 8; ++i) {
+    batch[i].episode = i / 2, batch[i].step_index = i % 2;
+    batch[i].response.resize(1);
+    batch[i].behaviour_logprobs.resize(1);
+  }
+  auto a = testing::TinyModel(47), b = testing::TinyModel(47);
+  Learner la(a, step, 5), lb(b, token, 5);
+  for (int s = 0; s < 3; ++s) {
+    for (auto& x : batch) x.policy_version = la.version();
+    auto ma = la.Step(batch), mb = lb.Step(batch);
+    EXPECT_NEAR(ma["value_loss"], mb["value_loss"], 1e-5) << s;
+  }
+  ExpectClose(*a, *b, 1e-5);
+  for (auto& x : batch) x.response = {3, 4, 5}, x.behaviour_logprobs = {-4, -4, -4};
+  auto c = testing::TinyModel(47), d = testing::TinyModel(47);
+  Learner lc(c, step, 5), ld(d, token, 5);
+  lc.Step(batch), ld.Step(batch);
+  lc.Step(batch);  // the critics differ after one update, so do the second step's advantages
+  auto md = ld.Step(batch);
+  EXPECT_GT(md["value_loss"], 0.0);
+  double diff = 0;
+  auto pc = c->named_parameters(), pd = d->named_parameters();
+  for (const auto& p : pc) diff += (p.value() - pd[p.key()]).abs().sum().item<double>();
+  EXPECT_GT(diff, 1e-6);
 }
 
 }  // namespace

@@ -117,6 +117,24 @@ TEST_F(ShardingTest, OptimizerShardingIsBitIdenticalAndGradientShardingClose) {
   world->Barrier("equivalence done");
 }
 
+// PPO with verl's per-token critic (learner.critic_values: token) under each sharding level: the
+// critic's longer forward passes (prompt + response) go through the same gathers, reduce-scatters
+// and padding passes.
+TEST_F(ShardingTest, TokenCriticMatchesTheReplicatedRunAtEveryLevel) {
+  LearnerOptions plain = Options(Algorithm::kPpo, Sharding::kNone);
+  plain.critic_values = CriticValues::kToken;
+  const at::Tensor none = Flat(*Train(*world, plain, 4));
+  EXPECT_GT((none - Flat(*testing::TinyModel(51))).abs().max().item<double>(), 1e-3);
+  for (Sharding level : {Sharding::kOptimizer, Sharding::kGradients, Sharding::kFull}) {
+    LearnerOptions o = plain;
+    o.sharding = level;
+    auto model = Train(*world, o, 4);
+    const at::Tensor got = level == Sharding::kFull ? RootFlat(*model, *world) : Flat(*model);
+    EXPECT_LT((none - got).abs().max().item<double>(), 2e-5) << NameOf(level);
+  }
+  world->Barrier("token critic done");
+}
+
 // learner.sharding=full (ZeRO-3): each rank keeps a slice of the parameters and gathers them part
 // by part in forward and backward; the ranks make different numbers of micro-batches (the others'
 // passes are matched by passes on padding). After 4 steps rank 0, which holds the parameters

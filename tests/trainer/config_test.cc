@@ -184,6 +184,19 @@ TEST_F(ConfigFile, FileErrorsNameTheFile) {
   }
 }
 
+TEST_F(ConfigFile, TokenCriticNeedsPpo) {
+  auto p = Write("run:\n  seed: 1\n");
+  try {
+    LoadConfig(p, {"learner.critic_values=token"});
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("critic_values"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(
+      LoadConfig(p, {"learner.critic_values=token", "learner.algorithm=ppo"}).learner.critic_values,
+      CriticValues::kToken);
+}
+
 TEST_F(ConfigFile, NcclWeightGroupNeedsCudaAndSaysWhichKeys) {
   auto p = Write("model:\n  device: cpu\ncomm:\n  weights:\n    group: nccl\n");
   try {
