@@ -146,18 +146,18 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   StepData d;
   KeepFresh(std::move(samples), &d, &m);
   ComputeAdvantages(&d, &m);
-  // Normaliser over the whole step (all ranks); gradients are then averaged over ranks, so each
+  // Normaliser over the whole update (all ranks); gradients are then averaged over ranks, so each
   // rank scales by world / global count.
-  double local_units = 0;
-  for (const auto& s : d.kept)
-    local_units += options_.loss_agg == LossAggregation::kTokenMean ? s.response.size() : 1;
-  double global_units = dp_ ? dp_->SumScalar(local_units) : local_units;
-  const int world = dp_ ? dp_->world_size() : 1;
-  d.normaliser = std::max(1.0, global_units) / world;
+  auto normaliser = [&](const StepData& part) {
+    double local_units = 0;
+    for (const auto& s : part.kept)
+      local_units += options_.loss_agg == LossAggregation::kTokenMean ? s.response.size() : 1;
+    double global_units = dp_ ? dp_->SumScalar(local_units) : local_units;
+    const int world = dp_ ? dp_->world_size() : 1;
+    return std::max(1.0, global_units) / world;
+  };
 
   policy_->train();
-  if (optimizer_) optimizer_->zero_grad();
-  if (sharded_) sharded_->ZeroGrad();
   // learner.sharding=full: the policy's training forwards gather their parameters part by part;
   // after the update, rank 0 holds them whole again (publication, evaluation, checkpoints).
   std::optional<ShardedGate> gate;
@@ -165,11 +165,32 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   d.device = policy_->parameters().front().device();
   d.bf16 = options_.autocast == Autocast::kBf16;
   Totals t;
-  if (options_.share_prefix)
-    BackwardSharedPrefixes(d, &t);
-  else
-    BackwardPadded(d, &t);
-  const double grad_norm = AverageClipAndUpdate(&m);
+  double grad_norm = 0;
+  const int parts = std::max(1, options_.mini_batches);
+  for (int p = 0; p < parts; ++p) {
+    // learner.mini_batches: the p-th consecutive part of this rank's samples.
+    StepData part;
+    StepData* use = &d;
+    if (parts > 1) {
+      const size_t n = d.kept.size(), begin = n * p / parts, end = n * (p + 1) / parts;
+      part.kept.assign(d.kept.begin() + begin, d.kept.begin() + end);
+      part.stale.assign(d.stale.begin() + begin, d.stale.begin() + end);
+      part.adv.assign(d.adv.begin() + begin, d.adv.begin() + end);
+      if (!d.token_adv.empty())
+        part.token_adv.assign(d.token_adv.begin() + begin, d.token_adv.begin() + end);
+      part.device = d.device;
+      part.bf16 = d.bf16;
+      use = &part;
+    }
+    use->normaliser = normaliser(*use);
+    if (optimizer_) optimizer_->zero_grad();
+    if (sharded_) sharded_->ZeroGrad();
+    if (options_.share_prefix)
+      BackwardSharedPrefixes(*use, &t);
+    else
+      BackwardPadded(*use, &t);
+    grad_norm += AverageClipAndUpdate(&m, /*final_update=*/p + 1 == parts) / parts;
+  }
   gate.reset();
   if (sharded_) sharded_->Materialize(/*root=*/0);
   const double lr = m["lr"];
@@ -425,7 +446,7 @@ void Learner::PaddingPass(const StepData& d) {
   sharded_->EndBackward();
 }
 
-double Learner::AverageClipAndUpdate(Metrics* m) {
+double Learner::AverageClipAndUpdate(Metrics* m, bool final_update) {
   auto params = policy_->parameters();
   if (sharded_) {
     if (sharded_->level() == Sharding::kOptimizer && dp_) {
@@ -444,8 +465,7 @@ double Learner::AverageClipAndUpdate(Metrics* m) {
     }
     (*m)["shard_reduce_wait_s"] = st.reduce_wait_seconds;
     (*m)["shard_gather_s"] = st.gather_seconds;
-    ++step_;
-    ++version_;
+    if (final_update) ++step_, ++version_;
     (*m)["lr"] = lr;
     return grad_norm;
   }
@@ -462,8 +482,7 @@ double Learner::AverageClipAndUpdate(Metrics* m) {
   for (auto& g : optimizer_->param_groups())
     static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
   optimizer_->step();
-  ++step_;
-  ++version_;
+  if (final_update) ++step_, ++version_;
   (*m)["lr"] = lr;
   return grad_norm;
 }
@@ -500,13 +519,31 @@ void Learner::PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<fl
   (*m)["value_mean"] = n ? sv / n : 0;
   (*m)["return_mean"] = n ? sr / n : 0;
   (*m)["explained_variance"] = var_r > 1e-12 ? 1.0 - var_e / var_r : 0;
-  // The critic's update: the value loss averaged over the step's samples on all ranks.
+  // The critic's update: the value loss averaged over the step's samples on all ranks (one update
+  // per mini-batch, on the same consecutive parts as the policy's).
   const int world = dp_ ? dp_->world_size() : 1;
   const double count = dp_ ? dp_->SumScalar(static_cast<double>(n)) : static_cast<double>(n);
   const double scale = options_.lr > 0 ? LearningRate(step_) / options_.lr : 1.0;
-  for (const auto& [k, v] : critic_->Train(prompts, returns, values, std::max(1.0, count) / world,
-                                           dp_, options_.critic_lr * scale))
-    (*m)[k] = v;
+  const int parts = std::max(1, options_.mini_batches);
+  if (parts == 1) {
+    for (const auto& [k, v] : critic_->Train(prompts, returns, values, std::max(1.0, count) / world,
+                                             dp_, options_.critic_lr * scale))
+      (*m)[k] = v;
+  } else {
+    double loss = 0;
+    for (int p = 0; p < parts; ++p) {
+      const size_t begin = n * p / parts, end = n * (p + 1) / parts;
+      const double part_count = dp_ ? dp_->SumScalar(double(end - begin)) : double(end - begin);
+      auto r = critic_->Train({prompts.begin() + begin, prompts.begin() + end},
+                              {returns.begin() + begin, returns.begin() + end},
+                              {values.begin() + begin, values.begin() + end},
+                              std::max(1.0, part_count) / world, dp_, options_.critic_lr * scale);
+      loss += r["value_loss"] * (end - begin) / std::max<size_t>(1, n);
+      (*m)["critic_grad_norm"] = r["critic_grad_norm"];
+      (*m)["critic_lr"] = r["critic_lr"];
+    }
+    (*m)["value_loss"] = loss;
+  }
   if (options_.whiten_advantages) {
     double s1 = 0, s2 = 0;
     for (float a : *adv) s1 += a, s2 += double(a) * a;
@@ -561,14 +598,36 @@ void Learner::PpoTokenAdvantages(const std::vector<TrainSample>& kept,
   (*m)["value_mean"] = c ? sv / c : 0;
   (*m)["return_mean"] = c ? sr / c : 0;
   (*m)["explained_variance"] = var_r > 1e-12 ? 1.0 - var_e / var_r : 0;
-  // The critic's update: the value loss averaged over the step's tokens on all ranks.
+  // The critic's update: the value loss averaged over the step's tokens on all ranks (one update
+  // per mini-batch, on the same consecutive parts as the policy's).
   const int world = dp_ ? dp_->world_size() : 1;
   const double count = dp_ ? dp_->SumScalar(count_here) : count_here;
   const double scale = options_.lr > 0 ? LearningRate(step_) / options_.lr : 1.0;
-  for (const auto& [k, v] :
-       critic_->TrainTokens(prompts, responses, returns, values, std::max(1.0, count) / world, dp_,
-                            options_.critic_lr * scale))
-    (*m)[k] = v;
+  const int parts = std::max(1, options_.mini_batches);
+  if (parts == 1) {
+    for (const auto& [k, v] :
+         critic_->TrainTokens(prompts, responses, returns, values, std::max(1.0, count) / world,
+                              dp_, options_.critic_lr * scale))
+      (*m)[k] = v;
+  } else {
+    double loss = 0;
+    for (int p = 0; p < parts; ++p) {
+      const size_t begin = n * p / parts, end = n * (p + 1) / parts;
+      double tokens = 0;
+      for (size_t i = begin; i < end; ++i) tokens += values[i].size();
+      const double part_count = dp_ ? dp_->SumScalar(tokens) : tokens;
+      auto r =
+          critic_->TrainTokens({prompts.begin() + begin, prompts.begin() + end},
+                               {responses.begin() + begin, responses.begin() + end},
+                               {returns.begin() + begin, returns.begin() + end},
+                               {values.begin() + begin, values.begin() + end},
+                               std::max(1.0, part_count) / world, dp_, options_.critic_lr * scale);
+      loss += r["value_loss"] * tokens / std::max(1.0, count_here);
+      (*m)["critic_grad_norm"] = r["critic_grad_norm"];
+      (*m)["critic_lr"] = r["critic_lr"];
+    }
+    (*m)["value_loss"] = loss;
+  }
   if (options_.whiten_advantages) {  // over every token of the step (verl's masked whitening)
     double s1 = 0, s2 = 0;
     for (const auto& a : *adv)

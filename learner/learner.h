@@ -129,7 +129,8 @@ class Learner {
                           const std::vector<int64_t>& offset, const at::Tensor& lp,
                           const at::Tensor& entropy, const at::Tensor& ref_lp,
                           const at::Tensor& mask, bool last, Totals* t);
-  double AverageClipAndUpdate(Metrics* m);
+  // `final_update`: the step's last update (learner.mini_batches) advances step and version.
+  double AverageClipAndUpdate(Metrics* m, bool final_update = true);
   // learner.sharding=full: a forward and backward pass on one token of padding, with zero loss,
   // through the same code as this step's micro-batches: it makes this rank's share of the
   // gathers and reduce-scatters of a pass that other ranks make on their samples.

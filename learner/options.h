@@ -119,6 +119,12 @@ struct LearnerOptions {
   double lam = 0.95;
   double value_clip = 0.2;
   bool whiten_advantages = true;
+  // Optimizer updates per step: the step's samples (each rank's, in the order they came) are cut
+  // into this many consecutive parts, one AdamW update of the policy (and of the critic) each, with
+  // the advantages computed once before the first (PPO's mini-batches; verl's
+  // train_batch_size / ppo_mini_batch_size). Later parts are off-policy by the earlier updates,
+  // which the ratio clip bounds.
+  int mini_batches = 1;
   int max_staleness = 4;
   StalePolicy stale_policy = StalePolicy::kDrop;
   double is_cap = 2.0;
@@ -175,6 +181,9 @@ struct LearnerOptions {
             AtLeast(0.0));
     v.Field("whiten_advantages", whiten_advantages,
             "PPO: whiten advantages over the step (all ranks).");
+    v.Field("mini_batches", mini_batches,
+            "Optimizer updates per step, each on a consecutive part of the step's samples.",
+            AtLeast(1));
     v.Field("max_staleness", max_staleness, "Oldest accepted policy lag, in versions.", AtLeast(0));
     v.Field("stale_policy", stale_policy, "What to do with older data.");
     v.Field("is_cap", is_cap, "Truncation of importance weights for stale data.", AtLeast(1.0));

@@ -119,18 +119,23 @@ TEST_F(ShardingTest, OptimizerShardingIsBitIdenticalAndGradientShardingClose) {
 
 // PPO with verl's per-token critic (learner.critic_values: token) under each sharding level: the
 // critic's longer forward passes (prompt + response) go through the same gathers, reduce-scatters
-// and padding passes.
+// and padding passes; with learner.mini_batches the policy and the critic update once per part.
 TEST_F(ShardingTest, TokenCriticMatchesTheReplicatedRunAtEveryLevel) {
-  LearnerOptions plain = Options(Algorithm::kPpo, Sharding::kNone);
-  plain.critic_values = CriticValues::kToken;
-  const at::Tensor none = Flat(*Train(*world, plain, 4));
-  EXPECT_GT((none - Flat(*testing::TinyModel(51))).abs().max().item<double>(), 1e-3);
-  for (Sharding level : {Sharding::kOptimizer, Sharding::kGradients, Sharding::kFull}) {
-    LearnerOptions o = plain;
-    o.sharding = level;
-    auto model = Train(*world, o, 4);
-    const at::Tensor got = level == Sharding::kFull ? RootFlat(*model, *world) : Flat(*model);
-    EXPECT_LT((none - got).abs().max().item<double>(), 2e-5) << NameOf(level);
+  // And with two mini-batches per step (configs/paper: both).
+  for (int mini_batches : {1, 2}) {
+    LearnerOptions plain = Options(Algorithm::kPpo, Sharding::kNone);
+    plain.critic_values = CriticValues::kToken;
+    plain.mini_batches = mini_batches;
+    const at::Tensor none = Flat(*Train(*world, plain, 4));
+    EXPECT_GT((none - Flat(*testing::TinyModel(51))).abs().max().item<double>(), 1e-3);
+    for (Sharding level : {Sharding::kOptimizer, Sharding::kGradients, Sharding::kFull}) {
+      LearnerOptions o = plain;
+      o.sharding = level;
+      auto model = Train(*world, o, 4);
+      const at::Tensor got = level == Sharding::kFull ? RootFlat(*model, *world) : Flat(*model);
+      EXPECT_LT((none - got).abs().max().item<double>(), 2e-5)
+          << NameOf(level) << " mini_batches " << mini_batches;
+    }
   }
   world->Barrier("token critic done");
 }
