@@ -183,6 +183,12 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
       use = &part;
     }
     use->normaliser = normaliser(*use);
+    // A part empty on every rank (fewer samples than mini-batches) makes no update: AdamW on zero
+    // gradients would still move the weights (momentum, weight decay). All ranks agree on it.
+    if (parts > 1 && PartIsEmptyEverywhere(use->kept.size())) {
+      if (p + 1 == parts) ++step_, ++version_;
+      continue;
+    }
     if (optimizer_) optimizer_->zero_grad();
     if (sharded_) sharded_->ZeroGrad();
     if (options_.share_prefix)
@@ -212,6 +218,11 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   m["lr"] = lr;
   m["logprob_mismatch"] = t.mismatch_n > 0 ? t.mismatch / t.mismatch_n : 0;
   return m;
+}
+
+bool Learner::PartIsEmptyEverywhere(size_t local_samples) const {
+  const double n = static_cast<double>(local_samples);
+  return (dp_ ? dp_->SumScalar(n) : n) == 0;
 }
 
 void Learner::KeepFresh(std::vector<TrainSample> samples, StepData* d, Metrics* m) const {
@@ -308,6 +319,7 @@ void Learner::BackwardMicroBatch(const StepData& d, const std::vector<size_t>& r
 // forward and backward run once. A prompt whose responses exceed the token budget is split.
 void Learner::BackwardSharedPrefixes(const StepData& d, Totals* t) {
   const auto& kept = d.kept;
+  const int64_t done_before = t->micro_batches;  // earlier mini-batches' (learner.mini_batches)
   std::unordered_map<const std::vector<int32_t>*, size_t, TokenSeqHash, TokenSeqEq> index;
   std::vector<std::vector<size_t>> units;
   for (size_t i = 0; i < kept.size(); ++i) {
@@ -353,7 +365,7 @@ void Learner::BackwardSharedPrefixes(const StepData& d, Totals* t) {
                 .logprobs.to(d.device);
     }
     BackwardMicroBatch(d, rows, std::vector<int64_t>(rows.size(), 0), sc.logprobs, sc.entropy, ref,
-                       sc.mask, t->micro_batches + 1 == int64_t(plan.size()), t);
+                       sc.mask, t->micro_batches - done_before + 1 == int64_t(plan.size()), t);
     t->padded += prompt.size() + rows.size() * S;
     for (size_t r : rows) t->computed += kept[r].response.size();
     t->computed += prompt.size();
@@ -366,6 +378,7 @@ void Learner::BackwardSharedPrefixes(const StepData& d, Totals* t) {
 // Padded rows: longest first, packed while padded tokens fit the budget.
 void Learner::BackwardPadded(const StepData& d, Totals* t) {
   const auto& kept = d.kept;
+  const int64_t done_before = t->micro_batches;  // earlier mini-batches' (learner.mini_batches)
   const auto ref_device = reference_ ? reference_->parameters().front().device() : d.device;
   std::vector<size_t> order(kept.size());
   std::iota(order.begin(), order.end(), 0);
@@ -411,7 +424,7 @@ void Learner::BackwardPadded(const StepData& d, Totals* t) {
                 .logprobs.to(d.device);
     }
     BackwardMicroBatch(d, mb, offset, sc.logprobs, sc.entropy, ref, mask,
-                       t->micro_batches + 1 == int64_t(batches.size()), t);
+                       t->micro_batches - done_before + 1 == int64_t(batches.size()), t);
     ++t->micro_batches;
   }
   if (sharded_ && sharded_->level() == Sharding::kFull)
@@ -534,6 +547,7 @@ void Learner::PpoAdvantages(const std::vector<TrainSample>& kept, std::vector<fl
     for (int p = 0; p < parts; ++p) {
       const size_t begin = n * p / parts, end = n * (p + 1) / parts;
       const double part_count = dp_ ? dp_->SumScalar(double(end - begin)) : double(end - begin);
+      if (part_count == 0) continue;  // empty on every rank: no update (see Step)
       auto r = critic_->Train({prompts.begin() + begin, prompts.begin() + end},
                               {returns.begin() + begin, returns.begin() + end},
                               {values.begin() + begin, values.begin() + end},
@@ -616,6 +630,7 @@ void Learner::PpoTokenAdvantages(const std::vector<TrainSample>& kept,
       double tokens = 0;
       for (size_t i = begin; i < end; ++i) tokens += values[i].size();
       const double part_count = dp_ ? dp_->SumScalar(tokens) : tokens;
+      if (part_count == 0) continue;  // empty on every rank: no update (see Step)
       auto r =
           critic_->TrainTokens({prompts.begin() + begin, prompts.begin() + end},
                                {responses.begin() + begin, responses.begin() + end},

@@ -129,6 +129,8 @@ class Learner {
                           const std::vector<int64_t>& offset, const at::Tensor& lp,
                           const at::Tensor& entropy, const at::Tensor& ref_lp,
                           const at::Tensor& mask, bool last, Totals* t);
+  // learner.mini_batches: whether a part has no sample on any rank (a collective).
+  bool PartIsEmptyEverywhere(size_t local_samples) const;
   // `final_update`: the step's last update (learner.mini_batches) advances step and version.
   double AverageClipAndUpdate(Metrics* m, bool final_update = true);
   // learner.sharding=full: a forward and backward pass on one token of padding, with zero loss,

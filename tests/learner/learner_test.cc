@@ -611,6 +611,44 @@ TEST(Learner, MiniBatchesAreUpdatesOnConsecutiveParts) {
   EXPECT_GT(m["grad_norm"], 0.0);
 }
 
+// Two data-parallel ranks, several micro-batches per mini-batch: the same updates as one rank
+// (rank r holds samples 0-2 and 6-8 or 3-5 and 9-11, so global part p is the one rank's part p).
+TEST(Learner, MiniBatchesAcrossRanksWithSeveralMicroBatches) {
+  for (bool share_prefix : {false, true}) {
+    LearnerOptions o = LinearUpdate();
+    o.lr = 1e-2;
+    o.mini_batches = 2;
+    o.micro_batch_tokens = 16;  // several micro-batches per part
+    o.share_prefix = share_prefix;
+    auto batch = FixedBatch(12, 6);
+    for (int i = 0; i < 12; ++i) batch[i].group = i / 3;
+    auto single = testing::TinyModel(50);
+    auto m = Learner(single, o, 5).Step(batch);
+    EXPECT_GT(m["micro_batches"], 4);
+    auto models = StepTwoRanks(
+        o, batch, 50, [](int r, size_t i, const TrainSample&) { return int((i / 3) % 2) == r; });
+    ExpectClose(*models[0], *single, 1e-6);
+    ExpectClose(*models[1], *single, 1e-6);
+  }
+}
+
+// More mini-batches than samples: the empty parts make no update (AdamW on zero gradients would
+// still move the weights), so the result is the one-update step's.
+TEST(Learner, EmptyMiniBatchesMakeNoUpdate) {
+  LearnerOptions o;
+  o.lr = 1e-2;
+  o.weight_decay = 0.1;
+  LearnerOptions three = o;
+  three.mini_batches = 3;
+  auto batch = FixedBatch(1, 2);
+  auto a = testing::TinyModel(52), b = testing::TinyModel(52);
+  Learner la(a, o, 5), lb(b, three, 5);
+  la.Step(batch);
+  lb.Step(batch);
+  EXPECT_EQ(lb.version(), 1u);
+  ExpectClose(*a, *b, 0.0);
+}
+
 // PPO: the critic makes one update per mini-batch too, on values computed before the first.
 TEST(LearnerPpo, MiniBatchesUpdateTheCriticPerPart) {
   for (CriticValues cv : {CriticValues::kStep, CriticValues::kToken}) {
