@@ -220,7 +220,8 @@ void AddConvert(CLI::App* data) {
                   "routing-csv: quality and cost weights, e.g. 1 0 (performance), 0.5 0.5, 0.2 0.8")
       ->expected(2);
   auto* history = cmd->get_option("--history");
-  cmd->callback([o, history] {
+  auto* seed = cmd->get_option("--seed");
+  cmd->callback([o, history, seed] {
     if (o->split.train_fraction > 0 && o->split.test_out.empty())
       Fail(ErrorCode::kInvalidArgument, "--split needs --test-out (the test part's file)");
     if (o->split.train_fraction <= 0 && !o->split.test_out.empty())
@@ -232,7 +233,7 @@ void AddConvert(CLI::App* data) {
         Fail(ErrorCode::kInvalidArgument, "--from recbole needs --inter and --item");
       if (!o->task.empty()) o->rec.task = o->task;
       if (o->candidates) o->rec.candidates = o->candidates;
-      if (o->seed) o->rec.seed = o->seed;
+      if (seed->count()) o->rec.seed = o->seed;
       const bool paper = o->rec.protocol == "paper";
       if (paper && history->count() == 0) o->rec.history = 20;
       o->rec.max_users = o->max_users >= 0 ? o->max_users : paper ? 657 : 0;
@@ -263,7 +264,7 @@ void AddConvert(CLI::App* data) {
         Fail(ErrorCode::kInvalidArgument, "--from msmarco needs --input (the v1.1 JSON file)");
       o->msmarco.task = o->task;
       if (o->candidates) o->msmarco.candidates = o->candidates;
-      if (o->seed) o->msmarco.seed = o->seed;
+      if (seed->count()) o->msmarco.seed = o->seed;
       records = ConvertMsMarco(o->msmarco, &stats);
     }
     PrintConverted(o->out, records, stats, o->split);

@@ -84,14 +84,15 @@ std::vector<QueryRecord> ConvertRoutingCsv(const RoutingCsvOptions& o, ConvertSt
 std::map<std::string, std::string> ReadModelDescriptions(const std::string& path);
 
 // GraphRouter's router_data.csv: one row per (query, model), columns task_id, query, llm, effect,
-// cost (and others, ignored); the models in one fixed order per query, effect in [0, 1] and cost
-// min-max normalised within each task by GraphRouter. Consecutive rows of one (task_id, query)
-// make one record: candidates = the models in the first query's order, utility = w_e × effect -
+// cost (and others, ignored); the models in one fixed order per query; effect and cost used as
+// given. Consecutive rows of one (task_id, query) make one record: candidates = every model of
+// the file in order of first appearance, utility = w_e × effect -
 // w_c × cost with the preference's weights (performance 1/0, balance 0.5/0.5, cost 0.2/0.8), the
 // single positive = the first model of maximal utility (numpy argmax). Tasks in drop_tasks are
 // left out (the reference drops multi_news). Queries whose rows do not list every model once, or
-// have an empty effect or cost, are skipped and counted. Records carry quality (= effect), cost,
-// utility, weights, preference and source_task.
+// have an empty effect or cost, are skipped and counted; none left is an error. A cell that is
+// not a finite number is an error naming file, line and column. Records carry quality (= effect),
+// cost, utility, weights, preference and source_task.
 struct GraphRouterOptions {
   std::string csv, models_json;
   std::string preference = "performance";
@@ -112,7 +113,8 @@ std::string GraphRouterTaskName(const std::string& preference);
 // one selected passage, exactly `candidates` passages and at most max_chars characters (code
 // points) of passage text in all; then a seeded sample of max_queries of them (-1 = the paper's
 // 10000 / (candidates - 1)) in file order. Candidates keep MS MARCO's passage order, ids "0"..;
-// record id and extra.query_id = query_id.
+// record id and extra.query_id = query_id (else the line or element number). Queries with an
+// empty passage are skipped and counted too (a candidate needs text).
 struct MsMarcoOptions {
   std::string input;
   std::string task;  // "" = Passage-<candidates>

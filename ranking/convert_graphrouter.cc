@@ -1,6 +1,7 @@
 // GraphRouter's router_data.csv (long format: one row per query and model) -> routing records,
 // built as the IRanker reference code builds Router-Performance/-Balance/-Cost.
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "base/error.h"
@@ -15,7 +16,7 @@ double Number(const std::string& s, const std::string& where) {
   try {
     size_t used = 0;
     const double v = std::stod(s, &used);
-    if (used == Trim(s).size() || used == s.size()) return v;
+    if ((used == Trim(s).size() || used == s.size()) && std::isfinite(v)) return v;
   } catch (const std::exception&) {
   }
   Fail(ErrorCode::kInvalidArgument, where, ": '", s, "' is not a number");
@@ -93,11 +94,14 @@ std::vector<QueryRecord> ConvertGraphRouter(const GraphRouterOptions& o, Convert
   }
   if (blocks.empty()) Fail(ErrorCode::kInvalidArgument, o.csv, ": no rows to convert");
 
-  // The model order: the first block's (router_data.csv lists the models in one fixed order).
-  const std::vector<std::string> models = blocks.front().llms;
+  // The models in order of first appearance (router_data.csv lists them in one fixed order for
+  // every query; a query missing one does not change the order of the others).
+  std::vector<std::string> models;
+  for (const Block& b : blocks)
+    for (const auto& llm : b.llms)
+      if (std::find(models.begin(), models.end(), llm) == models.end()) models.push_back(llm);
   if (models.size() < 2)
-    Fail(ErrorCode::kInvalidArgument, o.csv, ":", blocks.front().line,
-         ": the first query has fewer than 2 models");
+    Fail(ErrorCode::kInvalidArgument, o.csv, ": fewer than 2 models in the 'llm' column");
   std::vector<QueryRecord> out;
   int64_t incomplete = 0, empty_cells = 0;
   for (size_t bi = 0; bi < blocks.size(); ++bi) {
@@ -142,6 +146,10 @@ std::vector<QueryRecord> ConvertGraphRouter(const GraphRouterOptions& o, Convert
     ValidateRecord(r);
     out.push_back(std::move(r));
   }
+  if (out.empty())
+    Fail(ErrorCode::kInvalidArgument, o.csv, ": no query lists all ", models.size(),
+         " models exactly once (", incomplete, " incomplete, ", empty_cells,
+         " with an empty effect or cost): nothing to convert");
   if (stats) {
     stats->records = static_cast<int64_t>(out.size());
     stats->skipped = incomplete + empty_cells;
@@ -150,7 +158,7 @@ std::vector<QueryRecord> ConvertGraphRouter(const GraphRouterOptions& o, Convert
                              "' dropped (--drop-task)");
     if (incomplete)
       stats->notes.push_back(std::to_string(incomplete) +
-                             " queries skipped: their rows do not list the first query's " +
+                             " queries skipped: their rows do not list all " +
                              std::to_string(models.size()) + " models exactly once");
     if (empty_cells)
       stats->notes.push_back(std::to_string(empty_cells) +

@@ -77,7 +77,7 @@ std::vector<QueryRecord> ConvertMsMarco(const MsMarcoOptions& o, ConvertStats* s
   if (!in) Fail(ErrorCode::kNotFound, o.input, ": cannot open");
   int64_t not_one_selected = 0, other_count = 0, too_long = 0, empty_text = 0, seen = 0;
   std::vector<Kept> kept;
-  auto consider = [&](const nlohmann::json& q, const std::string& where) {
+  auto consider = [&](const nlohmann::json& q, const std::string& where, int64_t number) {
     if (!q.is_object()) Fail(ErrorCode::kInvalidArgument, where, ": not a JSON object");
     if (q.contains("query") && q["query"].is_object())
       Fail(ErrorCode::kInvalidArgument, where,
@@ -118,7 +118,7 @@ std::vector<QueryRecord> ConvertMsMarco(const MsMarcoOptions& o, ConvertStats* s
       k.query_id = q["query_id"];
       k.id = k.query_id.is_string() ? k.query_id.get<std::string>() : k.query_id.dump();
     } else {
-      k.id = where.substr(where.rfind(':') + 1);
+      k.id = std::to_string(number);
     }
     for (size_t i = 0; i < passages.size(); ++i)
       if (passages[i].selected) k.selected = static_cast<int>(i);
@@ -135,7 +135,7 @@ std::vector<QueryRecord> ConvertMsMarco(const MsMarcoOptions& o, ConvertStats* s
     auto j = nlohmann::json::parse(all, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) Fail(ErrorCode::kInvalidArgument, o.input, ": not valid JSON");
     for (size_t i = 0; i < j.size(); ++i)
-      consider(j[i], o.input + ": element " + std::to_string(i));
+      consider(j[i], o.input + ": element " + std::to_string(i), static_cast<int64_t>(i));
   } else {
     std::string line;
     int64_t n = 0;
@@ -145,7 +145,7 @@ std::vector<QueryRecord> ConvertMsMarco(const MsMarcoOptions& o, ConvertStats* s
       const std::string where = o.input + ":" + std::to_string(n);
       auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
       if (j.is_discarded()) Fail(ErrorCode::kInvalidArgument, where, ": not valid JSON");
-      consider(j, where);
+      consider(j, where, n);
     }
   }
 

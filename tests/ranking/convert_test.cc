@@ -279,6 +279,20 @@ TEST(ConvertGraphRouter, MissingColumnNamesFileAndColumn) {
               std::string::npos)
         << e.what();
   }
+  // The first query lacks a model: the others still convert, in the file's model order.
+  std::ofstream(path) << "task_id,query,llm,effect,cost\na,q1,m1,1,0\na,q2,m1,1,0\na,q2,m2,0,0\n"
+                         "a,q3,m1,0,0\na,q3,m2,1,0\n";
+  ConvertStats stats;
+  auto r = ConvertGraphRouter(o, &stats);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(Texts(r[0]), (std::vector<std::string>{"m1", "m2"}));
+  EXPECT_EQ(r[1].positive, 1);
+  EXPECT_EQ(stats.skipped, 1);
+  // No complete query at all, and a cell that is no finite number, are errors.
+  std::ofstream(path) << "task_id,query,llm,effect,cost\na,q1,m1,1,0\na,q2,m2,1,0\n";
+  EXPECT_THROW(ConvertGraphRouter(o, nullptr), Error);
+  std::ofstream(path) << "task_id,query,llm,effect,cost\na,q,m1,1,0\na,q,m2,nan,0\n";
+  EXPECT_THROW(ConvertGraphRouter(o, nullptr), Error);
   std::ofstream(path) << "task_id,query,llm,effect,cost\na,q,m1,1,0\na,q,m2,high,0\n";
   try {
     ConvertGraphRouter(o, nullptr);
@@ -344,6 +358,10 @@ TEST(ConvertMsMarco, ArrayFileAndErrorsNameTheLine) {
   auto r = ConvertMsMarco(o, nullptr);
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].id, "7");
+  std::ofstream(path) << "[{\"query\": \"q\", \"passages\": [{\"is_selected\": 1, \"url\": \"u\", "
+                         "\"passage_text\": \"a\"}, {\"is_selected\": 0, \"url\": \"u\", "
+                         "\"passage_text\": \"b\"}]}]";
+  EXPECT_EQ(ConvertMsMarco(o, nullptr).at(0).id, "0");  // no query_id: the element's number
   std::ofstream(path)
       << "{\"query\": \"q\", \"passages\": []}\n{\"query\": \"q\", \"passages\": 3}\n";
   try {
