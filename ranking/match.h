@@ -12,7 +12,9 @@
 //   4. fuzzy: LCS(answer, candidate) >= fuzzy_threshold × |candidate| and |answer| <=
 //      fuzzy_max_length_ratio × |candidate| (the guard stops a long essay from matching a short
 //      title by subsequence alone); the highest LCS ratio wins, ties to the first.
-// With MatchOptions::exact only rule 1 applies, without normalisation, to the first line.
+// With MatchOptions::exact, MatchAnswer (an IRanker step's answer) applies rule 1 only, without
+// normalisation, to the first line; DRanker lines (MatchRankingLines) are matched as above, as the
+// reference's DRanker reward matches them by containment and LCS.
 // Only candidates marked available (not yet matched / still in the pool) can match, so each
 // candidate is matched at most once.
 #pragma once

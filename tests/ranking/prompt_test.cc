@@ -70,6 +70,24 @@ TEST(Prompt, RoutingPreferenceAndItemNoun) {
   }
 }
 
+// configs/prompts/paper (configs/paper, reward.match.exact): every template asks for the
+// candidate's exact text, never for its number.
+TEST(Prompt, PaperTemplatesAskForExactTexts) {
+  PromptOptions o = SourceOptions();
+  o.dir += "/paper";
+  PromptSet prompts(o);
+  for (const auto& scenario : Scenarios())
+    for (RankMode mode : {RankMode::kIRanker, RankMode::kDRanker}) {
+      auto r = MakeRecord(3, 0);
+      r.scenario = scenario;
+      const std::string text = prompts.Render(r, mode);
+      EXPECT_NE(text.find("its exact text as listed, without its number"), std::string::npos)
+          << scenario << " " << RankModeName(mode);
+      EXPECT_EQ(text.find("its number or"), std::string::npos) << scenario;
+      EXPECT_EQ(text.find("<answer>3</answer>"), std::string::npos) << scenario;
+    }
+}
+
 TEST(Prompt, ChatMlLayoutAndPrefill) {
   PromptSet prompts(SourceOptions());
   auto r = MakeRecord(3, 0);
