@@ -335,6 +335,14 @@ TEST(ConvertMsMarco, PaperFiltersAndSample) {
   ASSERT_EQ(s.size(), 2u);
   EXPECT_LT(std::stoll(s[0].id), std::stoll(s[1].id));  // file order
   EXPECT_NE(stats.notes.back().find("2 queries skipped: not drawn"), std::string::npos);
+  std::set<std::string> draws;  // the sample follows the seed
+  for (uint64_t seed = 1; seed <= 8; ++seed) {
+    o.seed = seed;
+    auto d = ConvertMsMarco(o, nullptr);
+    draws.insert(d[0].id + "," + d[1].id);
+  }
+  EXPECT_GT(draws.size(), 1u);
+  o.seed = 42;
   o.candidates = 7;
   o.max_queries = -1;
   auto seven = ConvertMsMarco(o, nullptr);
