@@ -127,10 +127,7 @@ std::vector<float> Critic::Values(const std::vector<const std::vector<int32_t>*>
     auto v = Forward(ps).to(torch::kCPU).contiguous();
     for (size_t k = 0; k < mb.size(); ++k) unique[mb[k]] = v[k].item<float>();
   }
-  // learner.sharding=full: the other ranks' forwards gather parameters; this rank takes part.
-  const std::vector<int32_t> padding = {0};
-  if (sharded_ && sharded_->level() == Sharding::kFull)
-    for (int i = static_cast<int>(batches.size()); i < passes; ++i) Forward({&padding});
+  PaddingPasses(static_cast<int>(batches.size()), passes, /*backward=*/false);
   std::vector<float> out;
   for (int64_t i : d.of_sample) out.push_back(unique[i]);
   return out;
@@ -165,32 +162,45 @@ std::map<std::string, double> Critic::Train(const std::vector<const std::vector<
         row.push_back(k), r.push_back(returns[i]), old.push_back(old_values[i]);
     }
     auto v = Forward(ps).index_select(0, torch::tensor(row, torch::kInt64).to(device));
-    auto R = torch::tensor(r).to(device), V_old = torch::tensor(old).to(device);
-    auto err = (v - R).pow(2);
-    if (options_.value_clip > 0) {
-      auto clipped = V_old + torch::clamp(v - V_old, -options_.value_clip, options_.value_clip);
-      err = torch::max(err, (clipped - R).pow(2));
-    }
-    auto loss = 0.5 * err.sum() / normaliser;
-    if (sharded_) sharded_->BeginBackward();
-    loss.backward();
-    if (sharded_) sharded_->EndBackward();
-    loss_sum += 0.5 * err.sum().item<double>();
+    loss_sum += BackwardValueLoss(v, r, old, normaliser);
   }
-  // learner.sharding=full: this rank's share of the other ranks' passes, on a token of padding.
-  const std::vector<int32_t> padding = {0};
-  if (sharded_ && sharded_->level() == Sharding::kFull)
-    for (int i = static_cast<int>(batches.size()); i < passes; ++i) {
-      auto loss = Forward({&padding}).sum() * 0.0;
-      sharded_->BeginBackward();
-      loss.backward();
-      sharded_->EndBackward();
-    }
+  PaddingPasses(static_cast<int>(batches.size()), passes, /*backward=*/true);
   const double norm = Update(dp, lr);
   gate.reset();
   return {{"value_loss", prompts.empty() ? 0 : loss_sum / prompts.size()},
           {"critic_grad_norm", norm},
           {"critic_lr", lr}};
+}
+
+double Critic::BackwardValueLoss(const at::Tensor& v, const std::vector<float>& returns,
+                                 const std::vector<float>& old_values, double normaliser) {
+  const auto device = head_->weight.device();
+  auto R = torch::tensor(returns).to(device), V_old = torch::tensor(old_values).to(device);
+  auto err = (v - R).pow(2);
+  if (options_.value_clip > 0) {
+    auto clipped = V_old + torch::clamp(v - V_old, -options_.value_clip, options_.value_clip);
+    err = torch::max(err, (clipped - R).pow(2));
+  }
+  auto loss = 0.5 * err.sum() / normaliser;
+  if (sharded_) sharded_->BeginBackward();
+  loss.backward();
+  if (sharded_) sharded_->EndBackward();
+  return 0.5 * err.sum().item<double>();
+}
+
+void Critic::PaddingPasses(int done, int passes, bool backward) {
+  if (!sharded_ || sharded_->level() != Sharding::kFull) return;
+  const std::vector<int32_t> padding = {0};
+  for (int i = done; i < passes; ++i) {
+    if (!backward) {
+      Forward({&padding});
+      continue;
+    }
+    auto loss = Forward({&padding}).sum() * 0.0;
+    sharded_->BeginBackward();
+    loss.backward();
+    sharded_->EndBackward();
+  }
 }
 
 double Critic::Update(DataParallel* dp, double lr) {
@@ -294,9 +304,7 @@ std::vector<std::vector<float>> Critic::TokenValues(
       vp += in.positions[i].size();
     }
   }
-  const std::vector<int32_t> padding = {0};
-  if (sharded_ && sharded_->level() == Sharding::kFull)
-    for (int i = static_cast<int>(batches.size()); i < passes; ++i) Forward({&padding});
+  PaddingPasses(static_cast<int>(batches.size()), passes, /*backward=*/false);
   return out;
 }
 
@@ -313,7 +321,6 @@ std::map<std::string, double> Critic::TrainTokens(
   if (sharded_) sharded_->ZeroGrad();
   double loss_sum = 0;
   int64_t tokens = 0;
-  const auto device = head_->weight.device();
   const auto batches = Pack(in.ptrs, options_.micro_batch_tokens);
   std::optional<ShardedGate> gate;
   gate.emplace(*trunk_, sharded_.get());
@@ -332,27 +339,10 @@ std::map<std::string, double> Critic::TrainTokens(
       old.insert(old.end(), old_values[i].begin(), old_values[i].end());
     }
     auto v = ForwardAt(ps, pos);
-    auto R = torch::tensor(r).to(device), V_old = torch::tensor(old).to(device);
-    auto err = (v - R).pow(2);
-    if (options_.value_clip > 0) {
-      auto clipped = V_old + torch::clamp(v - V_old, -options_.value_clip, options_.value_clip);
-      err = torch::max(err, (clipped - R).pow(2));
-    }
-    auto loss = 0.5 * err.sum() / normaliser;
-    if (sharded_) sharded_->BeginBackward();
-    loss.backward();
-    if (sharded_) sharded_->EndBackward();
-    loss_sum += 0.5 * err.sum().item<double>();
+    loss_sum += BackwardValueLoss(v, r, old, normaliser);
     tokens += static_cast<int64_t>(r.size());
   }
-  const std::vector<int32_t> padding = {0};
-  if (sharded_ && sharded_->level() == Sharding::kFull)
-    for (int i = static_cast<int>(batches.size()); i < passes; ++i) {
-      auto loss = Forward({&padding}).sum() * 0.0;
-      sharded_->BeginBackward();
-      loss.backward();
-      sharded_->EndBackward();
-    }
+  PaddingPasses(static_cast<int>(batches.size()), passes, /*backward=*/true);
   const double norm = Update(dp, lr);
   gate.reset();
   return {{"value_loss", tokens ? loss_sum / tokens : 0},

@@ -94,6 +94,13 @@ class Critic {
   // Values at positions[b][j] of sequence b, flat in (b, j) order, with the autograd graph.
   at::Tensor ForwardAt(const std::vector<const std::vector<int32_t>*>& seqs,
                        const std::vector<std::vector<int64_t>>& positions);
+  // The clipped value loss of values v against returns (V_old = old_values), divided by
+  // normaliser, backward; returns its undivided sum.
+  double BackwardValueLoss(const at::Tensor& v, const std::vector<float>& returns,
+                           const std::vector<float>& old_values, double normaliser);
+  // learner.sharding=full: this rank's share of the other ranks' passes (passes - done of them),
+  // on a token of padding (forward only, or with a zero-loss backward).
+  void PaddingPasses(int done, int passes, bool backward);
   // The step's end: gradients averaged over ranks (or reduced by the sharded optimizer), clipped,
   // one AdamW step at lr; returns the gradient norm before clipping.
   double Update(DataParallel* dp, double lr);
