@@ -4,6 +4,7 @@
 #include <string>
 
 #include "base/fields.h"
+#include "ranking/teacher.h"  // Responses: sampled or a teacher's targets
 
 namespace iranker {
 
@@ -41,6 +42,20 @@ struct ActorOptions {
   bool prefix_reuse = true;  // reuse keys/values of shared prompt prefixes
   // Queries drawn per rollout batch (each yields group_size episodes).
   int queries_per_batch = 8;
+  // Where each step's response comes from: "sampled" (the policy's, for RL) or a teacher's target,
+  // teacher-forced, for supervised fine-tuning (learner.algorithm: sft; ranking/teacher.h):
+  // "labels" (the data's relevance), "bm25", or "run" (the TREC run file teacher_run). The
+  // episodes, records, rewards and logs are those of RL; the response is the target's tokens and
+  // its log-probabilities the policy's (greedy, temperature 1).
+  Responses responses = Responses::kSampled;
+  std::string teacher_run;
+  // How a target names candidates in free-text answers (DRanker, and IRanker with constrained:
+  // false): "text" (the candidate's exact text) or "label" (its number). Constrained IRanker
+  // targets are answer_template's rendering, exactly what the constrained decoder can write.
+  std::string target_names = "text";
+  // The free-text target after the assistant prefill, with {answer} the answer's content; empty =
+  // the shortest text that completes the <think></think><answer></answer> layout from the prefill.
+  std::string target_template;
 
   template <class V>
   void Visit(V& v) {
@@ -58,6 +73,21 @@ struct ActorOptions {
     v.Field("max_seq_len", max_seq_len, "Prompt + response tokens per sequence.", AtLeast(16));
     v.Field("prefix_reuse", prefix_reuse, "Reuse keys/values of shared prompt prefixes.");
     v.Field("queries_per_batch", queries_per_batch, "Queries per rollout batch.", AtLeast(1));
+    v.Field("responses", responses,
+            "Responses: sampled (RL), or teacher targets for SFT: labels, bm25, run.");
+    v.Field("teacher_run", teacher_run, "TREC run file of the run teacher (responses: run).");
+    v.Field("target_names", target_names,
+            "Free-text targets name candidates by their text or their label (number).");
+    v.Field("target_template", target_template,
+            "Free-text target after the prefill, {answer} = its content; empty = automatic.");
+    v.Check(target_names == "text" || target_names == "label", "target_names",
+            "must be text or label");
+    v.Check(target_template.empty() || target_template.find("{answer}") != std::string::npos,
+            "target_template", "must contain {answer}");
+    v.Check(responses == Responses::kSampled || group_size == 1, "group_size",
+            "must be 1 with a teacher (actor.responses): the G samples would be one target");
+    v.Check(responses != Responses::kRun || !teacher_run.empty(), "teacher_run",
+            "is needed when responses is run");
     v.Check((answer_template.find("{label}") != std::string::npos) !=
                 (answer_template.find("{text}") != std::string::npos),
             "answer_template", "must contain exactly one of {label} and {text}");

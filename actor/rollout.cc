@@ -20,6 +20,7 @@ struct RolloutRunner::Episode {
   std::vector<int32_t> prompt_ids;
   std::string prefill;  // assistant text before the generation
   std::shared_ptr<TokenTrie> constraint;
+  std::vector<int32_t> alternatives;  // teacher-forced constrained step: the other answers
   uint64_t version = 0;
   int step_index = 0;
 };
@@ -42,6 +43,73 @@ RolloutRunner::RolloutRunner(DecoderLM& policy, const Tokenizer& tokenizer,
       }()) {
   for (const char* stop : {"<|im_end|>", "<|endoftext|>"})
     if (auto id = tokenizer_.TokenToId(stop)) stop_ids_.push_back(*id);
+  if (options_.responses == Responses::kSampled) return;
+  teacher_ = std::make_unique<Teacher>(options_.responses, options_.teacher_run);
+  target_template_ = options_.target_template;
+  const std::string& prefill = prompts_.options().assistant_prefill;
+  if (target_template_.empty()) {
+    // The shortest completion of the think/answer layout from where the prefill stops.
+    const ParsedResponse p = ParseResponse(prefill);
+    if (p.answer_open > 0 && p.answer_close == 0)
+      target_template_ = "{answer}</answer>";
+    else if (p.think_open > 0 && p.think_close == 0)
+      target_template_ = "\n</think>\n<answer>{answer}</answer>";
+    else if (p.think_close > 0)
+      target_template_ = "\n<answer>{answer}</answer>";
+    else
+      target_template_ = "<think>\n</think>\n<answer>{answer}</answer>";
+  }
+  std::string probe = target_template_;
+  probe.replace(probe.find("{answer}"), 8, "x");
+  if (!ParseResponse(prefill + probe).layout_ok)
+    Fail(ErrorCode::kInvalidArgument, "actor.target_template '", target_template_,
+         "' after prompt.assistant_prefill does not give the <think></think><answer></answer> "
+         "layout");
+  if (stop_ids_.empty())
+    Fail(ErrorCode::kInvalidArgument,
+         "actor.responses: the tokenizer has neither <|im_end|> nor <|endoftext|> to end a target");
+}
+
+std::vector<int32_t> RolloutRunner::TargetTokens(const Episode& e,
+                                                 const std::vector<std::string>& shown,
+                                                 std::vector<int32_t>* alternatives) const {
+  auto name = [&](int display) {
+    return options_.target_names == "label" ? std::to_string(display + 1) : shown[display];
+  };
+  const uint64_t seed = e.state.seed;
+  if (options_.episode_mode != EpisodeMode::kDRanker && options_.constrained) {
+    // Exactly what the constrained decoder may write for that candidate.
+    const int t = teacher_->EliminationTarget(*e.record, e.state.pool, seed);
+    const auto target = AnswerTokens(t, shown);
+    for (int d = 0; d < static_cast<int>(shown.size()); ++d) {
+      auto other = AnswerTokens(d, shown);
+      if (other == target) continue;  // the target itself, or a candidate with the same text
+      alternatives->push_back(static_cast<int32_t>(other.size()));
+      alternatives->insert(alternatives->end(), other.begin(), other.end());
+    }
+    return target;
+  }
+  std::string answer;
+  if (options_.episode_mode == EpisodeMode::kDRanker) {
+    for (int d : teacher_->RankingTarget(*e.record, e.state.pool, seed))
+      answer += (answer.empty() ? "" : "\n") + name(d);
+  } else {
+    answer = name(teacher_->EliminationTarget(*e.record, e.state.pool, seed));
+  }
+  std::string text = target_template_;
+  text.replace(text.find("{answer}"), 8, answer);
+  auto ids = tokenizer_.Encode(text, /*parse_special=*/false);
+  ids.push_back(stop_ids_.front());  // the response ends as a sampled one does
+  return ids;
+}
+
+std::vector<int32_t> RolloutRunner::AnswerTokens(int display,
+                                                 const std::vector<std::string>& shown) const {
+  std::string text = options_.answer_template;
+  if (auto at = text.find("{label}"); at != std::string::npos)
+    text.replace(at, 7, std::to_string(display + 1));
+  if (auto at = text.find("{text}"); at != std::string::npos) text.replace(at, 6, shown[display]);
+  return tokenizer_.Encode(text, /*parse_special=*/false);
 }
 
 void RolloutRunner::SubmitStep(Episode& e, uint64_t request_id, bool greedy) {
@@ -60,15 +128,15 @@ void RolloutRunner::SubmitStep(Episode& e, uint64_t request_id, bool greedy) {
   r.params.stop_ids = stop_ids_;
   r.params.seed = DeriveSeed(e.seed, e.step_index);
   r.params.greedy = greedy;
-  if (options_.constrained && !dranker) {
+  e.alternatives.clear();
+  if (forcing_) {
+    r.params.constraint = std::make_shared<TokenTrie>(
+        std::vector<std::vector<int32_t>>{TargetTokens(e, shown, &e.alternatives)});
+    r.params.greedy = true;             // the only allowed token; its log-probability at T = 1
+    r.params.max_new_tokens = 1 << 20;  // the target ends the response
+  } else if (options_.constrained && !dranker) {
     std::vector<std::vector<int32_t>> allowed;
-    for (size_t k = 1; k <= shown.size(); ++k) {
-      std::string text = options_.answer_template;
-      if (auto at = text.find("{label}"); at != std::string::npos)
-        text.replace(at, 7, std::to_string(k));
-      if (auto at = text.find("{text}"); at != std::string::npos) text.replace(at, 6, shown[k - 1]);
-      allowed.push_back(tokenizer_.Encode(text, /*parse_special=*/false));
-    }
+    for (size_t d = 0; d < shown.size(); ++d) allowed.push_back(AnswerTokens(int(d), shown));
     r.params.constraint = std::make_shared<TokenTrie>(allowed);
     r.params.max_new_tokens = 1 << 20;  // the constraint ends the response
   }
@@ -107,9 +175,11 @@ RolloutStats RolloutRunner::Run(const std::vector<const QueryRecord*>& queries, 
   const auto engine_before = engine_.stats();
   std::vector<Episode> episodes = StartEpisodes(queries, base_seed, version);
   const std::string prefill = prompts_.options().assistant_prefill;
+  forcing_ = teacher_ != nullptr;
   Drive(episodes, /*greedy=*/false, [&](Episode& e, const GenerationResult& res) {
     return RecordStep(e, res, prefill, batch, &stats);
   });
+  forcing_ = false;
   const auto& es = engine_.stats();
   stats.prompt_tokens = (es.prefill_tokens + es.reused_tokens) -
                         (engine_before.prefill_tokens + engine_before.reused_tokens);
@@ -197,6 +267,7 @@ bool RolloutRunner::RecordStep(Episode& e, const GenerationResult& res, const st
   s.prompt_ids = e.prompt_ids;
   s.response_ids = res.tokens;
   s.logprobs = res.logprobs;
+  s.alternatives = e.alternatives;
   s.reward = static_cast<float>(rb.total);
   s.reward_answer = static_cast<float>(rb.correctness);
   s.reward_format = static_cast<float>(rb.format);

@@ -9,6 +9,11 @@
 // keys/values still cached (prefix reuse across steps), and the G samples of a state share one
 // prefill.
 //
+// With a teacher (actor.responses: labels, bm25, run; supervised fine-tuning), Run decodes each
+// step's target answer instead of sampling: a constraint that allows only the target's tokens,
+// greedily, so the record holds the target and the policy's log-probabilities of it, and the
+// episode goes on exactly as if the policy had written it. Rank (evaluation) always samples.
+//
 // Seeds: the episode shuffle seed and each request's sampling seed are pure functions of
 // (base seed, query index, group member, step), so a rollout is reproducible given the seeds and
 // the policy weights. Not thread-safe; one runner per actor thread.
@@ -25,6 +30,7 @@
 #include "ranking/prompt.h"
 #include "ranking/record.h"
 #include "ranking/reward.h"
+#include "ranking/teacher.h"
 #include "tokenizer/tokenizer.h"
 #include "trajectory/record.h"
 
@@ -73,6 +79,12 @@ class RolloutRunner {
                                std::vector<int>* ranking) const;
   EpisodeSummary Summary(const Episode& e, const std::vector<int>& ranking) const;
   void SubmitStep(Episode& e, uint64_t request_id, bool greedy);
+  // A constrained answer naming display candidate `display`: answer_template's rendering, tokens.
+  std::vector<int32_t> AnswerTokens(int display, const std::vector<std::string>& shown) const;
+  // actor.responses other than sampled: the state's target response, as tokens (teacher-forced);
+  // for constrained IRanker also the other allowed answers (StepRecord::alternatives' encoding).
+  std::vector<int32_t> TargetTokens(const Episode& e, const std::vector<std::string>& shown,
+                                    std::vector<int32_t>* alternatives) const;
   // Keeps up to `slots` episodes' requests in flight; on_result(episode, result) applies a
   // response and returns true when the episode needs another step.
   template <class F>
@@ -87,6 +99,9 @@ class RolloutRunner {
   GenerationEngine engine_;
   std::vector<int32_t> stop_ids_;
   uint64_t episode_counter_ = 0;
+  std::unique_ptr<Teacher> teacher_;  // actor.responses != sampled
+  std::string target_template_;       // free-text targets: {answer} after the prefill
+  bool forcing_ = false;              // inside Run with a teacher: responses are targets
 };
 
 }  // namespace iranker

@@ -137,7 +137,8 @@ struct Learner::StepData {
 struct Learner::Totals {
   double pg = 0, kl = 0, ent = 0, clipped = 0, ratio = 0, tokens = 0;
   double mismatch = 0, mismatch_n = 0;  // |logp - behaviour logp| over fresh tokens
-  double padded = 0, computed = 0;      // tokens in the padded batches / actually computed
+  double choices = 0, choice_nll = 0, choice_right = 0;  // learner.sft_loss=choice
+  double padded = 0, computed = 0;  // tokens in the padded batches / actually computed
   int64_t micro_batches = 0;
 };
 
@@ -148,10 +149,14 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   ComputeAdvantages(&d, &m);
   // Normaliser over the whole update (all ranks); gradients are then averaged over ranks, so each
   // rank scales by world / global count.
+  // learner.sft_loss=choice: one decision per sample, so the mean is over samples.
+  const bool choice_loss =
+      options_.algorithm == Algorithm::kSft && options_.sft_loss == SftLoss::kChoice;
   auto normaliser = [&](const StepData& part) {
     double local_units = 0;
     for (const auto& s : part.kept)
-      local_units += options_.loss_agg == LossAggregation::kTokenMean ? s.response.size() : 1;
+      local_units +=
+          options_.loss_agg == LossAggregation::kTokenMean && !choice_loss ? s.response.size() : 1;
     double global_units = dp_ ? dp_->SumScalar(local_units) : local_units;
     const int world = dp_ ? dp_->world_size() : 1;
     return std::max(1.0, global_units) / world;
@@ -191,7 +196,9 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
     }
     if (optimizer_) optimizer_->zero_grad();
     if (sharded_) sharded_->ZeroGrad();
-    if (options_.share_prefix)
+    if (choice_loss)
+      BackwardChoices(*use, &t);
+    else if (options_.share_prefix)
       BackwardSharedPrefixes(*use, &t);
     else
       BackwardPadded(*use, &t);
@@ -203,6 +210,13 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   policy_->eval();
   const double tok = std::max(1.0, t.tokens);
   m["pg_loss"] = t.pg / tok;
+  if (options_.algorithm == Algorithm::kSft) m["sft_nll"] = t.pg / tok;  // per target token
+  if (choice_loss) {
+    // Per decision: the target's NLL under the constrained decoder, and how often greedy
+    // constrained decoding would already write the target.
+    m["sft_nll"] = t.choices > 0 ? t.choice_nll / t.choices : 0;
+    m["sft_choice_accuracy"] = t.choices > 0 ? t.choice_right / t.choices : 0;
+  }
   m["kl"] = t.kl / tok;
   m["entropy"] = t.ent / tok;
   m["clip_fraction"] = t.clipped / tok;
@@ -220,6 +234,119 @@ Metrics Learner::Step(std::vector<TrainSample> samples) {
   return m;
 }
 
+namespace {
+// StepRecord::alternatives' encoding (each answer as its token count, then its ids) decoded.
+std::vector<std::vector<int32_t>> DecodeAlternatives(const std::vector<int32_t>& flat) {
+  std::vector<std::vector<int32_t>> out;
+  for (size_t i = 0; i < flat.size();) {
+    const int64_t n = flat[i++];
+    if (n <= 0 || i + n > flat.size())
+      Fail(ErrorCode::kDataLoss, "a sample's alternatives are malformed (an answer of ", n,
+           " tokens at offset ", i - 1, " of ", flat.size(), ")");
+    out.emplace_back(flat.begin() + i, flat.begin() + i + n);
+    i += n;
+  }
+  return out;
+}
+}  // namespace
+
+// learner.sft_loss=choice: per sample, the target and its alternatives share the prompt's forward;
+// the loss is the target's negative log-likelihood under the constrained decoder: at each target
+// token, the cross-entropy among the tokens the allowed answers could continue with there (the
+// decoder's renormalised distribution; positions with one allowed token cost nothing). A sample
+// without alternatives: the target's sequence NLL.
+void Learner::BackwardChoices(const StepData& d, Totals* t) {
+  const auto& kept = d.kept;
+  if (sharded_ && sharded_->level() == Sharding::kFull)
+    Fail(ErrorCode::kInvalidArgument,
+         "learner.sft_loss=choice does not run under learner.sharding=full yet");
+  if (sharded_) sharded_->PlanPasses(static_cast<int>(kept.size()), /*backward=*/true);
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const auto& s = kept[i];
+    const auto alternatives = DecodeAlternatives(s.alternatives);
+    std::vector<const std::vector<int32_t>*> responses = {&s.response};
+    for (const auto& a : alternatives) responses.push_back(&a);
+    const auto sc = [&] {
+      AutocastGuard amp(d.bf16, d.device.type());
+      return ScoreSharedPrefix(*policy_, s.prompt, responses, options_.temperature,
+                               options_.entropy_coef > 0, options_.logprob_chunk_tokens);
+    }();
+    const at::Tensor mask = sc.mask.to(torch::kFloat32);
+    // At each target position, the tokens the constraint allowed: those the answers that share
+    // the target's prefix so far continue with (one row per distinct token; the row's
+    // log-probability there is the policy's, after that same prefix).
+    at::Tensor nll = torch::zeros({}, sc.logprobs.options());
+    bool right = true;
+    const int64_t len = static_cast<int64_t>(s.response.size());
+    std::vector<bool> same(responses.size(), true);  // shares the target's prefix [0, k)
+    for (int64_t k = 0; k < len; ++k) {
+      std::vector<int64_t> rows = {0};
+      std::vector<int32_t> tokens = {s.response[k]};
+      for (size_t r = 1; r < responses.size(); ++r) {
+        if (!same[r] || static_cast<int64_t>(responses[r]->size()) <= k) continue;
+        const int32_t tok = (*responses[r])[k];
+        if (std::find(tokens.begin(), tokens.end(), tok) == tokens.end())
+          tokens.push_back(tok), rows.push_back(static_cast<int64_t>(r));
+      }
+      if (alternatives.empty()) {
+        nll = nll - sc.logprobs[0][k];  // no alternatives: the target's own likelihood
+      } else if (rows.size() > 1) {
+        const at::Tensor lp =
+            sc.logprobs.index({torch::tensor(rows, torch::kInt64).to(d.device), k});
+        nll = nll + torch::logsumexp(lp, 0) - lp[0];
+        right = right && lp.argmax().item<int64_t>() == 0;
+      }
+      for (size_t r = 1; r < responses.size(); ++r)
+        same[r] = same[r] && static_cast<int64_t>(responses[r]->size()) > k &&
+                  (*responses[r])[k] == s.response[k];
+    }
+    at::Tensor loss = nll;
+    // The KL and entropy terms over the target's tokens, a token mean per sample.
+    const double n = std::max<double>(1.0, s.response.size());
+    if (reference_) {
+      const at::Tensor ref = [&] {
+        torch::NoGradGuard ng;
+        return ScoreSharedPrefix(*reference_, s.prompt, {&s.response}, options_.temperature,
+                                 /*with_entropy=*/false, options_.logprob_chunk_tokens)
+            .logprobs.to(d.device);
+      }();
+      const at::Tensor kl = KlEstimate(sc.logprobs.narrow(0, 0, 1), ref, options_.kl_estimator);
+      loss = loss + options_.kl_coef * (kl * mask.narrow(0, 0, 1)).sum() / n;
+      t->kl += (kl.detach() * mask.narrow(0, 0, 1)).sum().item<double>();
+    }
+    if (sc.entropy.defined()) {
+      const at::Tensor ent = (sc.entropy.narrow(0, 0, 1) * mask.narrow(0, 0, 1)).sum();
+      loss = loss - options_.entropy_coef * ent / n;
+      t->ent += ent.item<double>();
+    }
+    const bool last = i + 1 == kept.size();
+    const bool rs = sharded_ && sharded_->level() != Sharding::kOptimizer;
+    if (last && dp_ && !rs) dp_->BeforeLastBackward(policy_->parameters());
+    if (sharded_) sharded_->BeginBackward();
+    (loss / d.normaliser).backward();
+    if (sharded_) sharded_->EndBackward();
+    torch::NoGradGuard ng;
+    const double nll_value = nll.item<double>();
+    t->pg += nll_value;
+    t->tokens += s.response.size();
+    t->choices += 1;
+    t->choice_nll += nll_value;
+    t->choice_right += right;
+    t->ratio += s.response.size();  // ratio 1: the targets are not importance-weighted
+    const at::Tensor behaviour = torch::tensor(s.behaviour_logprobs, torch::kFloat32).to(d.device);
+    const bool fresh = s.policy_version == version_;
+    if (fresh) {
+      t->mismatch +=
+          (sc.logprobs[0].narrow(0, 0, len).detach() - behaviour).abs().sum().item<double>();
+      t->mismatch_n += len;
+    }
+    t->padded += s.prompt.size() + responses.size() * sc.logprobs.size(1);
+    t->computed += s.prompt.size();
+    for (const auto* r : responses) t->computed += r->size();
+    ++t->micro_batches;
+  }
+}
+
 bool Learner::PartIsEmptyEverywhere(size_t local_samples) const {
   const double n = static_cast<double>(local_samples);
   return (dp_ ? dp_->SumScalar(n) : n) == 0;
@@ -231,7 +358,8 @@ void Learner::KeepFresh(std::vector<TrainSample> samples, StepData* d, Metrics* 
     IR_CHECK_EQ(s.response.size(), s.behaviour_logprobs.size());
     const int64_t lag = int64_t(version_) - int64_t(s.policy_version);
     lag_sum += std::max<int64_t>(0, lag);
-    const bool is_stale = lag > options_.max_staleness;
+    // A teacher's target is the same whichever policy decoded it: SFT samples are never stale.
+    const bool is_stale = options_.algorithm != Algorithm::kSft && lag > options_.max_staleness;
     stale += is_stale;
     if (is_stale && options_.stale_policy == StalePolicy::kDrop) {
       ++dropped;
@@ -256,6 +384,8 @@ void Learner::ComputeAdvantages(StepData* d, Metrics* m) {
     PpoTokenAdvantages(d->kept, &d->token_adv, m);
   } else if (critic_) {
     PpoAdvantages(d->kept, &d->adv, m);
+  } else if (options_.algorithm == Algorithm::kSft) {
+    d->adv.assign(d->kept.size(), 1.0f);  // unused by the loss
   } else {
     d->adv = options_.algorithm == Algorithm::kRloo
                  ? RlooAdvantages(rewards, groups)

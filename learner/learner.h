@@ -31,6 +31,9 @@ namespace iranker {
 struct TrainSample {
   std::vector<int32_t> prompt, response;
   std::vector<float> behaviour_logprobs;  // one per response token
+  // learner.sft_loss=choice: the other answers allowed at this state (StepRecord::alternatives:
+  // each as its token count, then its ids).
+  std::vector<int32_t> alternatives;
   float reward = 0;
   uint64_t group = 0;           // samples sharing a query and step (GRPO/RLOO baseline)
   uint64_t episode = 0;         // PPO: GAE runs over the samples of one episode...
@@ -125,6 +128,7 @@ class Learner {
   void ComputeAdvantages(StepData* d, Metrics* m);
   void BackwardSharedPrefixes(const StepData& d, Totals* t);
   void BackwardPadded(const StepData& d, Totals* t);
+  void BackwardChoices(const StepData& d, Totals* t);  // learner.sft_loss=choice
   void BackwardMicroBatch(const StepData& d, const std::vector<size_t>& rows,
                           const std::vector<int64_t>& offset, const at::Tensor& lp,
                           const at::Tensor& entropy, const at::Tensor& ref_lp,

@@ -18,8 +18,13 @@ PolicyLoss ComputePolicyLoss(const PolicyLossInputs& in, const LearnerOptions& o
   const auto& mask = in.mask;
   auto ratio = torch::exp(in.logprobs - in.old_logprobs);
   auto clipped = torch::clamp(ratio, 1.0 - o.clip_eps, 1.0 + o.clip_eps);
-  auto pg = -torch::min(ratio * in.advantages, clipped * in.advantages);
-  if (in.is_weights.defined()) pg = pg * in.is_weights;
+  at::Tensor pg;
+  if (o.algorithm == Algorithm::kSft) {
+    pg = -in.logprobs;
+  } else {
+    pg = -torch::min(ratio * in.advantages, clipped * in.advantages);
+    if (in.is_weights.defined()) pg = pg * in.is_weights;
+  }
   auto per_token = pg;
   PolicyLoss out;
   at::Tensor kl;

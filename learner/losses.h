@@ -5,6 +5,8 @@
 //   pg_t   = -min(ratio * A, clip(ratio, 1-eps, 1+eps) * A) * w   (w: importance weight, 1 if none)
 //   kl_t   = k1: logp - ref          k3: exp(ref - logp) - (ref - logp) - 1
 //   loss_t = pg_t + kl_coef * kl_t - entropy_coef * entropy_t
+// learner.algorithm=sft replaces pg_t by the negative log-likelihood -logp (ratio, advantages and
+// importance weights do not enter); the KL and entropy terms stay available.
 // Aggregation divides by a normaliser the caller computes over the whole optimizer step (all
 // micro-batches and ranks), so gradient accumulation and data parallelism give the same update as
 // one big batch:

@@ -11,7 +11,7 @@ namespace iranker {
 using collective::Sharding;  // learner.sharding
 
 // The modes of the learner's configuration; each field below documents its values.
-enum class Algorithm { kGrpo, kRloo, kPpo };
+enum class Algorithm { kGrpo, kRloo, kPpo, kSft };
 enum class LrSchedule { kConstant, kCosine };
 enum class KlEstimator { kK1, kK3 };
 enum class LossAggregation { kTokenMean, kSeqMean };
@@ -21,8 +21,10 @@ enum class ReferenceDevice { kSame, kCpu };
 enum class StalePolicy { kDrop, kTruncateIs };
 
 inline const EnumNames<Algorithm>& NamesOf(Algorithm) {
-  static const EnumNames<Algorithm> names = {
-      {Algorithm::kGrpo, "grpo"}, {Algorithm::kRloo, "rloo"}, {Algorithm::kPpo, "ppo"}};
+  static const EnumNames<Algorithm> names = {{Algorithm::kGrpo, "grpo"},
+                                             {Algorithm::kRloo, "rloo"},
+                                             {Algorithm::kPpo, "ppo"},
+                                             {Algorithm::kSft, "sft"}};
   return names;
 }
 inline const EnumNames<LrSchedule>& NamesOf(LrSchedule) {
@@ -60,6 +62,14 @@ inline const EnumNames<StalePolicy>& NamesOf(StalePolicy) {
   return names;
 }
 
+// What supervised fine-tuning maximises (learner.sft_loss).
+enum class SftLoss { kTokens, kChoice };
+inline const EnumNames<SftLoss>& NamesOf(SftLoss) {
+  static const EnumNames<SftLoss> names = {{SftLoss::kTokens, "tokens"},
+                                           {SftLoss::kChoice, "choice"}};
+  return names;
+}
+
 // Where PPO's critic reads values (learner.critic_values).
 enum class CriticValues { kStep, kToken };
 inline const EnumNames<CriticValues>& NamesOf(CriticValues) {
@@ -71,8 +81,18 @@ inline const EnumNames<CriticValues>& NamesOf(CriticValues) {
 struct LearnerOptions {
   // Policy-gradient algorithm: "grpo" (group-normalised advantages, no critic), "rloo"
   // (leave-one-out baseline, REINFORCE-style) or "ppo" (a critic initialised from the policy,
-  // GAE over each episode's elimination steps; learner/critic.h).
+  // GAE over each episode's elimination steps; learner/critic.h) or "sft" (supervised fine-tuning:
+  // the cross-entropy of the responses, which are then a teacher's targets, actor.responses; no
+  // advantages, no ratio, no staleness limit since targets do not depend on the policy).
   Algorithm algorithm = Algorithm::kGrpo;
+  // learner.algorithm=sft: "tokens" is the cross-entropy of the target's tokens over the
+  // vocabulary (the usual SFT). "choice" is the target's negative log-likelihood under the
+  // constrained decoder that the answers at that state allow (the target and
+  // StepRecord::alternatives): at each target token, the cross-entropy among the tokens an allowed
+  // answer continues with there. It trains the decision a constrained policy makes without first
+  // having to learn to write candidate names (constrained IRanker targets; a sample without
+  // alternatives counts its target's sequence NLL).
+  SftLoss sft_loss = SftLoss::kTokens;
   double lr = 1e-6;  // AdamW learning rate after warm-up
   double weight_decay = 0.0;
   double beta1 = 0.9, beta2 = 0.999, adam_eps = 1e-8;
@@ -139,7 +159,11 @@ struct LearnerOptions {
 
   template <class V>
   void Visit(V& v) {
-    v.Field("algorithm", algorithm, "Policy-gradient algorithm.");
+    v.Field("algorithm", algorithm,
+            "Training algorithm: grpo, rloo, ppo (RL) or sft (cross-entropy on teacher targets).");
+    v.Field("sft_loss", sft_loss,
+            "sft: cross-entropy of the target's tokens, or of the target among the constrained "
+            "answers (choice).");
     v.Field("lr", lr, "AdamW learning rate after warm-up.", Range(0.0, 1.0));
     v.Field("weight_decay", weight_decay, "AdamW decoupled weight decay.", Range(0.0, 1.0));
     v.Field("beta1", beta1, "AdamW beta1.", Range(0.0, 1.0));
@@ -194,6 +218,9 @@ struct LearnerOptions {
             Range(0.001, 1e6));
     v.Check(!(schedule == LrSchedule::kCosine && min_lr_ratio > 1.0), "min_lr_ratio",
             "must be <= 1");
+    v.Check(!(algorithm == Algorithm::kSft && sft_loss == SftLoss::kChoice &&
+              sharding == Sharding::kFull),
+            "sft_loss", "choice does not run under learner.sharding=full yet");
     v.Check(critic_values == CriticValues::kStep || algorithm == Algorithm::kPpo, "critic_values",
             "token needs learner.algorithm=ppo (only PPO has a critic)");
   }

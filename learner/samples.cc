@@ -19,6 +19,7 @@ std::vector<TrainSample> SamplesFromBatches(std::vector<TrajectoryBatch>& batche
       t.prompt = std::move(s.prompt_ids);
       t.response = std::move(s.response_ids);
       t.behaviour_logprobs = std::move(s.logprobs);
+      t.alternatives = std::move(s.alternatives);
       t.reward = s.reward;
       t.group = s.group_id;
       t.episode = s.episode_id;

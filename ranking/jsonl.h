@@ -40,6 +40,10 @@ struct DataOptions {
   // An HDF5 trajectory log (docs/TRAJLOG.md) to train from instead of actors: `iranker train`
   // replays its logged steps as off-policy data (docs/TRAJLOG.md, "Replay"). "" = roll out.
   std::string replay;
+  // With replay: logged steps whose reward is below this are left out. With learner.algorithm=sft
+  // this is rejection sampling: supervised fine-tuning on the logged responses that earned at
+  // least this reward. The default keeps every row.
+  double replay_min_reward = -1e9;
 
   template <class V>
   void Visit(V& v) {
@@ -53,6 +57,9 @@ struct DataOptions {
     v.Field("replay", replay,
             "HDF5 trajectory log to train from instead of rolling out (off-policy replay); '' = "
             "actors.");
+    v.Field("replay_min_reward", replay_min_reward,
+            "With replay: leave out logged steps whose reward is below this (with sft: rejection "
+            "sampling).");
   }
 };
 

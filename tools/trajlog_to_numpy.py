@@ -33,6 +33,7 @@ COLUMNS = {
         "prompt_ids": ("int32", "prompt_end"),
         "response_ids": ("int32", "response_end"),
         "logprobs": ("float32", "response_end"),
+        "alternatives": ("int32", "alternatives_end"),
         "reward": ("float32", None),
         "reward_answer": ("float32", None),
         "reward_format": ("float32", None),

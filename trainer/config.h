@@ -95,6 +95,12 @@ struct Config {
     v.Section("comm", comm, "ZeroMQ streams, weight broadcast, all-reduce, CURVE security.");
     v.Check(std::abs(learner.temperature - actor.temperature) < 1e-9, "learner",
             "learner.temperature must equal actor.temperature (log-probabilities must match)");
+    v.Check((learner.algorithm == Algorithm::kSft) == (actor.responses != Responses::kSampled) ||
+                (!data.replay.empty() && learner.algorithm == Algorithm::kSft),
+            "learner",
+            "learner.algorithm=sft and actor.responses go together: sft trains on a teacher's "
+            "targets (actor.responses: labels, bm25 or run) or on a log (data.replay), RL on "
+            "sampled responses");
     v.Check(
         comm.weights.group != comm::WeightsGroup::kNccl || model.device == "cuda", "comm",
         "comm.weights.group=nccl needs model.device=cuda (the group broadcast runs between GPUs)");

@@ -134,6 +134,12 @@ TrainResult TrainReplay(const Config& config_in) {
     const Span& sp = spans[step];
     std::vector<StepRecord> rows = log.ReadSteps(sp.begin, sp.end);
     CheckTokens(rows, sp.begin, vocab, path);
+    const size_t logged_rows = rows.size();
+    rows.erase(std::remove_if(
+                   rows.begin(), rows.end(),
+                   [&](const StepRecord& r) { return r.reward < config.data.replay_min_reward; }),
+               rows.end());
+    const size_t left_out = logged_rows - rows.size();
     std::vector<EpisodeSummary> episodes;
     if (episode_span[step] >= 0) {
       const Span& e = episode_spans[episode_span[step]];
@@ -156,6 +162,7 @@ TrainResult TrainReplay(const Config& config_in) {
     ++step;
     for (const auto& [k, v] : m) rec[k] = v;
     rec["replay_logged_version"] = sp.version;
+    rec["replay_rows_left_out"] = static_cast<double>(left_out);
     rec["replay_read_seconds"] = read_s;
     rec["learn_seconds"] = learn_s;
     rec["learner_tokens_per_s"] = learn_tokens / std::max(1e-9, learn_s);

@@ -28,7 +28,7 @@ namespace iranker {
 
 // The version of the record layout, on the wire (trajectory/codec.h) and in the HDF5 log
 // (its schema_version attribute). Bump it whenever Visit changes.
-constexpr uint32_t kTrajectoryFormatVersion = 1;
+constexpr uint32_t kTrajectoryFormatVersion = 2;
 
 // One elimination step of one episode: the prompt the policy saw, the response it sampled with
 // the behaviour log-probabilities, and the reward it earned.
@@ -43,6 +43,10 @@ struct StepRecord {
   uint64_t group_id = 0;
   std::vector<int32_t> prompt_ids, response_ids;
   std::vector<float> logprobs;
+  // Teacher-forced constrained steps (supervised fine-tuning, actor.responses): the other answers
+  // the constrained decoder allowed, each as its token count followed by its token ids; empty
+  // otherwise. learner.sft_loss=choice trains the target against them.
+  std::vector<int32_t> alternatives;
   float reward = 0;
   float reward_answer = 0, reward_format = 0, reward_tags = 0;
   std::string answer_text;
@@ -67,6 +71,10 @@ struct StepRecord {
     v.Field("response_ids", &R::response_ids, "response token ids", "response_end");
     v.Field("logprobs", &R::logprobs, "behaviour log-probabilities, one per response token",
             "response_end");
+    v.Field("alternatives", &R::alternatives,
+            "SFT of constrained answers: the other allowed answers, each as its length then its "
+            "token ids (empty otherwise)",
+            "alternatives_end");
     v.Field("reward", &R::reward, "total reward (the sum of the three terms)");
     v.Field("reward_answer", &R::reward_answer,
             "reward term: correctness of the answer (IRanker) or nDCG + coverage (DRanker)");

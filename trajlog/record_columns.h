@@ -54,9 +54,10 @@ class RecordColumns {
     Creator c{this, group, rows, tokens, deflate, ctx};
     R::Visit(c);
   }
-  // Opens every column of an existing log; a missing one throws Error naming it.
-  void Open(hid_t group, const std::string& ctx) {
-    Opener o{this, group, ctx};
+  // Opens every column of an existing log; a missing one throws Error naming it, unless it is a
+  // field of `absent` (a log of an earlier version: those records read it as empty).
+  void Open(hid_t group, const std::string& ctx, const std::set<std::string>& absent = {}) {
+    Opener o{this, group, ctx, absent};
     R::Visit(o);
   }
 
@@ -111,8 +112,10 @@ class RecordColumns {
     RecordColumns* self;
     hid_t group;
     const std::string& ctx;
+    const std::set<std::string>& absent;
     template <class T>
     void Field(const char* name, T R::*, const char*, const char* ends = nullptr) {
+      if (absent.count(name) && H5Lexists(group, name, H5P_DEFAULT) <= 0) return;
       self->Add(name, Column::Open(group, name, ctx), std::is_arithmetic_v<T>);
       if constexpr (!std::is_arithmetic_v<T>) {
         if (self->owners_.emplace(ends, name).second)
@@ -162,6 +165,7 @@ class RecordColumns {
     std::vector<R>* out;
     template <class T>
     void Field(const char* name, T R::*member, const char*, const char* ends = nullptr) {
+      if (!self->columns_.count(name)) return;  // absent from an earlier version's log
       const Column& col = self->columns_.at(name);
       const hsize_t n = static_cast<hsize_t>(end - begin);
       if constexpr (std::is_arithmetic_v<T>) {

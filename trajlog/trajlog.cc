@@ -251,13 +251,17 @@ TrajectoryLogReader::TrajectoryLogReader(const std::string& path, bool swmr)
   if (version.empty() || H5Lexists(f, "steps", H5P_DEFAULT) <= 0)
     Fail(ErrorCode::kInvalidArgument, path,
          ": not an iranker trajectory log (no schema_version or /steps)");
-  if (version != std::to_string(kTrajlogSchemaVersion))
+  // Version 1 logs lack StepRecord::alternatives (added in 2); their rows read it as empty.
+  std::set<std::string> absent;
+  if (version == "1")
+    absent = {"alternatives"};
+  else if (version != std::to_string(kTrajlogSchemaVersion))
     Fail(ErrorCode::kInvalidArgument, path, ": schema version ", version,
-         " is not supported (this build reads ", kTrajlogSchemaVersion, ")");
+         " is not supported (this build reads 1 and ", kTrajlogSchemaVersion, ")");
   try {
     F.steps = Handle(IR_H5(H5Gopen2(f, "steps", H5P_DEFAULT), path), H5Gclose);
     F.episodes = Handle(IR_H5(H5Gopen2(f, "episodes", H5P_DEFAULT), path), H5Gclose);
-    F.step_columns.Open(F.steps.get(), path);
+    F.step_columns.Open(F.steps.get(), path, absent);
     F.episode_columns.Open(F.episodes.get(), path);
   } catch (const Error& e) {
     Fail(ErrorCode::kInvalidArgument, path, ": malformed trajectory log: ", e.what());

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "../model/test_util.h"
+#include "base/error.h"
 #include "model/weight_sync.h"
 #include "ranking/metrics.h"
 #include "ranking/synthetic.h"
@@ -256,6 +257,117 @@ TEST(Rollout, DRankerAnswersTheWholeRankingInOneStep) {
     EXPECT_EQ(std::set<int>(r.ranking.begin(), r.ranking.end()).size(), 6u);
     EXPECT_EQ(r.responses.size(), 1u);
   }
+}
+
+// The log-probabilities of `response` after `prompt` under `m`, scored in one forward pass.
+std::vector<float> Score(DecoderLM& m, const std::vector<int32_t>& prompt,
+                         const std::vector<int32_t>& response) {
+  torch::NoGradGuard ng;
+  std::vector<int64_t> ids(prompt.begin(), prompt.end());
+  ids.insert(ids.end(), response.begin(), response.end());
+  auto h = m.ForwardHidden(torch::tensor(ids, torch::kInt64).unsqueeze(0));
+  auto lp = torch::log_softmax(m.Logits(h)[0], -1);
+  std::vector<float> out;
+  for (size_t k = 0; k < response.size(); ++k)
+    out.push_back(lp[prompt.size() + k - 1][response[k]].item<float>());
+  return out;
+}
+
+// actor.responses=labels (supervised fine-tuning): each step's response is the teacher's target,
+// decoded under a one-sequence constraint, so the record holds the target and the policy's own
+// log-probabilities of it; full episodes then keep the ground truth to the end.
+TEST(RolloutTeacher, ConstrainedTargetsEliminateTheNegativesAndCarryThePolicysLogprobs) {
+  Fixture f;
+  ActorOptions o = Options(EpisodeMode::kFull, 4, true);
+  o.group_size = 1;
+  o.responses = Responses::kLabels;
+  RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 1);
+  TrajectoryBatch batch;
+  runner.Run(f.queries, 5, /*version=*/2, &batch);
+  ASSERT_EQ(batch.steps.size(), 3u * 5);
+  for (const auto& s : batch.steps) {
+    EXPECT_EQ(s.reward, 1.0f) << s.answer_text;  // a negative was eliminated, valid format
+    EXPECT_TRUE(s.valid_format);
+    const auto* rec = &f.records[0];
+    for (const auto& r : f.records)
+      if (r.id == s.query_id) rec = &r;
+    EXPECT_EQ(rec->relevance[s.chosen], 0.0);
+    EXPECT_EQ(s.answer_text.substr(s.answer_text.size() - 10), "\n</answer>");
+    const auto lp = Score(*f.model, s.prompt_ids, s.response_ids);
+    ASSERT_EQ(lp.size(), s.logprobs.size());
+    for (size_t k = 0; k < lp.size(); ++k) EXPECT_NEAR(lp[k], s.logprobs[k], 1e-4) << k;
+  }
+  for (const auto& e : batch.episodes) EXPECT_EQ(e.mrr, 1.0f) << "the positive survives";
+  // Each step carries the other answers the constraint allowed (learner.sft_loss=choice): one per
+  // other candidate of the pool, never the target.
+  for (const auto& s : batch.steps) {
+    int answers = 0;
+    for (size_t i = 0; i < s.alternatives.size(); i += 1 + s.alternatives[i]) {
+      const std::vector<int32_t> a(s.alternatives.begin() + i + 1,
+                                   s.alternatives.begin() + i + 1 + s.alternatives[i]);
+      EXPECT_NE(a, s.response_ids);
+      ++answers;
+    }
+    EXPECT_EQ(answers, s.pool_size - 1);
+  }
+  // Evaluation is the policy's own greedy answers, as without a teacher.
+  ActorOptions plain = o;
+  plain.responses = Responses::kSampled;
+  RolloutRunner sampler(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), plain, 1);
+  const auto ranked = runner.Rank(f.queries, 1, MatchOptions());
+  const auto expected = sampler.Rank(f.queries, 1, MatchOptions());
+  for (size_t q = 0; q < ranked.size(); ++q) {
+    EXPECT_EQ(ranked[q].ranking, expected[q].ranking);
+    EXPECT_EQ(ranked[q].responses, expected[q].responses);
+  }
+}
+
+TEST(RolloutTeacher, FreeTextTargetsEndLikeASampledResponse) {
+  Fixture f;
+  const int32_t im_end = *f.tokenizer->TokenToId("<|im_end|>");
+  for (const char* names : {"label", "text"}) {
+    ActorOptions o = Options(EpisodeMode::kSingleStep, 8, true);
+    o.group_size = 1;
+    o.constrained = false;
+    o.responses = Responses::kLabels;
+    o.target_names = names;
+    RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 1);
+    TrajectoryBatch batch;
+    runner.Run(f.queries, 5, 0, &batch);
+    ASSERT_EQ(batch.steps.size(), 3u * 5);
+    for (const auto& s : batch.steps) {
+      EXPECT_EQ(s.reward, 1.0f) << names << ": " << s.answer_text;
+      EXPECT_EQ(s.response_ids.back(), im_end);
+      if (std::string(names) == "label") {
+        EXPECT_LE(s.answer_text.size(), 12u) << s.answer_text;  // "N</answer>"
+      }
+    }
+  }
+}
+
+TEST(RolloutTeacher, DRankerTargetIsTheTeachersWholeRanking) {
+  Fixture f;
+  ActorOptions o = Options(EpisodeMode::kDRanker, 8, true);
+  o.group_size = 1;
+  o.responses = Responses::kLabels;
+  RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 1);
+  TrajectoryBatch batch;
+  runner.Run(f.queries, 5, 0, &batch);
+  ASSERT_EQ(batch.episodes.size(), 3u);
+  for (const auto& e : batch.episodes) {
+    EXPECT_EQ(e.mrr, 1.0f);
+    EXPECT_EQ(e.ndcg10, 1.0f);
+  }
+  for (const auto& s : batch.steps) EXPECT_TRUE(s.valid_format) << s.answer_text;
+}
+
+TEST(RolloutTeacher, ATemplateThatBreaksTheLayoutIsRefused) {
+  Fixture f;
+  ActorOptions o = Options(EpisodeMode::kDRanker, 8, true);
+  o.group_size = 1;
+  o.responses = Responses::kLabels;
+  o.target_template = "<answer>{answer}</answer>";  // a second <answer> after the prefill's
+  EXPECT_THROW(RolloutRunner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 1), Error);
 }
 
 }  // namespace

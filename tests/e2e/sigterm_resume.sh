@@ -4,10 +4,12 @@
 # write a checkpoint atomically and exit 0. mpirun turns its own SIGTERM into a kill of the job, but
 # forwards SIGUSR1 to the ranks, so this test signals mpirun with SIGUSR1; running the same command again resumes from it and ends with weights
 # byte-identical to an uninterrupted run with the same seed and data.
-# usage: sigterm_resume.sh IRANKER_BINARY SOURCE_DIR WORK_DIR
+# Extra arguments are overrides for every run (e2e.sft_sigterm_checkpoint_resume: the same with
+# supervised fine-tuning).
+# usage: sigterm_resume.sh IRANKER_BINARY SOURCE_DIR WORK_DIR [overrides...]
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 steps=10
-common=(train.steps=$steps train.eval_every=0 train.checkpoint_every=0 run.log_level=warn)
+common=(train.steps=$steps train.eval_every=0 train.checkpoint_every=0 run.log_level=warn "${@:4}")
 train() {  # run dir, log file
   mpirun --oversubscribe -np 1 -x OMP_WAIT_POLICY "$iranker" train -c configs/quickstart.yaml run.dir="$1" \
     "${common[@]}" > "$2" 2>&1

@@ -26,8 +26,9 @@ TEST(TrajectoryCodec, RoundTripIsExact) {
   EXPECT_EQ(seq, b.batch_seq);
 }
 
-// The encoding of a fixed batch, byte for byte: the wire format of kTrajectoryFormatVersion 1 as
-// the hand-written encoder before the field list produced it (size and FNV-1a 64 of the bytes).
+// The encoding of a fixed batch, byte for byte (size and FNV-1a 64 of the bytes): the wire format
+// of kTrajectoryFormatVersion 2 (version 1's, checked against the hand-written encoder before the
+// field list, plus StepRecord::alternatives after the log-probabilities).
 // A change here is a change of the wire format: bump kTrajectoryFormatVersion.
 TEST(TrajectoryCodec, WireBytesArePinned) {
   TrajectoryBatch b = testing::MakeBatch(5, /*steps=*/3, /*tokens=*/40);
@@ -38,9 +39,9 @@ TEST(TrajectoryCodec, WireBytesArePinned) {
   const std::string bytes = EncodeTrajectoryBatch(b);
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
-  EXPECT_EQ(bytes.size(), 2465u);
-  EXPECT_EQ(h, 0x17ace60f4cedd611ull);
-  EXPECT_EQ(kTrajectoryFormatVersion, 1u);
+  EXPECT_EQ(bytes.size(), 2537u);
+  EXPECT_EQ(h, 0x3fe366022459c854ull);
+  EXPECT_EQ(kTrajectoryFormatVersion, 2u);
 }
 
 TEST(TrajectoryCodec, EmptyBatchAndEmptyFields) {

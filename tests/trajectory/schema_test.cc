@@ -54,7 +54,7 @@ TEST(TrajectorySchema, EveryFieldTakesPartInEquality) {
   const StepRecord base = testing::MakeBatch(3).steps.front();
   MutateEachField m{base};
   StepRecord::Visit(m);
-  EXPECT_EQ(m.changed, 20);
+  EXPECT_EQ(m.changed, 21);
   EXPECT_TRUE(base == testing::MakeBatch(3).steps.front());
 }
 
@@ -74,7 +74,7 @@ TEST(TrajectorySchema, PayloadCountsTheVariableLengthFields) {
 
 TEST(TrajectorySchema, ColumnsAndSharedOffsets) {
   const auto cols = TrajectorySchema();
-  ASSERT_EQ(cols.size(), 31u);  // 20 step fields, 11 episode fields
+  ASSERT_EQ(cols.size(), 32u);  // 21 step fields, 11 episode fields
   int shared = 0;
   for (const auto& c : cols) {
     EXPECT_TRUE(c.group == "steps" || c.group == "episodes") << c.name;
@@ -90,8 +90,8 @@ TEST(TrajectorySchema, ColumnsAndSharedOffsets) {
 
 // A change of the records must come with a new format version: update both together.
 TEST(TrajectorySchema, FingerprintPinsTheFormatVersion) {
-  EXPECT_EQ(kTrajectoryFormatVersion, 1u);
-  EXPECT_EQ(TrajectorySchemaFingerprint(), "c756469473296bb7")
+  EXPECT_EQ(kTrajectoryFormatVersion, 2u);
+  EXPECT_EQ(TrajectorySchemaFingerprint(), "6d86b21ba6720892")
       << "the trajectory records changed: bump kTrajectoryFormatVersion (trajectory/record.h), "
          "then update this fingerprint and the version above";
 }

@@ -30,6 +30,7 @@ inline TrajectoryBatch MakeBatch(int tag, int steps = 2, int tokens = 16) {
       s.response_ids.push_back(1000 + t + i);
       s.logprobs.push_back(-0.01f * (t + 1) - tag);
     }
+    s.alternatives = {2, 7 + tag, 8 + i, 1, 9};  // two other answers (learner.sft_loss=choice)
     s.reward = 0.5f + i;
     s.reward_answer = 1;
     s.reward_format = 0.25f;

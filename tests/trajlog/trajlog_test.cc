@@ -1,6 +1,7 @@
 #include "trajlog/trajlog.h"
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -45,6 +46,7 @@ TrajectoryBatch MakeBatch(int b) {
     for (int k = 0; k < 50 + b + i; ++k) s.prompt_ids.push_back((k * 7 + b) % 300);
     for (int k = 0; k < 1 + i; ++k)
       s.response_ids.push_back(k + b), s.logprobs.push_back(-0.5f * k - b * 0.01f);
+    if (i % 2 == 1) s.alternatives = {1, 40 + b, 2, 41, 42 + i};
     s.reward = i == 2 ? -0.5f : 1.0f;
     s.reward_answer = s.reward;
     s.reward_format = 0;
@@ -84,6 +86,7 @@ void ExpectSameStep(const StepRecord& a, const StepRecord& b) {
   EXPECT_EQ(a.prompt_ids, b.prompt_ids);
   EXPECT_EQ(a.response_ids, b.response_ids);
   EXPECT_EQ(a.logprobs, b.logprobs);
+  EXPECT_EQ(a.alternatives, b.alternatives);
   EXPECT_EQ(a.reward, b.reward);
   EXPECT_EQ(a.reward_answer, b.reward_answer);
   EXPECT_EQ(a.reward_format, b.reward_format);
@@ -119,6 +122,42 @@ void ExpectBatches(const TrajectoryLogReader& r, int batches) {
   }
 }
 
+// A log of schema version 1 (before StepRecord::alternatives) still reads: every other field as
+// written, alternatives empty. Made here by writing a log and taking the column out again.
+TEST(Trajlog, VersionOneLogsStillRead) {
+  auto dir = TempDir();
+  const std::string path = dir + "/v1.h5";
+  {
+    TrajectoryLogWriter w(path, TrajlogOptions(), {{"config", "run: {}\n"}});
+    for (int b = 0; b < 3; ++b) w.Append(MakeBatch(b));
+    w.Close();
+  }
+  {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, "steps/alternatives", H5P_DEFAULT), 0);
+    ASSERT_GE(H5Ldelete(f, "steps/alternatives_end", H5P_DEFAULT), 0);
+    ASSERT_GE(H5Adelete(f, "schema_version"), 0);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, 1);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, "schema_version", t, space, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(H5Awrite(a, t, "1"), 0);
+    H5Aclose(a), H5Sclose(space), H5Tclose(t), H5Fclose(f);
+  }
+  TrajectoryLogReader r(path);
+  EXPECT_EQ(r.Attribute("schema_version"), "1");
+  std::vector<StepRecord> want;
+  for (int b = 0; b < 3; ++b)
+    for (auto s : MakeBatch(b).steps) {
+      s.alternatives.clear();
+      want.push_back(s);
+    }
+  const auto got = r.ReadSteps(0, want.size());
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) ExpectSameStep(got[i], want[i]);
+}
+
 TEST(Trajlog, RoundTripOfEveryField) {
   auto dir = TempDir();
   TrajlogOptions o;
@@ -135,7 +174,7 @@ TEST(Trajlog, RoundTripOfEveryField) {
   ExpectBatches(r, 12);
   EXPECT_EQ(r.num_episodes(), 12);
   EXPECT_EQ(r.Attribute("config"), "run:\n  seed: 1\n");
-  EXPECT_EQ(r.Attribute("schema_version"), "1");
+  EXPECT_EQ(r.Attribute("schema_version"), "2");
   EXPECT_EQ(r.Attribute("missing"), "");
   // Slices in the middle.
   auto mid = r.ReadSteps(5, 9);

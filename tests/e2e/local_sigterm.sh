@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# CTest e2e.local_sigterm_exits: `iranker train --local` sent SIGTERM writes its checkpoint and
+# exits 0 within a time-out, its actor threads stopped (they used to wait for a learner that had
+# gone, and the process never ended).
+# usage: local_sigterm.sh IRANKER_BINARY SOURCE_DIR WORK_DIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
+"$iranker" train --local -c configs/quickstart.yaml run.dir="$work/run" train.steps=500 \
+  train.eval_every=0 train.checkpoint_every=0 run.log_level=warn > "$work/run.log" 2>&1 &
+job=$!
+for _ in $(seq 1 900); do
+  n=$(grep -c '"type":"train"' "$work/run/metrics.jsonl" 2>/dev/null || true)
+  [[ "${n:-0}" -ge 3 ]] && break
+  sleep 0.2
+done
+kill -TERM $job
+for _ in $(seq 1 300); do
+  kill -0 $job 2>/dev/null || break
+  sleep 0.2
+done
+if kill -0 $job 2>/dev/null; then
+  kill -9 $job
+  echo "still running 60 s after SIGTERM"; cat "$work/run.log"; exit 1
+fi
+rc=0
+wait $job || rc=$?
+[[ $rc -eq 0 ]] || { echo "exit code $rc, expected 0"; cat "$work/run.log"; exit 1; }
+ls "$work/run/checkpoints"/step-* > /dev/null || { echo "no checkpoint"; cat "$work/run.log"; exit 1; }
+echo "ok: SIGTERM after $n steps, checkpoint written, exited 0"
