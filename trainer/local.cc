@@ -57,7 +57,13 @@ TrainResult TrainLocal(const Config& config_in) {
     stop_actors();
     throw;
   }
-  for (auto& t : actors) t.join();  // they finish after the last step's batch is acknowledged
+  // After the last step the actors finish once its batch is acknowledged. A run a stop signal ended
+  // (checkpoint written, result.interrupted) has no last step for them to wait for: stop them.
+  if (result.interrupted) {
+    stop_actors();
+    return result;
+  }
+  for (auto& t : actors) t.join();
   poll();
   return result;
 }
