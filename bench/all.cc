@@ -29,7 +29,7 @@ const std::vector<Benchmark>& AllBenchmarks() {
       {"rollout",
        "elimination episodes/s, small preset, prefix reuse on vs off and vs Python from scratch",
        RunRollout},
-      {"quickstart", "quickstart config, two seeds: trained vs initial held-out MRR",
+      {"quickstart", "quickstart (SFT then RL), two seeds: trained vs initial held-out MRR",
        RunQuickstart},
       {"trajlog", "trajectory log: learner-loop overhead (quickstart) and writer MB/s vs bare HDF5",
        RunTrajlog},

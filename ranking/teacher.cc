@@ -37,7 +37,18 @@ std::vector<int> Teacher::Order(const QueryRecord& record, uint64_t seed) const 
     case Responses::kBm25:
       return Bm25Ranking(record);
     case Responses::kRun: {
+      // The query's id, or DATASET/id as `iranker rank --trec-run` writes it.
       auto it = run_.find(record.id);
+      if (it == run_.end()) it = run_.find(record.task + "/" + record.id);
+      if (it == run_.end()) {
+        const std::string suffix = "/" + record.id;
+        int found = 0;
+        for (auto c = run_.begin(); c != run_.end(); ++c)
+          if (c->first.size() > suffix.size() &&
+              c->first.compare(c->first.size() - suffix.size(), suffix.size(), suffix) == 0)
+            it = c, ++found;
+        if (found != 1) it = run_.end();
+      }
       if (it == run_.end())
         Fail(ErrorCode::kInvalidArgument, run_path_,
              ": the teacher run has no documents for query ", record.id);

@@ -11,7 +11,8 @@
 //   run     a TREC run file (e.g. another checkpoint's `iranker rank --run-out`, or a first-stage
 //           retriever's): the query's documents by score as trec_eval orders them, matched to the
 //           candidates by id; candidates the run does not list follow in candidate order. A query
-//           the run does not list at all is an error naming the file.
+//           is found by its id, or as DATASET/id (what `iranker rank --trec-run` writes); one the
+//           run does not list at all is an error naming the file.
 #pragma once
 
 #include <cstdint>

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The quickstart: from a fresh Debian 12 machine, install, build, and train a tiny ranker on the
-# embedded default configuration (configs/quickstart.yaml: tiny model, bundled data, CPU, one
-# machine) under mpirun — one learner rank and two actor processes — then print how the trained
-# policy compares with random order and with the initial policy on held-out queries.
+# embedded default configuration (tiny model, bundled data, CPU, one machine) under mpirun — one
+# learner rank and two actor processes — in two stages:
+#   1. supervised fine-tuning on the training labels' targets (configs/quickstart_sft.yaml),
+#   2. reinforcement learning from its final checkpoint (configs/quickstart.yaml),
+# then print how the policy compares with random order and BM25 on held-out queries: initially,
+# after SFT and after RL.
 #
 #   scripts/quickstart.sh [key=value overrides...]     e.g. run.seed=2 train.steps=50
 #
-# The last line printed is the path of quickstart_result.json.
+# Overrides apply to both stages. The SFT stage runs in <run dir>/sft. The last line printed is the
+# path of quickstart_result.json.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${IRANKER_BUILD_DIR:-$root/build}
@@ -30,17 +34,25 @@ if [[ -e "$run_dir" ]]; then
   rm -rf "$run_dir"
 fi
 
-echo "== training (mpirun -np 1: one learner rank; it starts and supervises the 2 actor processes) into $run_dir"
 start=$(date +%s)
-mpirun --oversubscribe -np 1 -x OMP_WAIT_POLICY "$iranker" train -c "$config" "$@"
-echo "== training took $(( $(date +%s) - start )) s"
-
+echo "== stage 1, supervised fine-tuning (mpirun -np 1: one learner rank; it starts the 2 actor processes) into $run_dir/sft"
+mpirun --oversubscribe -np 1 -x OMP_WAIT_POLICY "$iranker" train -c configs/quickstart_sft.yaml "$@" run.dir="$run_dir/sft"
+sft_checkpoint=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["checkpoint"])' "$run_dir/sft/result.json")
+echo "== stage 1 took $(( $(date +%s) - start )) s; its final checkpoint: $sft_checkpoint"
+start2=$(date +%s)
+echo "== stage 2, reinforcement learning from it into $run_dir"
+mpirun --oversubscribe -np 1 -x OMP_WAIT_POLICY "$iranker" train -c "$config" "$@" model.path="$sft_checkpoint"
+echo "== stage 2 took $(( $(date +%s) - start2 )) s; training took $(( $(date +%s) - start )) s in all"
 
 /usr/bin/python3 - "$run_dir" <<'EOF'
 import json, os, sys
 run = sys.argv[1]
-r = json.load(open(os.path.join(run, "result.json")))
-out = {k: r[k] for k in ("random", "initial", "trained") if k in r}
+sft = json.load(open(os.path.join(run, "sft", "result.json")))
+rl = json.load(open(os.path.join(run, "result.json")))
+# initial: the policy initialised at random (before SFT); sft: after SFT (the RL stage's start);
+# trained: after RL. random and BM25 need no training.
+out = {"random": rl["random"], "bm25": rl["bm25"], "initial": sft["initial"],
+       "sft": sft["trained"], "trained": rl["trained"]}
 path = os.path.join(run, "quickstart_result.json")
 with open(path + ".tmp", "w") as f:
     json.dump(out, f, indent=2)
@@ -48,13 +60,13 @@ os.replace(path + ".tmp", path)
 print()
 print("held-out queries (data.test of the config)")
 print("%-16s %8s %8s %8s" % ("ranker", "MRR", "nDCG@10", "Hit@1"))
-for k in ("random", "bm25", "initial", "trained"):
-    if k in r:
-        label = {"initial": "initial policy", "trained": "trained policy", "bm25": "BM25"}.get(k, k)
-        print("%-16s %8.4f %8.4f %8.4f" % (label, r[k]["mrr"], r[k]["ndcg@10"], r[k]["hit@1"]))
+labels = {"random": "random", "bm25": "BM25", "initial": "initial policy", "sft": "after SFT",
+          "trained": "trained policy"}
+for k in ("random", "bm25", "initial", "sft", "trained"):
+    print("%-16s %8.4f %8.4f %8.4f" % (labels[k], out[k]["mrr"], out[k]["ndcg@10"], out[k]["hit@1"]))
 print()
-print("run directory:   %s" % run)
-print("trajectory logs: %s" % ", ".join(r.get("trajectory_logs", [])))
+print("run directory:   %s (the SFT stage: %s)" % (run, os.path.join(run, "sft")))
+print("trajectory logs: %s" % ", ".join(rl.get("trajectory_logs", [])))
 print("plots:           %s" % os.path.join(run, "plots"))
 print("metrics:         %s" % os.path.join(run, "metrics.jsonl"))
 print(path)

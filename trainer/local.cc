@@ -58,8 +58,9 @@ TrainResult TrainLocal(const Config& config_in) {
     throw;
   }
   // After the last step the actors finish once its batch is acknowledged. A run a stop signal ended
-  // (checkpoint written, result.interrupted) has no last step for them to wait for: stop them.
-  if (result.interrupted) {
+  // (checkpoint written, result.interrupted), or one resumed at its last step (nothing left to
+  // train, no batch received), has no such batch for them to wait for: stop them.
+  if (result.interrupted || result.trajectories == 0) {
     stop_actors();
     return result;
   }

@@ -26,3 +26,12 @@ wait $job || rc=$?
 [[ $rc -eq 0 ]] || { echo "exit code $rc, expected 0"; cat "$work/run.log"; exit 1; }
 ls "$work/run/checkpoints"/step-* > /dev/null || { echo "no checkpoint"; cat "$work/run.log"; exit 1; }
 echo "ok: SIGTERM after $n steps, checkpoint written, exited 0"
+# The same command again resumes at the checkpoint; run once more to its end and then again: a run
+# resumed at its last step has nothing to train and must end too (it used to wait for its actors).
+steps=$(ls "$work/run/checkpoints" | sed 's/step-0*//' | sort -n | tail -1)
+for pass in 1 2; do
+  timeout -s KILL 120 "$iranker" train --local -c configs/quickstart.yaml run.dir="$work/run" \
+    train.steps="$steps" train.eval_every=0 train.checkpoint_every=0 run.log_level=warn \
+    > "$work/again-$pass.log" 2>&1 || { echo "resumed run $pass did not end (rc $?)"; cat "$work/again-$pass.log"; exit 1; }
+done
+echo "ok: a run resumed at its last step ends"

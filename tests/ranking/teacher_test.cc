@@ -39,6 +39,20 @@ TEST(Teacher, RunFileGivesTheTeachersOrder) {
   EXPECT_EQ(t.RankingTarget(r, {4, 1, 3}, 0), (std::vector<int>{2, 0, 1}));
 }
 
+// `iranker rank --trec-run` names queries DATASET/id.
+TEST(Teacher, RunFileOfTheRankCommandNamesQueriesByDataset) {
+  const auto run = WriteTemp("rank_run.txt",
+                             "test/q Q0 2 1 3 iranker\n"
+                             "test/q Q0 0 2 2 iranker\n"
+                             "test/q Q0 1 3 1 iranker\n"
+                             "other/q7 Q0 1 1 1 iranker\n");
+  Teacher t(Responses::kRun, run);
+  EXPECT_EQ(t.Order(MakeRecord(3, 0), 0), (std::vector<int>{2, 0, 1}));  // task "test", id "q"
+  QueryRecord r = MakeRecord(3, 0, "q7");
+  r.task = "elsewhere";  // found by its id's unique DATASET/ form
+  EXPECT_EQ(t.Order(r, 0), (std::vector<int>{1, 0, 2}));
+}
+
 TEST(Teacher, RunFileWithoutTheQueryIsAnErrorNamingIt) {
   const auto run = WriteTemp("run_other.txt", "other Q0 1 1 1.0 t\n");
   Teacher t(Responses::kRun, run);

@@ -149,6 +149,33 @@ TEST_F(ConfigFile, OverridesApplyAfterFile) {
   EXPECT_EQ(c.run.name, "a");
 }
 
+// learner.algorithm=sft trains on a teacher's targets or a log; RL on sampled responses.
+TEST_F(ConfigFile, SftGoesWithTeacherTargetsOrALog) {
+  auto p = Write("run:\n  seed: 5\n");
+  auto message = [&](const std::vector<std::string>& overrides) -> std::string {
+    try {
+      LoadConfig(p, overrides);
+      return "";
+    } catch (const Error& e) {
+      return e.what();
+    }
+  };
+  EXPECT_NE(message({"learner.algorithm=sft"}).find("actor.responses"), std::string::npos);
+  EXPECT_NE(message({"actor.responses=labels", "actor.group_size=1"}).find("learner.algorithm=sft"),
+            std::string::npos);
+  EXPECT_NE(message({"learner.algorithm=sft", "actor.responses=labels"}).find("group_size"),
+            std::string::npos);
+  EXPECT_NE(message({"learner.algorithm=sft", "actor.responses=run", "actor.group_size=1"})
+                .find("teacher_run"),
+            std::string::npos);
+  EXPECT_EQ(message({"learner.algorithm=sft", "actor.responses=labels", "actor.group_size=1"}), "");
+  EXPECT_EQ(message({"learner.algorithm=sft", "data.replay=x.h5"}), "");
+  EXPECT_NE(message({"learner.algorithm=sft", "actor.responses=labels", "actor.group_size=1",
+                     "learner.sft_loss=choice", "learner.sharding=full"})
+                .find("sft_loss"),
+            std::string::npos);
+}
+
 TEST_F(ConfigFile, BadOverrideNamesTheOverride) {
   auto p = Write("run:\n  seed: 5\n");
   try {
