@@ -45,15 +45,13 @@ BenchResult RunQuickstart(const BenchArgs& args) {
     if (args.quick) overrides.push_back("train.steps=6");
     const auto t0 = std::chrono::steady_clock::now();
     double i = 0, f = 0;
-    std::string start;
     if (sft_stage) {
       std::vector<std::string> o = overrides;
       o.push_back("run.dir=" + dir + "/sft");
       TrainResult r = TrainLocal(LoadConfig(sft_path, o));
       i = r.initial.MeanOf("policy", "mrr");
       f = r.final.MeanOf("policy", "mrr");
-      start = r.final_checkpoint;
-      overrides.push_back("model.path=" + start);
+      overrides.push_back("model.path=" + r.final_checkpoint);
     }
     Config config = LoadConfig(config_path, overrides);
     TrainResult r = TrainLocal(config);

@@ -319,12 +319,7 @@ void Learner::BackwardChoices(const StepData& d, Totals* t) {
       loss = loss - options_.entropy_coef * ent / n;
       t->ent += ent.item<double>();
     }
-    const bool last = i + 1 == kept.size();
-    const bool rs = sharded_ && sharded_->level() != Sharding::kOptimizer;
-    if (last && dp_ && !rs) dp_->BeforeLastBackward(policy_->parameters());
-    if (sharded_) sharded_->BeginBackward();
-    (loss / d.normaliser).backward();
-    if (sharded_) sharded_->EndBackward();
+    BackwardLoss(loss / d.normaliser, /*last=*/i + 1 == kept.size());
     torch::NoGradGuard ng;
     const double nll_value = nll.item<double>();
     t->pg += nll_value;
@@ -333,9 +328,9 @@ void Learner::BackwardChoices(const StepData& d, Totals* t) {
     t->choice_nll += nll_value;
     t->choice_right += right;
     t->ratio += s.response.size();  // ratio 1: the targets are not importance-weighted
-    const at::Tensor behaviour = torch::tensor(s.behaviour_logprobs, torch::kFloat32).to(d.device);
-    const bool fresh = s.policy_version == version_;
-    if (fresh) {
+    if (s.policy_version == version_) {
+      const at::Tensor behaviour =
+          torch::tensor(s.behaviour_logprobs, torch::kFloat32).to(d.device);
       t->mismatch +=
           (sc.logprobs[0].narrow(0, 0, len).detach() - behaviour).abs().sum().item<double>();
       t->mismatch_n += len;
@@ -345,6 +340,16 @@ void Learner::BackwardChoices(const StepData& d, Totals* t) {
     for (const auto* r : responses) t->computed += r->size();
     ++t->micro_batches;
   }
+}
+
+void Learner::BackwardLoss(const at::Tensor& loss, bool last) {
+  // The step's last backward: gradient buckets are reduced across ranks while it runs (under
+  // sharding=gradients every backward reduce-scatters its units instead).
+  const bool rs = sharded_ && sharded_->level() != Sharding::kOptimizer;
+  if (last && dp_ && !rs) dp_->BeforeLastBackward(policy_->parameters());
+  if (sharded_) sharded_->BeginBackward();
+  loss.backward();
+  if (sharded_) sharded_->EndBackward();
 }
 
 bool Learner::PartIsEmptyEverywhere(size_t local_samples) const {
@@ -429,13 +434,7 @@ void Learner::BackwardMicroBatch(const StepData& d, const std::vector<size_t>& r
     in.is_weights = st * w + (1 - st);
   }
   auto loss = ComputePolicyLoss(in, options_, d.normaliser);
-  // The step's last backward: gradient buckets are reduced across ranks while it runs (under
-  // sharding=gradients every backward reduce-scatters its units instead).
-  const bool rs = sharded_ && sharded_->level() != Sharding::kOptimizer;
-  if (last && dp_ && !rs) dp_->BeforeLastBackward(policy_->parameters());
-  if (sharded_) sharded_->BeginBackward();
-  loss.loss.backward();
-  if (sharded_) sharded_->EndBackward();
+  BackwardLoss(loss.loss, last);
   t->pg += loss.pg_sum, t->kl += loss.kl_sum, t->ent += loss.entropy_sum;
   t->clipped += loss.clipped_tokens;
   t->ratio += loss.ratio_sum, t->tokens += loss.tokens;

@@ -129,6 +129,9 @@ class Learner {
   void BackwardSharedPrefixes(const StepData& d, Totals* t);
   void BackwardPadded(const StepData& d, Totals* t);
   void BackwardChoices(const StepData& d, Totals* t);  // learner.sft_loss=choice
+  // One micro-batch's backward of `loss`, with the data-parallel and sharding hooks around it;
+  // `last`: the step's last backward.
+  void BackwardLoss(const at::Tensor& loss, bool last);
   void BackwardMicroBatch(const StepData& d, const std::vector<size_t>& rows,
                           const std::vector<int64_t>& offset, const at::Tensor& lp,
                           const at::Tensor& entropy, const at::Tensor& ref_lp,

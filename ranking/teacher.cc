@@ -18,7 +18,15 @@ Teacher::Teacher(Responses source, const std::string& run_path)
       Fail(ErrorCode::kInvalidArgument,
            "actor.responses=run needs actor.teacher_run (a TREC run file)");
     run_ = ReadRun(run_path);
-    for (auto& [qid, docs] : run_) SortTrecOrder(&docs);
+    for (auto& [qid, docs] : run_) {
+      SortTrecOrder(&docs);
+      // Every part after a '/' may be the plain id (ids may hold '/' themselves).
+      for (size_t slash = qid.find('/'); slash != std::string::npos && slash + 1 < qid.size();
+           slash = qid.find('/', slash + 1)) {
+        auto [at, fresh] = by_plain_id_.emplace(qid.substr(slash + 1), qid);
+        if (!fresh) at->second.clear();  // ambiguous
+      }
+    }
   }
 }
 
@@ -41,13 +49,8 @@ std::vector<int> Teacher::Order(const QueryRecord& record, uint64_t seed) const 
       auto it = run_.find(record.id);
       if (it == run_.end()) it = run_.find(record.task + "/" + record.id);
       if (it == run_.end()) {
-        const std::string suffix = "/" + record.id;
-        int found = 0;
-        for (auto c = run_.begin(); c != run_.end(); ++c)
-          if (c->first.size() > suffix.size() &&
-              c->first.compare(c->first.size() - suffix.size(), suffix.size(), suffix) == 0)
-            it = c, ++found;
-        if (found != 1) it = run_.end();
+        auto plain = by_plain_id_.find(record.id);
+        if (plain != by_plain_id_.end() && !plain->second.empty()) it = run_.find(plain->second);
       }
       if (it == run_.end())
         Fail(ErrorCode::kInvalidArgument, run_path_,

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,8 @@ class Teacher {
   Responses source_;
   std::string run_path_;
   TrecRun run_;
+  // A run query id PREFIX/id by its plain id (any part after a '/'); "" when several share it.
+  std::map<std::string, std::string> by_plain_id_;
 };
 
 }  // namespace iranker

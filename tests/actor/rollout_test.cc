@@ -273,14 +273,20 @@ std::vector<float> Score(DecoderLM& m, const std::vector<int32_t>& prompt,
   return out;
 }
 
+// Options of a runner whose responses are the labels' targets (one per state).
+ActorOptions TeacherOptions(EpisodeMode mode, int slots) {
+  ActorOptions o = Options(mode, slots, true);
+  o.group_size = 1;
+  o.responses = Responses::kLabels;
+  return o;
+}
+
 // actor.responses=labels (supervised fine-tuning): each step's response is the teacher's target,
 // decoded under a one-sequence constraint, so the record holds the target and the policy's own
 // log-probabilities of it; full episodes then keep the ground truth to the end.
 TEST(RolloutTeacher, ConstrainedTargetsEliminateTheNegativesAndCarryThePolicysLogprobs) {
   Fixture f;
-  ActorOptions o = Options(EpisodeMode::kFull, 4, true);
-  o.group_size = 1;
-  o.responses = Responses::kLabels;
+  ActorOptions o = TeacherOptions(EpisodeMode::kFull, 4);
   RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 1);
   TrajectoryBatch batch;
   runner.Run(f.queries, 5, /*version=*/2, &batch);
@@ -326,10 +332,8 @@ TEST(RolloutTeacher, FreeTextTargetsEndLikeASampledResponse) {
   Fixture f;
   const int32_t im_end = *f.tokenizer->TokenToId("<|im_end|>");
   for (const char* names : {"label", "text"}) {
-    ActorOptions o = Options(EpisodeMode::kSingleStep, 8, true);
-    o.group_size = 1;
+    ActorOptions o = TeacherOptions(EpisodeMode::kSingleStep, 8);
     o.constrained = false;
-    o.responses = Responses::kLabels;
     o.target_names = names;
     RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 1);
     TrajectoryBatch batch;
@@ -347,9 +351,7 @@ TEST(RolloutTeacher, FreeTextTargetsEndLikeASampledResponse) {
 
 TEST(RolloutTeacher, DRankerTargetIsTheTeachersWholeRanking) {
   Fixture f;
-  ActorOptions o = Options(EpisodeMode::kDRanker, 8, true);
-  o.group_size = 1;
-  o.responses = Responses::kLabels;
+  ActorOptions o = TeacherOptions(EpisodeMode::kDRanker, 8);
   RolloutRunner runner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 1);
   TrajectoryBatch batch;
   runner.Run(f.queries, 5, 0, &batch);
@@ -363,9 +365,7 @@ TEST(RolloutTeacher, DRankerTargetIsTheTeachersWholeRanking) {
 
 TEST(RolloutTeacher, ATemplateThatBreaksTheLayoutIsRefused) {
   Fixture f;
-  ActorOptions o = Options(EpisodeMode::kDRanker, 8, true);
-  o.group_size = 1;
-  o.responses = Responses::kLabels;
+  ActorOptions o = TeacherOptions(EpisodeMode::kDRanker, 8);
   o.target_template = "<answer>{answer}</answer>";  // a second <answer> after the prefill's
   EXPECT_THROW(RolloutRunner(*f.model, *f.tokenizer, *f.prompts, RewardOptions(), o, 1), Error);
 }

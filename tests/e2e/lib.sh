@@ -8,3 +8,14 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMP_WAIT_POLICY
 rm -rf "$work"
 mkdir -p "$work"
 cd "$src"
+
+# wait_train_steps METRICS_JSONL N [TRIES]: polls every 0.2 s (at most TRIES times, default 600)
+# until the run's metrics hold N train steps; sets n to the count seen last.
+wait_train_steps() {
+  local tries=${3:-600}
+  for _ in $(seq 1 "$tries"); do
+    n=$(grep -c '"type":"train"' "$1" 2>/dev/null || true)
+    [[ "${n:-0}" -ge "$2" ]] && return 0
+    sleep 0.2
+  done
+}

@@ -7,11 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" "$@"
 "$iranker" train --local -c configs/quickstart.yaml run.dir="$work/run" train.steps=500 \
   train.eval_every=0 train.checkpoint_every=0 run.log_level=warn > "$work/run.log" 2>&1 &
 job=$!
-for _ in $(seq 1 900); do
-  n=$(grep -c '"type":"train"' "$work/run/metrics.jsonl" 2>/dev/null || true)
-  [[ "${n:-0}" -ge 3 ]] && break
-  sleep 0.2
-done
+wait_train_steps "$work/run/metrics.jsonl" 3 900
 kill -TERM $job
 for _ in $(seq 1 300); do
   kill -0 $job 2>/dev/null || break

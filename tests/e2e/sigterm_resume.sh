@@ -19,11 +19,7 @@ train "$work/straight" "$work/straight.log" || { cat "$work/straight.log"; exit 
 mpirun --oversubscribe -np 1 -x OMP_WAIT_POLICY "$iranker" train -c configs/quickstart.yaml \
   run.dir="$work/interrupted" "${common[@]}" > "$work/first.log" 2>&1 &
 job=$!  # mpirun itself: it forwards SIGTERM to the learner rank
-for _ in $(seq 1 600); do
-  n=$(grep -c '"type":"train"' "$work/interrupted/metrics.jsonl" 2>/dev/null || true)
-  [[ "${n:-0}" -ge 4 ]] && break
-  sleep 0.2
-done
+wait_train_steps "$work/interrupted/metrics.jsonl" 4
 kill -USR1 $job
 rc=0
 wait $job || rc=$?
