@@ -257,10 +257,10 @@ std::vector<std::vector<int32_t>> DecodeAlternatives(const std::vector<int32_t>&
 // without alternatives: the target's sequence NLL.
 void Learner::BackwardChoices(const StepData& d, Totals* t) {
   const auto& kept = d.kept;
-  if (sharded_ && sharded_->level() == Sharding::kFull)
-    Fail(ErrorCode::kInvalidArgument,
-         "learner.sft_loss=choice does not run under learner.sharding=full yet");
-  if (sharded_) sharded_->PlanPasses(static_cast<int>(kept.size()), /*backward=*/true);
+  // One forward and one backward per sample; under sharding=full every rank runs as many of them
+  // as the busiest rank (padding passes), since each gathers parameters with all ranks.
+  const int passes =
+      sharded_ ? sharded_->PlanPasses(static_cast<int>(kept.size()), /*backward=*/true) : 0;
   for (size_t i = 0; i < kept.size(); ++i) {
     const auto& s = kept[i];
     const auto alternatives = DecodeAlternatives(s.alternatives);
@@ -340,6 +340,8 @@ void Learner::BackwardChoices(const StepData& d, Totals* t) {
     for (const auto* r : responses) t->computed += r->size();
     ++t->micro_batches;
   }
+  if (sharded_ && sharded_->level() == Sharding::kFull)
+    for (int i = static_cast<int>(kept.size()); i < passes; ++i) PaddingPass(d);
 }
 
 void Learner::BackwardLoss(const at::Tensor& loss, bool last) {

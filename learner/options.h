@@ -212,15 +212,12 @@ struct LearnerOptions {
     v.Field("stale_policy", stale_policy, "What to do with older data.");
     v.Field("is_cap", is_cap, "Truncation of importance weights for stale data.", AtLeast(1.0));
     v.Field("sharding", sharding,
-            "Training state sharded across learner ranks: none, optimizer (ZeRO-1) or gradients "
-            "(ZeRO-2).");
+            "Training state sharded across learner ranks: none, optimizer (ZeRO-1), gradients "
+            "(ZeRO-2) or full (ZeRO-3: parameters too, gathered part by part).");
     v.Field("shard_unit_mb", shard_unit_mb, "Parameters per sharding unit (MB).",
             Range(0.001, 1e6));
     v.Check(!(schedule == LrSchedule::kCosine && min_lr_ratio > 1.0), "min_lr_ratio",
             "must be <= 1");
-    v.Check(!(algorithm == Algorithm::kSft && sft_loss == SftLoss::kChoice &&
-              sharding == Sharding::kFull),
-            "sft_loss", "choice does not run under learner.sharding=full yet");
     v.Check(critic_values == CriticValues::kStep || algorithm == Algorithm::kPpo, "critic_values",
             "token needs learner.algorithm=ppo (only PPO has a critic)");
   }
