@@ -24,6 +24,7 @@ void AddInspectCommand(CLI::App& app);
 void AddPlotCommand(CLI::App& app);
 void AddTokenizeCommand(CLI::App& app);
 void AddPlanCommand(CLI::App& app);
+void AddGenerateCommand(CLI::App& app);
 
 // The registry: every subcommand's Add function.
 using AddCommand = void (*)(CLI::App&);

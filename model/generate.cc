@@ -125,6 +125,10 @@ bool GenerationEngine::SampleInto(int64_t s, const at::Tensor& logits) {
   auto tok = SampleToken(logits.data_ptr<float>(), logits.size(0), params,
                          slot.result.tokens.size(), params.constraint ? &allowed : nullptr);
   auto& r = slot.result;
+  if (slot.request.keep_logits) {
+    const float* row = logits.data_ptr<float>();
+    r.logits.emplace_back(row, row + logits.size(0));
+  }
   r.tokens.push_back(tok.token);
   r.logprobs.push_back(tok.logprob);
   r.sampling_logprobs.push_back(tok.sampling_logprob);

@@ -36,6 +36,7 @@ struct GenerationRequest {
   uint64_t id = 0;
   std::vector<int32_t> prompt;  // non-empty
   SamplingParams params;
+  bool keep_logits = false;  // record the next-token logits before each generated token
 };
 
 struct GenerationResult {
@@ -44,6 +45,9 @@ struct GenerationResult {
   std::vector<int32_t> tokens;           // generated tokens (the stop token included)
   std::vector<float> logprobs;           // per token: log-softmax(logits / T), see sampling.h
   std::vector<float> sampling_logprobs;  // per token: under the truncated/constrained distribution
+  // With keep_logits: per token, the model's fp32 logits [vocab] it was sampled from (row i comes
+  // after prompt + tokens[0, i)), before temperature, truncation or constraint.
+  std::vector<std::vector<float>> logits;
   Finish finish = Finish::kLength;
   int64_t prompt_tokens = 0;
   int64_t reused_tokens = 0;  // prompt tokens whose keys/values came from the prefix cache

@@ -178,6 +178,43 @@ TEST(Generate, StopTokensAndLengthLimit) {
   EXPECT_THROW(e.Submit(bad), Error);
 }
 
+// keep_logits: row i is what the full causal forward gives after prompt + tokens[0, i) (the
+// engine's cached path against the training forward), and greedy picks each row's argmax; with
+// another request decoded beside it in the same steps, its rows are still its own.
+TEST(Generate, KeptLogitsAreTheForwardsNextTokenLogits) {
+  auto m = testing::TinyModel(25);
+  m->eval();
+  const int V = m->config().vocab_size;
+  EngineOptions o;
+  o.slots = 2;
+  GenerationEngine e(*m, o);
+  auto greedy = Req(1, Prompt(9, V, 4), 0, 6);
+  greedy.params.greedy = true;
+  greedy.keep_logits = true;
+  auto other = Req(2, Prompt(13, V, 8), 5, 6);
+  e.Submit(greedy);
+  e.Submit(other);
+  const auto out = e.RunAll();
+  ASSERT_EQ(out[0].tokens.size(), 6u);
+  ASSERT_EQ(out[0].logits.size(), out[0].tokens.size());
+  EXPECT_TRUE(out[1].logits.empty());  // not asked for
+  std::vector<int64_t> seq(greedy.prompt.begin(), greedy.prompt.end());
+  seq.insert(seq.end(), out[0].tokens.begin(), out[0].tokens.end());
+  torch::NoGradGuard ng;
+  const auto full = m->Logits(m->ForwardHidden(torch::tensor(seq).unsqueeze(0)))[0];
+  const int64_t P = static_cast<int64_t>(greedy.prompt.size());
+  for (size_t i = 0; i < out[0].tokens.size(); ++i) {
+    const auto& row = out[0].logits[i];
+    ASSERT_EQ(static_cast<int64_t>(row.size()), V);
+    const auto want = full[P - 1 + static_cast<int64_t>(i)];
+    double diff = 0;
+    for (int v = 0; v < V; ++v) diff = std::max(diff, std::abs(row[v] - want[v].item<double>()));
+    EXPECT_LT(diff, 1e-4) << "row " << i;
+    const auto best = std::max_element(row.begin(), row.end()) - row.begin();
+    EXPECT_EQ(out[0].tokens[i], best) << "greedy token " << i << " is not its row's argmax";
+  }
+}
+
 TEST(Scoring, SharedPrefixEqualsPaddedScoring) {
   auto m = testing::TinyModel(26);
   std::vector<int32_t> prompt = Prompt(30, 97, 4);
