@@ -133,12 +133,13 @@ void PrintConverted(const std::string& out, const std::vector<QueryRecord>& reco
 void AddConvert(CLI::App* data) {
   auto* cmd = data->add_subcommand(
       "convert",
-      "Convert RecBole, TREC / rank_llm, routing-CSV, GraphRouter or MS MARCO files to ranking "
-      "JSONL");
+      "Convert RecBole, TREC / rank_llm, BEIR, routing-CSV, GraphRouter or MS MARCO files to "
+      "ranking JSONL");
   struct Opts {
     std::string from, out;
     RecboleOptions rec;
     TrecConvertOptions trec;
+    BeirConvertOptions beir;
     RoutingCsvOptions routing;
     GraphRouterOptions graphrouter;
     MsMarcoOptions msmarco;
@@ -151,9 +152,9 @@ void AddConvert(CLI::App* data) {
   };
   auto o = std::make_shared<Opts>();
   cmd->add_option("--from", o->from,
-                  "Input format: recbole, trec, routing-csv, graphrouter or msmarco")
+                  "Input format: recbole, trec, beir, routing-csv, graphrouter or msmarco")
       ->required()
-      ->check(CLI::IsMember({"recbole", "trec", "routing-csv", "graphrouter", "msmarco"}));
+      ->check(CLI::IsMember({"recbole", "trec", "beir", "routing-csv", "graphrouter", "msmarco"}));
   cmd->add_option("--out", o->out, "Output JSONL file (with --split: the training part)")
       ->required();
   cmd->add_option("--task", o->task, "Task (dataset) name written in each record");
@@ -188,14 +189,18 @@ void AddConvert(CLI::App* data) {
   // trec
   cmd->add_option("--topics", o->trec.topics, "trec: qid<TAB>query file");
   cmd->add_option("--qrels", o->trec.qrels, "trec: qrels file (grades)");
-  cmd->add_option("--run", o->trec.run, "trec: run file (candidate order)");
+  cmd->add_option("--run", o->trec.run, "trec, beir: run file (candidate order)");
   cmd->add_option("--passages", o->trec.passages, "trec: docid<TAB>text collection");
   cmd->add_option("--rankllm-json", o->trec.rankllm_json,
                   "trec: rank_llm retrieve results [{query, hits: [{content, qid, docid}]}]");
   cmd->add_option("--depth", o->depth,
-                  "trec: candidates per query from the top of the run (default 20)");
+                  "trec, beir: candidates per query from the top of the run (default 20)");
   cmd->add_option("--relevance-level", o->trec.relevance_level,
-                  "trec: grades below this become 0 (TREC DL: 2 for 'relevant')");
+                  "trec, beir: grades below this become 0 (TREC DL: 2 for 'relevant')");
+  // beir
+  cmd->add_option("--beir-dir", o->beir.dir,
+                  "beir: dataset directory (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv)");
+  cmd->add_option("--beir-split", o->beir.split, "beir: qrels split (default test)");
   // routing-csv
   cmd->add_option("--csv", o->routing.csv,
                   "routing-csv: table with M and M|total_cost columns; graphrouter: "
@@ -242,6 +247,12 @@ void AddConvert(CLI::App* data) {
       if (!o->task.empty()) o->trec.task = o->task;
       if (o->depth) o->trec.depth = o->depth;
       records = ConvertTrec(o->trec, &stats);
+    } else if (o->from == "beir") {
+      o->beir.run = o->trec.run;
+      o->beir.relevance_level = o->trec.relevance_level;
+      if (!o->task.empty()) o->beir.task = o->task;
+      if (o->depth) o->beir.depth = o->depth;
+      records = ConvertBeir(o->beir, &stats);
     } else if (o->from == "routing-csv") {
       if (o->routing.csv.empty())
         Fail(ErrorCode::kInvalidArgument, "--from routing-csv needs --csv");

@@ -62,6 +62,20 @@ struct TrecConvertOptions {
 };
 std::vector<QueryRecord> ConvertTrec(const TrecConvertOptions& o, ConvertStats* stats);
 
+// A BEIR dataset directory (corpus.jsonl {"_id", "title", "text"}, queries.jsonl {"_id", "text"},
+// qrels/<split>.tsv "query-id<TAB>corpus-id<TAB>score" with a header) re-ranked from a
+// first-stage TREC run over its corpus (BEIR ships none): the split's queries, the first `depth`
+// documents of the run as candidates, text = title + " " + text (as Pyserini's BEIR indexes),
+// relevance = the qrels score as ConvertTrec does. Only the run's documents are kept in memory.
+struct BeirConvertOptions {
+  std::string dir, run;
+  std::string split = "test";
+  std::string task = "beir";
+  int depth = 20;
+  double relevance_level = 1;
+};
+std::vector<QueryRecord> ConvertBeir(const BeirConvertOptions& o, ConvertStats* stats);
+
 // A routing table (CSV, one query per row): a query column and, per model M, a score column "M"
 // and a cost column "M|total_cost" (RouterBench's layout; models are found by those pairs).
 // quality = score, cost = total_cost; utility = quality_weight × quality - cost_weight × cost /

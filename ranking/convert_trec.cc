@@ -1,4 +1,5 @@
-// TREC topics + qrels + run + passages, or rank_llm retrieve-results JSON -> passage records.
+// TREC topics + qrels + run + passages, rank_llm retrieve-results JSON, or a BEIR dataset with a
+// first-stage run -> passage records.
 #include <fstream>
 #include <map>
 #include <set>
@@ -44,6 +45,62 @@ struct Query {
   std::string qid, text;
   std::vector<std::pair<std::string, std::string>> docs;  // (docid, text), run order
 };
+
+// Passage records from queries with their candidates in first-stage order: relevance = the qrels
+// grade (unjudged = 0; below relevance_level = 0); queries without qrels, without a relevant
+// candidate or with fewer than two candidates are skipped and counted.
+std::vector<QueryRecord> RecordsFromQueries(const std::vector<Query>& queries, const Qrels& qrels,
+                                            const std::string& task, double relevance_level,
+                                            int64_t missing_text, ConvertStats* stats) {
+  std::vector<QueryRecord> out;
+  int64_t unjudged = 0, no_relevant = 0, too_small = 0;
+  for (const auto& q : queries) {
+    auto judged = qrels.find(q.qid);
+    if (judged == qrels.end()) {
+      ++unjudged;
+      continue;
+    }
+    QueryRecord r;
+    r.id = q.qid;
+    r.task = task;
+    r.scenario = "passage";
+    r.query = q.text;
+    std::set<std::string> seen;
+    for (const auto& [docid, text] : q.docs) {
+      if (Trim(text).empty() || !seen.insert(docid).second) continue;
+      auto g = judged->second.find(docid);
+      double rel = g == judged->second.end() ? 0.0 : g->second;
+      if (rel < relevance_level) rel = 0;
+      r.candidates.push_back({docid, text});
+      r.relevance.push_back(rel);
+    }
+    if (r.candidates.size() < 2) {
+      ++too_small;
+      continue;
+    }
+    if (GroundTruth(r).empty()) {
+      ++no_relevant;
+      continue;
+    }
+    ValidateRecord(r);
+    out.push_back(std::move(r));
+  }
+  if (stats) {
+    stats->records = static_cast<int64_t>(out.size());
+    stats->skipped = unjudged + no_relevant + too_small;
+    if (unjudged)
+      stats->notes.push_back(std::to_string(unjudged) + " queries without qrels skipped");
+    if (no_relevant)
+      stats->notes.push_back(std::to_string(no_relevant) +
+                             " queries without a relevant document in the top depth skipped");
+    if (too_small)
+      stats->notes.push_back(std::to_string(too_small) + " queries with < 2 documents skipped");
+    if (missing_text)
+      stats->notes.push_back(std::to_string(missing_text) +
+                             " run entries without topic or passage text dropped");
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -108,54 +165,121 @@ std::vector<QueryRecord> ConvertTrec(const TrecConvertOptions& o, ConvertStats* 
       queries.push_back(std::move(query));
     }
   }
-  std::vector<QueryRecord> out;
-  int64_t unjudged = 0, no_relevant = 0, too_small = 0;
-  for (const auto& q : queries) {
-    auto judged = qrels.find(q.qid);
-    if (judged == qrels.end()) {
-      ++unjudged;
-      continue;
+  return RecordsFromQueries(queries, qrels, o.task, o.relevance_level, missing_text, stats);
+}
+
+namespace {
+
+// BEIR's JSONL files: one object per line; `fields` must be strings ("_id" may be an integer).
+// Calls on_row(id, object) for each; errors name the file and line.
+template <typename F>
+void ReadBeirJsonl(const std::string& path, F&& on_row) {
+  std::ifstream in(path);
+  if (!in)
+    Fail(ErrorCode::kNotFound, path, ": cannot open (a BEIR dataset directory holds ",
+         "corpus.jsonl, queries.jsonl and qrels/SPLIT.tsv)");
+  std::string line;
+  for (int64_t n = 1; std::getline(in, line); ++n) {
+    if (Trim(line).empty()) continue;
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(line);
+    } catch (const nlohmann::json::exception& e) {
+      Fail(ErrorCode::kInvalidArgument, path, ":", n, ": not valid JSON: ", e.what());
     }
-    QueryRecord r;
-    r.id = q.qid;
-    r.task = o.task;
-    r.scenario = "passage";
-    r.query = q.text;
-    std::set<std::string> seen;
-    for (const auto& [docid, text] : q.docs) {
-      if (Trim(text).empty() || !seen.insert(docid).second) continue;
-      auto g = judged->second.find(docid);
-      double rel = g == judged->second.end() ? 0.0 : g->second;
-      if (rel < o.relevance_level) rel = 0;
-      r.candidates.push_back({docid, text});
-      r.relevance.push_back(rel);
-    }
-    if (r.candidates.size() < 2) {
-      ++too_small;
-      continue;
-    }
-    if (GroundTruth(r).empty()) {
-      ++no_relevant;
-      continue;
-    }
-    ValidateRecord(r);
-    out.push_back(std::move(r));
+    if (!j.is_object() || !j.contains("_id") || !j.contains("text") || !j["text"].is_string() ||
+        !(j["_id"].is_string() || j["_id"].is_number_integer()))
+      Fail(ErrorCode::kInvalidArgument, path, ":", n,
+           ": expected an object with \"_id\" (string or integer) and \"text\" (string)");
+    if (j.contains("title") && !j["title"].is_string() && !j["title"].is_null())
+      Fail(ErrorCode::kInvalidArgument, path, ":", n, ": \"title\" must be a string");
+    on_row(JsonId(j["_id"]), j);
   }
-  if (stats) {
-    stats->records = static_cast<int64_t>(out.size());
-    stats->skipped = unjudged + no_relevant + too_small;
-    if (unjudged)
-      stats->notes.push_back(std::to_string(unjudged) + " queries without qrels skipped");
-    if (no_relevant)
-      stats->notes.push_back(std::to_string(no_relevant) +
-                             " queries without a relevant document in the top depth skipped");
-    if (too_small)
-      stats->notes.push_back(std::to_string(too_small) + " queries with < 2 documents skipped");
-    if (missing_text)
-      stats->notes.push_back(std::to_string(missing_text) +
-                             " run entries without topic or passage text dropped");
+}
+
+// qrels/SPLIT.tsv: "query-id<TAB>corpus-id<TAB>score" with that header line.
+Qrels ReadBeirQrels(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) Fail(ErrorCode::kNotFound, path, ": cannot open (the split's qrels; --beir-split)");
+  Qrels out;
+  std::string line;
+  for (int64_t n = 1; std::getline(in, line); ++n) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (Trim(line).empty() || (n == 1 && line.rfind("query-id", 0) == 0)) continue;
+    std::vector<std::string> f;
+    for (size_t start = 0;;) {
+      const size_t tab = line.find('\t', start);
+      f.push_back(line.substr(start, tab == std::string::npos ? tab : tab - start));
+      if (tab == std::string::npos) break;
+      start = tab + 1;
+    }
+    double score = 0;
+    size_t used = 0;
+    if (f.size() == 3) {
+      try {
+        score = std::stod(f[2], &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+    }
+    if (f.size() != 3 || used != f[2].size() || f[0].empty() || f[1].empty())
+      Fail(ErrorCode::kInvalidArgument, path, ":", n,
+           ": expected 'query-id<TAB>corpus-id<TAB>score'");
+    out[f[0]][f[1]] = score;
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<QueryRecord> ConvertBeir(const BeirConvertOptions& o, ConvertStats* stats) {
+  if (o.depth < 2) Fail(ErrorCode::kInvalidArgument, "--depth must be >= 2");
+  if (o.dir.empty()) Fail(ErrorCode::kInvalidArgument, "beir conversion needs --beir-dir");
+  if (o.run.empty())
+    Fail(ErrorCode::kInvalidArgument,
+         "beir conversion needs --run: a first-stage TREC run over the corpus (BEIR ships none; "
+         "e.g. BM25's top 100)");
+  const Qrels qrels = ReadBeirQrels(o.dir + "/qrels/" + o.split + ".tsv");
+  TrecRun run = ReadRun(o.run);
+  std::set<std::string> wanted;
+  for (auto& [qid, docs] : run) {
+    SortTrecOrder(&docs);
+    if (static_cast<int>(docs.size()) > o.depth) docs.resize(o.depth);
+    if (qrels.count(qid))
+      for (const auto& d : docs) wanted.insert(d.docid);
+  }
+  std::map<std::string, std::string> topics, passages;
+  ReadBeirJsonl(o.dir + "/queries.jsonl", [&](const std::string& id, const nlohmann::json& j) {
+    if (qrels.count(id)) topics[id] = j["text"].get<std::string>();
+  });
+  ReadBeirJsonl(o.dir + "/corpus.jsonl", [&](const std::string& id, const nlohmann::json& j) {
+    if (!wanted.count(id)) return;
+    const std::string title =
+        j.contains("title") && j["title"].is_string() ? Trim(j["title"].get<std::string>()) : "";
+    const std::string text = j["text"].get<std::string>();
+    passages[id] = title.empty() ? text : title + " " + text;
+  });
+  std::vector<Query> queries;
+  int64_t missing_text = 0;
+  for (const auto& [qid, docs] : run) {
+    if (!qrels.count(qid)) continue;  // another split's query
+    auto t = topics.find(qid);
+    if (t == topics.end()) {
+      ++missing_text;
+      continue;
+    }
+    Query query{qid, t->second, {}};
+    for (const auto& d : docs) {
+      auto p = passages.find(d.docid);
+      if (p == passages.end()) {
+        ++missing_text;
+        continue;
+      }
+      query.docs.emplace_back(d.docid, p->second);
+    }
+    queries.push_back(std::move(query));
+  }
+  return RecordsFromQueries(queries, qrels, o.task, o.relevance_level, missing_text, stats);
 }
 
 }  // namespace iranker

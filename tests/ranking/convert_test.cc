@@ -99,6 +99,70 @@ TEST(ConvertTrec, RunTopicsPassagesQrels) {
   EXPECT_EQ(ConvertTrec(o, nullptr)[0].relevance, (std::vector<double>{0, 3, 0}));
 }
 
+// tests/ranking/testdata/beir_tiny: a hand-written BEIR directory (its README) and run.
+TEST(ConvertBeir, SplitQueriesRunOrderTitlesAndGrades) {
+  BeirConvertOptions o;
+  o.dir = TestData("beir_tiny");
+  o.run = TestData("beir_tiny.run");
+  o.depth = 3;
+  ConvertStats stats;
+  auto records = ConvertBeir(o, &stats);
+  ASSERT_EQ(records.size(), 2u);  // q3 is the dev split's; q4 has no relevant document in the top 3
+  EXPECT_EQ(stats.skipped, 1);
+  const auto& q1 = records[0];
+  EXPECT_EQ(q1.id, "q1");
+  EXPECT_EQ(q1.task, "beir");
+  EXPECT_EQ(q1.scenario, "passage");
+  EXPECT_EQ(q1.query, "how long do fleas live");
+  // Run order (score descending), the first 3; title + " " + text; an integer _id read as text.
+  EXPECT_EQ(Texts(q1), (std::vector<std::string>{"Dogs Dogs need a flea treatment monthly.",
+                                                 "Fleas A flea lives up to a year.",
+                                                 "Integer ids are read as text."}));
+  EXPECT_EQ(q1.candidates[2].id, "4");
+  EXPECT_EQ(q1.relevance, (std::vector<double>{1, 2, 0}));
+  EXPECT_EQ(records[1].id, "q2");
+  EXPECT_EQ(records[1].candidates[0].text, "Cats groom themselves daily.");  // empty title
+  o.relevance_level = 2;
+  EXPECT_EQ(ConvertBeir(o, nullptr)[0].relevance, (std::vector<double>{0, 2, 0}));
+  o.relevance_level = 1;
+  o.split = "dev";
+  auto dev = ConvertBeir(o, nullptr);
+  ASSERT_EQ(dev.size(), 1u);
+  EXPECT_EQ(dev[0].id, "q3");
+  EXPECT_EQ(dev[0].relevance, (std::vector<double>{1, 0}));
+}
+
+TEST(ConvertBeir, BadInputIsNamedByFileAndLine) {
+  const fs::path dir = fs::path(::testing::TempDir()) / ("beir_bad_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "qrels");
+  fs::copy_file(TestData("beir_tiny/queries.jsonl"), dir / "queries.jsonl");
+  fs::copy_file(TestData("beir_tiny/qrels/test.tsv"), dir / "qrels/test.tsv");
+  std::ofstream(dir / "corpus.jsonl") << "{\"_id\": \"d1\", \"text\": \"ok\"}\n{\"_id\": \"d2\"}\n";
+  BeirConvertOptions o;
+  o.dir = dir.string();
+  o.run = TestData("beir_tiny.run");
+  auto message = [&] {
+    try {
+      ConvertBeir(o, nullptr);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(message().find("corpus.jsonl:2: expected an object with \"_id\""), std::string::npos)
+      << message();
+  std::ofstream(dir / "qrels/test.tsv", std::ios::app) << "q9 d1 1\n";  // spaces, not tabs
+  EXPECT_NE(message().find("test.tsv:6: expected 'query-id<TAB>corpus-id<TAB>score'"),
+            std::string::npos)
+      << message();
+  o.split = "train";
+  EXPECT_NE(message().find("qrels/train.tsv: cannot open"), std::string::npos) << message();
+  o.run.clear();
+  EXPECT_NE(message().find("needs --run"), std::string::npos) << message();
+  fs::remove_all(dir);
+}
+
 TEST(ConvertTrec, RankLlmJsonMatchesRunPath) {
   TrecConvertOptions o;
   o.rankllm_json = TestData("rankllm.json");
