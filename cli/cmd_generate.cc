@@ -79,9 +79,10 @@ void AddGenerateCommand(CLI::App& app) {
   cmd->add_option("--top-p", o->top_p, "Nucleus sampling mass; 1 = off")
       ->check(CLI::Range(1e-6, 1.0));
   cmd->add_option("--seed", o->seed, "Sampling seed");
-  cmd->add_option("--stop", o->stop,
-                  "Tokens that end the generation (those the tokenizer has; default: "
-                  "<|im_end|> <|endoftext|>)");
+  auto* stop = cmd->add_option("--stop", o->stop,
+                               "Tokens (vocabulary entries) that end the generation; default: "
+                               "<|im_end|> and <|endoftext|> where the tokenizer has them, and "
+                               "config.json's eos_token_id");
   cmd->add_option("--logits-out", o->logits_out,
                   "Write the next-token logits before each generated token (JSON)");
   cmd->add_option("--dtype", o->dtype, "float32, bfloat16 or auto (the checkpoint's)");
@@ -90,7 +91,7 @@ void AddGenerateCommand(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--plain-special", o->plain_special,
                 "Treat the text of special tokens in --prompt as plain text");
-  cmd->callback([o] {
+  cmd->callback([o, stop] {
     if (o->prompt.empty() && o->ids.empty())
       Fail(ErrorCode::kInvalidArgument, "generate: give --prompt TEXT or --ids FILE");
     ConfigureThreads(o->threads);
@@ -111,8 +112,26 @@ void AddGenerateCommand(CLI::App& app) {
     r.params.top_p = static_cast<float>(o->top_p);
     r.params.seed = o->seed;
     r.params.max_new_tokens = o->max_new_tokens;
-    for (const auto& s : o->stop)
-      if (auto id = policy.tokenizer->TokenToId(s)) r.params.stop_ids.push_back(*id);
+    const int64_t positions = model.config().max_position_embeddings;
+    if (positions > 0 && static_cast<int64_t>(r.prompt.size()) + o->max_new_tokens > positions)
+      Fail(ErrorCode::kInvalidArgument, "generate: the prompt's ", r.prompt.size(),
+           " tokens + --max-new-tokens ", o->max_new_tokens,
+           " exceed the model's max_position_embeddings ", positions);
+    if (stop->count() > 0) {  // the user's: each must be a token
+      for (const auto& s : o->stop) {
+        auto id = policy.tokenizer->TokenToId(s);
+        if (!id)
+          Fail(ErrorCode::kInvalidArgument, "generate: --stop '", s,
+               "' is not a token of the checkpoint's tokenizer (give vocabulary entries, such as "
+               "<|im_end|>)");
+        r.params.stop_ids.push_back(*id);
+      }
+    } else {
+      for (const auto& s : o->stop)
+        if (auto id = policy.tokenizer->TokenToId(s)) r.params.stop_ids.push_back(*id);
+      const int64_t eos = model.config().eos_token_id;
+      if (eos >= 0 && eos < vocab) r.params.stop_ids.push_back(static_cast<int32_t>(eos));
+    }
     r.keep_logits = !o->logits_out.empty();
     EngineOptions e;
     e.slots = 1;

@@ -310,9 +310,14 @@ void Learner::BackwardChoices(const StepData& d, Totals* t) {
                                  /*with_entropy=*/false, options_.logprob_chunk_tokens)
             .logprobs.to(d.device);
       }();
-      const at::Tensor kl = KlEstimate(sc.logprobs.narrow(0, 0, 1), ref, options_.kl_estimator);
-      loss = loss + options_.kl_coef * (kl * mask.narrow(0, 0, 1)).sum() / n;
-      t->kl += (kl.detach() * mask.narrow(0, 0, 1)).sum().item<double>();
+      // The target's row, cut to the target's length: the rows are padded to the longest of
+      // the target and its alternatives, the reference scored the target alone.
+      const int64_t w = ref.size(1);
+      const at::Tensor m = mask.narrow(0, 0, 1).narrow(1, 0, w);
+      const at::Tensor kl =
+          KlEstimate(sc.logprobs.narrow(0, 0, 1).narrow(1, 0, w), ref, options_.kl_estimator);
+      loss = loss + options_.kl_coef * (kl * m).sum() / n;
+      t->kl += (kl.detach() * m).sum().item<double>();
     }
     if (sc.entropy.defined()) {
       const at::Tensor ent = (sc.entropy.narrow(0, 0, 1) * mask.narrow(0, 0, 1)).sum();

@@ -66,7 +66,9 @@ std::vector<QueryRecord> ConvertTrec(const TrecConvertOptions& o, ConvertStats* 
 // qrels/<split>.tsv "query-id<TAB>corpus-id<TAB>score" with a header) re-ranked from a
 // first-stage TREC run over its corpus (BEIR ships none): the split's queries, the first `depth`
 // documents of the run as candidates, text = title + " " + text (as Pyserini's BEIR indexes),
-// relevance = the qrels score as ConvertTrec does. Only the run's documents are kept in memory.
+// relevance = the qrels score as ConvertTrec does; a run entry whose document id is the query's
+// is dropped (BEIR's evaluation does so: ArguAna and Quora queries are corpus documents). Only the
+// run's documents are kept in memory.
 struct BeirConvertOptions {
   std::string dir, run;
   std::string split = "test";

@@ -1,5 +1,6 @@
 // TREC topics + qrels + run + passages, rank_llm retrieve-results JSON, or a BEIR dataset with a
 // first-stage run -> passage records.
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <set>
@@ -242,11 +243,19 @@ std::vector<QueryRecord> ConvertBeir(const BeirConvertOptions& o, ConvertStats* 
   const Qrels qrels = ReadBeirQrels(o.dir + "/qrels/" + o.split + ".tsv");
   TrecRun run = ReadRun(o.run);
   std::set<std::string> wanted;
+  int64_t identical = 0;
   for (auto& [qid, docs] : run) {
+    if (!qrels.count(qid)) continue;  // another split's query
     SortTrecOrder(&docs);
+    // The query itself among its documents (ArguAna, Quora): dropped before the depth cut, as
+    // BEIR's evaluation (ignore_identical_ids) drops it from the run.
+    const size_t before = docs.size();
+    docs.erase(std::remove_if(docs.begin(), docs.end(),
+                              [&, id = qid](const auto& d) { return d.docid == id; }),
+               docs.end());
+    identical += static_cast<int64_t>(before - docs.size());
     if (static_cast<int>(docs.size()) > o.depth) docs.resize(o.depth);
-    if (qrels.count(qid))
-      for (const auto& d : docs) wanted.insert(d.docid);
+    for (const auto& d : docs) wanted.insert(d.docid);
   }
   std::map<std::string, std::string> topics, passages;
   ReadBeirJsonl(o.dir + "/queries.jsonl", [&](const std::string& id, const nlohmann::json& j) {
@@ -279,7 +288,12 @@ std::vector<QueryRecord> ConvertBeir(const BeirConvertOptions& o, ConvertStats* 
     }
     queries.push_back(std::move(query));
   }
-  return RecordsFromQueries(queries, qrels, o.task, o.relevance_level, missing_text, stats);
+  auto out = RecordsFromQueries(queries, qrels, o.task, o.relevance_level, missing_text, stats);
+  if (stats && identical)
+    stats->notes.push_back(std::to_string(identical) +
+                           " run entries whose document is the query itself dropped (as BEIR's "
+                           "evaluation, ignore_identical_ids)");
+  return out;
 }
 
 }  // namespace iranker

@@ -21,6 +21,7 @@ work, src, iranker = sys.argv[1:4]
 j = json.load(open(f"{work}/logits.json"))
 prompt, gen, rows = j["prompt_ids"], j["generated_ids"], j["logits"]
 assert len(gen) == len(rows) >= 1 and j["finish"] in ("stop", "length"), (len(gen), len(rows))
+assert len(gen) == 8 if j["finish"] == "length" else len(gen) <= 8, (j["finish"], len(gen))
 json.dump(prompt + gen, open(f"{work}/ids.json", "w"))
 ref = json.loads(subprocess.check_output(["/usr/bin/python3", f"{src}/bench/reference/hf_qwen2.py",
                                           "logits", f"{work}/ckpt", f"{work}/ids.json"]))
@@ -36,12 +37,28 @@ text = subprocess.run([iranker, "tokenize", "--decode", "--tokenizer", f"{work}/
 assert open(f"{work}/text.txt").read() == text, "stdout is not the generated ids' text"
 open(f"{work}/ids.txt", "w").write(" ".join(map(str, prompt[:5])) + "\n" + " ".join(map(str, prompt[5:])) + "\n")
 open(f"{work}/gen.txt", "w").write(" ".join(map(str, gen)))
+# The vocabulary entry of the third generated token, for --stop.
+vocab = json.load(open(f"{work}/ckpt/tokenizer.json"))["model"]["vocab"]
+entry = {i: s for s, i in vocab.items()}.get(gen[2], "") if len(gen) > 2 else ""
+open(f"{work}/stop.txt", "w").write(entry)
 print(f"logits match the reference: max diff {diff:.2e} over {len(rows)} rows")
 PY
 # The same prompt as ids (over two lines) generates the same tokens.
 "${gen[@]}" --ids "$work/ids.txt" --logits-out "$work/logits-ids.json" > /dev/null 2>&1
 /usr/bin/python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); assert " ".join(map(str,a["generated_ids"])) == open(sys.argv[2]).read()' \
   "$work/logits-ids.json" "$work/gen.txt"
+# --stop: ends the greedy generation right after that token (the third, when that one occurred
+# no earlier); a value that is no vocabulary entry is refused.
+stop=$(cat "$work/stop.txt")
+if [[ -n "$stop" ]]; then
+  "${gen[@]}" --prompt "$prompt" --stop "$stop" --logits-out "$work/logits-stop.json" > /dev/null 2>&1
+  /usr/bin/python3 -c '
+import json, sys
+a = json.load(open(sys.argv[1])); full = open(sys.argv[2]).read().split()
+n = len(a["generated_ids"])
+assert a["finish"] == "stop" and n <= 3 and a["generated_ids"] == [int(x) for x in full[:n]], a["generated_ids"]
+' "$work/logits-stop.json" "$work/gen.txt"
+fi
 # A seeded sample repeats.
 "${gen[@]}" --prompt "$prompt" --temperature 1 --seed 5 > "$work/s1.txt" 2> /dev/null
 "${gen[@]}" --prompt "$prompt" --temperature 1 --seed 5 > "$work/s2.txt" 2> /dev/null
@@ -61,6 +78,11 @@ printf '1 2 999999\n' > "$work/big-ids.txt"
 refused "big-ids.txt:1: token id 999999 is outside the model's vocabulary" --ids "$work/big-ids.txt"
 refused "give --prompt TEXT or --ids FILE"
 refused "excludes" --prompt "x" --ids "$work/ids.txt"
+refused "--stop 'no such token' is not a token" --prompt "x" --stop "no such token"
+rc=0
+"$iranker" generate --checkpoint "$work/ckpt" --prompt x --max-new-tokens 1000000 > "$work/bad.log" 2>&1 || rc=$?
+[[ $rc -ne 0 ]] && grep -q "exceed the model's max_position_embeddings" "$work/bad.log" ||
+  { echo "--max-new-tokens past the positions:"; cat "$work/bad.log"; exit 1; }
 rc=0
 "$iranker" generate --checkpoint "$work/no-such-checkpoint" --prompt x > "$work/bad.log" 2>&1 || rc=$?
 [[ $rc -ne 0 ]] && grep -q "no-such-checkpoint" "$work/bad.log" || { echo "missing checkpoint:"; cat "$work/bad.log"; exit 1; }

@@ -121,10 +121,21 @@ TEST(ConvertBeir, SplitQueriesRunOrderTitlesAndGrades) {
   EXPECT_EQ(q1.candidates[2].id, "4");
   EXPECT_EQ(q1.relevance, (std::vector<double>{1, 2, 0}));
   EXPECT_EQ(records[1].id, "q2");
+  // The run's first document for q2 is q2 itself, dropped as BEIR's evaluation does.
   EXPECT_EQ(records[1].candidates[0].text, "Cats groom themselves daily.");  // empty title
+  EXPECT_EQ(records[1].size(), 2u);
+  ASSERT_EQ(stats.notes.size(), 2u);
+  EXPECT_NE(stats.notes[1].find("1 run entries whose document is the query itself"),
+            std::string::npos);
   o.relevance_level = 2;
   EXPECT_EQ(ConvertBeir(o, nullptr)[0].relevance, (std::vector<double>{0, 2, 0}));
   o.relevance_level = 1;
+  o.depth = 2;  // q2 itself is dropped before the cut: its top 2 are d2 and 4
+  auto two = ConvertBeir(o, nullptr);
+  ASSERT_EQ(two.size(), 2u);
+  EXPECT_EQ(Texts(two[1]), (std::vector<std::string>{"Cats groom themselves daily.",
+                                                     "Integer ids are read as text."}));
+  o.depth = 3;
   o.split = "dev";
   auto dev = ConvertBeir(o, nullptr);
   ASSERT_EQ(dev.size(), 1u);
