@@ -1,9 +1,12 @@
-// `iranker rank --checkpoint DIR --input FILE.jsonl [--output FILE] [--trec-run FILE]`: the
-// inference command. Ranks every query by greedy iterative elimination (the evaluation protocol),
-// writes one JSON line per query with the ranking (best first), and with labels present prints the
-// same metrics table as `iranker eval`.
+// `iranker rank --checkpoint DIR --input FILE.jsonl [--output FILE] [--trec-run FILE
+// [--first-stage RUN]]`: the inference command. Ranks every query by greedy iterative elimination
+// (the evaluation protocol), writes one JSON line per query with the ranking (best first), and
+// with labels present prints the same metrics table as `iranker eval`. With --first-stage (the
+// run the input was converted from: `data convert --from trec|beir`), the TREC run written is that
+// run with each query's re-ranked top put in the policy's order (ranking/trec.h MergeReranked).
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "base/atomic_file.h"
 #include "base/error.h"
@@ -11,6 +14,7 @@
 #include "cli/commands.h"
 #include "cli/process_setup.h"
 #include "model/policy.h"
+#include "ranking/trec.h"
 #include "trainer/config_io.h"
 #include "trainer/evaluation.h"
 
@@ -19,7 +23,7 @@ namespace iranker {
 void AddRankCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand("rank", "Rank the candidates of every query in a JSONL file");
   struct Opts {
-    std::string checkpoint, input, output, trec_run, config;
+    std::string checkpoint, input, output, trec_run, first_stage, config;
     std::vector<std::string> overrides;
     bool reasoning = false;
   };
@@ -28,12 +32,19 @@ void AddRankCommand(CLI::App& app) {
   cmd->add_option("--input", o->input, "JSONL queries with candidates (docs/DATA.md)")->required();
   cmd->add_option("--output", o->output, "JSONL output (default: stdout)");
   cmd->add_option("--trec-run", o->trec_run, "Also write a TREC run file");
+  cmd->add_option("--first-stage", o->first_stage,
+                  "With --trec-run: the first-stage run the input's candidates came from; the run "
+                  "written is it with each query's top re-ranked (query ids as in that run)");
   cmd->add_option("-c,--config", o->config,
                   "Config for prompt/actor/reward options (default: built-in)");
   cmd->add_flag("--reasoning", o->reasoning,
                 "Keep each elimination step's response text in the output");
   cmd->add_option("overrides", o->overrides, "key.path=value overrides");
   cmd->callback([o] {
+    if (!o->first_stage.empty() && o->trec_run.empty())
+      Fail(ErrorCode::kInvalidArgument, "rank: --first-stage needs --trec-run (the run to write)");
+    // Read before the ranking, so that a bad file fails at once.
+    const TrecRun first_stage = o->first_stage.empty() ? TrecRun{} : ReadRun(o->first_stage);
     Config config = LoadConfig(o->config, o->overrides);
     InitLogging(config.run.log_level);
     ConfigureThreads(config.run.threads);
@@ -51,6 +62,16 @@ void AddRankCommand(CLI::App& app) {
     auto report =
         Evaluate(*policy.model.model, *policy.tokenizer, prompts, config.actor, config.reward.match,
                  sets, EvaluationSeed(config.run.seed), /*baselines=*/labelled);
+    // The merged run is made before anything is written: ids that do not match the first stage
+    // leave no output behind.
+    TrecRun merged;
+    if (!o->first_stage.empty()) {
+      std::map<std::string, std::vector<std::string>> reranked;
+      for (size_t q = 0; q < d.records.size(); ++q)
+        for (int c : report.policy_rankings[q].ranking)
+          reranked[d.records[q].id].push_back(d.records[q].candidates[c].id);
+      merged = MergeReranked(first_stage, reranked, o->first_stage);
+    }
     std::string out;
     for (size_t q = 0; q < d.records.size(); ++q) {
       const auto& rec = d.records[q];
@@ -67,7 +88,11 @@ void AddRankCommand(CLI::App& app) {
       std::cout << out;
     else
       WriteFileAtomic(o->output, out);
-    if (!o->trec_run.empty()) WriteTrecFiles(report, sets, o->trec_run, "");
+    if (!o->first_stage.empty()) {
+      WriteRun(o->trec_run, merged);
+    } else if (!o->trec_run.empty()) {
+      WriteTrecFiles(report, sets, o->trec_run, "");
+    }
     if (labelled) std::cerr << FormatEvalTable(report);
   });
 }

@@ -129,6 +129,40 @@ void SortTrecOrder(std::vector<RunEntry>* docs) {
   });
 }
 
+TrecRun MergeReranked(const TrecRun& first_stage,
+                      const std::map<std::string, std::vector<std::string>>& reranked,
+                      const std::string& first_stage_name) {
+  for (const auto& [qid, docs] : reranked)
+    if (!first_stage.count(qid))
+      Fail(ErrorCode::kInvalidArgument, "query '", qid, "' of the re-ranking is not in the ",
+           "first-stage run ", first_stage_name);
+  TrecRun out;
+  for (const auto& [qid, given] : first_stage) {
+    std::vector<RunEntry> docs = given;
+    SortTrecOrder(&docs);
+    std::vector<std::string> order;
+    auto it = reranked.find(qid);
+    if (it != reranked.end()) {
+      std::set<std::string> known, placed;
+      for (const auto& d : docs) known.insert(d.docid);
+      for (const auto& id : it->second) {
+        if (!known.count(id))
+          Fail(ErrorCode::kInvalidArgument, "document '", id, "' re-ranked for query '", qid,
+               "' is not in the first-stage run ", first_stage_name);
+        if (placed.insert(id).second) order.push_back(id);
+      }
+      for (const auto& d : docs)
+        if (!placed.count(d.docid)) order.push_back(d.docid);
+    } else {
+      for (const auto& d : docs) order.push_back(d.docid);
+    }
+    auto& merged = out[qid];
+    for (size_t i = 0; i < order.size(); ++i)
+      merged.push_back({order[i], static_cast<double>(order.size() - i)});
+  }
+  return out;
+}
+
 TrecEvalResult EvaluateRun(const Qrels& qrels, const TrecRun& run, const TrecEvalOptions& options) {
   TrecEvalResult result;
   MetricsSummary summary;

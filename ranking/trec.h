@@ -46,6 +46,17 @@ void AddToQrels(const QueryRecord& record, Qrels* qrels);
 // Sorts one query's documents as trec_eval does (score desc, docid desc).
 void SortTrecOrder(std::vector<RunEntry>* docs);
 
+// A re-ranking of a first-stage run's top documents put back into that run, as a re-ranker
+// submits it: per query, the re-ranked documents in their new order, then the first-stage
+// documents not among them in the first-stage (trec_eval) order; a query without a re-ranking
+// keeps its first-stage order. Scores are n, n-1, ..., 1 per query (distinct, so the order
+// written is the order evaluated). A re-ranking that leaves the order as it was reproduces the
+// first stage's trec_eval figures exactly. A re-ranked query or document that the first stage
+// lacks is an error naming it and `first_stage_name` (ids that do not match the run's).
+TrecRun MergeReranked(const TrecRun& first_stage,
+                      const std::map<std::string, std::vector<std::string>>& reranked,
+                      const std::string& first_stage_name);
+
 struct TrecEvalOptions {
   double relevance_level = 1;  // trec_eval -l
   bool complete = false;       // trec_eval -c

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "base/error.h"
 #include "tests/ranking/test_util.h"
@@ -125,6 +126,63 @@ TEST(Trec, RecordRankingsRoundTripThroughTrecFiles) {
 }
 
 // Optional: trec_eval's published figure for the BM25 run on TREC DL19 passage (0.5058).
+void ExpectSameFigures(const TrecEvalResult& a, const TrecEvalResult& b) {
+  ASSERT_EQ(a.per_query.size(), b.per_query.size());
+  for (const auto& [qid, m] : a.per_query) {
+    const auto& n = b.per_query.at(qid);
+    EXPECT_EQ(m.recip_rank, n.recip_rank) << qid;
+    EXPECT_EQ(m.ndcg, n.ndcg) << qid;
+    EXPECT_EQ(m.hit, n.hit) << qid;
+  }
+  EXPECT_EQ(a.mean.ndcg, b.mean.ndcg);
+  EXPECT_EQ(a.mean.recip_rank, b.mean.recip_rank);
+}
+
+// The top `depth` of each query in trec_eval's order: what `data convert --from trec` makes the
+// candidates, and a re-ranker that keeps that order returns.
+std::map<std::string, std::vector<std::string>> Tops(const TrecRun& run, size_t depth) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [qid, given] : run) {
+    auto docs = given;
+    SortTrecOrder(&docs);
+    for (size_t i = 0; i < std::min(depth, docs.size()); ++i) out[qid].push_back(docs[i].docid);
+  }
+  return out;
+}
+
+TEST(Trec, MergeRerankedKeepsTheFirstStageBelowTheDepth) {
+  const Qrels qrels = ReadQrels(TestData("tiny.qrels"));
+  const TrecRun first = ReadRun(TestData("tiny.run"));
+  // Unchanged order (ties in the first stage included): the first stage's figures, exactly.
+  for (size_t depth : {1, 2, 3, 10})
+    ExpectSameFigures(EvaluateRun(qrels, MergeReranked(first, Tops(first, depth), "tiny.run"), {}),
+                      EvaluateRun(qrels, first, {}));
+  // q1's top 2 reversed: only they move; the rest follows in the first stage's order.
+  auto merged = MergeReranked(first, {{"q1", {"d3", "d2"}}}, "tiny.run");
+  auto q1 = merged.at("q1");
+  SortTrecOrder(&q1);
+  std::vector<std::string> order;
+  for (const auto& d : q1) order.push_back(d.docid);
+  EXPECT_EQ(order, (std::vector<std::string>{"d3", "d2", "d1", "dX"}));
+  EXPECT_EQ(merged.at("q2").size(), 2u);  // not re-ranked: as it was
+  EXPECT_EQ(merged.at("q9").front().docid, "z");
+  // Ids that are not the run's: named.
+  auto message = [&](const std::map<std::string, std::vector<std::string>>& r) {
+    try {
+      MergeReranked(first, r, "tiny.run");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(message({{"rec/q1", {"d1"}}})
+                .find("query 'rec/q1' of the re-ranking is not in the "
+                      "first-stage run tiny.run"),
+            std::string::npos);
+  EXPECT_NE(message({{"q1", {"d7"}}}).find("document 'd7' re-ranked for query 'q1'"),
+            std::string::npos);
+}
+
 TEST(Trec, Dl19Bm25MatchesTrecEval) {
   const std::string dir =
       std::string(IRANKER_SOURCE_DIR) + "/../shared/data/trec-dl-passage-bm25-rankllm";
@@ -133,6 +191,11 @@ TEST(Trec, Dl19Bm25MatchesTrecEval) {
                        ReadRun(dir + "/bm25_run_dl19.trec"), {});
   EXPECT_EQ(r.num_queries, 43);
   EXPECT_NEAR(r.mean.ndcg[2], 0.5058, 5e-5);
+  // Re-ranking the top 20 or all 100 without changing their order reproduces it exactly.
+  const auto qrels = ReadQrels(dir + "/qrels.dl19-passage.txt");
+  const auto run = ReadRun(dir + "/bm25_run_dl19.trec");
+  for (size_t depth : {20, 100})
+    ExpectSameFigures(EvaluateRun(qrels, MergeReranked(run, Tops(run, depth), "dl19"), {}), r);
   if (fs::exists(dir + "/qrels.dl20-passage.txt")) {
     auto r20 = EvaluateRun(ReadQrels(dir + "/qrels.dl20-passage.txt"),
                            ReadRun(dir + "/bm25_run_dl20.trec"), {});
