@@ -16,6 +16,7 @@
 #include "base/error.h"
 #include "cli/commands.h"
 #include "cli/process_setup.h"
+#include "cli/token_ids.h"
 #include "model/generate.h"
 #include "model/policy.h"
 
@@ -27,25 +28,9 @@ std::vector<int32_t> ReadIds(const std::string& path, int64_t vocab) {
   std::istringstream in(ReadFile(path));
   std::vector<int32_t> ids;
   std::string line;
-  for (size_t no = 1; std::getline(in, line); ++no) {
-    std::istringstream words(line);
-    std::string w;
-    while (words >> w) {
-      size_t used = 0;
-      long long id = -1;
-      try {
-        id = std::stoll(w, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != w.size() || id < 0)
-        Fail(ErrorCode::kInvalidArgument, path, ":", no, ": '", w, "' is not a token id");
-      if (id >= vocab)
-        Fail(ErrorCode::kInvalidArgument, path, ":", no, ": token id ", id,
-             " is outside the model's vocabulary [0, ", vocab, ")");
-      ids.push_back(static_cast<int32_t>(id));
-    }
-  }
+  for (size_t no = 1; std::getline(in, line); ++no)
+    for (int32_t id : ParseTokenIds(line, path + ":" + std::to_string(no), vocab, "model's"))
+      ids.push_back(id);
   if (ids.empty()) Fail(ErrorCode::kInvalidArgument, path, ": no token ids");
   return ids;
 }

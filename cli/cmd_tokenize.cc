@@ -17,44 +17,10 @@
 
 #include "base/error.h"
 #include "cli/commands.h"
+#include "cli/token_ids.h"
 #include "tokenizer/tokenizer.h"
 
 namespace iranker {
-namespace {
-
-std::vector<int32_t> ParseIds(const std::string& line, size_t line_no, int32_t vocab_size) {
-  std::vector<int32_t> ids;
-  size_t i = 0;
-  while (i < line.size()) {
-    if (line[i] == ' ' || line[i] == '\t' || line[i] == '\r' || line[i] == '\n') {
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    while (j < line.size() && line[j] != ' ' && line[j] != '\t' && line[j] != '\r' &&
-           line[j] != '\n')
-      ++j;
-    const std::string word = line.substr(i, j - i);
-    size_t used = 0;
-    long long id = -1;
-    try {
-      id = std::stoll(word, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != word.size() || id < 0)
-      Fail(ErrorCode::kInvalidArgument, "stdin record ", line_no, ": '", word,
-           "' is not a token id");
-    if (id >= vocab_size)
-      Fail(ErrorCode::kInvalidArgument, "stdin record ", line_no, ": token id ", id,
-           " is outside the tokenizer's vocabulary [0, ", vocab_size, ")");
-    ids.push_back(static_cast<int32_t>(id));
-    i = j;
-  }
-  return ids;
-}
-
-}  // namespace
 
 void AddTokenizeCommand(CLI::App& app) {
   auto* cmd = app.add_subcommand(
@@ -83,7 +49,9 @@ void AddTokenizeCommand(CLI::App& app) {
       ++n;
       out.clear();
       if (o->decode) {
-        out = tok->Decode(ParseIds(record, n, tok->vocab_size()), o->skip_special);
+        out = tok->Decode(ParseTokenIds(record, "stdin record " + std::to_string(n),
+                                        tok->vocab_size(), "tokenizer's"),
+                          o->skip_special);
       } else {
         ids.clear();
         tok->EncodeInto(record, /*parse_special=*/!o->plain_special, &ids);

@@ -47,6 +47,43 @@ struct Query {
   std::vector<std::pair<std::string, std::string>> docs;  // (docid, text), run order
 };
 
+// Each query's documents in trec_eval's order, cut to the first `depth`; the documents kept go
+// into *wanted (the only texts read from the collection).
+void CutRun(TrecRun* run, int depth, std::set<std::string>* wanted) {
+  for (auto& [qid, docs] : *run) {
+    SortTrecOrder(&docs);
+    if (static_cast<int>(docs.size()) > depth) docs.resize(depth);
+    for (const auto& d : docs) wanted->insert(d.docid);
+  }
+}
+
+// The run's queries with their texts and their documents' texts, in run order; entries without
+// a text are dropped and counted in *missing_text.
+std::vector<Query> QueriesFromRun(const TrecRun& run,
+                                  const std::map<std::string, std::string>& topics,
+                                  const std::map<std::string, std::string>& passages,
+                                  int64_t* missing_text) {
+  std::vector<Query> queries;
+  for (const auto& [qid, docs] : run) {
+    auto t = topics.find(qid);
+    if (t == topics.end()) {
+      ++*missing_text;
+      continue;
+    }
+    Query query{qid, t->second, {}};
+    for (const auto& d : docs) {
+      auto p = passages.find(d.docid);
+      if (p == passages.end()) {
+        ++*missing_text;
+        continue;
+      }
+      query.docs.emplace_back(d.docid, p->second);
+    }
+    queries.push_back(std::move(query));
+  }
+  return queries;
+}
+
 // Passage records from queries with their candidates in first-stage order: relevance = the qrels
 // grade (unjudged = 0; below relevance_level = 0); queries without qrels, without a relevant
 // candidate or with fewer than two candidates are skipped and counted.
@@ -142,29 +179,8 @@ std::vector<QueryRecord> ConvertTrec(const TrecConvertOptions& o, ConvertStats* 
     const auto topics = ReadTsv(o.topics, nullptr);
     TrecRun run = ReadRun(o.run);
     std::set<std::string> wanted;
-    for (auto& [qid, docs] : run) {
-      SortTrecOrder(&docs);
-      if (static_cast<int>(docs.size()) > o.depth) docs.resize(o.depth);
-      for (const auto& d : docs) wanted.insert(d.docid);
-    }
-    const auto passages = ReadTsv(o.passages, &wanted);
-    for (const auto& [qid, docs] : run) {
-      auto t = topics.find(qid);
-      if (t == topics.end()) {
-        ++missing_text;
-        continue;
-      }
-      Query query{qid, t->second, {}};
-      for (const auto& d : docs) {
-        auto p = passages.find(d.docid);
-        if (p == passages.end()) {
-          ++missing_text;
-          continue;
-        }
-        query.docs.emplace_back(d.docid, p->second);
-      }
-      queries.push_back(std::move(query));
-    }
+    CutRun(&run, o.depth, &wanted);
+    queries = QueriesFromRun(run, topics, ReadTsv(o.passages, &wanted), &missing_text);
   }
   return RecordsFromQueries(queries, qrels, o.task, o.relevance_level, missing_text, stats);
 }
@@ -242,21 +258,24 @@ std::vector<QueryRecord> ConvertBeir(const BeirConvertOptions& o, ConvertStats* 
          "e.g. BM25's top 100)");
   const Qrels qrels = ReadBeirQrels(o.dir + "/qrels/" + o.split + ".tsv");
   TrecRun run = ReadRun(o.run);
-  std::set<std::string> wanted;
   int64_t identical = 0;
-  for (auto& [qid, docs] : run) {
-    if (!qrels.count(qid)) continue;  // another split's query
-    SortTrecOrder(&docs);
+  for (auto q = run.begin(); q != run.end();) {
+    if (!qrels.count(q->first)) {  // another split's query
+      q = run.erase(q);
+      continue;
+    }
     // The query itself among its documents (ArguAna, Quora): dropped before the depth cut, as
     // BEIR's evaluation (ignore_identical_ids) drops it from the run.
+    auto& docs = q->second;
     const size_t before = docs.size();
     docs.erase(std::remove_if(docs.begin(), docs.end(),
-                              [&, id = qid](const auto& d) { return d.docid == id; }),
+                              [&](const RunEntry& d) { return d.docid == q->first; }),
                docs.end());
     identical += static_cast<int64_t>(before - docs.size());
-    if (static_cast<int>(docs.size()) > o.depth) docs.resize(o.depth);
-    for (const auto& d : docs) wanted.insert(d.docid);
+    ++q;
   }
+  std::set<std::string> wanted;
+  CutRun(&run, o.depth, &wanted);
   std::map<std::string, std::string> topics, passages;
   ReadBeirJsonl(o.dir + "/queries.jsonl", [&](const std::string& id, const nlohmann::json& j) {
     if (qrels.count(id)) topics[id] = j["text"].get<std::string>();
@@ -268,26 +287,8 @@ std::vector<QueryRecord> ConvertBeir(const BeirConvertOptions& o, ConvertStats* 
     const std::string text = j["text"].get<std::string>();
     passages[id] = title.empty() ? text : title + " " + text;
   });
-  std::vector<Query> queries;
   int64_t missing_text = 0;
-  for (const auto& [qid, docs] : run) {
-    if (!qrels.count(qid)) continue;  // another split's query
-    auto t = topics.find(qid);
-    if (t == topics.end()) {
-      ++missing_text;
-      continue;
-    }
-    Query query{qid, t->second, {}};
-    for (const auto& d : docs) {
-      auto p = passages.find(d.docid);
-      if (p == passages.end()) {
-        ++missing_text;
-        continue;
-      }
-      query.docs.emplace_back(d.docid, p->second);
-    }
-    queries.push_back(std::move(query));
-  }
+  const auto queries = QueriesFromRun(run, topics, passages, &missing_text);
   auto out = RecordsFromQueries(queries, qrels, o.task, o.relevance_level, missing_text, stats);
   if (stats && identical)
     stats->notes.push_back(std::to_string(identical) +
